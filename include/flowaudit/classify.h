@@ -1,0 +1,69 @@
+/* classify.h: settled flows x expected edges -> statuses per edge row and unexpected flows.
+ * Reads flows only inside the flow table's callback; keeps aggregates, never flows. */
+#ifndef FLOWAUDIT_CLASSIFY_H
+#define FLOWAUDIT_CLASSIFY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "flowaudit/flow.h"
+#include "flowaudit/graph.h"
+
+enum cls_status { CLS_OK, CLS_DEGRADED, CLS_BLOCKED, CLS_MISSING, CLS_UNVERIFIED, CLS_NSTATUS };
+enum cls_reason { CLS_R_NONE, CLS_R_NO_REPLY, CLS_R_RESET, CLS_R_ICMP_PROHIBITED, CLS_R_ICMP_UNREACHABLE };
+
+struct cls_counts {
+	uint64_t attempts, established, resets, icmp_prohibited, icmp_unreachable, no_reply, unverified;
+	uint64_t first_ns, last_ns;
+};
+
+/* One report row of an expected edge: the edge and the address pair it was seen on. */
+struct cls_row {
+	int edge;               /* graph edge index */
+	struct site_addr client, server; /* a missing row carries the hosts' first addresses */
+	bool seen;
+	struct cls_counts n;
+	enum cls_status status;
+	enum cls_reason reason;
+};
+
+struct cls_unexpected {
+	uint8_t client[16], server[16];
+	int client_host, server_host; /* site host indices, or -1 */
+	uint8_t proto;
+	uint16_t port;
+	char *why;
+	struct cls_counts n;
+	enum cls_status status;
+	enum cls_reason reason;
+};
+
+struct cls_ix;
+
+struct cls {
+	const struct graph *g;
+	struct cls_ix *rows_ix, *unexp_ix;
+	struct cls_row *rows;
+	size_t nrows, cap_rows;
+	struct cls_unexpected *unexp;
+	size_t nunexp, cap_unexp;
+	uint64_t outside;       /* flows not touching the site (or not on graph ports, one end outside) */
+	uint64_t ignored;       /* flows matching an ignore declaration */
+	uint64_t not_connections; /* lone RSTs and the like */
+	size_t optional_unseen; /* optional edges with no traffic (not listed as rows) */
+	size_t summary[CLS_NSTATUS]; /* required rows by status */
+	size_t optional[CLS_NSTATUS]; /* optional rows by status */
+};
+
+void cls_init(struct cls *c, const struct graph *g);
+void cls_free(struct cls *c);
+/* Fold one settled flow. */
+void cls_flow(struct cls *c, const struct flow *f, enum flow_verdict v);
+/* Compute statuses, add missing rows, and sort rows and unexpected flows findings-first. */
+void cls_finish(struct cls *c);
+bool cls_has_findings(const struct cls *c);
+const char *cls_status_name(enum cls_status s);
+const char *cls_reason_name(enum cls_reason r); /* NULL for CLS_R_NONE */
+
+#endif

@@ -1,0 +1,57 @@
+/* decode.h: link layer, VLAN tags, IPv4/IPv6, TCP, UDP and ICMP errors -> struct dec_pkt.
+ * No state and no allocation: one frame in, one verdict out. Every byte is read through rd.h. */
+#ifndef FLOWAUDIT_DECODE_H
+#define FLOWAUDIT_DECODE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum dec_status {
+	DEC_OK,                 /* a TCP or UDP packet, or an ICMP error quoting one */
+	DEC_NOT_IP,             /* ARP, LLDP, STP, ...: background, not counted as skipped */
+	DEC_OTHER_L4,           /* IP, but not TCP/UDP (ESP, OSPF, ICMP echo, ND, MLD, ...) */
+	DEC_FRAGMENT,           /* a non-first IP fragment: no ports */
+	DEC_TRUNC_LINK,         /* cut inside the link header or tags */
+	DEC_TRUNC_IP,           /* cut inside the IP header or its extension headers */
+	DEC_TRUNC_L4,           /* cut inside the TCP/UDP/ICMP header */
+	DEC_BAD_IP,             /* impossible IP header: version, IHL, lengths */
+	DEC_BAD_L4,             /* impossible TCP data offset, UDP length, ICMP quote */
+	DEC_NSTATUS
+};
+
+enum dec_icmp { DEC_ICMP_NONE, DEC_ICMP_PROHIBITED, DEC_ICMP_UNREACHABLE };
+
+struct dec_pkt {
+	uint8_t src[16], dst[16]; /* IPv4 as ::ffff:a.b.c.d */
+	uint16_t sport, dport;
+	uint8_t proto;          /* IPPROTO_TCP, IPPROTO_UDP; for an ICMP error, the quoted packet's */
+	uint8_t tcp_flags;
+	uint8_t ttl;
+	uint8_t vlans;          /* VLAN tags crossed */
+	uint16_t ip_id;         /* IPv4 identification (SPAN duplicate detection) */
+	uint16_t win;
+	uint32_t seq, ack;
+	uint32_t payload;       /* TCP/UDP payload bytes, by the IP length (not the capture length) */
+
+	/* ICMP / ICMPv6 destination unreachable: the fields above describe the quoted packet
+	 * (src = the original sender); the error's own source is icmp_from. */
+	enum dec_icmp icmp;
+	uint8_t icmp_type, icmp_code;
+	uint8_t icmp_from[16];
+	bool quote_ports;       /* the quote reached the ports */
+	uint8_t quote_dst_bytes; /* bytes of the quoted destination address present (16 when whole) */
+};
+
+#define DEC_TH_FIN 0x01
+#define DEC_TH_SYN 0x02
+#define DEC_TH_RST 0x04
+#define DEC_TH_PSH 0x08
+#define DEC_TH_ACK 0x10
+
+/* dlt: libpcap's DLT_ value. caplen: bytes present; wirelen: bytes on the wire. */
+enum dec_status dec_frame(int dlt, const uint8_t *frame, uint32_t caplen, uint32_t wirelen, struct dec_pkt *out);
+/* Can dec_frame read this link type at all? */
+bool dec_linktype_supported(int dlt);
+const char *dec_status_name(enum dec_status s);
+
+#endif

@@ -1,0 +1,47 @@
+/* graph.h: the expected port graph, rules x site -> host-level edges, with a lookup by
+ * (client host, server host, proto, port) for the classifier. No packets here. */
+#ifndef FLOWAUDIT_GRAPH_H
+#define FLOWAUDIT_GRAPH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "flowaudit/rules.h"
+#include "flowaudit/site.h"
+
+#define GRAPH_INTERNET (-2) /* host index standing for any address outside the site */
+
+struct graph_edge {
+	int rule;               /* index into rules.edges */
+	int client, server;     /* site host indices, or GRAPH_INTERNET; role indices in a role graph */
+	uint8_t proto;
+	uint16_t port;
+	int group;              /* alternatives share (rule, client, server, group) */
+	enum rules_level level;
+};
+
+struct graph_ix;
+
+struct graph {
+	const struct rules *rules;
+	const struct site *site; /* NULL: a role-level graph */
+	struct graph_edge *edges;
+	size_t nedges, cap_edges;
+	struct graph_ix *ix;
+	uint8_t ports[2][8192]; /* bit per port in the graph: [0] tcp, [1] udp (allowed edges only) */
+};
+
+/* Host level when site is given, role level otherwise. Never fails. */
+void graph_build(struct graph *g, const struct rules *r, const struct site *s);
+void graph_free(struct graph *g);
+/* Index of the edge for this tuple, or -1. Allowed edges win over forbidden ones. */
+int graph_find(const struct graph *g, int client, int server, uint8_t proto, uint16_t port);
+static inline bool graph_has_port(const struct graph *g, uint8_t proto, uint16_t port)
+{
+	return g->ports[proto == 17] [port >> 3] >> (port & 7) & 1;
+}
+/* Name of an edge end: host name, role name, or "internet". */
+const char *graph_end_name(const struct graph *g, int end);
+
+#endif

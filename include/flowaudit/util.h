@@ -1,0 +1,36 @@
+/* util.h: allocation that cannot return NULL, small string and address helpers.
+ * Out of memory is fatal (as in git and redis): there is no sane partial report. */
+#ifndef FLOWAUDIT_UTIL_H
+#define FLOWAUDIT_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *xvasprintf(const char *fmt, va_list ap);
+
+/* Grow *arr (of *cap elements of size sz) so that index n fits. */
+void *grow(void *arr, size_t *cap, size_t n, size_t sz);
+#define GROW(arr, cap, n) ((arr) = grow((arr), &(cap), (n), sizeof(*(arr))))
+
+/* Addresses are kept as 16 bytes: IPv4 as the IPv4-mapped IPv6 address ::ffff:a.b.c.d. */
+bool addr_is_v4(const uint8_t a[16]);
+void addr_from_v4(uint8_t a[16], const uint8_t v4[4]);
+/* Text form: dotted quad for IPv4, RFC 5952 for IPv6. buf needs 46 bytes. */
+const char *addr_str(const uint8_t a[16], char *buf);
+/* Parse IPv4 or IPv6 text; returns false when it is neither. */
+bool addr_parse(const char *s, uint8_t a[16]);
+/* Does addr fall in prefix/plen (plen counted over the 16-byte form)? */
+bool addr_in_prefix(const uint8_t addr[16], const uint8_t prefix[16], int plen);
+
+/* Parse a decimal port 1..65535 with nothing after it. */
+bool port_parse(const char *s, uint16_t *port);
+
+#endif

@@ -1,0 +1,383 @@
+/* classify.c: joins settled flows to the expected port graph. A flow lands on an edge row (edge x
+ * address pair), on an unexpected row with a reason a person can act on, or nowhere (outside the site,
+ * ignored, not a connection). Statuses follow CONTRACT.md. */
+#include "flowaudit/classify.h"
+
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uthash.h>
+
+#include "flowaudit/util.h"
+
+struct cls_key {
+	int edge;               /* edge row: edge index; unexpected row: -1 */
+	uint16_t port;
+	uint8_t proto;
+	uint8_t pad;
+	uint8_t client[16], server[16];
+};
+
+struct cls_ix {
+	struct cls_key key;
+	size_t row;
+	UT_hash_handle hh;
+};
+
+static const char *const status_names[CLS_NSTATUS] = {"ok", "degraded", "blocked", "missing", "unverified"};
+static const char *const reason_names[] = {NULL, "no-reply", "reset", "icmp-prohibited", "icmp-unreachable"};
+
+const char *cls_status_name(enum cls_status s)
+{
+	return status_names[s];
+}
+
+const char *cls_reason_name(enum cls_reason r)
+{
+	return reason_names[r];
+}
+
+void cls_init(struct cls *c, const struct graph *g)
+{
+	memset(c, 0, sizeof(*c));
+	c->g = g;
+}
+
+static void free_ix(struct cls_ix **ix)
+{
+	struct cls_ix *e, *tmp;
+	HASH_ITER(hh, *ix, e, tmp) {
+		HASH_DEL(*ix, e);
+		free(e);
+	}
+}
+
+void cls_free(struct cls *c)
+{
+	free_ix(&c->rows_ix);
+	free_ix(&c->unexp_ix);
+	for (size_t i = 0; i < c->nunexp; i++)
+		free(c->unexp[i].why);
+	free(c->rows);
+	free(c->unexp);
+	memset(c, 0, sizeof(*c));
+}
+
+static void count(struct cls_counts *n, const struct flow *f, enum flow_verdict v)
+{
+	n->attempts++;
+	switch (flow_open(f, v)) {
+	case FO_OPEN:
+		n->established++;
+		break;
+	case FO_FAILED:
+		if (v == FV_RESET)
+			n->resets++;
+		else if (v == FV_ICMP_PROHIBITED)
+			n->icmp_prohibited++;
+		else if (v == FV_ICMP_UNREACHABLE)
+			n->icmp_unreachable++;
+		else
+			n->no_reply++;
+		break;
+	case FO_UNKNOWN:
+		n->unverified++;
+		break;
+	}
+	if (!n->first_ns || f->first_ns < n->first_ns)
+		n->first_ns = f->first_ns;
+	if (f->last_ns > n->last_ns)
+		n->last_ns = f->last_ns;
+}
+
+static size_t find_or_add(struct cls_ix **ix, const struct cls_key *k, size_t next, bool *added)
+{
+	struct cls_ix *e;
+	HASH_FIND(hh, *ix, k, sizeof(*k), e);
+	*added = !e;
+	if (e)
+		return e->row;
+	e = xcalloc(1, sizeof(*e));
+	e->key = *k;
+	e->row = next;
+	HASH_ADD(hh, *ix, key, sizeof(*k), e);
+	return next;
+}
+
+/* Roles of a host as "agent,mds", or "outside the site". */
+static char *roles_str(const struct graph *g, int host)
+{
+	if (host < 0)
+		return xstrdup("an address outside the site");
+	const struct site_host *h = &g->site->hosts[host];
+	size_t cap = 256, len = 0;
+	char *s = xmalloc(cap);
+	len += (size_t)snprintf(s, cap, "%s (", h->name);
+	bool first = true;
+	for (size_t r = 0; r < g->rules->nroles && len < cap - 1; r++)
+		if (site_host_has_role(h, (int)r)) {
+			len += (size_t)snprintf(s + len, cap - len, "%s%s", first ? "" : ",", g->rules->roles[r].name);
+			first = false;
+		}
+	if (len < cap - 1)
+		snprintf(s + len, cap - len, ")");
+	return s;
+}
+
+/* A sentence saying why a flow on a site host matches no expected edge. */
+static char *why_unexpected(const struct cls *c, int ch, int sh, uint8_t proto, uint16_t port, int forbid)
+{
+	const struct graph *g = c->g;
+	const char *pn = rules_proto_name(proto);
+	if (forbid >= 0)
+		return xstrdup(g->rules->edges[g->edges[forbid].rule].requirement);
+	int rev = (ch >= 0) ? graph_find(g, sh < 0 ? GRAPH_INTERNET : sh, ch, proto, port) : -1;
+	char *cr = roles_str(g, ch), *sr = roles_str(g, sh);
+	char *why;
+	if (rev >= 0 && g->edges[rev].level != LEVEL_FORBID) {
+		why = xasprintf("wrong direction: %s/%u is expected from %s to %s (\"%s\"), not the reverse", pn, port, sr,
+				cr, g->rules->edges[g->edges[rev].rule].requirement);
+	} else if (graph_has_port(g, proto, port)) {
+		/* Name one requirement that uses this port, so the reader sees what was probably meant. */
+		const char *req = NULL;
+		for (size_t i = 0; i < g->nedges && !req; i++)
+			if (g->edges[i].proto == proto && g->edges[i].port == port && g->edges[i].level != LEVEL_FORBID)
+				req = g->rules->edges[g->edges[i].rule].requirement;
+		why = xasprintf("no rule allows %s/%u from %s to %s (the port is expected for \"%s\")", pn, port, cr, sr,
+				req ? req : "?");
+	} else {
+		why = xasprintf("%s/%u is not a PeerGFS port and no rule allows it from %s to %s", pn, port, cr, sr);
+	}
+	free(cr);
+	free(sr);
+	return why;
+}
+
+void cls_flow(struct cls *c, const struct flow *f, enum flow_verdict v)
+{
+	if (v == FV_NOT_A_CONNECTION) {
+		c->not_connections++;
+		return;
+	}
+	const struct graph *g = c->g;
+	const uint8_t *ca = flow_client_addr(f), *sa = flow_server_addr(f);
+	uint16_t port = flow_server_port(f);
+	uint8_t proto = f->key.proto;
+	int ch = site_lookup(g->site, ca), sh = site_lookup(g->site, sa);
+	if (ch < 0 && sh < 0) {
+		c->outside++;
+		return;
+	}
+	int e = ch >= 0 ? graph_find(g, ch, sh < 0 ? GRAPH_INTERNET : sh, proto, port) : -1;
+	if (e >= 0 && g->edges[e].level != LEVEL_FORBID) {
+		struct cls_key k;
+		memset(&k, 0, sizeof(k));
+		k.edge = e;
+		memcpy(k.client, ca, 16);
+		memcpy(k.server, sa, 16);
+		bool added;
+		size_t row = find_or_add(&c->rows_ix, &k, c->nrows, &added);
+		if (added) {
+			GROW(c->rows, c->cap_rows, c->nrows);
+			struct cls_row *r = &c->rows[c->nrows++];
+			r->edge = e;
+			memcpy(r->client.a, ca, 16);
+			r->client.plen = 128;
+			memcpy(r->server.a, sa, 16);
+			r->server.plen = 128;
+			r->seen = true;
+		}
+		count(&c->rows[row].n, f, v);
+		return;
+	}
+	bool forbidden = e >= 0;
+	bool both_site = ch >= 0 && sh >= 0;
+	if (!forbidden && !graph_has_port(g, proto, port)) {
+		if (!both_site) {
+			c->outside++;
+			return;
+		}
+		if (rules_ignored(g->rules, proto, port)) {
+			c->ignored++;
+			return;
+		}
+	}
+	struct cls_key k;
+	memset(&k, 0, sizeof(k));
+	k.edge = -1;
+	k.port = port;
+	k.proto = proto;
+	memcpy(k.client, ca, 16);
+	memcpy(k.server, sa, 16);
+	bool added;
+	size_t row = find_or_add(&c->unexp_ix, &k, c->nunexp, &added);
+	if (added) {
+		GROW(c->unexp, c->cap_unexp, c->nunexp);
+		struct cls_unexpected *u = &c->unexp[c->nunexp++];
+		memcpy(u->client, ca, 16);
+		memcpy(u->server, sa, 16);
+		u->client_host = ch;
+		u->server_host = sh;
+		u->proto = proto;
+		u->port = port;
+		u->why = why_unexpected(c, ch, sh, proto, port, forbidden ? e : -1);
+	}
+	count(&c->unexp[row].n, f, v);
+}
+
+static void judge(const struct cls_counts *n, enum cls_status *st, enum cls_reason *why)
+{
+	uint64_t failed = n->resets + n->icmp_prohibited + n->icmp_unreachable + n->no_reply;
+	*why = CLS_R_NONE;
+	if (!n->attempts) {
+		*st = CLS_MISSING;
+		return;
+	}
+	if (failed) {
+		/* The most frequent failure; on a tie the most explicit (a prohibition names a firewall). */
+		uint64_t best = n->icmp_prohibited;
+		*why = CLS_R_ICMP_PROHIBITED;
+		if (n->resets > best) {
+			best = n->resets;
+			*why = CLS_R_RESET;
+		}
+		if (n->icmp_unreachable > best) {
+			best = n->icmp_unreachable;
+			*why = CLS_R_ICMP_UNREACHABLE;
+		}
+		if (n->no_reply > best)
+			*why = CLS_R_NO_REPLY;
+	}
+	if (n->established)
+		*st = failed ? CLS_DEGRADED : CLS_OK;
+	else
+		*st = failed ? CLS_BLOCKED : CLS_UNVERIFIED;
+}
+
+/* Order of the text report: findings first (blocked, degraded, missing, unverified), then ok. */
+static int severity(enum cls_status s)
+{
+	static const int rank[CLS_NSTATUS] = {[CLS_BLOCKED] = 0, [CLS_DEGRADED] = 1, [CLS_MISSING] = 2,
+					      [CLS_UNVERIFIED] = 3, [CLS_OK] = 4};
+	return rank[s];
+}
+
+static const struct graph *sort_graph; /* qsort has no context argument */
+
+static int cmp_rows(const void *a, const void *b)
+{
+	const struct cls_row *x = a, *y = b;
+	const struct graph_edge *ex = &sort_graph->edges[x->edge], *ey = &sort_graph->edges[y->edge];
+	int d = (ex->level != LEVEL_REQUIRED) - (ey->level != LEVEL_REQUIRED);
+	if (!d)
+		d = severity(x->status) - severity(y->status);
+	if (!d)
+		d = ex->rule - ey->rule;
+	if (!d)
+		d = x->edge - y->edge;
+	if (!d)
+		d = memcmp(x->client.a, y->client.a, 16);
+	if (!d)
+		d = memcmp(x->server.a, y->server.a, 16);
+	return d;
+}
+
+static int cmp_unexp(const void *a, const void *b)
+{
+	const struct cls_unexpected *x = a, *y = b;
+	int d = memcmp(x->client, y->client, 16);
+	if (!d)
+		d = memcmp(x->server, y->server, 16);
+	if (!d)
+		d = (int)x->proto - (int)y->proto;
+	if (!d)
+		d = (int)x->port - (int)y->port;
+	return d;
+}
+
+/* First address of host h of the same family as other (or any when other is NULL). */
+static const struct site_addr *pick_addr(const struct site_host *h, const struct site_addr *other)
+{
+	for (size_t i = 0; i < h->naddrs; i++)
+		if (!other || addr_is_v4(h->addrs[i].a) == addr_is_v4(other->a))
+			return &h->addrs[i];
+	return h->naddrs ? &h->addrs[0] : NULL;
+}
+
+static void add_missing(struct cls *c, int e)
+{
+	const struct graph *g = c->g;
+	const struct graph_edge *ge = &g->edges[e];
+	GROW(c->rows, c->cap_rows, c->nrows);
+	struct cls_row *r = &c->rows[c->nrows++];
+	memset(r, 0, sizeof(*r));
+	r->edge = e;
+	const struct site_addr *ca = pick_addr(&g->site->hosts[ge->client], NULL);
+	if (ca)
+		r->client = *ca;
+	if (ge->server == GRAPH_INTERNET) {
+		memset(&r->server, 0, sizeof(r->server));
+		if (addr_is_v4(r->client.a)) {
+			r->server.a[10] = r->server.a[11] = 0xff;
+			r->server.plen = 96;
+		}
+	} else {
+		const struct site_addr *sa = pick_addr(&g->site->hosts[ge->server], ca);
+		if (sa)
+			r->server = *sa;
+	}
+}
+
+void cls_finish(struct cls *c)
+{
+	const struct graph *g = c->g;
+	/* Which edges (and alternative groups) have rows? */
+	bool *seen = xcalloc(g->nedges + 1, sizeof(bool));
+	for (size_t i = 0; i < c->nrows; i++)
+		seen[c->rows[i].edge] = true;
+	for (size_t e = 0; e < g->nedges; e++) {
+		const struct graph_edge *ge = &g->edges[e];
+		if (seen[e] || ge->level == LEVEL_FORBID)
+			continue;
+		bool group_seen = false, first_of_group = true;
+		for (size_t o = 0; o < g->nedges; o++) {
+			const struct graph_edge *go = &g->edges[o];
+			if (o == e || go->rule != ge->rule || go->client != ge->client || go->server != ge->server ||
+			    go->group != ge->group)
+				continue;
+			group_seen |= seen[o];
+			if (o < e)
+				first_of_group = false;
+		}
+		if (group_seen || !first_of_group)
+			continue; /* an alternative was used; only the first alternative stands for the group */
+		if (ge->level == LEVEL_OPTIONAL)
+			c->optional_unseen++;
+		else
+			add_missing(c, (int)e);
+	}
+	free(seen);
+	for (size_t i = 0; i < c->nrows; i++) {
+		struct cls_row *r = &c->rows[i];
+		judge(&r->n, &r->status, &r->reason);
+		if (g->edges[r->edge].level == LEVEL_REQUIRED)
+			c->summary[r->status]++;
+		else
+			c->optional[r->status]++;
+	}
+	for (size_t i = 0; i < c->nunexp; i++) {
+		struct cls_unexpected *u = &c->unexp[i];
+		judge(&u->n, &u->status, &u->reason);
+	}
+	sort_graph = g;
+	qsort(c->rows, c->nrows, sizeof(*c->rows), cmp_rows);
+	qsort(c->unexp, c->nunexp, sizeof(*c->unexp), cmp_unexp);
+	free_ix(&c->rows_ix);
+	free_ix(&c->unexp_ix);
+}
+
+bool cls_has_findings(const struct cls *c)
+{
+	return c->nunexp || c->summary[CLS_BLOCKED] || c->summary[CLS_DEGRADED] || c->summary[CLS_MISSING] ||
+	       c->summary[CLS_UNVERIFIED];
+}

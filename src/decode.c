@@ -1,0 +1,414 @@
+/* decode.c: frames -> struct dec_pkt. Link layers (Ethernet with 802.1Q/802.1ad tags at any depth,
+ * Linux SLL and SLL2, raw IP, BSD NULL/LOOP), IPv4 with options and fragments, IPv6 with its extension
+ * headers, TCP, UDP, and ICMP/ICMPv6 destination-unreachable errors with the packet they quote.
+ * Stateless and allocation-free; truncated and invalid input are told apart and never read past. */
+#include "flowaudit/decode.h"
+
+#include <netinet/in.h>
+#include <pcap/dlt.h>
+#include <string.h>
+
+#include "flowaudit/rd.h"
+#include "flowaudit/util.h"
+
+#define ETH_IPV4 0x0800
+#define ETH_IPV6 0x86dd
+#define ETH_VLAN 0x8100 /* IEEE 802.1Q */
+#define ETH_QINQ 0x88a8 /* IEEE 802.1ad */
+#define ETH_QINQ_OLD 0x9100
+#define MAX_TAGS 8      /* deeper stacks are hostile or broken */
+#define MAX_EXT_HDRS 16 /* IPv6 extension headers walked before giving up */
+
+static const char *const status_names[DEC_NSTATUS] = {
+	"ok", "not-ip", "other-l4", "fragment", "truncated-link", "truncated-ip", "truncated-l4", "bad-ip", "bad-l4",
+};
+
+const char *dec_status_name(enum dec_status s)
+{
+	return s < DEC_NSTATUS ? status_names[s] : "?";
+}
+
+bool dec_linktype_supported(int dlt)
+{
+	switch (dlt) {
+	case DLT_EN10MB:
+	case DLT_LINUX_SLL:
+	case DLT_LINUX_SLL2:
+	case DLT_RAW:
+	case DLT_IPV4:
+	case DLT_IPV6:
+	case DLT_NULL:
+	case DLT_LOOP:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* ICMPv4 type 3 codes (RFC 792, RFC 1812 section 5.2.7.1): 9, 10 and 13 are administrative
+ * prohibitions; 4 (fragmentation needed) is path MTU discovery and no verdict at all. */
+static enum dec_icmp icmp4_kind(uint8_t code)
+{
+	switch (code) {
+	case 9: case 10: case 13:
+		return DEC_ICMP_PROHIBITED;
+	case 0: case 1: case 2: case 3: case 5: case 6: case 7: case 8: case 11: case 12:
+		return DEC_ICMP_UNREACHABLE;
+	default:
+		return DEC_ICMP_NONE;
+	}
+}
+
+/* ICMPv6 type 1 codes (RFC 4443 section 3.1): 1 administratively prohibited, 5 source address failed
+ * ingress/egress policy, 6 reject route to destination. */
+static enum dec_icmp icmp6_kind(uint8_t code)
+{
+	switch (code) {
+	case 1: case 5: case 6:
+		return DEC_ICMP_PROHIBITED;
+	case 0: case 2: case 3: case 4: case 7:
+		return DEC_ICMP_UNREACHABLE;
+	default:
+		return DEC_ICMP_NONE;
+	}
+}
+
+static enum dec_status transport(struct rd *r, uint8_t proto, size_t l4len, struct dec_pkt *out);
+
+/* Walk IPv6 extension headers from *nh at offset *off. Returns DEC_OK with the upper protocol in *nh,
+ * DEC_FRAGMENT for a non-first fragment, or a truncation/other status. */
+static enum dec_status ip6_walk(struct rd *r, uint8_t *nh, size_t *off)
+{
+	for (int i = 0; i < MAX_EXT_HDRS; i++) {
+		switch (*nh) {
+		case IPPROTO_HOPOPTS:
+		case IPPROTO_ROUTING:
+		case IPPROTO_DSTOPTS: {
+			uint8_t next = rd_u8(r, *off);
+			size_t hl = ((size_t)rd_u8(r, *off + 1) + 1) * 8;
+			if (r->trunc || !rd_has(r, *off, hl))
+				return DEC_TRUNC_IP;
+			*nh = next;
+			*off += hl;
+			break;
+		}
+		case IPPROTO_FRAGMENT: {
+			uint8_t next = rd_u8(r, *off);
+			uint16_t offflags = rd_be16(r, *off + 2);
+			if (r->trunc || !rd_has(r, *off, 8))
+				return DEC_TRUNC_IP;
+			if (offflags >> 3)
+				return DEC_FRAGMENT;
+			*nh = next;
+			*off += 8;
+			break;
+		}
+		case IPPROTO_AH: { /* RFC 4302: length in 32-bit words, minus 2 */
+			uint8_t next = rd_u8(r, *off);
+			size_t hl = ((size_t)rd_u8(r, *off + 1) + 2) * 4;
+			if (r->trunc || !rd_has(r, *off, hl))
+				return DEC_TRUNC_IP;
+			*nh = next;
+			*off += hl;
+			break;
+		}
+		default:
+			return DEC_OK;
+		}
+	}
+	return DEC_BAD_IP;
+}
+
+/* The packet quoted by an ICMP error: its addresses always, its ports when the quote reaches them. */
+static enum dec_status quote4(struct rd *q, struct dec_pkt *out)
+{
+	uint8_t vihl = rd_u8(q, 0);
+	if (q->trunc)
+		return DEC_TRUNC_L4;
+	size_t ihl = (size_t)(vihl & 0x0f) * 4;
+	if (vihl >> 4 != 4 || ihl < 20)
+		return DEC_BAD_L4;
+	uint8_t proto = rd_u8(q, 9);
+	uint8_t s[4], d[4];
+	if (!rd_copy(q, 12, s, 4))
+		return DEC_TRUNC_L4;
+	addr_from_v4(out->src, s);
+	out->quote_dst_bytes = 0;
+	if (rd_copy(q, 16, d, 4)) {
+		addr_from_v4(out->dst, d);
+		out->quote_dst_bytes = 16;
+	} else {
+		/* A v4 destination cut short: keep the bytes present after the v4-mapped prefix. */
+		size_t have = q->len > 16 ? q->len - 16 : 0;
+		uint8_t part[4] = {0};
+		memcpy(part, q->p + 16, have);
+		addr_from_v4(out->dst, part);
+		out->quote_dst_bytes = (uint8_t)(12 + have);
+		q->trunc = false;
+	}
+	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
+		return DEC_OTHER_L4;
+	out->proto = proto;
+	if ((rd_be16(q, 6) & 0x1fff) != 0)
+		return DEC_OTHER_L4; /* a quoted non-first fragment has no ports */
+	uint16_t sp = rd_be16(q, ihl), dp = rd_be16(q, ihl + 2);
+	out->quote_ports = !q->trunc;
+	out->sport = sp;
+	out->dport = dp;
+	q->trunc = false;
+	return DEC_OK;
+}
+
+static enum dec_status quote6(struct rd *q, struct dec_pkt *out)
+{
+	uint8_t v = rd_u8(q, 0);
+	if (q->trunc)
+		return DEC_TRUNC_L4;
+	if (v >> 4 != 6)
+		return DEC_BAD_L4;
+	if (!rd_copy(q, 8, out->src, 16))
+		return DEC_TRUNC_L4;
+	size_t have = q->len > 24 ? q->len - 24 : 0;
+	if (have > 16)
+		have = 16;
+	memset(out->dst, 0, 16);
+	memcpy(out->dst, q->p + 24, have);
+	out->quote_dst_bytes = (uint8_t)have;
+	uint8_t nh = rd_u8(q, 6);
+	size_t off = 40;
+	enum dec_status st = have == 16 ? ip6_walk(q, &nh, &off) : DEC_TRUNC_IP;
+	q->trunc = false;
+	/* A quote cut before its transport header still names the sender and (part of) the destination:
+	 * at snaplen 96 an ICMPv6 quote ends inside the destination address (FIELD-NOTES). */
+	if (st == DEC_TRUNC_IP) {
+		out->proto = IPPROTO_TCP; /* unknown; the flow table matches on addresses only */
+		out->quote_ports = false;
+		return DEC_OK;
+	}
+	if (st != DEC_OK)
+		return st == DEC_FRAGMENT ? DEC_OTHER_L4 : DEC_BAD_L4;
+	if (nh != IPPROTO_TCP && nh != IPPROTO_UDP)
+		return DEC_OTHER_L4;
+	out->proto = nh;
+	uint16_t sp = rd_be16(q, off), dp = rd_be16(q, off + 2);
+	out->quote_ports = !q->trunc;
+	out->sport = sp;
+	out->dport = dp;
+	q->trunc = false;
+	return DEC_OK;
+}
+
+static enum dec_status ipv4(struct rd *r, struct dec_pkt *out)
+{
+	uint8_t vihl = rd_u8(r, 0);
+	if (r->trunc)
+		return DEC_TRUNC_IP;
+	size_t ihl = (size_t)(vihl & 0x0f) * 4;
+	if (vihl >> 4 != 4 || ihl < 20)
+		return DEC_BAD_IP;
+	uint16_t total = rd_be16(r, 2);
+	out->ip_id = rd_be16(r, 4);
+	uint16_t frag = rd_be16(r, 6);
+	out->ttl = rd_u8(r, 8);
+	uint8_t proto = rd_u8(r, 9);
+	uint8_t s[4], d[4];
+	rd_copy(r, 12, s, 4);
+	rd_copy(r, 16, d, 4);
+	if (r->trunc || !rd_has(r, 0, ihl))
+		return DEC_TRUNC_IP;
+	if (total < ihl)
+		return DEC_BAD_IP;
+	/* Trim to the IP length: Ethernet pads short frames, and the padding is not payload. */
+	if (r->len > total)
+		r->len = total;
+	addr_from_v4(out->src, s);
+	addr_from_v4(out->dst, d);
+	if (frag & 0x1fff)
+		return DEC_FRAGMENT;
+	struct rd l4 = rd_sub(r, ihl);
+	size_t l4len = (size_t)total - ihl;
+	if (proto == IPPROTO_ICMP) {
+		uint8_t type = rd_u8(&l4, 0), code = rd_u8(&l4, 1);
+		if (l4.trunc)
+			return DEC_TRUNC_L4;
+		if (type != 3)
+			return DEC_OTHER_L4;
+		out->icmp = icmp4_kind(code);
+		if (out->icmp == DEC_ICMP_NONE)
+			return DEC_OTHER_L4;
+		out->icmp_type = type;
+		out->icmp_code = code;
+		memcpy(out->icmp_from, out->src, 16);
+		struct rd q = rd_sub(&l4, 8);
+		return quote4(&q, out);
+	}
+	return transport(&l4, proto, l4len, out);
+}
+
+static enum dec_status ipv6(struct rd *r, struct dec_pkt *out)
+{
+	uint8_t v = rd_u8(r, 0);
+	if (r->trunc)
+		return DEC_TRUNC_IP;
+	if (v >> 4 != 6)
+		return DEC_BAD_IP;
+	uint16_t plen = rd_be16(r, 4);
+	uint8_t nh = rd_u8(r, 6);
+	out->ttl = rd_u8(r, 7);
+	rd_copy(r, 8, out->src, 16);
+	rd_copy(r, 24, out->dst, 16);
+	if (r->trunc)
+		return DEC_TRUNC_IP;
+	/* Payload length 0 is a jumbogram (RFC 2675) or a broken writer: keep what was captured. */
+	if (plen && r->len > (size_t)plen + 40)
+		r->len = (size_t)plen + 40;
+	size_t off = 40;
+	enum dec_status st = ip6_walk(r, &nh, &off);
+	if (st != DEC_OK)
+		return st;
+	struct rd l4 = rd_sub(r, off);
+	if (nh == IPPROTO_ICMPV6) {
+		uint8_t type = rd_u8(&l4, 0), code = rd_u8(&l4, 1);
+		if (l4.trunc)
+			return DEC_TRUNC_L4;
+		if (type != 1) /* ND, MLD, echo and the other errors are not verdicts on a path */
+			return DEC_OTHER_L4;
+		out->icmp = icmp6_kind(code);
+		if (out->icmp == DEC_ICMP_NONE)
+			return DEC_OTHER_L4;
+		out->icmp_type = type;
+		out->icmp_code = code;
+		memcpy(out->icmp_from, out->src, 16);
+		struct rd q = rd_sub(&l4, 8);
+		return quote6(&q, out);
+	}
+	size_t l4len = plen ? ((size_t)plen + 40 > off ? (size_t)plen + 40 - off : 0) : l4.len;
+	return transport(&l4, nh, l4len, out);
+}
+
+/* l4len: the transport segment's length by the IP header, which a short snaplen does not change. */
+static enum dec_status transport(struct rd *r, uint8_t proto, size_t l4len, struct dec_pkt *out)
+{
+	out->proto = proto;
+	if (proto == IPPROTO_TCP) {
+		out->sport = rd_be16(r, 0);
+		out->dport = rd_be16(r, 2);
+		out->seq = rd_be32(r, 4);
+		out->ack = rd_be32(r, 8);
+		uint8_t doff = rd_u8(r, 12) >> 4;
+		out->tcp_flags = rd_u8(r, 13);
+		out->win = rd_be16(r, 14);
+		if (r->trunc)
+			return DEC_TRUNC_L4;
+		if (doff < 5)
+			return DEC_BAD_L4;
+		size_t hl = (size_t)doff * 4;
+		if (hl > l4len)
+			return DEC_BAD_L4;
+		out->payload = (uint32_t)(l4len - hl);
+		return DEC_OK;
+	}
+	if (proto == IPPROTO_UDP) {
+		out->sport = rd_be16(r, 0);
+		out->dport = rd_be16(r, 2);
+		uint16_t ulen = rd_be16(r, 4);
+		if (r->trunc)
+			return DEC_TRUNC_L4;
+		if (ulen < 8 || ulen > l4len)
+			return DEC_BAD_L4;
+		out->payload = (uint32_t)ulen - 8;
+		return DEC_OK;
+	}
+	return DEC_OTHER_L4;
+}
+
+static enum dec_status by_ethertype(struct rd *r, uint16_t type, struct dec_pkt *out)
+{
+	if (type == ETH_IPV4)
+		return ipv4(r, out);
+	if (type == ETH_IPV6)
+		return ipv6(r, out);
+	return DEC_NOT_IP;
+}
+
+/* Ethertype at off, then any number (up to MAX_TAGS) of 802.1Q/802.1ad tags. */
+static enum dec_status tagged(struct rd *r, size_t off, struct dec_pkt *out)
+{
+	uint16_t type = rd_be16(r, off);
+	off += 2;
+	while (type == ETH_VLAN || type == ETH_QINQ || type == ETH_QINQ_OLD) {
+		if (out->vlans == MAX_TAGS)
+			return DEC_BAD_IP;
+		out->vlans++;
+		type = rd_be16(r, off + 2);
+		off += 4;
+	}
+	if (r->trunc)
+		return DEC_TRUNC_LINK;
+	struct rd ip = rd_sub(r, off);
+	return by_ethertype(&ip, type, out);
+}
+
+static enum dec_status by_version(struct rd *r, struct dec_pkt *out)
+{
+	uint8_t v = rd_u8(r, 0);
+	if (r->trunc)
+		return DEC_TRUNC_LINK;
+	if (v >> 4 == 4)
+		return ipv4(r, out);
+	if (v >> 4 == 6)
+		return ipv6(r, out);
+	return DEC_NOT_IP;
+}
+
+enum dec_status dec_frame(int dlt, const uint8_t *frame, uint32_t caplen, uint32_t wirelen, struct dec_pkt *out)
+{
+	memset(out, 0, sizeof(*out));
+	struct rd r = {frame, caplen < wirelen || !wirelen ? caplen : wirelen, false};
+	switch (dlt) {
+	case DLT_EN10MB: {
+		/* An 802.3 length field (< 1536) means LLC, never IP for our purposes. */
+		uint16_t type = rd_be16(&r, 12);
+		if (r.trunc)
+			return DEC_TRUNC_LINK;
+		if (type < 1536)
+			return DEC_NOT_IP;
+		return tagged(&r, 12, out);
+	}
+	case DLT_LINUX_SLL: /* 16-byte cooked header, protocol at 14 */
+		if (!rd_has(&r, 0, 16))
+			return DEC_TRUNC_LINK;
+		return tagged(&r, 14, out);
+	case DLT_LINUX_SLL2: { /* 20-byte cooked header, protocol at 0 */
+		if (!rd_has(&r, 0, 20))
+			return DEC_TRUNC_LINK;
+		uint16_t type = rd_be16(&r, 0);
+		struct rd ip = rd_sub(&r, 20);
+		if (type == ETH_VLAN || type == ETH_QINQ)
+			return DEC_NOT_IP; /* SLL2 carries tags out of band; an in-band tag here is unusual */
+		return by_ethertype(&ip, type, out);
+	}
+	case DLT_RAW:
+	case DLT_IPV4:
+	case DLT_IPV6:
+		return by_version(&r, out);
+	case DLT_NULL:
+	case DLT_LOOP: {
+		/* A 4-byte address family: host order of the writer for NULL, network order for LOOP.
+		 * AF_INET is 2 everywhere; AF_INET6 is 10 (Linux), 24, 28 or 30 (the BSDs, macOS). */
+		uint32_t fam = rd_host32(&r, 0);
+		if (r.trunc)
+			return DEC_TRUNC_LINK;
+		uint32_t le = fam, be = __builtin_bswap32(fam);
+		uint32_t f = (le & 0xffff0000u) ? be : le;
+		struct rd ip = rd_sub(&r, 4);
+		if (f == 2)
+			return ipv4(&ip, out);
+		if (f == 10 || f == 24 || f == 28 || f == 30)
+			return ipv6(&ip, out);
+		return DEC_NOT_IP;
+	}
+	default:
+		return DEC_NOT_IP;
+	}
+}

@@ -1,0 +1,481 @@
+/* flow.c: the uthash flow table. Entries come from a slab with a free list (no malloc per packet),
+ * live on one of two expiry lists ordered by last packet, and leave the table only through settle():
+ * the callback sees the flow once, then it is freed. Time is packet time, never the wall clock. */
+#include "flowaudit/flow.h"
+
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "flowaudit/util.h"
+
+#define SLAB_FLOWS 4096
+#define RECENT 256 /* recently opened attempts, for ICMP quotes cut before their ports */
+
+enum { LIST_OPEN, LIST_CLOSED };
+
+struct slab {
+	struct slab *next;
+	struct flow flows[SLAB_FLOWS];
+};
+
+struct flow_list {
+	struct flow *head, *tail;
+};
+
+struct flow_table {
+	struct flow *hash;              /* uthash head */
+	struct flow_list lists[2];      /* open and closed flows, oldest first */
+	struct slab *slabs;
+	struct flow *free;              /* free list through ->next */
+	size_t count, max;
+	const uint8_t (*svc)[8192];
+	flow_settle_fn settle_fn;
+	void *ctx;
+	uint64_t now_ns;                /* newest packet time seen */
+	uint64_t swept_ns;              /* when the lists were last swept */
+	struct flow_key recent[RECENT]; /* ring of recent attempt keys */
+	unsigned recent_pos;
+	struct flow_stats stats;
+};
+
+static const char *const verdict_names[FV_N] = {
+	"established", "reset", "no-reply", "icmp-prohibited", "icmp-unreachable", "midstream", "one-sided",
+	"unverified", "not-a-connection",
+};
+
+const char *flow_verdict_name(enum flow_verdict v)
+{
+	return v < FV_N ? verdict_names[v] : "?";
+}
+
+const uint8_t *flow_client_addr(const struct flow *f)
+{
+	return f->client ? f->key.b : f->key.a;
+}
+
+const uint8_t *flow_server_addr(const struct flow *f)
+{
+	return f->client ? f->key.a : f->key.b;
+}
+
+uint16_t flow_client_port(const struct flow *f)
+{
+	return f->client ? f->key.pb : f->key.pa;
+}
+
+uint16_t flow_server_port(const struct flow *f)
+{
+	return f->client ? f->key.pa : f->key.pb;
+}
+
+struct flow_table *flow_new(size_t max_flows, const uint8_t (*svc)[8192], flow_settle_fn fn, void *ctx)
+{
+	struct flow_table *t = xcalloc(1, sizeof(*t));
+	t->max = max_flows;
+	t->svc = svc;
+	t->settle_fn = fn;
+	t->ctx = ctx;
+	return t;
+}
+
+void flow_free(struct flow_table *t)
+{
+	if (!t)
+		return;
+	HASH_CLEAR(hh, t->hash);
+	while (t->slabs) {
+		struct slab *s = t->slabs->next;
+		free(t->slabs);
+		t->slabs = s;
+	}
+	free(t);
+}
+
+const struct flow_stats *flow_stats(const struct flow_table *t)
+{
+	return &t->stats;
+}
+
+size_t flow_count(const struct flow_table *t)
+{
+	return t->count;
+}
+
+static void list_unlink(struct flow_table *t, struct flow *f)
+{
+	struct flow_list *l = &t->lists[f->list];
+	if (f->prev)
+		f->prev->next = f->next;
+	else
+		l->head = f->next;
+	if (f->next)
+		f->next->prev = f->prev;
+	else
+		l->tail = f->prev;
+	f->prev = f->next = NULL;
+}
+
+static void list_append(struct flow_table *t, struct flow *f, int which)
+{
+	struct flow_list *l = &t->lists[which];
+	f->list = (uint8_t)which;
+	f->prev = l->tail;
+	f->next = NULL;
+	if (l->tail)
+		l->tail->next = f;
+	else
+		l->head = f;
+	l->tail = f;
+}
+
+static struct flow *flow_alloc(struct flow_table *t)
+{
+	if (!t->free) {
+		struct slab *s = xmalloc(sizeof(*s));
+		s->next = t->slabs;
+		t->slabs = s;
+		for (size_t i = 0; i < SLAB_FLOWS; i++) {
+			s->flows[i].next = t->free;
+			t->free = &s->flows[i];
+		}
+	}
+	struct flow *f = t->free;
+	t->free = f->next;
+	memset(f, 0, sizeof(*f));
+	return f;
+}
+
+enum flow_verdict flow_verdict(const struct flow *f, uint64_t now_ns)
+{
+	if (f->flags & FLOW_ONLY_RST)
+		return FV_NOT_A_CONNECTION;
+	if (f->key.proto == IPPROTO_UDP) {
+		if (f->pkts[1])
+			return FV_ESTABLISHED;
+		if (f->icmp)
+			return f->icmp == DEC_ICMP_PROHIBITED ? FV_ICMP_PROHIBITED : FV_ICMP_UNREACHABLE;
+		if (f->pkts[0] >= 2 && now_ns - f->first_ns >= FLOW_PATIENCE_NS)
+			return FV_NO_REPLY;
+		return FV_UNVERIFIED;
+	}
+	if (f->flags & FLOW_SYNACK)
+		return FV_ESTABLISHED;
+	if (f->flags & FLOW_SYN) {
+		if (f->flags & FLOW_REJECTED)
+			return FV_RESET;
+		if (f->icmp)
+			return f->icmp == DEC_ICMP_PROHIBITED ? FV_ICMP_PROHIBITED : FV_ICMP_UNREACHABLE;
+		if (f->pkts[1])
+			return FV_MIDSTREAM; /* the server talked, but its SYN-ACK was not captured */
+		if (f->flags & FLOW_CLIENT_ACK)
+			return FV_ONE_SIDED;
+		/* Never judged on a count or spacing of retransmissions (FIELD-NOTES): a retransmission
+		 * shows the client waited in vain; otherwise the capture must have lasted long enough. */
+		if (f->syns >= 2 || now_ns - f->syn_ns >= FLOW_PATIENCE_NS)
+			return FV_NO_REPLY;
+		return FV_UNVERIFIED;
+	}
+	if (f->icmp)
+		return f->icmp == DEC_ICMP_PROHIBITED ? FV_ICMP_PROHIBITED : FV_ICMP_UNREACHABLE;
+	if (f->pkts[0] && f->pkts[1])
+		return FV_MIDSTREAM;
+	return FV_ONE_SIDED;
+}
+
+enum flow_open flow_open(const struct flow *f, enum flow_verdict v)
+{
+	switch (v) {
+	case FV_ESTABLISHED:
+	case FV_MIDSTREAM:
+		return FO_OPEN;
+	case FV_ONE_SIDED:
+		/* SYN then the client's ACK: the handshake completed on the side we could not see. */
+		return (f->flags & (FLOW_SYN | FLOW_CLIENT_ACK)) == (FLOW_SYN | FLOW_CLIENT_ACK) ? FO_OPEN : FO_UNKNOWN;
+	case FV_RESET:
+	case FV_NO_REPLY:
+	case FV_ICMP_PROHIBITED:
+	case FV_ICMP_UNREACHABLE:
+		return FO_FAILED;
+	default:
+		return FO_UNKNOWN;
+	}
+}
+
+static void settle(struct flow_table *t, struct flow *f, uint64_t now_ns)
+{
+	t->settle_fn(t->ctx, f, flow_verdict(f, now_ns));
+	HASH_DEL(t->hash, f);
+	list_unlink(t, f);
+	f->next = t->free;
+	t->free = f;
+	t->count--;
+}
+
+static void sweep(struct flow_table *t, uint64_t now)
+{
+	static const uint64_t timeout[2] = {FLOW_IDLE_NS, FLOW_CLOSED_NS};
+	for (int l = 0; l < 2; l++)
+		while (t->lists[l].head && t->lists[l].head->last_ns + timeout[l] < now)
+			settle(t, t->lists[l].head, now);
+	t->swept_ns = now;
+}
+
+static bool svc_port(const struct flow_table *t, uint8_t proto, uint16_t port)
+{
+	return t->svc && (t->svc[proto == IPPROTO_UDP][port >> 3] >> (port & 7) & 1);
+}
+
+/* History letters (Zeek's): each recorded once per direction. */
+static void hist(struct flow *f, int dir, char letter)
+{
+	static const char letters[] = "SHADFRT";
+	const char *p = strchr(letters, letter);
+	unsigned bit = (unsigned)(p - letters) + (dir ? 8u : 0u);
+	if (f->hseen & (1u << bit) || (size_t)f->hlen + 1 >= sizeof(f->history))
+		return;
+	f->hseen |= (uint16_t)(1u << bit);
+	f->history[f->hlen++] = dir ? (char)(letter | 0x20) : letter;
+}
+
+static void make_key(const struct dec_pkt *p, struct flow_key *k, int *src_side)
+{
+	memset(k, 0, sizeof(*k));
+	k->proto = p->proto;
+	int c = memcmp(p->src, p->dst, 16);
+	if (c < 0 || (c == 0 && p->sport <= p->dport)) {
+		memcpy(k->a, p->src, 16);
+		memcpy(k->b, p->dst, 16);
+		k->pa = p->sport;
+		k->pb = p->dport;
+		*src_side = 0;
+	} else {
+		memcpy(k->a, p->dst, 16);
+		memcpy(k->b, p->src, 16);
+		k->pa = p->dport;
+		k->pb = p->sport;
+		*src_side = 1;
+	}
+}
+
+/* Who is the client of a flow whose first packet (from src_side) we are looking at? */
+static int pick_client(const struct flow_table *t, const struct dec_pkt *p, int src_side)
+{
+	int receiver = !src_side;
+	if (p->proto == IPPROTO_TCP) {
+		if ((p->tcp_flags & (DEC_TH_SYN | DEC_TH_ACK)) == DEC_TH_SYN)
+			return src_side;
+		if ((p->tcp_flags & (DEC_TH_SYN | DEC_TH_ACK)) == (DEC_TH_SYN | DEC_TH_ACK))
+			return receiver;
+	}
+	bool s = svc_port(t, p->proto, p->sport), d = svc_port(t, p->proto, p->dport);
+	if (d && !s)
+		return src_side;
+	if (s && !d)
+		return receiver;
+	if (p->proto == IPPROTO_UDP)
+		return src_side;
+	/* A connection already open: the lower port is the service (ports are rarely both ephemeral). */
+	return p->sport < p->dport ? receiver : src_side;
+}
+
+static struct flow *create(struct flow_table *t, const struct flow_key *k, int client, uint64_t ts)
+{
+	if (t->max && t->count >= t->max) {
+		struct flow *victim = t->lists[LIST_CLOSED].head ? t->lists[LIST_CLOSED].head : t->lists[LIST_OPEN].head;
+		if (victim) {
+			t->stats.evicted++;
+			settle(t, victim, t->now_ns);
+		}
+	}
+	struct flow *f = flow_alloc(t);
+	f->key = *k;
+	f->client = (uint8_t)client;
+	f->first_ns = f->last_ns = ts;
+	f->flags = FLOW_ONLY_RST;
+	HASH_ADD(hh, t->hash, key, sizeof(f->key), f);
+	list_append(t, f, LIST_OPEN);
+	t->count++;
+	t->stats.flows++;
+	if (t->count > t->stats.peak)
+		t->stats.peak = t->count;
+	return f;
+}
+
+static uint32_t fingerprint(const struct dec_pkt *p)
+{
+	uint32_t h = 2166136261u;
+	uint32_t parts[6] = {p->seq, p->ack, p->tcp_flags, p->payload, p->ip_id, p->win};
+	for (int i = 0; i < 6; i++) {
+		h ^= parts[i];
+		h *= 16777619u;
+	}
+	return h;
+}
+
+/* Does this SYN start a new attempt on a 5-tuple that already has a flow? */
+static bool new_attempt(const struct flow *f, int dir, const struct dec_pkt *p)
+{
+	if ((p->tcp_flags & (DEC_TH_SYN | DEC_TH_ACK)) != DEC_TH_SYN)
+		return false;
+	if (f->flags & FLOW_CLOSED)
+		return true;
+	if (f->flags & FLOW_MIDSTREAM)
+		return true; /* port reuse after a close we did not see */
+	if (dir == 0 && (f->flags & FLOW_SYN) && p->seq != f->isn)
+		return (f->flags & (FLOW_SYNACK | FLOW_REJECTED)) || f->icmp;
+	return false;
+}
+
+static void tcp_update(struct flow *f, int dir, const struct dec_pkt *p, uint64_t ts)
+{
+	uint8_t fl = p->tcp_flags;
+	if (!(fl & DEC_TH_RST))
+		f->flags &= (uint16_t)~FLOW_ONLY_RST;
+	if ((fl & (DEC_TH_SYN | DEC_TH_ACK)) == DEC_TH_SYN) {
+		if (dir == 0) {
+			if (!(f->flags & FLOW_SYN)) {
+				f->flags |= FLOW_SYN;
+				f->isn = p->seq;
+				f->syn_ns = ts;
+				f->syns = 1;
+			} else {
+				f->syns++;
+				hist(f, 0, 'T');
+			}
+		}
+		hist(f, dir, 'S');
+	} else if ((fl & (DEC_TH_SYN | DEC_TH_ACK)) == (DEC_TH_SYN | DEC_TH_ACK)) {
+		f->flags |= FLOW_SYNACK;
+		f->synacks++;
+		hist(f, dir, 'H');
+	} else if (fl & DEC_TH_ACK && !(fl & DEC_TH_RST)) {
+		if (dir == 0 && (f->flags & FLOW_SYN))
+			f->flags |= FLOW_CLIENT_ACK;
+		hist(f, dir, p->payload ? 'D' : 'A');
+	}
+	if (p->payload && !(fl & DEC_TH_SYN)) {
+		if (dir == 0 && (f->flags & FLOW_SYN))
+			f->flags |= FLOW_CLIENT_ACK;
+		hist(f, dir, 'D');
+	}
+	if (fl & DEC_TH_FIN) {
+		f->flags |= dir ? FLOW_FIN_S : FLOW_FIN_C;
+		hist(f, dir, 'F');
+	}
+	if (fl & DEC_TH_RST) {
+		f->flags |= dir ? FLOW_RST_S : FLOW_RST_C;
+		/* Only a RST that answers a SYN rejects it; one after a handshake is a close (FIELD-NOTES). */
+		if (dir == 1 && (f->flags & FLOW_SYN) && !(f->flags & FLOW_SYNACK))
+			f->flags |= FLOW_REJECTED;
+		hist(f, dir, 'R');
+	}
+}
+
+static void icmp_error(struct flow_table *t, const struct dec_pkt *p, uint64_t ts)
+{
+	struct flow *f = NULL;
+	if (p->quote_ports) {
+		struct flow_key k;
+		int side;
+		make_key(p, &k, &side);
+		HASH_FIND(hh, t->hash, &k, sizeof(k), f);
+		if (!f) {
+			/* The attempt itself was not captured (filtered, or before the capture began). */
+			f = create(t, &k, side, ts);
+			f->flags &= (uint16_t)~FLOW_ONLY_RST;
+		}
+	} else {
+		/* Quote cut short: the most recent attempt from the quoted sender to a matching destination. */
+		for (unsigned i = 0; i < RECENT && !f; i++) {
+			const struct flow_key *k = &t->recent[(t->recent_pos - 1 - i) % RECENT];
+			struct flow *cand;
+			HASH_FIND(hh, t->hash, k, sizeof(*k), cand);
+			if (cand && !memcmp(flow_client_addr(cand), p->src, 16) &&
+			    !memcmp(flow_server_addr(cand), p->dst, p->quote_dst_bytes) && !(cand->flags & FLOW_SYNACK))
+				f = cand;
+		}
+	}
+	if (!f) {
+		t->stats.icmp_unmatched++;
+		return;
+	}
+	t->stats.icmp_matched++;
+	if (!f->icmp || p->icmp == DEC_ICMP_PROHIBITED)
+		f->icmp = (uint8_t)p->icmp;
+	f->last_ns = ts > f->last_ns ? ts : f->last_ns;
+}
+
+void flow_packet(struct flow_table *t, const struct dec_pkt *p, uint64_t ts)
+{
+	if (ts > t->now_ns)
+		t->now_ns = ts;
+	if (t->now_ns - t->swept_ns >= FLOW_NS_PER_SEC)
+		sweep(t, t->now_ns);
+	if (p->icmp) {
+		icmp_error(t, p, ts);
+		return;
+	}
+	struct flow_key k;
+	int side;
+	make_key(p, &k, &side);
+	struct flow *f;
+	HASH_FIND(hh, t->hash, &k, sizeof(k), f);
+	int dir = 0;
+	if (f) {
+		dir = side != f->client;
+		/* A SPAN port shows a forwarded frame twice (ingress and egress), microseconds apart. */
+		uint32_t fp = fingerprint(p);
+		if (f->fp[dir] == fp && ts >= f->fp_ns[dir] && ts - f->fp_ns[dir] < FLOW_DUP_NS && f->pkts[dir]) {
+			f->dups++;
+			t->stats.duplicates++;
+			return;
+		}
+		if (p->proto == IPPROTO_TCP && new_attempt(f, dir, p)) {
+			settle(t, f, t->now_ns);
+			f = NULL;
+		}
+	}
+	if (!f) {
+		int client = pick_client(t, p, side);
+		f = create(t, &k, client, ts);
+		dir = side != client;
+		if (p->proto == IPPROTO_TCP && !(p->tcp_flags & DEC_TH_SYN))
+			f->flags |= FLOW_MIDSTREAM;
+		t->recent[t->recent_pos++ % RECENT] = k;
+	}
+	f->fp[dir] = fingerprint(p);
+	f->fp_ns[dir] = ts;
+	f->pkts[dir]++;
+	f->bytes[dir] += p->payload;
+	if (ts > f->last_ns)
+		f->last_ns = ts;
+	if (ts < f->first_ns)
+		f->first_ns = ts; /* a SYN-ACK stamped before its SYN (two capture interfaces) */
+	if (p->proto == IPPROTO_TCP) {
+		tcp_update(f, dir, p, ts);
+		bool closed = (f->flags & (FLOW_RST_C | FLOW_RST_S)) ||
+			      (f->flags & (FLOW_FIN_C | FLOW_FIN_S)) == (FLOW_FIN_C | FLOW_FIN_S);
+		if (closed && !(f->flags & FLOW_CLOSED)) {
+			f->flags |= FLOW_CLOSED;
+			list_unlink(t, f);
+			list_append(t, f, LIST_CLOSED);
+			return;
+		}
+	} else {
+		f->flags &= (uint16_t)~FLOW_ONLY_RST;
+		hist(f, dir, 'D');
+	}
+	list_unlink(t, f);
+	list_append(t, f, f->flags & FLOW_CLOSED ? LIST_CLOSED : LIST_OPEN);
+}
+
+void flow_finish(struct flow_table *t, uint64_t end_ns)
+{
+	if (end_ns < t->now_ns)
+		end_ns = t->now_ns;
+	/* Oldest first, so the callback sees flows in the order they went quiet. */
+	for (int l = 0; l < 2; l++)
+		while (t->lists[l].head)
+			settle(t, t->lists[l].head, end_ns);
+}

@@ -1,0 +1,236 @@
+/* report_json.c: the JSON report of CONTRACT.md and the JSON port graph, built with jansson.
+ * Timestamps are seconds since the epoch as numbers (microsecond digits). */
+#include <jansson.h>
+#include <string.h>
+
+#include "flowaudit/report.h"
+#include "flowaudit/util.h"
+
+#define PAIRS_MAX 16
+
+static json_t *ts(uint64_t ns)
+{
+	if (!ns)
+		return json_null();
+	return json_real((double)(ns / 1000) / 1e6);
+}
+
+static json_t *addr(const uint8_t a[16])
+{
+	char buf[50];
+	return json_string(addr_str(a, buf));
+}
+
+static json_t *host_name(const struct graph *g, int host)
+{
+	return host >= 0 ? json_string(g->site->hosts[host].name) : json_null();
+}
+
+static int dump(FILE *out, json_t *root)
+{
+	int rc = json_dumpf(root, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(16));
+	json_decref(root);
+	if (rc < 0 || fputc('\n', out) == EOF)
+		return -1;
+	return 0;
+}
+
+static json_t *edge_obj(const struct graph *g, const struct graph_edge *e, const char *ca, const char *sa)
+{
+	const struct rules_edge *re = &g->rules->edges[e->rule];
+	json_t *o = json_object();
+	json_object_set_new(o, "requirement", json_string(re->requirement));
+	json_object_set_new(o, "client", json_string(graph_end_name(g, e->client)));
+	json_object_set_new(o, "server", json_string(graph_end_name(g, e->server)));
+	if (g->site) {
+		json_object_set_new(o, "client_addr", ca ? json_string(ca) : json_null());
+		json_object_set_new(o, "server_addr", sa ? json_string(sa) : json_null());
+	}
+	json_object_set_new(o, "proto", json_string(rep_proto(e->proto)));
+	json_object_set_new(o, "port", json_integer(e->port));
+	json_object_set_new(o, "level", json_string(rules_level_name(e->level)));
+	/* Beyond the contract: where the rule comes from, and its alternatives. */
+	json_object_set_new(o, "rule", json_sprintf("%s:%d", re->file, re->line));
+	if (re->note)
+		json_object_set_new(o, "note", json_string(re->note));
+	json_t *alts = NULL;
+	for (size_t k = 0; k < re->nports; k++)
+		if (re->ports[k].group == e->group && (re->ports[k].proto != e->proto || re->ports[k].port != e->port)) {
+			if (!alts)
+				alts = json_array();
+			json_array_append_new(alts, json_sprintf("%s/%u", rep_proto(re->ports[k].proto), re->ports[k].port));
+		}
+	if (alts)
+		json_object_set_new(o, "alternatives", alts);
+	return o;
+}
+
+static int graph_json(FILE *out, const struct graph *g)
+{
+	json_t *root = json_object();
+	json_t *edges = json_array();
+	for (size_t i = 0; i < g->nedges; i++) {
+		const struct graph_edge *e = &g->edges[i];
+		if (e->level == LEVEL_FORBID)
+			continue;
+		if (!g->site) {
+			json_array_append_new(edges, edge_obj(g, e, NULL, NULL));
+			continue;
+		}
+		struct rep_pair pairs[PAIRS_MAX];
+		size_t n = rep_edge_pairs(g, e, pairs, PAIRS_MAX);
+		for (size_t k = 0; k < n; k++)
+			json_array_append_new(edges, edge_obj(g, e, pairs[k].client, pairs[k].server));
+	}
+	json_object_set_new(root, "edges", edges);
+	return dump(out, root);
+}
+
+static void put_counts(json_t *o, const struct cls_counts *n)
+{
+	json_object_set_new(o, "attempts", json_integer((json_int_t)n->attempts));
+	json_object_set_new(o, "established", json_integer((json_int_t)n->established));
+	json_object_set_new(o, "resets", json_integer((json_int_t)n->resets));
+	json_object_set_new(o, "icmp", json_integer((json_int_t)(n->icmp_prohibited + n->icmp_unreachable)));
+	json_object_set_new(o, "no_reply", json_integer((json_int_t)n->no_reply));
+	json_object_set_new(o, "unverified", json_integer((json_int_t)n->unverified));
+	json_object_set_new(o, "first_seen", ts(n->first_ns));
+	json_object_set_new(o, "last_seen", ts(n->last_ns));
+}
+
+static json_t *status_reason(json_t *o, enum cls_status st, enum cls_reason why)
+{
+	json_object_set_new(o, "status", json_string(cls_status_name(st)));
+	const char *r = cls_reason_name(why);
+	json_object_set_new(o, "reason", r ? json_string(r) : json_null());
+	return o;
+}
+
+static json_t *hosts_json(const struct graph *g)
+{
+	json_t *hosts = json_array();
+	for (size_t i = 0; i < g->site->nhosts; i++) {
+		const struct site_host *h = &g->site->hosts[i];
+		json_t *o = json_object(), *addrs = json_array(), *roles = json_array();
+		char buf[50];
+		for (size_t k = 0; k < h->naddrs; k++)
+			json_array_append_new(addrs, json_string(site_addr_str(&h->addrs[k], buf)));
+		for (size_t r = 0; r < g->rules->nroles; r++)
+			if (site_host_has_role(h, (int)r))
+				json_array_append_new(roles, json_string(g->rules->roles[r].name));
+		json_object_set_new(o, "name", json_string(h->name));
+		json_object_set_new(o, "addrs", addrs);
+		json_object_set_new(o, "roles", roles);
+		json_object_set_new(o, "source", json_string("site"));
+		json_array_append_new(hosts, o);
+	}
+	return hosts;
+}
+
+static int audit_json(FILE *out, const struct report *rp)
+{
+	const struct graph *g = rp->g;
+	const struct audit_result *res = rp->res;
+	const struct cls *c = &res->cls;
+	json_t *root = json_object();
+	json_object_set_new(root, "tool", json_string("flowaudit"));
+	json_object_set_new(root, "version", json_string(FLOWAUDIT_VERSION));
+
+	json_t *inputs = json_array();
+	for (size_t i = 0; i < res->ninputs; i++)
+		json_array_append_new(inputs, json_pack("{s:s, s:s, s:I}", "source", res->inputs[i].source, "linktype",
+							res->inputs[i].linktype, "packets",
+							(json_int_t)res->inputs[i].packets));
+	json_object_set_new(root, "inputs", inputs);
+
+	json_t *cap = json_object();
+	json_object_set_new(cap, "packets", json_integer((json_int_t)res->packets));
+	json_object_set_new(cap, "decoded", json_integer((json_int_t)res->decoded));
+	json_object_set_new(cap, "skipped", json_integer((json_int_t)res->skipped));
+	json_object_set_new(cap, "first_ts", ts(res->first_ns));
+	json_object_set_new(cap, "last_ts", ts(res->last_ns));
+	json_object_set_new(cap, "dropped", json_integer(0));
+	json_t *why = json_object();
+	for (int s = 1; s < DEC_NSTATUS; s++)
+		if (res->by_status[s])
+			json_object_set_new(why, dec_status_name((enum dec_status)s), json_integer((json_int_t)res->by_status[s]));
+	json_object_set_new(cap, "not_decoded", why);
+	json_object_set_new(cap, "flows", json_integer((json_int_t)res->flows.flows));
+	json_object_set_new(cap, "duplicates", json_integer((json_int_t)res->flows.duplicates));
+	json_object_set_new(cap, "evicted", json_integer((json_int_t)res->flows.evicted));
+	json_object_set_new(cap, "peak_flows", json_integer((json_int_t)res->flows.peak));
+	json_object_set_new(cap, "icmp_errors_matched", json_integer((json_int_t)res->flows.icmp_matched));
+	json_object_set_new(cap, "icmp_errors_unmatched", json_integer((json_int_t)res->flows.icmp_unmatched));
+	json_t *warn = json_array();
+	for (size_t i = 0; i < res->nwarnings; i++)
+		json_array_append_new(warn, json_string(res->warnings[i]));
+	json_object_set_new(cap, "warnings", warn);
+	json_object_set_new(root, "capture", cap);
+
+	json_object_set_new(root, "hosts", hosts_json(g));
+
+	json_t *edges = json_array();
+	for (size_t i = 0; i < c->nrows; i++) {
+		const struct cls_row *r = &c->rows[i];
+		const struct graph_edge *e = &g->edges[r->edge];
+		char ca[50], sa[50];
+		json_t *o = edge_obj(g, e, site_addr_str(&r->client, ca), site_addr_str(&r->server, sa));
+		status_reason(o, r->status, r->reason);
+		put_counts(o, &r->n);
+		json_array_append_new(edges, o);
+	}
+	json_object_set_new(root, "edges", edges);
+
+	json_t *unexp = json_array();
+	for (size_t i = 0; i < c->nunexp; i++) {
+		const struct cls_unexpected *u = &c->unexp[i];
+		json_t *o = json_object();
+		json_object_set_new(o, "client_addr", addr(u->client));
+		json_object_set_new(o, "server_addr", addr(u->server));
+		json_object_set_new(o, "client", host_name(g, u->client_host));
+		json_object_set_new(o, "server", host_name(g, u->server_host));
+		json_object_set_new(o, "proto", json_string(rep_proto(u->proto)));
+		json_object_set_new(o, "port", json_integer(u->port));
+		json_object_set_new(o, "why", json_string(u->why));
+		status_reason(o, u->status, u->reason);
+		put_counts(o, &u->n);
+		json_array_append_new(unexp, o);
+	}
+	json_object_set_new(root, "unexpected", unexp);
+
+	if (rp->flows) {
+		json_t *flows = json_array();
+		for (size_t i = 0; i < res->nflow_log; i++) {
+			const struct audit_flow *f = &res->flow_log[i];
+			json_t *o = json_object();
+			json_object_set_new(o, "client_addr", addr(f->client));
+			json_object_set_new(o, "client_port", json_integer(f->client_port));
+			json_object_set_new(o, "server_addr", addr(f->server));
+			json_object_set_new(o, "server_port", json_integer(f->server_port));
+			json_object_set_new(o, "proto", json_string(rep_proto(f->proto)));
+			json_object_set_new(o, "first_ts", ts(f->first_ns));
+			json_object_set_new(o, "last_ts", ts(f->last_ns));
+			json_object_set_new(o, "history", json_string(f->history));
+			json_object_set_new(o, "state", json_string(flow_verdict_name(f->verdict)));
+			json_array_append_new(flows, o);
+		}
+		json_object_set_new(root, "flows", flows);
+	}
+
+	json_t *sum = json_object();
+	for (int s = 0; s < CLS_NSTATUS; s++)
+		json_object_set_new(sum, cls_status_name((enum cls_status)s), json_integer((json_int_t)c->summary[s]));
+	json_object_set_new(sum, "unexpected", json_integer((json_int_t)c->nunexp));
+	json_t *opt = json_object();
+	for (int s = 0; s < CLS_NSTATUS; s++)
+		if (s != CLS_MISSING)
+			json_object_set_new(opt, cls_status_name((enum cls_status)s), json_integer((json_int_t)c->optional[s]));
+	json_object_set_new(opt, "not_seen", json_integer((json_int_t)c->optional_unseen));
+	json_object_set_new(sum, "optional", opt);
+	json_object_set_new(sum, "ignored_flows", json_integer((json_int_t)c->ignored));
+	json_object_set_new(sum, "outside_flows", json_integer((json_int_t)c->outside));
+	json_object_set_new(root, "summary", sum);
+	return dump(out, root);
+}
+
+const struct rep_format rep_json = {"json", graph_json, audit_json};

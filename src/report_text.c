@@ -1,0 +1,218 @@
+/* report_text.c: reports for people. Findings first (blocked, degraded, missing, unverified, then
+ * unexpected), then what is ok; aligned columns; colour only when writing to a terminal. */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "flowaudit/report.h"
+#include "flowaudit/util.h"
+
+#define PAIRS_MAX 16
+#define NCOLS 7
+
+/* A table of strings, printed with each column as wide as its widest cell. */
+struct table {
+	char **cells;
+	size_t rows, cap;
+	int color[1024];        /* colour of a row's first cell, for the first 1024 rows */
+};
+
+static void row(struct table *t, int color, ...)
+{
+	va_list ap;
+	va_start(ap, color);
+	t->cells = grow(t->cells, &t->cap, (t->rows + 1) * NCOLS, sizeof(char *));
+	for (int c = 0; c < NCOLS; c++) {
+		const char *s = va_arg(ap, const char *);
+		t->cells[t->rows * NCOLS + c] = s ? xstrdup(s) : NULL;
+	}
+	va_end(ap);
+	if (t->rows < 1024)
+		t->color[t->rows] = color;
+	t->rows++;
+}
+
+static const char *const colors[] = {"", "\033[31m", "\033[33m", "\033[32m", "\033[2m"}; /* none red yellow green dim */
+
+static int print_table(FILE *out, struct table *t, bool color)
+{
+	size_t w[NCOLS] = {0};
+	for (size_t r = 0; r < t->rows; r++)
+		for (int c = 0; c < NCOLS; c++) {
+			const char *s = t->cells[r * NCOLS + c];
+			if (s && strlen(s) > w[c])
+				w[c] = strlen(s);
+		}
+	for (size_t r = 0; r < t->rows; r++) {
+		int col = r < 1024 ? t->color[r] : 0;
+		fputs("  ", out);
+		for (int c = 0; c < NCOLS; c++) {
+			const char *s = t->cells[r * NCOLS + c];
+			if (!s)
+				continue;
+			bool last = true;
+			for (int k = c + 1; k < NCOLS; k++)
+				last &= t->cells[r * NCOLS + k] == NULL;
+			if (c == 0 && color && col)
+				fprintf(out, "%s%-*s\033[0m", colors[col], (int)w[c], s);
+			else if (last)
+				fputs(s, out);
+			else
+				fprintf(out, "%-*s", (int)w[c], s);
+			if (!last)
+				fputs("  ", out);
+		}
+		fputc('\n', out);
+		for (int c = 0; c < NCOLS; c++)
+			free(t->cells[r * NCOLS + c]);
+	}
+	free(t->cells);
+	memset(t, 0, sizeof(*t));
+	return ferror(out) ? -1 : 0;
+}
+
+static int graph_text(FILE *out, const struct graph *g)
+{
+	struct table t = {0};
+	row(&t, 0, "LEVEL", "REQUIREMENT", g->site ? "CLIENT -> SERVER" : "CLIENT ROLE -> SERVER ROLE", "PORT",
+	    g->site ? "ADDRESSES" : "", NULL, NULL);
+	size_t n = 0;
+	for (size_t i = 0; i < g->nedges; i++) {
+		const struct graph_edge *e = &g->edges[i];
+		if (e->level == LEVEL_FORBID)
+			continue;
+		const struct rules_edge *re = &g->rules->edges[e->rule];
+		char *ends = xasprintf("%s -> %s", graph_end_name(g, e->client), graph_end_name(g, e->server));
+		char *port = xasprintf("%s/%u", rep_proto(e->proto), e->port);
+		char addrs[256] = "";
+		if (g->site) {
+			struct rep_pair pairs[PAIRS_MAX];
+			size_t np = rep_edge_pairs(g, e, pairs, PAIRS_MAX);
+			size_t len = 0;
+			for (size_t k = 0; k < np && len < sizeof(addrs) - 1; k++)
+				len += (size_t)snprintf(addrs + len, sizeof(addrs) - len, "%s%s -> %s", k ? ", " : "",
+							pairs[k].client, pairs[k].server);
+		}
+		row(&t, 0, rules_level_name(e->level), re->requirement, ends, port, addrs, NULL, NULL);
+		free(ends);
+		free(port);
+		n++;
+	}
+	if (print_table(out, &t, false) < 0)
+		return -1;
+	fprintf(out, "%zu expected %s edges\n", n, g->site ? "host-level" : "role-level");
+	return ferror(out) ? -1 : 0;
+}
+
+static int status_color(enum cls_status s)
+{
+	return s == CLS_OK ? 3 : s == CLS_BLOCKED ? 1 : 2;
+}
+
+static char *fmt_ends(const struct graph *g, int ch, const char *ca, int sh, const char *sa)
+{
+	const char *cn = ch >= 0 ? g->site->hosts[ch].name : ch == GRAPH_INTERNET ? "internet" : "?";
+	const char *sn = sh >= 0 ? g->site->hosts[sh].name : sh == GRAPH_INTERNET ? "internet" : "?";
+	return xasprintf("%s %s -> %s %s", cn, ca, sn, sa);
+}
+
+static char *fmt_tries(const struct cls_counts *n)
+{
+	if (!n->attempts)
+		return xstrdup("no attempt seen");
+	return xasprintf("%llu/%llu ok", (unsigned long long)n->established, (unsigned long long)n->attempts);
+}
+
+static void edge_rows(struct table *t, const struct report *rp, bool findings, bool required)
+{
+	const struct graph *g = rp->g;
+	const struct cls *c = &rp->res->cls;
+	for (size_t i = 0; i < c->nrows; i++) {
+		const struct cls_row *r = &c->rows[i];
+		const struct graph_edge *e = &g->edges[r->edge];
+		if ((e->level == LEVEL_REQUIRED) != required || (r->status != CLS_OK) != findings)
+			continue;
+		const struct rules_edge *re = &g->rules->edges[e->rule];
+		char ca[50], sa[50];
+		site_addr_str(&r->client, ca);
+		site_addr_str(&r->server, sa);
+		char *ends = fmt_ends(g, e->client, ca, e->server, sa);
+		char *port = xasprintf("%s/%u", rep_proto(e->proto), e->port);
+		char *tries = fmt_tries(&r->n);
+		const char *why = cls_reason_name(r->reason);
+		row(t, status_color(r->status), cls_status_name(r->status), why ? why : "", re->requirement, ends, port,
+		    tries, re->note && r->seen ? re->note : NULL);
+		free(ends);
+		free(port);
+		free(tries);
+	}
+}
+
+static int audit_text(FILE *out, const struct report *rp)
+{
+	const struct graph *g = rp->g;
+	const struct audit_result *res = rp->res;
+	const struct cls *c = &res->cls;
+	bool col = rp->color;
+	fprintf(out, "flowaudit %s: ", FLOWAUDIT_VERSION);
+	for (size_t i = 0; i < res->ninputs; i++)
+		fprintf(out, "%s%s (%s, %llu packets)", i ? ", " : "", res->inputs[i].source, res->inputs[i].linktype,
+			(unsigned long long)res->inputs[i].packets);
+	fprintf(out, " against %s\n", rp->site_path ? rp->site_path : "(no site)");
+	for (size_t i = 0; i < res->nwarnings; i++)
+		fprintf(out, "%swarning:%s %s\n", col ? "\033[33m" : "", col ? "\033[0m" : "", res->warnings[i]);
+
+	size_t nfind = c->summary[CLS_BLOCKED] + c->summary[CLS_DEGRADED] + c->summary[CLS_MISSING] +
+		       c->summary[CLS_UNVERIFIED];
+	struct table t = {0};
+	if (nfind) {
+		fprintf(out, "\nRequired paths with findings (%zu):\n", nfind);
+		edge_rows(&t, rp, true, true);
+		print_table(out, &t, col);
+	}
+	if (c->nunexp) {
+		fprintf(out, "\nUnexpected flows (%zu):\n", c->nunexp);
+		for (size_t i = 0; i < c->nunexp; i++) {
+			const struct cls_unexpected *u = &c->unexp[i];
+			char ca[50], sa[50];
+			addr_str(u->client, ca);
+			addr_str(u->server, sa);
+			char *ends = fmt_ends(g, u->client_host, ca, u->server_host, sa);
+			char *port = xasprintf("%s/%u", rep_proto(u->proto), u->port);
+			char *tries = fmt_tries(&u->n);
+			const char *why = cls_reason_name(u->reason);
+			row(&t, 1, cls_status_name(u->status), why ? why : "", ends, port, tries, u->why, NULL);
+			free(ends);
+			free(port);
+			free(tries);
+		}
+		print_table(out, &t, col);
+	}
+	if (c->summary[CLS_OK]) {
+		fprintf(out, "\nRequired paths ok (%zu):\n", c->summary[CLS_OK]);
+		edge_rows(&t, rp, false, true);
+		print_table(out, &t, col);
+	}
+	size_t nopt = 0;
+	for (int s = 0; s < CLS_NSTATUS; s++)
+		nopt += c->optional[s];
+	if (nopt) {
+		fprintf(out, "\nOptional paths seen (%zu):\n", nopt);
+		edge_rows(&t, rp, true, false);
+		edge_rows(&t, rp, false, false);
+		print_table(out, &t, col);
+	}
+	fprintf(out, "\nCapture: %llu packets, %llu decoded, %llu skipped; %llu flows, %llu SPAN duplicates, "
+		"%llu evicted; %llu flows ignored by rule, %llu outside the graph\n",
+		(unsigned long long)res->packets, (unsigned long long)res->decoded, (unsigned long long)res->skipped,
+		(unsigned long long)res->flows.flows, (unsigned long long)res->flows.duplicates,
+		(unsigned long long)res->flows.evicted, (unsigned long long)c->ignored, (unsigned long long)c->outside);
+	if (c->optional_unseen)
+		fprintf(out, "%zu optional paths had no traffic (see flowaudit graph)\n", c->optional_unseen);
+	fprintf(out, "Summary: %zu ok, %zu degraded, %zu blocked, %zu missing, %zu unverified, %zu unexpected\n",
+		c->summary[CLS_OK], c->summary[CLS_DEGRADED], c->summary[CLS_BLOCKED], c->summary[CLS_MISSING],
+		c->summary[CLS_UNVERIFIED], c->nunexp);
+	return ferror(out) ? -1 : 0;
+}
+
+const struct rep_format rep_text = {"text", graph_text, audit_text};

@@ -1,0 +1,819 @@
+/* rules.c: parser of rules/NAME.rules files (grammar in docs/rules.md).
+ * It checks names, ports and parameters as it reads; it does not know sites or packets.
+ * Errors point at the offending token and parsing resumes at the next statement. */
+#include "flowaudit/rules.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "flowaudit/lex.h"
+#include "flowaudit/util.h"
+
+static const char *const notify_values[] = {"cee", "syslog", "cee-http", NULL};
+static const char *const install_values[] = {"appliance", "rhel", NULL};
+static const char *const data_values[] = {"smb", "nfs", NULL};
+static const char *const tls_values[] = {"required", "optional", NULL};
+
+const struct rules_attr rules_attrs[] = {
+	{"tls", tls_values, true},
+	{"notify", notify_values, false},
+	{"install", install_values, false},
+	{"data", data_values, false},
+};
+const size_t rules_nattrs = sizeof(rules_attrs) / sizeof(rules_attrs[0]);
+
+const struct rules_attr *rules_attr_find(const char *key)
+{
+	for (size_t i = 0; i < rules_nattrs; i++)
+		if (strcmp(rules_attrs[i].key, key) == 0)
+			return &rules_attrs[i];
+	return NULL;
+}
+
+static const char *const scope_names[] = {"any", "partner", "brokers", "cee"};
+static const char *const level_names[] = {"required", "optional", "forbidden"};
+
+const char *rules_scope_name(enum rules_scope s)
+{
+	return scope_names[s];
+}
+
+const char *rules_level_name(enum rules_level l)
+{
+	return level_names[l];
+}
+
+const char *rules_proto_name(uint8_t proto)
+{
+	return proto == IPPROTO_TCP ? "tcp" : proto == IPPROTO_UDP ? "udp" : "ip";
+}
+
+void rules_init(struct rules *r)
+{
+	memset(r, 0, sizeof(*r));
+	GROW(r->roles, r->cap_roles, 0);
+	r->roles[0].name = xstrdup("internet");
+	r->roles[0].desc = xstrdup("any address outside the site");
+	r->nroles = 1;
+}
+
+static void free_conds(struct rules_cond *c, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(c[i].key);
+		for (size_t k = 0; k < c[i].nvalues; k++)
+			free(c[i].values[k]);
+		free(c[i].values);
+	}
+	free(c);
+}
+
+void rules_free(struct rules *r)
+{
+	for (size_t i = 0; i < r->nroles; i++) {
+		free(r->roles[i].name);
+		free(r->roles[i].desc);
+	}
+	for (size_t i = 0; i < r->nparams; i++) {
+		free(r->params[i].name);
+		free(r->params[i].desc);
+		free_conds(r->params[i].conds, r->params[i].nconds);
+	}
+	for (size_t i = 0; i < r->nservices; i++) {
+		free(r->services[i].name);
+		free(r->services[i].desc);
+		free(r->services[i].ports);
+	}
+	for (size_t i = 0; i < r->nedges; i++) {
+		struct rules_edge *e = &r->edges[i];
+		free(e->requirement);
+		free(e->ports);
+		free_conds(e->conds, e->nconds);
+		free(e->note);
+		free(e->file);
+	}
+	for (size_t i = 0; i < r->nignores; i++)
+		free(r->ignores[i].why);
+	for (size_t i = 0; i < r->nloaded; i++)
+		free(r->loaded[i]);
+	free(r->roles);
+	free(r->params);
+	free(r->services);
+	free(r->edges);
+	free(r->ignores);
+	free(r->loaded);
+	memset(r, 0, sizeof(*r));
+}
+
+int rules_role_find(const struct rules *r, const char *name)
+{
+	for (size_t i = 0; i < r->nroles; i++)
+		if (strcmp(r->roles[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+int rules_param_find(const struct rules *r, const char *name)
+{
+	for (size_t i = 0; i < r->nparams; i++)
+		if (strcmp(r->params[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+static int service_find(const struct rules *r, const char *name)
+{
+	for (size_t i = 0; i < r->nservices; i++)
+		if (strcmp(r->services[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+bool rules_cond_holds(const struct rules_cond *c, const char *value)
+{
+	bool any = false;
+	for (size_t i = 0; value && i < c->nvalues; i++)
+		if (strcmp(c->values[i], value) == 0)
+			any = true;
+	return c->negate ? !any : any;
+}
+
+const char *rules_ignored(const struct rules *r, uint8_t proto, uint16_t port)
+{
+	for (size_t i = 0; i < r->nignores; i++)
+		if (r->ignores[i].proto == proto && port >= r->ignores[i].lo && port <= r->ignores[i].hi)
+			return r->ignores[i].why;
+	return NULL;
+}
+
+/* ---- the parser ---- */
+
+struct parser {
+	struct rules *r;
+	struct lex_file *lf;
+	struct diag *d;
+	size_t pos, end;        /* tokens of the current statement: [pos, end) */
+	int errors;
+	char **stack;           /* include stack of real paths, for cycle detection */
+	size_t depth;
+};
+
+static void err_tok(struct parser *p, const struct lex_tok *t, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void err_tok(struct parser *p, const struct lex_tok *t, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	struct diag_loc loc = lex_loc(p->lf, t);
+	diag_vadd(p->d, &loc, fmt, ap);
+	va_end(ap);
+	p->errors++;
+}
+
+static const struct lex_tok *peek(struct parser *p)
+{
+	return p->pos < p->end ? &p->lf->toks[p->pos] : NULL;
+}
+
+/* Report "expected WHAT" at the next token, or just after the statement's last token. */
+static void err_expected(struct parser *p, const char *what)
+{
+	const struct lex_tok *t = peek(p);
+	if (t) {
+		err_tok(p, t, "expected %s, found '%s'", what, t->s);
+		return;
+	}
+	const struct lex_tok *last = &p->lf->toks[p->end - 1];
+	struct diag_loc loc = lex_loc_at(p->lf, last, last->len, 1);
+	diag_add(p->d, &loc, "expected %s after '%s'", what, last->s);
+	p->errors++;
+}
+
+static const struct lex_tok *expect(struct parser *p, enum lex_type type, const char *what)
+{
+	const struct lex_tok *t = peek(p);
+	if (!t || t->type != type) {
+		err_expected(p, what);
+		return NULL;
+	}
+	p->pos++;
+	return t;
+}
+
+static bool is_ident(const char *s)
+{
+	if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')))
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+		      *s == '-' || *s == '_'))
+			return false;
+	return true;
+}
+
+static const struct lex_tok *expect_ident(struct parser *p, const char *what)
+{
+	const struct lex_tok *t = expect(p, LEX_WORD, what);
+	if (t && !is_ident(t->s)) {
+		err_tok(p, t, "'%s' is not a valid name (letters, digits, '-' and '_', starting with a letter)",
+			t->s);
+		return NULL;
+	}
+	return t;
+}
+
+static void suggest_from(struct parser *p, const struct lex_tok *t, const char *kind, const char *word,
+			 const char *const *cands, size_t n)
+{
+	const char *s = diag_suggest(word, cands, n);
+	if (s)
+		err_tok(p, t, "unknown %s '%s'; did you mean '%s'?", kind, word, s);
+	else
+		err_tok(p, t, "unknown %s '%s'", kind, word);
+}
+
+static int role_ref(struct parser *p)
+{
+	const struct lex_tok *t = expect(p, LEX_WORD, "a role name");
+	if (!t)
+		return -1;
+	int i = rules_role_find(p->r, t->s);
+	if (i >= 0)
+		return i;
+	const char **names = xcalloc(p->r->nroles, sizeof(*names));
+	for (size_t k = 0; k < p->r->nroles; k++)
+		names[k] = p->r->roles[k].name;
+	suggest_from(p, t, "role", t->s, names, p->r->nroles);
+	free(names);
+	return -1;
+}
+
+/* PROTO/PORT, PROTO/$param or (ranges allowed) PROTO/LO-HI. "both" yields two entries. */
+struct portspec {
+	uint8_t protos[2];
+	int nprotos;
+	uint16_t lo, hi;
+	int param;
+};
+
+static bool parse_portspec(struct parser *p, const struct lex_tok *t, bool allow_range, struct portspec *ps)
+{
+	memset(ps, 0, sizeof(*ps));
+	ps->param = -1;
+	const char *slash = strchr(t->s, '/');
+	if (!slash) {
+		err_tok(p, t, "expected PROTO/PORT (tcp/445, udp/138, both/137) or a service name, found '%s'",
+			t->s);
+		return false;
+	}
+	size_t plen = (size_t)(slash - t->s);
+	if (plen == 3 && strncmp(t->s, "tcp", 3) == 0) {
+		ps->protos[ps->nprotos++] = IPPROTO_TCP;
+	} else if (plen == 3 && strncmp(t->s, "udp", 3) == 0) {
+		ps->protos[ps->nprotos++] = IPPROTO_UDP;
+	} else if (plen == 4 && strncmp(t->s, "both", 4) == 0) {
+		ps->protos[ps->nprotos++] = IPPROTO_TCP;
+		ps->protos[ps->nprotos++] = IPPROTO_UDP;
+	} else {
+		struct diag_loc loc = lex_loc_at(p->lf, t, 0, (int)plen);
+		diag_add(p->d, &loc, "unknown protocol '%.*s' (expected tcp, udp or both)", (int)plen, t->s);
+		p->errors++;
+		return false;
+	}
+	const char *port = slash + 1;
+	int off = (int)(port - t->s);
+	if (*port == '$') {
+		ps->param = rules_param_find(p->r, port + 1);
+		if (ps->param < 0) {
+			struct diag_loc loc = lex_loc_at(p->lf, t, off, t->len - off);
+			diag_add(p->d, &loc, "undefined parameter '%s'", port);
+			p->errors++;
+			return false;
+		}
+		ps->lo = ps->hi = p->r->params[ps->param].port;
+		return true;
+	}
+	char buf[16];
+	const char *dash = strchr(port, '-');
+	bool ok;
+	if (dash && allow_range) {
+		size_t n = (size_t)(dash - port);
+		ok = n < sizeof(buf);
+		if (ok) {
+			memcpy(buf, port, n);
+			buf[n] = '\0';
+			ok = port_parse(buf, &ps->lo) && port_parse(dash + 1, &ps->hi) && ps->lo <= ps->hi;
+		}
+	} else {
+		ok = port_parse(port, &ps->lo);
+		ps->hi = ps->lo;
+	}
+	if (!ok) {
+		struct diag_loc loc = lex_loc_at(p->lf, t, off, t->len - off);
+		diag_add(p->d, &loc, "bad port '%s' (expected 1-65535%s)", port, allow_range ? " or LO-HI" : "");
+		p->errors++;
+	}
+	return ok;
+}
+
+static void add_port(struct rules_port **ports, size_t *n, size_t *cap, uint8_t proto, uint16_t port,
+		     int param, int group)
+{
+	GROW(*ports, *cap, *n);
+	struct rules_port *rp = &(*ports)[(*n)++];
+	rp->proto = proto;
+	rp->port = port;
+	rp->param = param;
+	rp->group = group;
+}
+
+/* SERVICES: ITEM {, ITEM}; ITEM: NAME | PORTSPEC | PORTSPEC '|' PORTSPEC ... (alternatives). */
+static bool parse_services(struct parser *p, struct rules_port **ports, size_t *n, size_t *cap, int *ngroups)
+{
+	for (;;) {
+		const struct lex_tok *t = expect(p, LEX_WORD, "a service or PROTO/PORT");
+		if (!t)
+			return false;
+		int si = strchr(t->s, '/') ? -1 : service_find(p->r, t->s);
+		const struct lex_tok *nx = peek(p);
+		bool alternatives = nx && nx->type == LEX_PIPE;
+		if (si >= 0) {
+			if (alternatives) {
+				err_tok(p, t, "a named service cannot be an alternative; list its ports instead");
+				return false;
+			}
+			const struct rules_service *s = &p->r->services[si];
+			for (size_t k = 0; k < s->nports; k++)
+				add_port(ports, n, cap, s->ports[k].proto, s->ports[k].port, s->ports[k].param,
+					 (*ngroups)++);
+		} else if (!strchr(t->s, '/')) {
+			const char **names = xcalloc(p->r->nservices + 1, sizeof(*names));
+			for (size_t k = 0; k < p->r->nservices; k++)
+				names[k] = p->r->services[k].name;
+			suggest_from(p, t, "service", t->s, names, p->r->nservices);
+			free(names);
+			return false;
+		} else {
+			int group = (*ngroups)++;
+			for (;;) {
+				struct portspec ps;
+				if (!parse_portspec(p, t, false, &ps))
+					return false;
+				if (alternatives && ps.nprotos > 1) {
+					err_tok(p, t, "an alternative must name one protocol, not 'both'");
+					return false;
+				}
+				for (int k = 0; k < ps.nprotos; k++)
+					add_port(ports, n, cap, ps.protos[k], ps.lo, ps.param,
+						 k == 0 ? group : (*ngroups)++);
+				nx = peek(p);
+				if (!nx || nx->type != LEX_PIPE)
+					break;
+				p->pos++;
+				t = expect(p, LEX_WORD, "PROTO/PORT after '|'");
+				if (!t)
+					return false;
+			}
+		}
+		nx = peek(p);
+		if (!nx || nx->type != LEX_COMMA)
+			return true;
+		p->pos++;
+	}
+}
+
+/* COND: KEY=V[|V...] or KEY!=V[|V...]; KEY is a known attribute or a parameter. */
+static bool parse_cond(struct parser *p, struct rules_cond *c)
+{
+	memset(c, 0, sizeof(*c));
+	const struct lex_tok *t = expect(p, LEX_WORD, "a condition KEY=VALUE");
+	if (!t)
+		return false;
+	const char *eq = strchr(t->s, '=');
+	if (!eq || eq == t->s) {
+		err_tok(p, t, "expected a condition KEY=VALUE or KEY!=VALUE, found '%s'", t->s);
+		return false;
+	}
+	size_t klen = (size_t)(eq - t->s);
+	if (t->s[klen - 1] == '!') {
+		c->negate = true;
+		klen--;
+	}
+	c->key = xstrndup(t->s, klen);
+	const struct rules_attr *a = rules_attr_find(c->key);
+	if (!a && rules_param_find(p->r, c->key) < 0) {
+		const char *names[16];
+		size_t nn = 0;
+		for (size_t k = 0; k < rules_nattrs && nn < 16; k++)
+			names[nn++] = rules_attrs[k].key;
+		const char *s = diag_suggest(c->key, names, nn);
+		struct diag_loc loc = lex_loc_at(p->lf, t, 0, (int)klen);
+		if (s)
+			diag_add(p->d, &loc, "unknown attribute '%s'; did you mean '%s'?", c->key, s);
+		else
+			diag_add(p->d, &loc, "unknown attribute '%s'", c->key);
+		p->errors++;
+		return false;
+	}
+	/* Values: the rest of this word, then '|' WORD ... */
+	const struct lex_tok *vt = t;
+	const char *v = eq + 1;
+	int voff = (int)(v - t->s);
+	for (;;) {
+		if (!*v) {
+			struct diag_loc loc = lex_loc_at(p->lf, vt, voff, 1);
+			diag_add(p->d, &loc, "expected a value after '='");
+			p->errors++;
+			return false;
+		}
+		if (a && a->values) {
+			bool known = false;
+			for (const char *const *k = a->values; *k; k++)
+				known |= strcmp(*k, v) == 0;
+			if (!known) {
+				size_t nv = 0;
+				while (a->values[nv])
+					nv++;
+				const char *s = diag_suggest(v, a->values, nv);
+				struct diag_loc loc = lex_loc_at(p->lf, vt, voff, (int)strlen(v));
+				diag_add(p->d, &loc, "'%s' is not a value of '%s'%s%s%s", v, c->key,
+					 s ? "; did you mean '" : "", s ? s : "", s ? "'?" : "");
+				p->errors++;
+				return false;
+			}
+		}
+		c->values = xrealloc(c->values, (c->nvalues + 1) * sizeof(*c->values));
+		c->values[c->nvalues++] = xstrdup(v);
+		const struct lex_tok *nx = peek(p);
+		if (!nx || nx->type != LEX_PIPE)
+			return true;
+		p->pos++;
+		vt = expect(p, LEX_WORD, "a value after '|'");
+		if (!vt)
+			return false;
+		v = vt->s;
+		voff = 0;
+	}
+}
+
+/* "when COND..." : conditions until a word that is not KEY=VALUE. */
+static bool parse_when(struct parser *p, struct rules_cond **conds, size_t *n, size_t *cap)
+{
+	bool any = false;
+	for (;;) {
+		const struct lex_tok *t = peek(p);
+		if (!t || t->type != LEX_WORD || !strchr(t->s, '=') || strncmp(t->s, "scope=", 6) == 0)
+			break;
+		GROW(*conds, *cap, *n);
+		if (!parse_cond(p, &(*conds)[*n]))
+			return false;
+		(*n)++;
+		any = true;
+	}
+	if (!any)
+		err_expected(p, "a condition KEY=VALUE after 'when'");
+	return any;
+}
+
+static bool end_of_statement(struct parser *p)
+{
+	const struct lex_tok *t = peek(p);
+	if (!t)
+		return true;
+	err_tok(p, t, "unexpected '%s' at the end of the statement", t->s);
+	return false;
+}
+
+static void parse_role(struct parser *p)
+{
+	const struct lex_tok *name = expect_ident(p, "a role name");
+	if (!name)
+		return;
+	if (rules_role_find(p->r, name->s) >= 0) {
+		err_tok(p, name, "duplicate role '%s'", name->s);
+		return;
+	}
+	const struct lex_tok *desc = expect(p, LEX_STRING, "a quoted description");
+	if (!desc || !end_of_statement(p))
+		return;
+	if (p->r->nroles >= RULES_MAX_ROLES) {
+		err_tok(p, name, "too many roles (at most %d)", RULES_MAX_ROLES);
+		return;
+	}
+	GROW(p->r->roles, p->r->cap_roles, p->r->nroles);
+	p->r->roles[p->r->nroles].name = xstrdup(name->s);
+	p->r->roles[p->r->nroles].desc = xstrdup(desc->s);
+	p->r->nroles++;
+}
+
+/* param NAME PORT [when COND...] ["description"] */
+static void parse_param(struct parser *p)
+{
+	const struct lex_tok *name = expect_ident(p, "a parameter name");
+	if (!name)
+		return;
+	const struct lex_tok *pt = expect(p, LEX_WORD, "a port number");
+	if (!pt)
+		return;
+	uint16_t port;
+	if (!port_parse(pt->s, &port)) {
+		err_tok(p, pt, "bad port '%s' (expected 1-65535)", pt->s);
+		return;
+	}
+	struct rules_param prm = {.port = port};
+	size_t cap = 0;
+	const struct lex_tok *t = peek(p);
+	if (t && t->type == LEX_WORD && strcmp(t->s, "when") == 0) {
+		p->pos++;
+		if (!parse_when(p, &prm.conds, &prm.nconds, &cap)) {
+			free_conds(prm.conds, prm.nconds);
+			return;
+		}
+	}
+	t = peek(p);
+	if (t && t->type == LEX_STRING) {
+		prm.desc = xstrdup(t->s);
+		p->pos++;
+	}
+	int prev = rules_param_find(p->r, name->s);
+	if (!end_of_statement(p) || (prev >= 0 && prm.nconds == 0)) {
+		if (prev >= 0 && prm.nconds == 0)
+			err_tok(p, name, "duplicate parameter '%s' (a second default needs a 'when')", name->s);
+		free_conds(prm.conds, prm.nconds);
+		free(prm.desc);
+		return;
+	}
+	prm.name = xstrdup(name->s);
+	GROW(p->r->params, p->r->cap_params, p->r->nparams);
+	p->r->params[p->r->nparams++] = prm;
+}
+
+/* service NAME PORTSPEC {, PORTSPEC} ["description"] */
+static void parse_service(struct parser *p)
+{
+	const struct lex_tok *name = expect_ident(p, "a service name");
+	if (!name)
+		return;
+	if (service_find(p->r, name->s) >= 0 || strcmp(name->s, "tcp") == 0 || strcmp(name->s, "udp") == 0) {
+		err_tok(p, name, "duplicate service '%s'", name->s);
+		return;
+	}
+	struct rules_service s = {0};
+	size_t cap = 0;
+	int ngroups = 0;
+	bool ok = parse_services(p, &s.ports, &s.nports, &cap, &ngroups);
+	const struct lex_tok *t = peek(p);
+	if (ok && t && t->type == LEX_STRING) {
+		s.desc = xstrdup(t->s);
+		p->pos++;
+	}
+	if (!ok || !end_of_statement(p)) {
+		free(s.ports);
+		free(s.desc);
+		return;
+	}
+	s.name = xstrdup(name->s);
+	GROW(p->r->services, p->r->cap_services, p->r->nservices);
+	p->r->services[p->r->nservices++] = s;
+}
+
+/* edge "REQ" CLIENT ->|<-> SERVER SERVICES required|optional [scope=S] [when COND...] [note "TEXT"]
+ * forbid "WHY" CLIENT ->|<-> SERVER SERVICES [scope=S] [when COND...] */
+static void parse_edge(struct parser *p, bool forbid)
+{
+	struct rules_edge e = {.via = -1};
+	const struct lex_tok *req = expect(p, LEX_STRING, forbid ? "a quoted reason" : "a quoted requirement");
+	if (!req)
+		return;
+	for (size_t i = 0; !forbid && i < p->r->nedges; i++)
+		if (p->r->edges[i].level != LEVEL_FORBID && strcmp(p->r->edges[i].requirement, req->s) == 0) {
+			err_tok(p, req, "duplicate requirement \"%s\" (first at %s:%d)", req->s,
+				p->r->edges[i].file, p->r->edges[i].line);
+			return;
+		}
+	e.client = role_ref(p);
+	if (e.client < 0)
+		return;
+	const struct lex_tok *arrow = expect(p, LEX_WORD, "'->' or '<->'");
+	if (!arrow)
+		return;
+	if (strcmp(arrow->s, "<->") == 0) {
+		e.both_ways = true;
+	} else if (strcmp(arrow->s, "->") != 0) {
+		err_tok(p, arrow, "expected '->' or '<->', found '%s'", arrow->s);
+		return;
+	}
+	e.server = role_ref(p);
+	if (e.server < 0)
+		return;
+	if (e.client == RULES_ROLE_INTERNET && e.both_ways) {
+		err_tok(p, arrow, "the internet cannot be the client of an edge");
+		return;
+	}
+	if (!parse_services(p, &e.ports, &e.nports, &e.cap_ports, &e.ngroups))
+		goto fail;
+	e.level = LEVEL_FORBID;
+	if (!forbid) {
+		const struct lex_tok *lv = expect(p, LEX_WORD, "'required' or 'optional'");
+		if (!lv)
+			goto fail;
+		if (strcmp(lv->s, "required") == 0) {
+			e.level = LEVEL_REQUIRED;
+		} else if (strcmp(lv->s, "optional") == 0) {
+			e.level = LEVEL_OPTIONAL;
+		} else {
+			err_tok(p, lv, "expected 'required' or 'optional', found '%s'", lv->s);
+			goto fail;
+		}
+	}
+	for (const struct lex_tok *t; (t = peek(p));) {
+		if (t->type == LEX_WORD && strncmp(t->s, "scope=", 6) == 0) {
+			p->pos++;
+			bool found = false;
+			for (size_t k = 0; k < sizeof(scope_names) / sizeof(scope_names[0]); k++)
+				if (strcmp(t->s + 6, scope_names[k]) == 0) {
+					e.scope = (enum rules_scope)k;
+					found = true;
+				}
+			if (!found) {
+				struct diag_loc loc = lex_loc_at(p->lf, t, 6, t->len - 6);
+				diag_add(p->d, &loc, "unknown scope '%s' (expected any, partner, brokers or cee)",
+					 t->s + 6);
+				p->errors++;
+				goto fail;
+			}
+		} else if (t->type == LEX_WORD && strcmp(t->s, "via") == 0) {
+			p->pos++;
+			e.via = role_ref(p);
+			if (e.via < 0)
+				goto fail;
+		} else if (t->type == LEX_WORD && strcmp(t->s, "when") == 0) {
+			p->pos++;
+			if (!parse_when(p, &e.conds, &e.nconds, &e.cap_conds))
+				goto fail;
+		} else if (t->type == LEX_WORD && strcmp(t->s, "note") == 0 && !forbid) {
+			p->pos++;
+			const struct lex_tok *n = expect(p, LEX_STRING, "a quoted note");
+			if (!n)
+				goto fail;
+			free(e.note);
+			e.note = xstrdup(n->s);
+		} else {
+			err_tok(p, t, "unexpected '%s' (expected scope=, via, when%s or the end of the statement)", t->s,
+				forbid ? "" : ", note");
+			goto fail;
+		}
+	}
+	if (e.via >= 0 && e.scope != SCOPE_CEE) {
+		err_tok(p, req, "'via' only applies to scope=cee");
+		goto fail;
+	}
+	e.requirement = xstrdup(req->s);
+	e.file = xstrdup(p->lf->path);
+	e.line = req->line;
+	GROW(p->r->edges, p->r->cap_edges, p->r->nedges);
+	p->r->edges[p->r->nedges++] = e;
+	return;
+fail:
+	free(e.ports);
+	free_conds(e.conds, e.nconds);
+	free(e.note);
+}
+
+/* ignore PORTSPEC {, PORTSPEC} "WHY" */
+static void parse_ignore(struct parser *p)
+{
+	struct portspec specs[32];
+	int n = 0;
+	for (;;) {
+		const struct lex_tok *t = expect(p, LEX_WORD, "PROTO/PORT or PROTO/LO-HI");
+		if (!t)
+			return;
+		if (n == 32) {
+			err_tok(p, t, "too many ports in one ignore (at most 32)");
+			return;
+		}
+		if (!parse_portspec(p, t, true, &specs[n]))
+			return;
+		n++;
+		const struct lex_tok *nx = peek(p);
+		if (!nx || nx->type != LEX_COMMA)
+			break;
+		p->pos++;
+	}
+	const struct lex_tok *why = expect(p, LEX_STRING, "a quoted reason");
+	if (!why || !end_of_statement(p))
+		return;
+	for (int i = 0; i < n; i++)
+		for (int k = 0; k < specs[i].nprotos; k++) {
+			GROW(p->r->ignores, p->r->cap_ignores, p->r->nignores);
+			struct rules_ignore *ig = &p->r->ignores[p->r->nignores++];
+			ig->proto = specs[i].protos[k];
+			ig->lo = specs[i].lo;
+			ig->hi = specs[i].hi;
+			ig->why = xstrdup(why->s);
+		}
+}
+
+static int parse_file(struct parser *p, const char *path, const struct lex_tok *from, struct lex_file *from_lf);
+
+static void parse_include(struct parser *p)
+{
+	const struct lex_tok *t = expect(p, LEX_STRING, "a quoted file name");
+	if (!t || !end_of_statement(p))
+		return;
+	char *path;
+	if (t->s[0] == '/') {
+		path = xstrdup(t->s);
+	} else {
+		char *dup = xstrdup(p->lf->path);
+		path = xasprintf("%s/%s", dirname(dup), t->s);
+		free(dup);
+	}
+	p->errors += parse_file(p, path, t, p->lf) < 0;
+	free(path);
+}
+
+static const char *const keywords[] = {"include", "role", "param", "service", "edge", "forbid", "ignore"};
+
+static int parse_file(struct parser *p, const char *path, const struct lex_tok *from, struct lex_file *from_lf)
+{
+	char real[PATH_MAX];
+	if (!realpath(path, real)) {
+		struct diag_loc loc = from ? lex_loc(from_lf, from) : (struct diag_loc){.file = path};
+		diag_add(p->d, &loc, "cannot open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	for (size_t i = 0; i < p->depth; i++)
+		if (strcmp(p->stack[i], real) == 0) {
+			struct diag_loc loc = lex_loc(from_lf, from);
+			diag_add(p->d, &loc, "include cycle: %s includes itself", path);
+			return -1;
+		}
+	for (size_t i = 0; i < p->r->nloaded; i++)
+		if (strcmp(p->r->loaded[i], real) == 0)
+			return 0; /* already read through another include */
+	if (p->depth >= 16) {
+		struct diag_loc loc = lex_loc(from_lf, from);
+		diag_add(p->d, &loc, "includes nested more than 16 deep");
+		return -1;
+	}
+	GROW(p->r->loaded, p->r->cap_loaded, p->r->nloaded);
+	p->r->loaded[p->r->nloaded++] = xstrdup(real);
+
+	struct lex_file lf;
+	if (lex_file(&lf, path, LEX_PUNCT, p->d) < 0) {
+		lex_free(&lf);
+		return -1;
+	}
+	struct parser sub = *p;
+	sub.lf = &lf;
+	sub.errors = 0;
+	sub.stack = xrealloc(NULL, (p->depth + 1) * sizeof(char *));
+	memcpy(sub.stack, p->stack, p->depth * sizeof(char *));
+	sub.stack[sub.depth++] = real;
+	size_t i = 0;
+	while (i < lf.ntoks) {
+		size_t j = i + 1;
+		while (j < lf.ntoks && !lf.toks[j].stmt_start)
+			j++;
+		sub.pos = i + 1;
+		sub.end = j;
+		const struct lex_tok *kw = &lf.toks[i];
+		if (!kw->stmt_start) {
+			err_tok(&sub, kw, "indented line continues no statement");
+		} else if (kw->type != LEX_WORD) {
+			err_tok(&sub, kw, "expected a keyword, found '%s'", kw->s);
+		} else if (strcmp(kw->s, "include") == 0) {
+			parse_include(&sub);
+		} else if (strcmp(kw->s, "role") == 0) {
+			parse_role(&sub);
+		} else if (strcmp(kw->s, "param") == 0) {
+			parse_param(&sub);
+		} else if (strcmp(kw->s, "service") == 0) {
+			parse_service(&sub);
+		} else if (strcmp(kw->s, "edge") == 0) {
+			parse_edge(&sub, false);
+		} else if (strcmp(kw->s, "forbid") == 0) {
+			parse_edge(&sub, true);
+		} else if (strcmp(kw->s, "ignore") == 0) {
+			parse_ignore(&sub);
+		} else {
+			suggest_from(&sub, kw, "keyword", kw->s, keywords, sizeof(keywords) / sizeof(keywords[0]));
+		}
+		i = j;
+	}
+	free(sub.stack);
+	lex_free(&lf);
+	return sub.errors ? -1 : 0;
+}
+
+int rules_load(struct rules *r, const char *path, struct diag *d)
+{
+	struct parser p = {.r = r, .d = d};
+	return parse_file(&p, path, NULL, NULL);
+}

@@ -1,0 +1,554 @@
+/* site.c: parser of *.site files and the address -> host lookup.
+ * Every name a line refers to (role, system, broker, CEE host) is checked once the whole file is read,
+ * so hosts may be declared in any order. */
+#include "flowaudit/site.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <uthash.h>
+
+#include "flowaudit/lex.h"
+#include "flowaudit/util.h"
+
+struct site_addr_ix {
+	uint8_t a[16];
+	int host;
+	UT_hash_handle hh;
+};
+
+void site_init(struct site *s)
+{
+	memset(s, 0, sizeof(*s));
+}
+
+static void free_kvs(struct site_kv *kv, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(kv[i].key);
+		free(kv[i].value);
+	}
+	free(kv);
+}
+
+void site_free(struct site *s)
+{
+	for (size_t i = 0; i < s->nhosts; i++) {
+		struct site_host *h = &s->hosts[i];
+		free(h->name);
+		free(h->addrs);
+		free_kvs(h->attrs, h->nattrs);
+		for (size_t k = 0; k < h->npartners; k++)
+			free(h->partners[k]);
+		free(h->partners);
+		free(h->brokers);
+	}
+	free(s->hosts);
+	free_kvs(s->settings, s->nsettings);
+	struct site_addr_ix *e, *tmp;
+	HASH_ITER(hh, s->exact, e, tmp) {
+		HASH_DEL(s->exact, e);
+		free(e);
+	}
+	free(s->prefixes);
+	free(s->path);
+	memset(s, 0, sizeof(*s));
+}
+
+int site_host_find(const struct site *s, const char *name)
+{
+	for (size_t i = 0; i < s->nhosts; i++)
+		if (strcmp(s->hosts[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+int site_lookup(const struct site *s, const uint8_t addr[16])
+{
+	struct site_addr_ix *e;
+	HASH_FIND(hh, s->exact, addr, 16, e);
+	if (e)
+		return e->host;
+	for (size_t i = 0; i < s->nprefixes; i++)
+		if (addr_in_prefix(addr, s->prefixes[i].a, s->prefixes[i].plen))
+			return s->prefixes[i].host;
+	return -1;
+}
+
+static const char *kv_get(const struct site_kv *kv, size_t n, const char *key)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(kv[i].key, key) == 0)
+			return kv[i].value;
+	return NULL;
+}
+
+const char *site_attr(const struct site_host *h, const char *key)
+{
+	return kv_get(h->attrs, h->nattrs, key);
+}
+
+const char *site_setting(const struct site *s, const char *key)
+{
+	return kv_get(s->settings, s->nsettings, key);
+}
+
+bool site_host_has_role(const struct site_host *h, int role)
+{
+	return role >= 0 && role < 64 && (h->roles >> role & 1);
+}
+
+const char *site_addr_str(const struct site_addr *a, char *buf)
+{
+	addr_str(a->a, buf);
+	if (a->plen < 128) {
+		int plen = addr_is_v4(a->a) ? a->plen - 96 : a->plen;
+		sprintf(buf + strlen(buf), "/%d", plen);
+	}
+	return buf;
+}
+
+/* ---- parsing ---- */
+
+struct sp {
+	struct site *s;
+	const struct rules *r;
+	struct lex_file *lf;
+	struct diag *d;
+	int errors;
+};
+
+static void err_at(struct sp *p, const struct lex_tok *t, int off, int len, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+static void err_at(struct sp *p, const struct lex_tok *t, int off, int len, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	struct diag_loc loc = lex_loc_at(p->lf, t, off, len);
+	diag_vadd(p->d, &loc, fmt, ap);
+	va_end(ap);
+	p->errors++;
+}
+
+/* Call fn for each comma-separated item of s (which starts at byte off of token t). */
+typedef bool (*item_fn)(struct sp *p, const struct lex_tok *t, int off, const char *item, void *ctx);
+static bool each_item(struct sp *p, const struct lex_tok *t, int off, const char *s, item_fn fn, void *ctx)
+{
+	const char *start = s;
+	for (;;) {
+		const char *comma = strchr(start, ',');
+		size_t n = comma ? (size_t)(comma - start) : strlen(start);
+		int ioff = off + (int)(start - s);
+		if (n == 0) {
+			err_at(p, t, ioff, 1, "empty item in list");
+			return false;
+		}
+		char *item = xstrndup(start, n);
+		bool ok = fn(p, t, ioff, item, ctx);
+		free(item);
+		if (!ok)
+			return false;
+		if (!comma)
+			return true;
+		start = comma + 1;
+	}
+}
+
+static bool add_addr(struct sp *p, const struct lex_tok *t, int off, const char *item, void *ctx)
+{
+	struct site_host *h = ctx;
+	struct site_addr sa = {.plen = 128};
+	char *dup = xstrdup(item);
+	char *slash = strchr(dup, '/');
+	bool ok = true;
+	if (slash)
+		*slash = '\0';
+	if (!addr_parse(dup, sa.a)) {
+		err_at(p, t, off, (int)strlen(item), "'%s' is not an IPv4 or IPv6 address or prefix", item);
+		ok = false;
+	} else if (slash) {
+		int max = addr_is_v4(sa.a) ? 32 : 128;
+		char *end;
+		long v = strtol(slash + 1, &end, 10);
+		if (!slash[1] || *end || v < 0 || v > max) {
+			int soff = (int)(slash - dup);
+			err_at(p, t, off + soff + 1, (int)strlen(slash + 1) ? (int)strlen(slash + 1) : 1,
+			       "bad prefix length '%s' (0-%d)", slash + 1, max);
+			ok = false;
+		} else {
+			sa.plen = (uint8_t)(addr_is_v4(sa.a) ? v + 96 : v);
+			/* Clear host bits, as "ip route" does, so lookups compare prefixes only. */
+			for (int bit = sa.plen; bit < 128; bit++)
+				sa.a[bit / 8] &= (uint8_t)~(0x80 >> (bit % 8));
+		}
+	}
+	free(dup);
+	if (!ok)
+		return false;
+	for (size_t i = 0; i < p->s->nhosts; i++)
+		for (size_t k = 0; k < p->s->hosts[i].naddrs; k++)
+			if (p->s->hosts[i].addrs[k].plen == sa.plen && !memcmp(p->s->hosts[i].addrs[k].a, sa.a, 16)) {
+				err_at(p, t, off, (int)strlen(item), "address %s already belongs to host '%s'", item,
+				       p->s->hosts[i].name);
+				return false;
+			}
+	h->addrs = xrealloc(h->addrs, (h->naddrs + 1) * sizeof(*h->addrs));
+	h->addrs[h->naddrs++] = sa;
+	return true;
+}
+
+static bool add_role(struct sp *p, const struct lex_tok *t, int off, const char *item, void *ctx)
+{
+	struct site_host *h = ctx;
+	int role = rules_role_find(p->r, item);
+	if (role < 0 || role == RULES_ROLE_INTERNET) {
+		const char **names = xcalloc(p->r->nroles, sizeof(*names));
+		for (size_t k = 1; k < p->r->nroles; k++)
+			names[k - 1] = p->r->roles[k].name;
+		const char *sug = diag_suggest(item, names, p->r->nroles - 1);
+		free(names);
+		if (role == RULES_ROLE_INTERNET)
+			err_at(p, t, off, (int)strlen(item), "'internet' is every address outside the site, not a host role");
+		else if (sug)
+			err_at(p, t, off, (int)strlen(item), "unknown role '%s'; did you mean '%s'?", item, sug);
+		else
+			err_at(p, t, off, (int)strlen(item), "unknown role '%s'", item);
+		return false;
+	}
+	h->roles |= (uint64_t)1 << role;
+	return true;
+}
+
+static bool add_partner(struct sp *p, const struct lex_tok *t, int off, const char *item, void *ctx)
+{
+	(void)p; (void)t; (void)off;
+	struct site_host *h = ctx;
+	h->partners = xrealloc(h->partners, (h->npartners + 1) * sizeof(char *));
+	h->partners[h->npartners++] = xstrdup(item);
+	return true;
+}
+
+static const char *const host_keys[] = {"role", "system", "partner", "brokers", "cee", "notify", "install",
+					"data"};
+
+/* host NAME ADDR[,ADDR...] role=ROLE[,ROLE...] [KEY=VALUE...] */
+static void parse_host(struct sp *p, const struct lex_tok *toks, size_t n)
+{
+	if (n < 2) {
+		err_at(p, &toks[0], toks[0].len, 1, "expected a host name after 'host'");
+		return;
+	}
+	const struct lex_tok *name = &toks[1];
+	if (site_host_find(p->s, name->s) >= 0) {
+		err_at(p, name, 0, name->len, "duplicate host '%s'", name->s);
+		return;
+	}
+	if (strchr(name->s, '=') || strchr(name->s, ',')) {
+		err_at(p, name, 0, name->len, "'%s' is not a host name", name->s);
+		return;
+	}
+	if (n < 3) {
+		err_at(p, name, name->len, 1, "expected the addresses of '%s'", name->s);
+		return;
+	}
+	struct site_host h = {.name = xstrdup(name->s), .line = name->line};
+	bool ok = each_item(p, &toks[2], 0, toks[2].s, add_addr, &h);
+	bool have_role = false;
+	for (size_t i = 3; ok && i < n; i++) {
+		const struct lex_tok *t = &toks[i];
+		const char *eq = strchr(t->s, '=');
+		if (t->type != LEX_WORD || !eq || eq == t->s) {
+			err_at(p, t, 0, t->len, "expected KEY=VALUE, found '%s'", t->s);
+			ok = false;
+			break;
+		}
+		char *key = xstrndup(t->s, (size_t)(eq - t->s));
+		const char *val = eq + 1;
+		int voff = (int)(val - t->s);
+		bool known = false;
+		for (size_t k = 0; k < sizeof(host_keys) / sizeof(host_keys[0]); k++)
+			known |= strcmp(key, host_keys[k]) == 0;
+		const struct rules_attr *attr = rules_attr_find(key);
+		bool is_param = rules_param_find(p->r, key) >= 0;
+		if (!*val) {
+			err_at(p, t, voff - 1, 1, "expected a value after '%s='", key);
+			ok = false;
+		} else if (site_attr(&h, key) || (strcmp(key, "role") == 0 && have_role)) {
+			err_at(p, t, 0, (int)strlen(key), "'%s' given twice", key);
+			ok = false;
+		} else if (strcmp(key, "role") == 0) {
+			have_role = true;
+			ok = each_item(p, t, voff, val, add_role, &h);
+		} else if (strcmp(key, "partner") == 0) {
+			ok = each_item(p, t, voff, val, add_partner, &h);
+		} else if (is_param) {
+			uint16_t port;
+			if (!port_parse(val, &port)) {
+				err_at(p, t, voff, (int)strlen(val), "bad port '%s' (expected 1-65535)", val);
+				ok = false;
+			}
+		} else if (attr && !attr->site_setting && attr->values) {
+			bool good = false;
+			size_t nv = 0;
+			for (; attr->values[nv]; nv++)
+				good |= strcmp(attr->values[nv], val) == 0;
+			if (!good) {
+				const char *sug = diag_suggest(val, attr->values, nv);
+				err_at(p, t, voff, (int)strlen(val), "'%s' is not a value of '%s'%s%s%s", val, key,
+				       sug ? "; did you mean '" : "", sug ? sug : "", sug ? "'?" : "");
+				ok = false;
+			}
+		} else if (!known) {
+			const char *cands[32];
+			size_t nc = 0;
+			for (size_t k = 0; k < sizeof(host_keys) / sizeof(host_keys[0]); k++)
+				cands[nc++] = host_keys[k];
+			for (size_t k = 0; k < p->r->nparams && nc < 32; k++)
+				cands[nc++] = p->r->params[k].name;
+			const char *sug = diag_suggest(key, cands, nc);
+			err_at(p, t, 0, (int)strlen(key), "unknown key '%s'%s%s%s", key, sug ? "; did you mean '" : "",
+			       sug ? sug : "", sug ? "'?" : "");
+			ok = false;
+		}
+		if (ok && strcmp(key, "role") != 0) {
+			h.attrs = xrealloc(h.attrs, (h.nattrs + 1) * sizeof(*h.attrs));
+			h.attrs[h.nattrs].key = key;
+			h.attrs[h.nattrs].value = xstrdup(val);
+			h.nattrs++;
+			/* Keep the token of references for the checks after the whole file is read. */
+			key = NULL;
+		}
+		free(key);
+	}
+	if (ok && !have_role) {
+		err_at(p, &toks[n - 1], toks[n - 1].len, 1, "host '%s' has no role= (e.g. role=agent)", name->s);
+		ok = false;
+	}
+	GROW(p->s->hosts, p->s->cap_hosts, p->s->nhosts);
+	p->s->hosts[p->s->nhosts++] = h; /* kept even when bad, so later lines see the name */
+}
+
+/* set KEY VALUE */
+static void parse_set(struct sp *p, const struct lex_tok *toks, size_t n)
+{
+	if (n != 3) {
+		const struct lex_tok *t = n < 3 ? &toks[n - 1] : &toks[3];
+		err_at(p, t, n < 3 ? t->len : 0, n < 3 ? 1 : t->len, n < 3 ? "expected 'set KEY VALUE'" :
+		       "unexpected '%s' after 'set KEY VALUE'", t->s);
+		return;
+	}
+	const struct lex_tok *k = &toks[1], *v = &toks[2];
+	const struct rules_attr *attr = rules_attr_find(k->s);
+	if (site_setting(p->s, k->s)) {
+		err_at(p, k, 0, k->len, "'%s' set twice", k->s);
+		return;
+	}
+	if (attr && attr->site_setting) {
+		bool good = false;
+		for (size_t i = 0; attr->values[i]; i++)
+			good |= strcmp(attr->values[i], v->s) == 0;
+		if (!good) {
+			err_at(p, v, 0, v->len, "'%s' is not a value of '%s'", v->s, k->s);
+			return;
+		}
+	} else if (rules_param_find(p->r, k->s) >= 0) {
+		uint16_t port;
+		if (!port_parse(v->s, &port)) {
+			err_at(p, v, 0, v->len, "bad port '%s' (expected 1-65535)", v->s);
+			return;
+		}
+	} else {
+		const char *cands[40];
+		size_t nc = 0;
+		for (size_t i = 0; i < rules_nattrs; i++)
+			if (rules_attrs[i].site_setting)
+				cands[nc++] = rules_attrs[i].key;
+		for (size_t i = 0; i < p->r->nparams && nc < 40; i++)
+			cands[nc++] = p->r->params[i].name;
+		const char *sug = diag_suggest(k->s, cands, nc);
+		err_at(p, k, 0, k->len, "unknown setting '%s'%s%s%s", k->s, sug ? "; did you mean '" : "",
+		       sug ? sug : "", sug ? "'?" : "");
+		return;
+	}
+	GROW(p->s->settings, p->s->cap_settings, p->s->nsettings);
+	p->s->settings[p->s->nsettings].key = xstrdup(k->s);
+	p->s->settings[p->s->nsettings].value = xstrdup(v->s);
+	p->s->nsettings++;
+}
+
+/* Find the token on host line `line` whose word starts with "key=". */
+static const struct lex_tok *key_tok(struct sp *p, int line, const char *key)
+{
+	size_t kl = strlen(key);
+	for (size_t i = 0; i < p->lf->ntoks; i++) {
+		const struct lex_tok *t = &p->lf->toks[i];
+		if (t->line == line && strncmp(t->s, key, kl) == 0 && t->s[kl] == '=')
+			return t;
+	}
+	return NULL;
+}
+
+/* Check each name of a comma list on a host line; fn returns false for a bad one. */
+static void check_refs(struct sp *p, struct site_host *h, const char *key,
+		       bool (*good)(struct sp *p, const char *name, const char **why))
+{
+	const struct lex_tok *t = key_tok(p, h->line, key);
+	if (!t)
+		return;
+	const char *v = t->s + strlen(key) + 1;
+	int off = (int)strlen(key) + 1;
+	while (*v) {
+		const char *comma = strchr(v, ',');
+		size_t n = comma ? (size_t)(comma - v) : strlen(v);
+		char *name = xstrndup(v, n);
+		const char *why = NULL;
+		if (!good(p, name, &why))
+			err_at(p, t, off, (int)n, "%s", why);
+		free(name);
+		if (!comma)
+			break;
+		off += (int)n + 1;
+		v = comma + 1;
+	}
+}
+
+static char why_buf[256]; /* message of the last failed reference check */
+
+static bool system_exists(struct sp *p, const char *name, const char **why)
+{
+	for (size_t i = 0; i < p->s->nhosts; i++) {
+		const char *sys = site_attr(&p->s->hosts[i], "system");
+		if (sys && strcmp(sys, name) == 0)
+			return true;
+	}
+	snprintf(why_buf, sizeof(why_buf), "no host has system=%s", name);
+	*why = why_buf;
+	return false;
+}
+
+static bool broker_exists(struct sp *p, const char *name, const char **why)
+{
+	int h = site_host_find(p->s, name);
+	int broker = rules_role_find(p->r, "broker");
+	if (h >= 0 && site_host_has_role(&p->s->hosts[h], broker))
+		return true;
+	snprintf(why_buf, sizeof(why_buf), h < 0 ? "unknown host '%s'" : "host '%s' is not a broker", name);
+	*why = why_buf;
+	return false;
+}
+
+static bool host_exists(struct sp *p, const char *name, const char **why)
+{
+	if (site_host_find(p->s, name) >= 0)
+		return true;
+	snprintf(why_buf, sizeof(why_buf), "unknown host '%s'", name);
+	*why = why_buf;
+	return false;
+}
+
+static void resolve(struct sp *p)
+{
+	int cee_role = rules_role_find(p->r, "cee");
+	for (size_t i = 0; i < p->s->nhosts; i++) {
+		struct site_host *h = &p->s->hosts[i];
+		check_refs(p, h, "partner", system_exists);
+		check_refs(p, h, "brokers", broker_exists);
+		check_refs(p, h, "cee", host_exists);
+		const char *b = site_attr(h, "brokers");
+		if (b) {
+			for (const char *v = b; *v;) {
+				const char *comma = strchr(v, ',');
+				size_t n = comma ? (size_t)(comma - v) : strlen(v);
+				char *name = xstrndup(v, n);
+				int bh = site_host_find(p->s, name);
+				free(name);
+				if (bh >= 0) {
+					h->brokers = xrealloc(h->brokers, (h->nbrokers + 1) * sizeof(int));
+					h->brokers[h->nbrokers++] = bh;
+				}
+				if (!comma)
+					break;
+				v = comma + 1;
+			}
+		}
+		/* The host a storage system names with cee= runs CEE, whatever else it is. */
+		const char *cee = site_attr(h, "cee");
+		int ch = cee ? site_host_find(p->s, cee) : -1;
+		if (ch >= 0 && cee_role >= 0)
+			p->s->hosts[ch].roles |= (uint64_t)1 << cee_role;
+	}
+}
+
+static int cmp_prefix(const void *a, const void *b)
+{
+	const struct { uint8_t a[16]; uint8_t plen; int host; } *x = a, *y = b;
+	return (int)y->plen - (int)x->plen;
+}
+
+static void index_addrs(struct site *s)
+{
+	for (size_t i = 0; i < s->nhosts; i++)
+		for (size_t k = 0; k < s->hosts[i].naddrs; k++) {
+			const struct site_addr *sa = &s->hosts[i].addrs[k];
+			if (sa->plen == 128) {
+				struct site_addr_ix *e = xcalloc(1, sizeof(*e));
+				memcpy(e->a, sa->a, 16);
+				e->host = (int)i;
+				HASH_ADD(hh, s->exact, a, 16, e);
+			} else {
+				s->prefixes = xrealloc(s->prefixes, (s->nprefixes + 1) * sizeof(*s->prefixes));
+				memcpy(s->prefixes[s->nprefixes].a, sa->a, 16);
+				s->prefixes[s->nprefixes].plen = sa->plen;
+				s->prefixes[s->nprefixes].host = (int)i;
+				s->nprefixes++;
+			}
+		}
+	qsort(s->prefixes, s->nprefixes, sizeof(*s->prefixes), cmp_prefix);
+}
+
+int site_load(struct site *s, const char *path, const struct rules *r, struct diag *d)
+{
+	struct lex_file lf;
+	site_init(s);
+	s->path = xstrdup(path);
+	if (lex_file(&lf, path, 0, d) < 0) {
+		lex_free(&lf);
+		return -1;
+	}
+	struct sp p = {.s = s, .r = r, .lf = &lf, .d = d};
+	size_t i = 0;
+	while (i < lf.ntoks) {
+		size_t j = i + 1;
+		while (j < lf.ntoks && !lf.toks[j].stmt_start)
+			j++;
+		const struct lex_tok *kw = &lf.toks[i];
+		bool strings = false;
+		for (size_t k = i; k < j; k++)
+			if (lf.toks[k].type == LEX_STRING) {
+				err_at(&p, &lf.toks[k], 0, lf.toks[k].len, "quoted strings have no place in a site file");
+				strings = true;
+				break;
+			}
+		if (strings)
+			;
+		else if (!kw->stmt_start)
+			err_at(&p, kw, 0, kw->len, "indented line continues no declaration");
+		else if (strcmp(kw->s, "host") == 0)
+			parse_host(&p, &lf.toks[i], j - i);
+		else if (strcmp(kw->s, "set") == 0)
+			parse_set(&p, &lf.toks[i], j - i);
+		else {
+			static const char *const kws[] = {"host", "set"};
+			const char *sug = diag_suggest(kw->s, kws, 2);
+			err_at(&p, kw, 0, kw->len, "unknown declaration '%s'%s%s%s", kw->s,
+			       sug ? "; did you mean '" : "", sug ? sug : "", sug ? "'?" : "");
+		}
+		i = j;
+	}
+	if (!p.errors)
+		resolve(&p);
+	lex_free(&lf);
+	if (p.errors)
+		return -1;
+	index_addrs(s);
+	return 0;
+}

@@ -1,0 +1,146 @@
+/* util.c: allocation wrappers and address helpers shared by every module. */
+#include "flowaudit/util.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void oom(void)
+{
+	fputs("flowaudit: out of memory\n", stderr);
+	abort();
+}
+
+void *xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (!p)
+		oom();
+	return p;
+}
+
+void *xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+	if (!p)
+		oom();
+	return p;
+}
+
+void *xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (!p)
+		oom();
+	return p;
+}
+
+char *xstrdup(const char *s)
+{
+	return xstrndup(s, strlen(s));
+}
+
+char *xstrndup(const char *s, size_t n)
+{
+	char *p = xmalloc(n + 1);
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+char *xvasprintf(const char *fmt, va_list ap)
+{
+	va_list ap2;
+	va_copy(ap2, ap);
+	int n = vsnprintf(NULL, 0, fmt, ap2);
+	va_end(ap2);
+	if (n < 0)
+		n = 0;
+	char *p = xmalloc((size_t)n + 1);
+	vsnprintf(p, (size_t)n + 1, fmt, ap);
+	return p;
+}
+
+char *xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *p = xvasprintf(fmt, ap);
+	va_end(ap);
+	return p;
+}
+
+void *grow(void *arr, size_t *cap, size_t n, size_t sz)
+{
+	if (n < *cap)
+		return arr;
+	size_t c = *cap ? *cap : 8;
+	while (c <= n)
+		c *= 2;
+	arr = xrealloc(arr, c * sz);
+	memset((char *)arr + *cap * sz, 0, (c - *cap) * sz);
+	*cap = c;
+	return arr;
+}
+
+static const uint8_t v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+bool addr_is_v4(const uint8_t a[16])
+{
+	return memcmp(a, v4_mapped, 12) == 0;
+}
+
+void addr_from_v4(uint8_t a[16], const uint8_t v4[4])
+{
+	memcpy(a, v4_mapped, 12);
+	memcpy(a + 12, v4, 4);
+}
+
+const char *addr_str(const uint8_t a[16], char *buf)
+{
+	if (addr_is_v4(a))
+		inet_ntop(AF_INET, a + 12, buf, 46);
+	else
+		inet_ntop(AF_INET6, a, buf, 46);
+	return buf;
+}
+
+bool addr_parse(const char *s, uint8_t a[16])
+{
+	uint8_t v4[4];
+	if (inet_pton(AF_INET, s, v4) == 1) {
+		addr_from_v4(a, v4);
+		return true;
+	}
+	return inet_pton(AF_INET6, s, a) == 1;
+}
+
+bool addr_in_prefix(const uint8_t addr[16], const uint8_t prefix[16], int plen)
+{
+	int full = plen / 8, rest = plen % 8;
+	if (memcmp(addr, prefix, (size_t)full) != 0)
+		return false;
+	if (rest == 0)
+		return true;
+	uint8_t mask = (uint8_t)(0xff << (8 - rest));
+	return (addr[full] & mask) == (prefix[full] & mask);
+}
+
+bool port_parse(const char *s, uint16_t *port)
+{
+	unsigned long v = 0;
+	if (!*s)
+		return false;
+	for (const char *p = s; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return false;
+		v = v * 10 + (unsigned long)(*p - '0');
+		if (v > 65535)
+			return false;
+	}
+	if (v == 0)
+		return false;
+	*port = (uint16_t)v;
+	return true;
+}

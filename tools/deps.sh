@@ -1,0 +1,37 @@
+#!/bin/sh
+# Install the Debian packages flowaudit needs to build and test, when they are missing.
+# As root it runs apt-get; otherwise it prints the exact command to run and fails.
+set -eu
+
+# pkg-config module or header -> Debian package that provides it
+need=""
+have_pc() { pkg-config --exists "$1" 2>/dev/null; }
+have_h() { [ -f "/usr/include/$1" ]; }
+have_cmd() { command -v "$1" >/dev/null 2>&1; }
+
+have_cmd cc || need="$need gcc libc6-dev"
+have_cmd make || need="$need make"
+have_cmd pkg-config || need="$need pkg-config"
+for pair in libpcap:libpcap-dev libnftnl:libnftnl-dev libmnl:libmnl-dev jansson:libjansson-dev cunit:libcunit1-dev; do
+    mod=${pair%%:*}; pkg=${pair#*:}
+    if ! have_cmd pkg-config || ! have_pc "$mod"; then need="$need $pkg"; fi
+done
+have_h uthash.h || need="$need uthash-dev"
+
+# Optional extras: "tools/deps.sh check" also wants what make check and make fuzz use.
+if [ "${1:-}" = check ]; then
+    have_cmd clang || need="$need clang"
+    [ -n "$(ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a 2>/dev/null)" ] || need="$need libclang-rt-14-dev"
+fi
+
+[ -z "$need" ] && exit 0
+if [ "$(id -u)" -eq 0 ] && have_cmd apt-get; then
+    echo "deps.sh: installing:$need" >&2
+    apt-get update -qq >/dev/null 2>&1 || true
+    # shellcheck disable=SC2086
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $need >/dev/null
+    exit 0
+fi
+echo "deps.sh: missing build dependencies; as root run:" >&2
+echo "    apt-get install$need" >&2
+exit 1
