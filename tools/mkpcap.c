@@ -1,0 +1,515 @@
+/* mkpcap: writes scenario captures for tests and the demo from a small text file (one flow a line).
+ * Deterministic: the same scenario always gives the same bytes. Not a traffic generator for networks:
+ * it only writes files, with libpcap's pcap_open_dead() and pcap_dump().
+ *
+ *   link ethernet|sll|sll2|raw|null      snaplen N      nsec      time EPOCH_SECONDS
+ *   tcp|udp CLIENT -> SERVER:PORT OUTCOME [at SECONDS] [sport N] [vlan ID[,ID]] [dup] [from ADDR] [data N]
+ *   repeat N tcp|udp ...                  (N attempts of the same flow, 1 s apart, new source ports)
+ *
+ * OUTCOME: ok, ok-rst (RST after the handshake, as TLS clients do), drop, reset, icmp-prohibited,
+ * icmp-unreachable, midstream, one-sided, lone-syn, synack-first, retrans-synack, simultaneous, lone-rst.
+ * IPv6 servers are written [2001:db8::1]:443. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pcap/pcap.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "flowaudit/util.h"
+
+struct out_pkt {
+	uint64_t ts_ns;
+	size_t seq;             /* creation order, for a stable sort */
+	uint32_t len;
+	uint8_t *data;
+};
+
+struct opts {
+	int dlt;
+	uint32_t snaplen;
+	bool nsec;
+	uint64_t start_ns;
+};
+
+struct flowspec {
+	uint8_t proto;
+	uint8_t c[16], s[16], router[16];
+	bool have_router;
+	uint16_t cport, sport;
+	double at;
+	uint16_t vlans[2];
+	int nvlans;
+	bool dup;
+	uint32_t data;
+	char outcome[32];
+};
+
+static struct out_pkt *pkts;
+static size_t npkts, cap_pkts;
+static struct opts opt = {.dlt = DLT_EN10MB, .snaplen = 65535, .start_ns = 1700000000ull * 1000000000ull};
+static uint16_t ip_id = 1; /* IPv4 identification counter */
+
+static uint16_t csum(const uint8_t *p, size_t n, uint32_t sum)
+{
+	for (size_t i = 0; i + 1 < n; i += 2)
+		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+	if (n & 1)
+		sum += (uint32_t)p[n - 1] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	put16(p, (uint16_t)(v >> 16));
+	put16(p + 2, (uint16_t)v);
+}
+
+/* An IP packet (v4 or v6 by the addresses) around an L4 segment; returns its length in buf. */
+static size_t ip_packet(uint8_t *buf, const uint8_t src[16], const uint8_t dst[16], uint8_t proto,
+			const uint8_t *l4, size_t l4len, uint8_t ttl)
+{
+	if (addr_is_v4(src)) {
+		memset(buf, 0, 20);
+		buf[0] = 0x45;
+		put16(buf + 2, (uint16_t)(20 + l4len));
+		put16(buf + 4, ip_id++);
+		buf[6] = 0x40; /* DF */
+		buf[8] = ttl;
+		buf[9] = proto == IPPROTO_ICMPV6 ? IPPROTO_ICMP : proto;
+		memcpy(buf + 12, src + 12, 4);
+		memcpy(buf + 16, dst + 12, 4);
+		put16(buf + 10, csum(buf, 20, 0));
+		memcpy(buf + 20, l4, l4len);
+		return 20 + l4len;
+	}
+	memset(buf, 0, 40);
+	buf[0] = 0x60;
+	put16(buf + 4, (uint16_t)l4len);
+	buf[6] = proto;
+	buf[7] = ttl;
+	memcpy(buf + 8, src, 16);
+	memcpy(buf + 24, dst, 16);
+	memcpy(buf + 40, l4, l4len);
+	return 40 + l4len;
+}
+
+/* Pseudo-header checksum for TCP/UDP/ICMPv6 (RFC 793, RFC 8200 section 8.1). */
+static void l4_csum(uint8_t *l4, size_t len, size_t csum_off, const uint8_t src[16], const uint8_t dst[16],
+		    uint8_t proto)
+{
+	uint32_t sum = 0;
+	bool v4 = addr_is_v4(src);
+	const uint8_t *s = v4 ? src + 12 : src, *d = v4 ? dst + 12 : dst;
+	size_t alen = v4 ? 4 : 16;
+	for (size_t i = 0; i < alen; i += 2)
+		sum += (uint32_t)(s[i] << 8 | s[i + 1]) + (uint32_t)(d[i] << 8 | d[i + 1]);
+	sum += proto + (uint32_t)len;
+	put16(l4 + csum_off, 0);
+	put16(l4 + csum_off, csum(l4, len, sum));
+}
+
+static void emit_frame(uint64_t ts, const uint8_t *ip, size_t iplen, const struct flowspec *f, bool from_client)
+{
+	uint8_t frame[2048];
+	size_t off = 0;
+	bool v4 = (ip[0] >> 4) == 4;
+	uint16_t ethertype = v4 ? 0x0800 : 0x86dd;
+	switch (opt.dlt) {
+	case DLT_EN10MB: {
+		/* MACs derived from the sending side, so copies of one packet look alike. */
+		uint8_t a = from_client ? 0x0a : 0x0b;
+		uint8_t dstmac[6] = {0x02, 0, 0, 0, 0, (uint8_t)(a ^ 1)}, srcmac[6] = {0x02, 0, 0, 0, 0, a};
+		memcpy(frame, dstmac, 6);
+		memcpy(frame + 6, srcmac, 6);
+		off = 12;
+		for (int i = 0; i < f->nvlans; i++) {
+			put16(frame + off, f->nvlans == 2 && i == 0 ? 0x88a8 : 0x8100);
+			put16(frame + off + 2, f->vlans[i]);
+			off += 4;
+		}
+		put16(frame + off, ethertype);
+		off += 2;
+		break;
+	}
+	case DLT_LINUX_SLL:
+		memset(frame, 0, 16);
+		put16(frame, from_client ? 4 : 0); /* outgoing / to us */
+		put16(frame + 2, 1);               /* ARPHRD_ETHER */
+		put16(frame + 4, 6);
+		frame[11] = from_client ? 0x0a : 0x0b;
+		put16(frame + 14, ethertype);
+		off = 16;
+		break;
+	case DLT_LINUX_SLL2:
+		memset(frame, 0, 20);
+		put16(frame, ethertype);
+		put32(frame + 4, 2); /* ifindex */
+		put16(frame + 8, 1);
+		frame[10] = from_client ? 4 : 0;
+		frame[11] = 6;
+		off = 20;
+		break;
+	case DLT_NULL: {
+		uint32_t fam = v4 ? 2 : 10;
+		memcpy(frame, &fam, 4); /* host order, as the format says */
+		off = 4;
+		break;
+	}
+	default: /* DLT_RAW */
+		break;
+	}
+	if (off + iplen > sizeof(frame))
+		iplen = sizeof(frame) - off;
+	memcpy(frame + off, ip, iplen);
+	size_t len = off + iplen;
+	GROW(pkts, cap_pkts, npkts);
+	struct out_pkt *p = &pkts[npkts];
+	p->ts_ns = ts;
+	p->seq = npkts;
+	p->len = (uint32_t)len;
+	p->data = xmalloc(len);
+	memcpy(p->data, frame, len);
+	npkts++;
+}
+
+/* One packet of a flow, and its SPAN copy when asked for. */
+static void emit(const struct flowspec *f, uint64_t ts, bool from_client, uint8_t flags, uint32_t seq, uint32_t ack,
+		 uint32_t payload)
+{
+	uint8_t l4[1600], ip[1700];
+	const uint8_t *src = from_client ? f->c : f->s, *dst = from_client ? f->s : f->c;
+	uint16_t sp = from_client ? f->cport : f->sport, dp = from_client ? f->sport : f->cport;
+	size_t l4len;
+	if (payload > 1400)
+		payload = 1400;
+	if (f->proto == IPPROTO_TCP) {
+		memset(l4, 0, 20 + payload);
+		put16(l4, sp);
+		put16(l4 + 2, dp);
+		put32(l4 + 4, seq);
+		put32(l4 + 8, ack);
+		l4[12] = 5 << 4;
+		l4[13] = flags;
+		put16(l4 + 14, 64240);
+		l4len = 20 + payload;
+		l4_csum(l4, l4len, 16, src, dst, IPPROTO_TCP);
+	} else {
+		memset(l4, 0, 8 + payload);
+		put16(l4, sp);
+		put16(l4 + 2, dp);
+		put16(l4 + 4, (uint16_t)(8 + payload));
+		l4len = 8 + payload;
+		l4_csum(l4, l4len, 6, src, dst, IPPROTO_UDP);
+	}
+	size_t iplen = ip_packet(ip, src, dst, f->proto, l4, l4len, 64);
+	emit_frame(ts, ip, iplen, f, from_client);
+	if (f->dup) {
+		/* The egress copy: 8 us later, one hop further (TTL - 1), same IP id. */
+		if (addr_is_v4(src)) {
+			ip[8]--;
+			put16(ip + 10, 0);
+			put16(ip + 10, csum(ip, 20, 0));
+		} else {
+			ip[7]--;
+		}
+		emit_frame(ts + 8000, ip, iplen, f, from_client);
+	}
+}
+
+/* An ICMP/ICMPv6 destination-unreachable error quoting the client's last packet to the client. */
+static void emit_icmp(const struct flowspec *f, uint64_t ts, bool prohibited, uint32_t seq)
+{
+	uint8_t l4[64], quoted_ip[128], icmp[256], ip[400];
+	memset(l4, 0, 20);
+	put16(l4, f->cport);
+	put16(l4 + 2, f->sport);
+	if (f->proto == IPPROTO_TCP) {
+		put32(l4 + 4, seq);
+		l4[12] = 5 << 4;
+		l4[13] = 0x02;
+	} else {
+		put16(l4 + 4, 8);
+	}
+	size_t l4len = f->proto == IPPROTO_TCP ? 20 : 8;
+	uint16_t saved = ip_id;
+	size_t qlen = ip_packet(quoted_ip, f->c, f->s, f->proto, l4, l4len, 63);
+	ip_id = saved;
+	bool v4 = addr_is_v4(f->c);
+	memset(icmp, 0, 8);
+	if (v4) {
+		icmp[0] = 3;
+		icmp[1] = prohibited ? 13 : 3;
+		qlen = qlen > 28 ? 28 : qlen; /* RFC 792: the IP header and 64 bits of data */
+	} else {
+		icmp[0] = 1;
+		icmp[1] = prohibited ? 1 : 4;
+	}
+	memcpy(icmp + 8, quoted_ip, qlen);
+	const uint8_t *from = f->have_router ? f->router : f->s;
+	if (v4)
+		put16(icmp + 2, csum(icmp, 8 + qlen, 0));
+	else
+		l4_csum(icmp, 8 + qlen, 2, from, f->c, IPPROTO_ICMPV6);
+	size_t iplen = ip_packet(ip, from, f->c, v4 ? IPPROTO_ICMP : IPPROTO_ICMPV6, icmp, 8 + qlen, 64);
+	emit_frame(ts, ip, iplen, f, false);
+}
+
+#define SEC 1000000000ull
+#define MS 1000000ull
+
+static int generate(const struct flowspec *f, int lineno)
+{
+	uint64_t t = opt.start_ns + (uint64_t)(f->at * 1e9);
+	uint32_t cs = 1000 + (uint32_t)f->cport * 7919u, ss = 5000 + (uint32_t)f->sport * 104729u;
+	const char *o = f->outcome;
+	const uint8_t SYN = 0x02, ACK = 0x10, SA = 0x12, RST = 0x04, RA = 0x14, FA = 0x11, PA = 0x18;
+	uint32_t d = f->data ? f->data : 100;
+	if (f->proto == IPPROTO_UDP) {
+		if (!strcmp(o, "ok")) {
+			emit(f, t, true, 0, 0, 0, d);
+			emit(f, t + MS, false, 0, 0, 0, d);
+		} else if (!strcmp(o, "drop")) {
+			for (int i = 0; i < 3; i++)
+				emit(f, t + (uint64_t)i * 2 * SEC, true, 0, 0, 0, d);
+		} else if (!strcmp(o, "icmp-prohibited") || !strcmp(o, "icmp-unreachable")) {
+			emit(f, t, true, 0, 0, 0, d);
+			emit_icmp(f, t + MS, o[5] == 'p', 0);
+		} else if (!strcmp(o, "one-sided") || !strcmp(o, "lone-syn")) {
+			emit(f, t, true, 0, 0, 0, d);
+		} else {
+			fprintf(stderr, "mkpcap: line %d: outcome '%s' is not defined for udp\n", lineno, o);
+			return -1;
+		}
+		return 0;
+	}
+	if (!strcmp(o, "ok") || !strcmp(o, "ok-rst")) {
+		emit(f, t, true, SYN, cs, 0, 0);
+		emit(f, t + MS, false, SA, ss, cs + 1, 0);
+		emit(f, t + 2 * MS, true, ACK, cs + 1, ss + 1, 0);
+		emit(f, t + 3 * MS, true, PA, cs + 1, ss + 1, d);
+		emit(f, t + 4 * MS, false, PA, ss + 1, cs + 1 + d, d);
+		if (o[2] == '-') {
+			emit(f, t + 5 * MS, true, RA, cs + 1 + d, ss + 1 + d, 0);
+		} else {
+			emit(f, t + 5 * MS, true, FA, cs + 1 + d, ss + 1 + d, 0);
+			emit(f, t + 6 * MS, false, FA, ss + 1 + d, cs + 2 + d, 0);
+			emit(f, t + 7 * MS, true, ACK, cs + 2 + d, ss + 2 + d, 0);
+		}
+	} else if (!strcmp(o, "drop")) {
+		/* Linux >= 6.5 style: about one retransmission a second (FIELD-NOTES). */
+		for (int i = 0; i < 4; i++)
+			emit(f, t + (uint64_t)i * SEC, true, SYN, cs, 0, 0);
+	} else if (!strcmp(o, "reset")) {
+		emit(f, t, true, SYN, cs, 0, 0);
+		emit(f, t + MS, false, RA, 0, cs + 1, 0);
+	} else if (!strcmp(o, "icmp-prohibited") || !strcmp(o, "icmp-unreachable")) {
+		emit(f, t, true, SYN, cs, 0, 0);
+		emit_icmp(f, t + MS, o[5] == 'p', cs);
+	} else if (!strcmp(o, "midstream")) {
+		for (int i = 0; i < 3; i++) {
+			emit(f, t + (uint64_t)i * SEC, true, PA, cs + (uint32_t)i * d, ss + (uint32_t)i * d, d);
+			emit(f, t + (uint64_t)i * SEC + MS, false, PA, ss + (uint32_t)i * d, cs + (uint32_t)(i + 1) * d, d);
+		}
+	} else if (!strcmp(o, "one-sided")) {
+		emit(f, t, true, SYN, cs, 0, 0);
+		emit(f, t + 2 * MS, true, ACK, cs + 1, ss + 1, 0);
+		emit(f, t + 3 * MS, true, PA, cs + 1, ss + 1, d);
+	} else if (!strcmp(o, "lone-syn")) {
+		emit(f, t, true, SYN, cs, 0, 0);
+	} else if (!strcmp(o, "synack-first")) {
+		/* Two capture interfaces: the SYN-ACK is stamped 50 us before the SYN it answers. */
+		emit(f, t + 50000, true, SYN, cs, 0, 0);
+		emit(f, t, false, SA, ss, cs + 1, 0);
+		emit(f, t + MS, true, ACK, cs + 1, ss + 1, 0);
+		emit(f, t + 2 * MS, true, PA, cs + 1, ss + 1, d);
+		emit(f, t + 3 * MS, false, ACK, ss + 1, cs + 1 + d, 0);
+	} else if (!strcmp(o, "retrans-synack")) {
+		emit(f, t, true, SYN, cs, 0, 0);
+		emit(f, t + MS, false, SA, ss, cs + 1, 0);
+		emit(f, t + SEC, false, SA, ss, cs + 1, 0);
+		emit(f, t + SEC + MS, true, ACK, cs + 1, ss + 1, 0);
+	} else if (!strcmp(o, "simultaneous")) {
+		emit(f, t, true, SYN, cs, 0, 0);
+		emit(f, t + 10000, false, SYN, ss, 0, 0);
+		emit(f, t + MS, true, SA, cs, ss + 1, 0);
+		emit(f, t + MS + 10000, false, SA, ss, cs + 1, 0);
+	} else if (!strcmp(o, "lone-rst")) {
+		emit(f, t, false, RST, ss, 0, 0);
+	} else {
+		fprintf(stderr, "mkpcap: line %d: unknown outcome '%s'\n", lineno, o);
+		return -1;
+	}
+	return 0;
+}
+
+static bool parse_endpoint(const char *s, uint8_t a[16], uint16_t *port)
+{
+	char buf[64];
+	const char *colon;
+	if (*s == '[') {
+		const char *close = strchr(s, ']');
+		if (!close || close[1] != ':' || (size_t)(close - s - 1) >= sizeof(buf))
+			return false;
+		memcpy(buf, s + 1, (size_t)(close - s - 1));
+		buf[close - s - 1] = '\0';
+		colon = close + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon || (size_t)(colon - s) >= sizeof(buf))
+			return false;
+		memcpy(buf, s, (size_t)(colon - s));
+		buf[colon - s] = '\0';
+	}
+	return addr_parse(buf, a) && port_parse(colon + 1, port);
+}
+
+static int cmp_pkt(const void *a, const void *b)
+{
+	const struct out_pkt *x = a, *y = b;
+	if (x->ts_ns != y->ts_ns)
+		return x->ts_ns < y->ts_ns ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 3) {
+		fprintf(stderr, "usage: mkpcap SCENARIO OUT.pcap\n");
+		return 2;
+	}
+	FILE *in = fopen(argv[1], "r");
+	if (!in) {
+		fprintf(stderr, "mkpcap: %s: %s\n", argv[1], strerror(errno));
+		return 2;
+	}
+	char line[1024];
+	int lineno = 0, rc = 0;
+	double next_at = 0;
+	uint16_t next_port = 40000;
+	while (fgets(line, sizeof(line), in) && !rc) {
+		lineno++;
+		char *hash = strchr(line, '#');
+		if (hash)
+			*hash = '\0';
+		char *tok[32];
+		int n = 0;
+		for (char *save = NULL, *t = strtok_r(line, " \t\r\n", &save); t && n < 32; t = strtok_r(NULL, " \t\r\n", &save))
+			tok[n++] = t;
+		if (!n)
+			continue;
+		int repeat = 1;
+		if (!strcmp(tok[0], "link") && n == 2) {
+			static const struct { const char *name; int dlt; } links[] = {
+				{"ethernet", DLT_EN10MB}, {"sll", DLT_LINUX_SLL}, {"sll2", DLT_LINUX_SLL2},
+				{"raw", DLT_RAW}, {"null", DLT_NULL}};
+			opt.dlt = -1;
+			for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++)
+				if (!strcmp(tok[1], links[i].name))
+					opt.dlt = links[i].dlt;
+			if (opt.dlt < 0) {
+				fprintf(stderr, "mkpcap: %s:%d: unknown link '%s'\n", argv[1], lineno, tok[1]);
+				rc = 2;
+			}
+			continue;
+		}
+		if (!strcmp(tok[0], "snaplen") && n == 2) {
+			opt.snaplen = (uint32_t)strtoul(tok[1], NULL, 10);
+			continue;
+		}
+		if (!strcmp(tok[0], "nsec") && n == 1) {
+			opt.nsec = true;
+			continue;
+		}
+		if (!strcmp(tok[0], "time") && n == 2) {
+			opt.start_ns = (uint64_t)(strtod(tok[1], NULL) * 1e6) * 1000ull;
+			continue;
+		}
+		int b = 0;
+		if (!strcmp(tok[0], "repeat") && n > 1) {
+			repeat = atoi(tok[1]);
+			b = 2;
+		}
+		struct flowspec f = {0};
+		if (n - b < 5 || strcmp(tok[b + 2], "->") != 0 || (strcmp(tok[b], "tcp") && strcmp(tok[b], "udp"))) {
+			fprintf(stderr, "mkpcap: %s:%d: expected 'tcp|udp CLIENT -> SERVER:PORT OUTCOME ...'\n", argv[1],
+				lineno);
+			rc = 2;
+			break;
+		}
+		f.proto = tok[b][0] == 't' ? IPPROTO_TCP : IPPROTO_UDP;
+		if (!addr_parse(tok[b + 1], f.c) || !parse_endpoint(tok[b + 3], f.s, &f.sport)) {
+			fprintf(stderr, "mkpcap: %s:%d: bad address\n", argv[1], lineno);
+			rc = 2;
+			break;
+		}
+		snprintf(f.outcome, sizeof(f.outcome), "%s", tok[b + 4]);
+		f.at = next_at;
+		f.cport = 0;
+		for (int i = b + 5; i + 1 < n || (i < n && !strcmp(tok[i], "dup")); i++) {
+			if (!strcmp(tok[i], "dup")) {
+				f.dup = true;
+			} else if (!strcmp(tok[i], "at")) {
+				f.at = strtod(tok[++i], NULL);
+			} else if (!strcmp(tok[i], "sport")) {
+				f.cport = (uint16_t)atoi(tok[++i]);
+			} else if (!strcmp(tok[i], "data")) {
+				f.data = (uint32_t)atoi(tok[++i]);
+			} else if (!strcmp(tok[i], "from")) {
+				f.have_router = addr_parse(tok[++i], f.router);
+			} else if (!strcmp(tok[i], "vlan")) {
+				char *v = tok[++i], *comma = strchr(v, ',');
+				f.vlans[f.nvlans++] = (uint16_t)atoi(v);
+				if (comma)
+					f.vlans[f.nvlans++] = (uint16_t)atoi(comma + 1);
+			} else {
+				fprintf(stderr, "mkpcap: %s:%d: unknown option '%s'\n", argv[1], lineno, tok[i]);
+				rc = 2;
+			}
+		}
+		for (int r = 0; r < repeat && !rc; r++) {
+			struct flowspec g = f;
+			g.at = f.at + r;
+			if (!f.cport || r)
+				g.cport = next_port++;
+			if (generate(&g, lineno) < 0)
+				rc = 2;
+		}
+		next_at = f.at + repeat * 1.0 + 0.05;
+	}
+	fclose(in);
+	if (rc)
+		return rc;
+	qsort(pkts, npkts, sizeof(*pkts), cmp_pkt);
+	pcap_t *dead = pcap_open_dead_with_tstamp_precision(opt.dlt, (int)opt.snaplen,
+							    opt.nsec ? PCAP_TSTAMP_PRECISION_NANO : PCAP_TSTAMP_PRECISION_MICRO);
+	pcap_dumper_t *dump = pcap_dump_open(dead, argv[2]);
+	if (!dump) {
+		fprintf(stderr, "mkpcap: %s: %s\n", argv[2], pcap_geterr(dead));
+		return 2;
+	}
+	for (size_t i = 0; i < npkts; i++) {
+		struct pcap_pkthdr h;
+		h.ts.tv_sec = (time_t)(pkts[i].ts_ns / SEC);
+		h.ts.tv_usec = (suseconds_t)(opt.nsec ? pkts[i].ts_ns % SEC : pkts[i].ts_ns % SEC / 1000);
+		h.len = pkts[i].len;
+		h.caplen = pkts[i].len < opt.snaplen ? pkts[i].len : opt.snaplen;
+		pcap_dump((u_char *)dump, &h, pkts[i].data);
+		free(pkts[i].data);
+	}
+	free(pkts);
+	pcap_dump_close(dump);
+	pcap_close(dead);
+	return 0;
+}
