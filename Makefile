@@ -34,7 +34,7 @@ ALL_LDFLAGS = $(LDFLAGS) $(EXTRA_LDFLAGS)
 
 LIB_SRCS := $(filter-out src/main.c,$(wildcard src/*.c))
 LIB_OBJS := $(LIB_SRCS:src/%.c=$(B)/%.o)
-TEST_SRCS := $(wildcard tests/test_*.c)
+TEST_SRCS := $(wildcard tests/test_*.c) tests/testutil.c
 TEST_OBJS := $(TEST_SRCS:tests/%.c=$(B)/tests/%.o)
 SCENARIOS := $(wildcard pcaps/*.scenario)
 

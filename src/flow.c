@@ -349,7 +349,7 @@ static void tcp_update(struct flow *f, int dir, const struct dec_pkt *p, uint64_
 		f->flags |= FLOW_SYNACK;
 		f->synacks++;
 		hist(f, dir, 'H');
-	} else if (fl & DEC_TH_ACK && !(fl & DEC_TH_RST)) {
+	} else if ((fl & DEC_TH_ACK) && !(fl & (DEC_TH_RST | DEC_TH_FIN))) {
 		if (dir == 0 && (f->flags & FLOW_SYN))
 			f->flags |= FLOW_CLIENT_ACK;
 		hist(f, dir, p->payload ? 'D' : 'A');

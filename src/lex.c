@@ -190,6 +190,12 @@ int lex_file(struct lex_file *lf, const char *path, int flags, struct diag *d)
 					s[n++] = buf[j++];
 				}
 				s[n] = '\0';
+				if (!closed && j < end) { /* stopped at a NUL or a bad byte: report that byte */
+					free(s);
+					lf->ntoks--;
+					i = j;
+					continue;
+				}
 				t->type = LEX_STRING;
 				t->s = s;
 				t->len = (int)(j - i);

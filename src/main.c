@@ -295,7 +295,7 @@ static int cmd_audit(int argc, char **argv)
 	bool flows = false;
 	size_t max_flows = 0;
 	int opt, rc = 0;
-	while ((opt = getopt_long(argc, argv, "+r:i:s:R:o:", long_opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "r:i:s:R:o:", long_opts, NULL)) != -1) {
 		switch (opt) {
 		case 'r':
 			files = xrealloc(files, (nfiles + 1) * sizeof(char *));

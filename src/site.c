@@ -544,8 +544,7 @@ int site_load(struct site *s, const char *path, const struct rules *r, struct di
 		}
 		i = j;
 	}
-	if (!p.errors)
-		resolve(&p);
+	resolve(&p); /* also after errors: one run shows every broken reference */
 	lex_free(&lf);
 	if (p.errors)
 		return -1;

@@ -2,7 +2,7 @@
  * Deterministic: the same scenario always gives the same bytes. Not a traffic generator for networks:
  * it only writes files, with libpcap's pcap_open_dead() and pcap_dump().
  *
- *   link ethernet|sll|sll2|raw|null      snaplen N      nsec      time EPOCH_SECONDS
+ *   link ethernet|sll|sll2|raw|null   snaplen N   nsec   time EPOCH_SECONDS   vlan ID[,ID]   include FILE
  *   tcp|udp CLIENT -> SERVER:PORT OUTCOME [at SECONDS] [sport N] [vlan ID[,ID]] [dup] [from ADDR] [data N]
  *   repeat N tcp|udp ...                  (N attempts of the same flow, 1 s apart, new source ports)
  *
@@ -383,21 +383,20 @@ static int cmp_pkt(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-int main(int argc, char **argv)
+static uint16_t default_vlans[2]; /* "vlan" directive: tags for every later flow */
+static int ndefault_vlans;
+static double next_at;             /* when the next flow starts, in seconds from "time" */
+static uint16_t next_port = 40000; /* client ports handed out in order */
+
+static int read_scenario(const char *path, int depth)
 {
-	if (argc != 3) {
-		fprintf(stderr, "usage: mkpcap SCENARIO OUT.pcap\n");
-		return 2;
-	}
-	FILE *in = fopen(argv[1], "r");
+	FILE *in = fopen(path, "r");
 	if (!in) {
-		fprintf(stderr, "mkpcap: %s: %s\n", argv[1], strerror(errno));
+		fprintf(stderr, "mkpcap: %s: %s\n", path, strerror(errno));
 		return 2;
 	}
 	char line[1024];
 	int lineno = 0, rc = 0;
-	double next_at = 0;
-	uint16_t next_port = 40000;
 	while (fgets(line, sizeof(line), in) && !rc) {
 		lineno++;
 		char *hash = strchr(line, '#');
@@ -410,6 +409,29 @@ int main(int argc, char **argv)
 		if (!n)
 			continue;
 		int repeat = 1;
+		if (!strcmp(tok[0], "include") && n == 2) {
+			if (depth > 4) {
+				fprintf(stderr, "mkpcap: %s:%d: includes nested too deep\n", path, lineno);
+				rc = 2;
+				break;
+			}
+			char *dup = xstrdup(path), *slash = strrchr(dup, '/');
+			if (slash)
+				slash[1] = '\0';
+			char *sub = xasprintf("%s%s", slash ? dup : "", tok[1]);
+			rc = read_scenario(sub, depth + 1);
+			free(sub);
+			free(dup);
+			continue;
+		}
+		if (!strcmp(tok[0], "vlan") && n == 2) {
+			char *comma = strchr(tok[1], ',');
+			ndefault_vlans = 0;
+			default_vlans[ndefault_vlans++] = (uint16_t)atoi(tok[1]);
+			if (comma)
+				default_vlans[ndefault_vlans++] = (uint16_t)atoi(comma + 1);
+			continue;
+		}
 		if (!strcmp(tok[0], "link") && n == 2) {
 			static const struct { const char *name; int dlt; } links[] = {
 				{"ethernet", DLT_EN10MB}, {"sll", DLT_LINUX_SLL}, {"sll2", DLT_LINUX_SLL2},
@@ -419,7 +441,7 @@ int main(int argc, char **argv)
 				if (!strcmp(tok[1], links[i].name))
 					opt.dlt = links[i].dlt;
 			if (opt.dlt < 0) {
-				fprintf(stderr, "mkpcap: %s:%d: unknown link '%s'\n", argv[1], lineno, tok[1]);
+				fprintf(stderr, "mkpcap: %s:%d: unknown link '%s'\n", path, lineno, tok[1]);
 				rc = 2;
 			}
 			continue;
@@ -443,38 +465,41 @@ int main(int argc, char **argv)
 		}
 		struct flowspec f = {0};
 		if (n - b < 5 || strcmp(tok[b + 2], "->") != 0 || (strcmp(tok[b], "tcp") && strcmp(tok[b], "udp"))) {
-			fprintf(stderr, "mkpcap: %s:%d: expected 'tcp|udp CLIENT -> SERVER:PORT OUTCOME ...'\n", argv[1],
+			fprintf(stderr, "mkpcap: %s:%d: expected 'tcp|udp CLIENT -> SERVER:PORT OUTCOME ...'\n", path,
 				lineno);
 			rc = 2;
 			break;
 		}
 		f.proto = tok[b][0] == 't' ? IPPROTO_TCP : IPPROTO_UDP;
 		if (!addr_parse(tok[b + 1], f.c) || !parse_endpoint(tok[b + 3], f.s, &f.sport)) {
-			fprintf(stderr, "mkpcap: %s:%d: bad address\n", argv[1], lineno);
+			fprintf(stderr, "mkpcap: %s:%d: bad address\n", path, lineno);
 			rc = 2;
 			break;
 		}
 		snprintf(f.outcome, sizeof(f.outcome), "%s", tok[b + 4]);
 		f.at = next_at;
-		f.cport = 0;
-		for (int i = b + 5; i + 1 < n || (i < n && !strcmp(tok[i], "dup")); i++) {
+		memcpy(f.vlans, default_vlans, sizeof(f.vlans));
+		f.nvlans = ndefault_vlans;
+		for (int i = b + 5; i < n && !rc; i++) {
+			bool has_arg = i + 1 < n;
 			if (!strcmp(tok[i], "dup")) {
 				f.dup = true;
-			} else if (!strcmp(tok[i], "at")) {
+			} else if (!strcmp(tok[i], "at") && has_arg) {
 				f.at = strtod(tok[++i], NULL);
-			} else if (!strcmp(tok[i], "sport")) {
+			} else if (!strcmp(tok[i], "sport") && has_arg) {
 				f.cport = (uint16_t)atoi(tok[++i]);
-			} else if (!strcmp(tok[i], "data")) {
+			} else if (!strcmp(tok[i], "data") && has_arg) {
 				f.data = (uint32_t)atoi(tok[++i]);
-			} else if (!strcmp(tok[i], "from")) {
+			} else if (!strcmp(tok[i], "from") && has_arg) {
 				f.have_router = addr_parse(tok[++i], f.router);
-			} else if (!strcmp(tok[i], "vlan")) {
+			} else if (!strcmp(tok[i], "vlan") && has_arg) {
 				char *v = tok[++i], *comma = strchr(v, ',');
+				f.nvlans = 0;
 				f.vlans[f.nvlans++] = (uint16_t)atoi(v);
 				if (comma)
 					f.vlans[f.nvlans++] = (uint16_t)atoi(comma + 1);
 			} else {
-				fprintf(stderr, "mkpcap: %s:%d: unknown option '%s'\n", argv[1], lineno, tok[i]);
+				fprintf(stderr, "mkpcap: %s:%d: unknown option '%s'\n", path, lineno, tok[i]);
 				rc = 2;
 			}
 		}
@@ -489,6 +514,16 @@ int main(int argc, char **argv)
 		next_at = f.at + repeat * 1.0 + 0.05;
 	}
 	fclose(in);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 3) {
+		fprintf(stderr, "usage: mkpcap SCENARIO OUT.pcap\n");
+		return 2;
+	}
+	int rc = read_scenario(argv[1], 0);
 	if (rc)
 		return rc;
 	qsort(pkts, npkts, sizeof(*pkts), cmp_pkt);

@@ -1,0 +1,212 @@
+/* test_classify.c: settled flows x the demo site's graph -> edge rows and unexpected rows, with the
+ * reasons a person reads. Flows are fed through the real flow table. */
+#include <netinet/in.h>
+#include <string.h>
+
+#include "flowaudit/classify.h"
+#include "flowaudit/util.h"
+#include "testutil.h"
+
+#define S 1000000000ull
+#define MS 1000000ull
+#define T0 (1700000000ull * S)
+
+struct world {
+	struct rules r;
+	struct site s;
+	struct graph g;
+	struct cls c;
+	struct flow_table *t;
+};
+
+static void on_settle(void *ctx, const struct flow *f, enum flow_verdict v)
+{
+	cls_flow(ctx, f, v);
+}
+
+static void setup(struct world *w, const char *site_text)
+{
+	struct diag d;
+	diag_init(&d);
+	rules_init(&w->r);
+	CU_ASSERT_FATAL(rules_load(&w->r, "rules/peergfs.rules", &d) == 0);
+	const char *path = site_text ? tu_write("classify.site", site_text, (size_t)-1) : "rules/demo.site";
+	CU_ASSERT_FATAL(site_load(&w->s, path, &w->r, &d) == 0);
+	graph_build(&w->g, &w->r, &w->s);
+	cls_init(&w->c, &w->g);
+	w->t = flow_new(0, (const uint8_t(*)[8192])w->g.ports, on_settle, &w->c);
+	diag_free(&d);
+}
+
+static void teardown(struct world *w)
+{
+	flow_free(w->t);
+	cls_free(&w->c);
+	graph_free(&w->g);
+	site_free(&w->s);
+	rules_free(&w->r);
+}
+
+static void tcp(struct world *w, const char *c, const char *s, uint16_t port, bool answered, uint64_t at)
+{
+	static uint16_t sport = 30000;
+	struct dec_pkt p;
+	memset(&p, 0, sizeof(p));
+	addr_parse(c, p.src);
+	addr_parse(s, p.dst);
+	p.proto = IPPROTO_TCP;
+	p.sport = sport++;
+	p.dport = port;
+	p.tcp_flags = DEC_TH_SYN;
+	flow_packet(w->t, &p, at);
+	if (answered) {
+		struct dec_pkt q = p;
+		memcpy(q.src, p.dst, 16);
+		memcpy(q.dst, p.src, 16);
+		q.sport = p.dport;
+		q.dport = p.sport;
+		q.tcp_flags = DEC_TH_SYN | DEC_TH_ACK;
+		flow_packet(w->t, &q, at + MS);
+	} else {
+		flow_packet(w->t, &p, at + S);
+		flow_packet(w->t, &p, at + 2 * S);
+	}
+}
+
+static void done(struct world *w, uint64_t end)
+{
+	flow_finish(w->t, end);
+	cls_finish(&w->c);
+}
+
+static const struct cls_unexpected *unexpected(const struct world *w, uint16_t port)
+{
+	for (size_t i = 0; i < w->c.nunexp; i++)
+		if (w->c.unexp[i].port == port)
+			return &w->c.unexp[i];
+	return NULL;
+}
+
+static const struct cls_row *row(const struct world *w, const char *client, const char *server, uint16_t port)
+{
+	for (size_t i = 0; i < w->c.nrows; i++) {
+		const struct graph_edge *e = &w->g.edges[w->c.rows[i].edge];
+		if (e->port == port && !strcmp(graph_end_name(&w->g, e->client), client) &&
+		    !strcmp(graph_end_name(&w->g, e->server), server))
+			return &w->c.rows[i];
+	}
+	return NULL;
+}
+
+static void test_plain_61616_under_tls_required_is_unexpected_with_the_forbid_reason(void)
+{
+	struct world w;
+	setup(&w, NULL);
+	tcp(&w, "198.51.100.15", "192.0.2.10", 61616, true, T0);
+	done(&w, T0 + 10 * S);
+	const struct cls_unexpected *u = unexpected(&w, 61616);
+	CU_ASSERT_FATAL(u != NULL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(u->why, "plain-text broker link"));
+	CU_ASSERT_EQUAL(u->status, CLS_OK);
+	teardown(&w);
+}
+
+static void test_reverse_direction_is_named_as_such(void)
+{
+	struct world w;
+	setup(&w, NULL);
+	tcp(&w, "198.51.100.11", "203.0.113.20", 9883, false, T0);
+	done(&w, T0 + 10 * S);
+	const struct cls_unexpected *u = unexpected(&w, 9883);
+	CU_ASSERT_FATAL(u != NULL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(u->why, "wrong direction"));
+	CU_ASSERT_EQUAL(u->status, CLS_BLOCKED);
+	CU_ASSERT_EQUAL(u->reason, CLS_R_NO_REPLY);
+	teardown(&w);
+}
+
+static void test_ignored_and_outside_traffic_is_not_a_finding(void)
+{
+	struct world w;
+	setup(&w, NULL);
+	tcp(&w, "198.51.100.11", "192.0.2.11", 88, true, T0);       /* Kerberos between site hosts */
+	tcp(&w, "198.18.0.1", "198.18.0.2", 445, true, T0);          /* neither end in the site */
+	tcp(&w, "198.51.100.11", "198.18.0.9", 8888, true, T0);      /* one end outside, not a graph port */
+	done(&w, T0 + 10 * S);
+	CU_ASSERT_EQUAL(w.c.nunexp, 0);
+	CU_ASSERT_EQUAL(w.c.ignored, 1);
+	CU_ASSERT_EQUAL(w.c.outside, 2);
+	teardown(&w);
+}
+
+static void test_required_edges_without_traffic_are_missing_and_optional_ones_are_not_rows(void)
+{
+	struct world w;
+	setup(&w, NULL);
+	done(&w, T0);
+	const struct cls_row *r = row(&w, "ontap1-n1", "agent-ontap", 9883);
+	CU_ASSERT_FATAL(r != NULL);
+	CU_ASSERT_EQUAL(r->status, CLS_MISSING);
+	CU_ASSERT_PTR_NULL(row(&w, "agent-ontap", "ontap1-data", 139));
+	CU_ASSERT(w.c.optional_unseen > 0);
+	CU_ASSERT(cls_has_findings(&w.c));
+	teardown(&w);
+}
+
+static void test_alternative_port_satisfies_the_group(void)
+{
+	struct world w;
+	setup(&w, "set tls optional\n"
+		  "host pmc1 192.0.2.10 role=pmc,broker\n"
+		  "host a1 198.51.100.10 role=agent\n");
+	tcp(&w, "198.51.100.10", "192.0.2.10", 61616, true, T0);
+	done(&w, T0 + 10 * S);
+	const struct cls_row *plain = row(&w, "a1", "pmc1", 61616);
+	CU_ASSERT_FATAL(plain != NULL);
+	CU_ASSERT_EQUAL(plain->status, CLS_OK);
+	CU_ASSERT_PTR_NULL(row(&w, "a1", "pmc1", 61617)); /* not missing: 61616 stands for the group */
+	CU_ASSERT_EQUAL(w.c.nunexp, 0);
+	teardown(&w);
+}
+
+static void test_mixed_outcomes_are_degraded(void)
+{
+	struct world w;
+	setup(&w, NULL);
+	tcp(&w, "198.51.100.10", "192.0.2.11", 61617, true, T0);
+	tcp(&w, "198.51.100.10", "192.0.2.11", 61617, false, T0 + S);
+	done(&w, T0 + 10 * S);
+	const struct cls_row *r = row(&w, "agent-ntx", "broker2", 61617);
+	CU_ASSERT_FATAL(r != NULL);
+	CU_ASSERT_EQUAL(r->status, CLS_DEGRADED);
+	CU_ASSERT_EQUAL(r->reason, CLS_R_NO_REPLY);
+	CU_ASSERT_EQUAL(r->n.attempts, 2);
+	CU_ASSERT_EQUAL(r->n.established, 1);
+	teardown(&w);
+}
+
+static void test_internet_edge_matches_any_outside_address(void)
+{
+	struct world w;
+	setup(&w, NULL);
+	tcp(&w, "192.0.2.10", "198.18.7.7", 443, true, T0);
+	done(&w, T0 + 10 * S);
+	const struct cls_row *r = row(&w, "pmc1", "internet", 443);
+	CU_ASSERT_FATAL(r != NULL);
+	CU_ASSERT_EQUAL(r->status, CLS_OK);
+	char buf[50];
+	CU_ASSERT_STRING_EQUAL(addr_str(r->server.a, buf), "198.18.7.7");
+	teardown(&w);
+}
+
+void suite_classify(void)
+{
+	CU_pSuite s = CU_add_suite("classify", NULL, NULL);
+	TU_ADD(s, test_plain_61616_under_tls_required_is_unexpected_with_the_forbid_reason);
+	TU_ADD(s, test_reverse_direction_is_named_as_such);
+	TU_ADD(s, test_ignored_and_outside_traffic_is_not_a_finding);
+	TU_ADD(s, test_required_edges_without_traffic_are_missing_and_optional_ones_are_not_rows);
+	TU_ADD(s, test_alternative_port_satisfies_the_group);
+	TU_ADD(s, test_mixed_outcomes_are_degraded);
+	TU_ADD(s, test_internet_edge_matches_any_outside_address);
+}

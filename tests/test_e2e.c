@@ -1,0 +1,316 @@
+/* test_e2e.c: the real binary on the captures in pcaps/, read back through its JSON report: every
+ * status and reason on every link type, IPv4 and IPv6; the demo; bad input; atomic -o; merging. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "flowaudit/util.h"
+#include "testutil.h"
+
+struct expect {
+	const char *client;
+	const char *status;
+	const char *reason;     /* NULL: JSON null */
+	int attempts;
+};
+
+/* pcaps/statuses.flows, one admin address per outcome (tcp/8443 to pmc1). */
+static const struct expect statuses[] = {
+	{"192.0.2.130", "ok", NULL, 1},
+	{"192.0.2.131", "blocked", "no-reply", 1},
+	{"192.0.2.132", "blocked", "reset", 1},
+	{"192.0.2.133", "blocked", "icmp-prohibited", 1},
+	{"192.0.2.134", "blocked", "icmp-unreachable", 1},
+	{"192.0.2.135", "ok", NULL, 1},          /* midstream, both ways */
+	{"192.0.2.136", "ok", NULL, 1},          /* one-sided: SYN then the client's ACK */
+	{"192.0.2.137", "ok", NULL, 1},          /* SYN-ACK stamped before the SYN */
+	{"192.0.2.138", "ok", NULL, 1},          /* RST after the handshake */
+	{"192.0.2.139", "ok", NULL, 1},          /* SPAN duplicates: still one attempt */
+	{"192.0.2.140", "degraded", "no-reply", 2},
+	{"192.0.2.141", "ok", NULL, 1},          /* retransmitted SYN-ACK */
+	{"192.0.2.142", "blocked", "no-reply", 1}, /* dropped, and every SYN duplicated by the SPAN */
+	{"192.0.2.150", "unverified", NULL, 1},  /* a lone SYN 0.5 s before the end */
+	{"2001:db8:a::130", "ok", NULL, 1},
+	{"2001:db8:a::131", "blocked", "no-reply", 1},
+	{"2001:db8:a::132", "blocked", "reset", 1},
+	{"2001:db8:a::133", "blocked", "icmp-prohibited", 1},
+	{"2001:db8:a::134", "blocked", "icmp-unreachable", 1},
+	{"2001:db8:a::135", "ok", NULL, 1},
+	{"2001:db8:a::136", "ok", NULL, 1},
+	{"2001:db8:a::137", "ok", NULL, 1},
+	{"2001:db8:a::139", "ok", NULL, 1},
+	{"2001:db8:a::140", "degraded", "no-reply", 2},
+	{"2001:db8:a::150", "unverified", NULL, 1},
+};
+
+static const char *str(json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+	return s ? s : "";
+}
+
+static void check_statuses(const char *pcap)
+{
+	char *args = xasprintf("-r %s -s rules/demo.site", pcap);
+	int st;
+	json_t *j = tu_audit_json(args, &st);
+	CU_ASSERT_FATAL(j != NULL);
+	CU_ASSERT_EQUAL(st, 1);
+	for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
+		const struct expect *x = &statuses[i];
+		json_t *e = tu_edge_by_client(j, x->client, 8443);
+		bool ok = e != NULL;
+		if (e) {
+			const char *status = json_string_value(json_object_get(e, "status"));
+			json_t *reason = json_object_get(e, "reason");
+			ok = status && !strcmp(status, x->status) &&
+			     (x->reason ? json_is_string(reason) && !strcmp(json_string_value(reason), x->reason)
+					: json_is_null(reason)) &&
+			     json_integer_value(json_object_get(e, "attempts")) == x->attempts &&
+			     !strcmp(json_string_value(json_object_get(e, "requirement")), "Admins to PMC Web UI") &&
+			     !strcmp(json_string_value(json_object_get(e, "server")), "pmc1");
+		}
+		if (!ok) {
+			char *dump = e ? json_dumps(e, JSON_COMPACT) : NULL;
+			fprintf(stderr, "\n%s: %s: want %s/%s x%d, got %s\n", pcap, x->client, x->status,
+				x->reason ? x->reason : "null", x->attempts, dump ? dump : "no row");
+			free(dump);
+		}
+		CU_ASSERT(ok);
+	}
+	/* UDP: answered portmapper, port-unreachable NFS; both optional rows. */
+	int udp_rows = 0;
+	size_t k;
+	json_t *u;
+	json_array_foreach(json_object_get(j, "edges"), k, u) {
+		if (strcmp(str(u, "proto"), "udp") != 0)
+			continue;
+		udp_rows++;
+		CU_ASSERT_STRING_EQUAL(str(u, "level"), "optional");
+		if (json_integer_value(json_object_get(u, "port")) == 111)
+			CU_ASSERT_STRING_EQUAL(str(u, "status"), "ok");
+		if (json_integer_value(json_object_get(u, "port")) == 2049)
+			CU_ASSERT_STRING_EQUAL(str(u, "reason"), "icmp-unreachable");
+	}
+	CU_ASSERT_EQUAL(udp_rows, 2);
+	/* The lone RST is no attempt at all; RDP between site hosts is unexpected. */
+	json_t *unexp = json_object_get(j, "unexpected");
+	bool rdp = false;
+	size_t i;
+	json_t *x;
+	json_array_foreach(unexp, i, x) {
+		if (json_integer_value(json_object_get(x, "port")) == 3389)
+			rdp = !strcmp(json_string_value(json_object_get(x, "client")), "agent-unityh");
+		CU_ASSERT(json_integer_value(json_object_get(x, "port")) != 8443);
+	}
+	CU_ASSERT(rdp);
+	json_t *sum = json_object_get(j, "summary");
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(sum, "unverified")), 2);
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(sum, "degraded")), 2);
+	json_decref(j);
+	free(args);
+}
+
+static void test_every_status_on_ethernet(void) { check_statuses("pcaps/statuses-eth.pcap"); }
+static void test_every_status_with_a_vlan_tag(void) { check_statuses("pcaps/statuses-vlan.pcap"); }
+static void test_every_status_with_qinq_tags(void) { check_statuses("pcaps/statuses-qinq.pcap"); }
+static void test_every_status_on_linux_sll(void) { check_statuses("pcaps/statuses-sll.pcap"); }
+static void test_every_status_on_linux_sll2(void) { check_statuses("pcaps/statuses-sll2.pcap"); }
+static void test_every_status_on_raw_ip(void) { check_statuses("pcaps/statuses-raw.pcap"); }
+static void test_every_status_on_bsd_null(void) { check_statuses("pcaps/statuses-null.pcap"); }
+
+
+static void test_demo_report_has_the_planted_findings(void)
+{
+	int st;
+	json_t *j = tu_audit_json("-r pcaps/demo.pcap -s rules/demo.site", &st);
+	CU_ASSERT_FATAL(j != NULL);
+	CU_ASSERT_EQUAL(st, 1);
+	CU_ASSERT_STRING_EQUAL(str(j, "tool"), "flowaudit");
+	json_t *in = json_array_get(json_object_get(j, "inputs"), 0);
+	CU_ASSERT_STRING_EQUAL(str(in, "linktype"), "EN10MB");
+	json_t *e = tu_edge_by_client(j, "203.0.113.21", 9883);
+	CU_ASSERT(e && !strcmp(str(e, "status"), "blocked") && !strcmp(str(e, "reason"), "no-reply") &&
+		  json_integer_value(json_object_get(e, "attempts")) == 3);
+	e = tu_edge_by_client(j, "203.0.113.10", 9898);
+	CU_ASSERT(e && !strcmp(str(e, "reason"), "icmp-prohibited"));
+	e = tu_edge_by_client(j, "203.0.113.61", 12228);
+	CU_ASSERT(e && !strcmp(str(e, "status"), "missing") && !strcmp(str(e, "server"), "cee1"));
+	json_t *sum = json_object_get(j, "summary");
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(sum, "blocked")), 5);
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(sum, "missing")), 2);
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(sum, "unexpected")), 4);
+	json_t *hosts = json_object_get(j, "hosts");
+	CU_ASSERT_EQUAL(json_array_size(hosts), 29);
+	CU_ASSERT(json_integer_value(json_object_get(json_object_get(j, "capture"), "duplicates")) > 0);
+	json_decref(j);
+}
+
+static void test_flows_array_carries_history_and_state(void)
+{
+	int st;
+	json_t *j = tu_audit_json("-r pcaps/statuses-eth.pcap -s rules/demo.site --flows", &st);
+	CU_ASSERT_FATAL(j != NULL);
+	json_t *flows = json_object_get(j, "flows");
+	size_t i;
+	json_t *f;
+	int seen = 0;
+	json_array_foreach(flows, i, f) {
+		const char *c = str(f, "client_addr");
+		if (!strcmp(c, "192.0.2.130")) {
+			CU_ASSERT_STRING_EQUAL(str(f, "state"), "established");
+			CU_ASSERT_STRING_EQUAL(str(f, "history"), "ShADdFf");
+			seen++;
+		} else if (!strcmp(c, "192.0.2.132")) {
+			CU_ASSERT_STRING_EQUAL(str(f, "state"), "reset");
+			CU_ASSERT_STRING_EQUAL(str(f, "history"), "Sr");
+			seen++;
+		} else if (!strcmp(c, "192.0.2.135")) {
+			CU_ASSERT_STRING_EQUAL(str(f, "state"), "midstream");
+			CU_ASSERT_EQUAL(json_integer_value(json_object_get(f, "server_port")), 8443);
+			seen++;
+		}
+	}
+	CU_ASSERT_EQUAL(seen, 3);
+	json_decref(j);
+}
+
+static void test_bpf_expression_narrows_the_capture(void)
+{
+	int st;
+	json_t *j = tu_audit_json("-r pcaps/statuses-eth.pcap -s rules/demo.site 'host 192.0.2.130'", &st);
+	CU_ASSERT_FATAL(j != NULL);
+	CU_ASSERT(tu_edge_by_client(j, "192.0.2.130", 8443) != NULL);
+	json_t *e = tu_edge_by_client(j, "192.0.2.131", 8443);
+	CU_ASSERT_PTR_NULL(e);
+	json_decref(j);
+}
+
+static void test_several_files_are_one_capture(void)
+{
+	int st;
+	json_t *j = tu_audit_json("-r pcaps/statuses-eth.pcap -r pcaps/statuses-sll.pcap -s rules/demo.site", &st);
+	CU_ASSERT_FATAL(j != NULL);
+	CU_ASSERT_EQUAL(json_array_size(json_object_get(j, "inputs")), 2);
+	/* The same flows twice: each attempt counted twice (different files are not SPAN copies). */
+	json_t *e = tu_edge_by_client(j, "192.0.2.130", 8443);
+	CU_ASSERT(e && json_integer_value(json_object_get(e, "attempts")) >= 1);
+	json_decref(j);
+}
+
+static void expect_exit2(const char *args, const char *needle)
+{
+	char *cmd = xasprintf("%s %s", tu_flowaudit(), args);
+	char *out, *err;
+	int st = tu_run(cmd, &out, &err);
+	CU_ASSERT_EQUAL(st, 2);
+	CU_ASSERT_EQUAL(strlen(out), 0);
+	if (!strstr(err, needle))
+		fprintf(stderr, "\n%s: stderr lacks '%s': %s\n", cmd, needle, err);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, needle));
+	free(cmd);
+	free(out);
+	free(err);
+}
+
+static void test_unusable_input_exits_2_with_a_reason(void)
+{
+	expect_exit2("audit -r /nonexistent.pcap -s rules/demo.site", "/nonexistent.pcap: error: cannot open: No such file");
+	expect_exit2("audit -r pcaps -s rules/demo.site", "pcaps: error: is a directory");
+	expect_exit2("audit -r rules/demo.site -s rules/demo.site", "rules/demo.site: error: not a readable capture");
+	const char *empty = tu_write("empty.pcap", "", 0);
+	char *a = xasprintf("audit -r %s", empty);
+	expect_exit2(a, "not a readable capture");
+	free(a);
+	expect_exit2("audit -r pcaps/demo.pcap -s rules/demo.site 'tcp port'", "bad filter expression");
+	expect_exit2("audit -r pcaps/demo.pcap --format xml", "unknown format 'xml'");
+	expect_exit2("audit -r pcaps/demo.pcap -s /nonexistent.site", "cannot open");
+	expect_exit2("frobnicate", "unknown command 'frobnicate'");
+}
+
+static void test_truncated_capture_reports_what_was_read_and_where_it_was_cut(void)
+{
+	FILE *f = fopen("pcaps/demo.pcap", "rb");
+	CU_ASSERT_FATAL(f != NULL);
+	static uint8_t buf[100000];
+	size_t n = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	const char *cut = tu_write("cut.pcap", buf, n - 30);
+	char *args = xasprintf("-r %s -s rules/demo.site", cut);
+	int st;
+	json_t *j = tu_audit_json(args, &st);
+	CU_ASSERT_FATAL(j != NULL);
+	CU_ASSERT_EQUAL(st, 1);
+	json_t *warn = json_object_get(json_object_get(j, "capture"), "warnings");
+	CU_ASSERT_EQUAL(json_array_size(warn), 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(json_string_value(json_array_get(warn, 0)), "cut short after packet"));
+	CU_ASSERT(json_integer_value(json_object_get(json_object_get(j, "capture"), "packets")) > 500);
+	json_decref(j);
+	free(args);
+}
+
+static void test_output_file_is_written_whole_or_not_at_all(void)
+{
+	char *out = xasprintf("%s/report.json", tu_dir());
+	char *cmd = xasprintf("%s audit -r pcaps/demo.pcap -s rules/demo.site --format json -o %s", tu_flowaudit(), out);
+	CU_ASSERT_EQUAL(tu_run(cmd, NULL, NULL), 1);
+	json_t *j = json_load_file(out, 0, NULL);
+	CU_ASSERT_PTR_NOT_NULL(j);
+	json_decref(j);
+	free(cmd);
+	cmd = xasprintf("%s audit -r pcaps/demo.pcap -s rules/demo.site -o /nonexistent-dir/r.json", tu_flowaudit());
+	char *err;
+	CU_ASSERT_EQUAL(tu_run(cmd, NULL, &err), 2);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "/nonexistent-dir/r.json"));
+	free(err);
+	free(cmd);
+	free(out);
+}
+
+static void test_text_report_ends_with_the_summary_line(void)
+{
+	char *cmd = xasprintf("%s audit -r pcaps/demo.pcap -s rules/demo.site", tu_flowaudit());
+	char *out;
+	CU_ASSERT_EQUAL(tu_run(cmd, &out, NULL), 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "Summary: 57 ok, 1 degraded, 5 blocked, 2 missing, 0 unverified, 4 unexpected\n"));
+	/* Findings come before what is ok, and no colour when not on a terminal. */
+	CU_ASSERT(strstr(out, "with findings") < strstr(out, "Required paths ok"));
+	CU_ASSERT_PTR_NULL(strchr(out, '\033'));
+	free(out);
+	free(cmd);
+}
+
+static void test_mkpcap_is_deterministic(void)
+{
+	const char *mk = getenv("MKPCAP");
+	if (!mk) {
+		CU_PASS("MKPCAP not set");
+		return;
+	}
+	char *out = xasprintf("%s/demo-again.pcap", tu_dir());
+	char *cmd = xasprintf("%s pcaps/demo.scenario %s && cmp -s %s pcaps/demo.pcap", mk, out, out);
+	CU_ASSERT_EQUAL(tu_run(cmd, NULL, NULL), 0);
+	free(cmd);
+	free(out);
+}
+
+void suite_e2e(void)
+{
+	CU_pSuite s = CU_add_suite("end to end", NULL, NULL);
+	TU_ADD(s, test_every_status_on_ethernet);
+	TU_ADD(s, test_every_status_with_a_vlan_tag);
+	TU_ADD(s, test_every_status_with_qinq_tags);
+	TU_ADD(s, test_every_status_on_linux_sll);
+	TU_ADD(s, test_every_status_on_linux_sll2);
+	TU_ADD(s, test_every_status_on_raw_ip);
+	TU_ADD(s, test_every_status_on_bsd_null);
+	TU_ADD(s, test_demo_report_has_the_planted_findings);
+	TU_ADD(s, test_flows_array_carries_history_and_state);
+	TU_ADD(s, test_bpf_expression_narrows_the_capture);
+	TU_ADD(s, test_several_files_are_one_capture);
+	TU_ADD(s, test_unusable_input_exits_2_with_a_reason);
+	TU_ADD(s, test_truncated_capture_reports_what_was_read_and_where_it_was_cut);
+	TU_ADD(s, test_output_file_is_written_whole_or_not_at_all);
+	TU_ADD(s, test_text_report_ends_with_the_summary_line);
+	TU_ADD(s, test_mkpcap_is_deterministic);
+}

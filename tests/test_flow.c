@@ -1,0 +1,329 @@
+/* test_flow.c: the TCP state machine and the flow table: handshakes, rejections, silence, one-sided
+ * and midstream captures, SPAN duplicates, reordering, port reuse, eviction. Packets are dec_pkt
+ * values built here, so these tests do not depend on the decoder. */
+#include <netinet/in.h>
+#include <string.h>
+
+#include "flowaudit/flow.h"
+#include "flowaudit/util.h"
+#include "testutil.h"
+
+#define S 1000000000ull
+#define MS 1000000ull
+#define T0 (1700000000ull * S)
+
+struct settled {
+	enum flow_verdict v[16];
+	enum flow_open open[16];
+	uint16_t client_port[16];
+	char history[16][18];
+	int n;
+};
+
+static void on_settle(void *ctx, const struct flow *f, enum flow_verdict v)
+{
+	struct settled *s = ctx;
+	if (s->n < 16) {
+		s->v[s->n] = v;
+		s->open[s->n] = flow_open(f, v);
+		s->client_port[s->n] = flow_client_port(f);
+		memcpy(s->history[s->n], f->history, sizeof(f->history));
+	}
+	s->n++;
+}
+
+static struct dec_pkt pkt(const char *src, uint16_t sport, const char *dst, uint16_t dport, uint8_t flags,
+			  uint32_t seq, uint32_t payload)
+{
+	struct dec_pkt p;
+	memset(&p, 0, sizeof(p));
+	addr_parse(src, p.src);
+	addr_parse(dst, p.dst);
+	p.sport = sport;
+	p.dport = dport;
+	p.proto = IPPROTO_TCP;
+	p.tcp_flags = flags;
+	p.seq = seq;
+	p.payload = payload;
+	return p;
+}
+
+#define C "192.0.2.1"
+#define SV "192.0.2.2"
+#define SYN DEC_TH_SYN
+#define SA (DEC_TH_SYN | DEC_TH_ACK)
+#define ACK DEC_TH_ACK
+#define RA (DEC_TH_RST | DEC_TH_ACK)
+
+struct run {
+	struct flow_table *t;
+	struct settled s;
+};
+
+static void start(struct run *r, size_t max)
+{
+	memset(&r->s, 0, sizeof(r->s));
+	r->t = flow_new(max, NULL, on_settle, &r->s);
+}
+
+static void feed(struct run *r, struct dec_pkt p, uint64_t ts)
+{
+	flow_packet(r->t, &p, ts);
+}
+
+static void finish(struct run *r, uint64_t end)
+{
+	flow_finish(r->t, end);
+}
+
+static void test_syn_answered_by_synack_is_established(void)
+{
+	struct run r;
+	start(&r, 0);
+	feed(&r, pkt(C, 40000, SV, 443, SYN, 100, 0), T0);
+	feed(&r, pkt(SV, 443, C, 40000, SA, 900, 0), T0 + MS);
+	feed(&r, pkt(C, 40000, SV, 443, ACK, 101, 0), T0 + 2 * MS);
+	finish(&r, T0 + 10 * S);
+	CU_ASSERT_EQUAL(r.s.n, 1);
+	CU_ASSERT_EQUAL(r.s.v[0], FV_ESTABLISHED);
+	CU_ASSERT_EQUAL(r.s.client_port[0], 40000);
+	flow_free(r.t);
+}
+
+static void test_syn_answered_by_rst_is_reset(void)
+{
+	struct run r;
+	start(&r, 0);
+	feed(&r, pkt(C, 40000, SV, 8080, SYN, 100, 0), T0);
+	feed(&r, pkt(SV, 8080, C, 40000, RA, 0, 0), T0 + MS);
+	finish(&r, T0 + 10 * S);
+	CU_ASSERT_EQUAL(r.s.v[0], FV_RESET);
+	CU_ASSERT_EQUAL(r.s.open[0], FO_FAILED);
+	flow_free(r.t);
+}
+
+static void test_rst_after_handshake_is_not_a_rejection(void)
+{
+	struct run r;
+	start(&r, 0);
+	feed(&r, pkt(C, 40000, SV, 61617, SYN, 100, 0), T0);
+	feed(&r, pkt(SV, 61617, C, 40000, SA, 900, 0), T0 + MS);
+	feed(&r, pkt(SV, 61617, C, 40000, RA, 901, 0), T0 + 2 * MS);
+	finish(&r, T0 + 10 * S);
+	CU_ASSERT_EQUAL(r.s.v[0], FV_ESTABLISHED);
+	flow_free(r.t);
+}
+
+static void test_retransmitted_syns_never_answered_are_no_reply(void)
+{
+	struct run r;
+	start(&r, 0);
+	for (int i = 0; i < 3; i++)
+		feed(&r, pkt(C, 40000, SV, 9883, SYN, 100, 0), T0 + (uint64_t)i * S);
+	finish(&r, T0 + 2 * S + MS);
+	CU_ASSERT_EQUAL(r.s.n, 1); /* one attempt, not three */
+	CU_ASSERT_EQUAL(r.s.v[0], FV_NO_REPLY);
+	flow_free(r.t);
+}
+
+static void test_lone_syn_at_end_of_capture_is_unverified_but_not_after_patience(void)
+{
+	struct run r;
+	start(&r, 0);
+	feed(&r, pkt(C, 40000, SV, 9883, SYN, 100, 0), T0);
+	finish(&r, T0 + 500 * MS);
+	CU_ASSERT_EQUAL(r.s.v[0], FV_UNVERIFIED);
+	CU_ASSERT_EQUAL(r.s.open[0], FO_UNKNOWN);
+	flow_free(r.t);
+	start(&r, 0);
+	feed(&r, pkt(C, 40000, SV, 9883, SYN, 100, 0), T0);
+	finish(&r, T0 + 4 * S);
+	CU_ASSERT_EQUAL(r.s.v[0], FV_NO_REPLY);
+	flow_free(r.t);
+}
+
+static void test_span_duplicate_syn_is_not_a_retransmission(void)
+{
+	struct run r;
+	start(&r, 0);
+	struct dec_pkt p = pkt(C, 40000, SV, 9883, SYN, 100, 0);
+	feed(&r, p, T0);
+	p.ttl = 63; /* the egress copy, one hop later */
+	feed(&r, p, T0 + 8000);
+	finish(&r, T0 + 500 * MS);
+	CU_ASSERT_EQUAL(r.s.v[0], FV_UNVERIFIED); /* still one SYN: too early to call */
+	CU_ASSERT_EQUAL(flow_stats(r.t)->duplicates, 1);
+	flow_free(r.t);
+}
+
+static void test_client_ack_without_synack_is_one_sided_open(void)
+{
+	struct run r;
+	start(&r, 0);
+	feed(&r, pkt(C, 40000, SV, 445, SYN, 100, 0), T0);
+	feed(&r, pkt(C, 40000, SV, 445, ACK, 101, 0), T0 + MS);
+	feed(&r, pkt(C, 40000, SV, 445, ACK | DEC_TH_PSH, 101, 50), T0 + 2 * MS);
+	finish(&r, T0 + 10 * S);
+	CU_ASSERT_EQUAL(r.s.v[0], FV_ONE_SIDED);
+	CU_ASSERT_EQUAL(r.s.open[0], FO_OPEN);
+	flow_free(r.t);
+}
+
+static void test_midstream_both_ways_is_open_and_direction_comes_from_service_port(void)
+{
+	static uint8_t svc[2][8192];
+	svc[0][61617 >> 3] |= (uint8_t)(1u << (61617 & 7));
+	struct run r;
+	memset(&r.s, 0, sizeof(r.s));
+	r.t = flow_new(0, (const uint8_t(*)[8192])svc, on_settle, &r.s);
+	/* The broker speaks first in the capture: the agent is still the client. */
+	feed(&r, pkt(SV, 61617, C, 50000, ACK | DEC_TH_PSH, 5, 40), T0);
+	feed(&r, pkt(C, 50000, SV, 61617, ACK | DEC_TH_PSH, 9, 40), T0 + MS);
+	finish(&r, T0 + S);
+	CU_ASSERT_EQUAL(r.s.v[0], FV_MIDSTREAM);
+	CU_ASSERT_EQUAL(r.s.open[0], FO_OPEN);
+	CU_ASSERT_EQUAL(r.s.client_port[0], 50000);
+	flow_free(r.t);
+}
+
+static void test_midstream_one_way_is_not_proof(void)
+{
+	struct run r;
+	start(&r, 0);
+	feed(&r, pkt(C, 50000, SV, 61617, ACK | DEC_TH_PSH, 9, 40), T0);
+	finish(&r, T0 + S);
+	CU_ASSERT_EQUAL(r.s.v[0], FV_ONE_SIDED);
+	CU_ASSERT_EQUAL(r.s.open[0], FO_UNKNOWN);
+	flow_free(r.t);
+}
+
+static void test_lone_rst_is_not_a_connection(void)
+{
+	struct run r;
+	start(&r, 0);
+	feed(&r, pkt(SV, 445, C, 40000, RA, 0, 0), T0);
+	finish(&r, T0 + S);
+	CU_ASSERT_EQUAL(r.s.v[0], FV_NOT_A_CONNECTION);
+	flow_free(r.t);
+}
+
+static void test_synack_stamped_before_its_syn_keeps_one_flow_and_its_client(void)
+{
+	struct run r;
+	start(&r, 0);
+	feed(&r, pkt(SV, 443, C, 40000, SA, 900, 0), T0);
+	feed(&r, pkt(C, 40000, SV, 443, SYN, 100, 0), T0 + 50000);
+	feed(&r, pkt(C, 40000, SV, 443, ACK, 101, 0), T0 + MS);
+	finish(&r, T0 + S);
+	CU_ASSERT_EQUAL(r.s.n, 1);
+	CU_ASSERT_EQUAL(r.s.v[0], FV_ESTABLISHED);
+	CU_ASSERT_EQUAL(r.s.client_port[0], 40000);
+	flow_free(r.t);
+}
+
+static void test_new_syn_after_close_on_same_ports_is_a_new_attempt(void)
+{
+	struct run r;
+	start(&r, 0);
+	feed(&r, pkt(C, 40000, SV, 443, SYN, 100, 0), T0);
+	feed(&r, pkt(SV, 443, C, 40000, RA, 0, 0), T0 + MS);
+	feed(&r, pkt(C, 40000, SV, 443, SYN, 7777, 0), T0 + 2 * S);
+	feed(&r, pkt(SV, 443, C, 40000, SA, 900, 0), T0 + 2 * S + MS);
+	finish(&r, T0 + 3 * S);
+	CU_ASSERT_EQUAL(r.s.n, 2);
+	CU_ASSERT_EQUAL(r.s.v[0], FV_RESET);
+	CU_ASSERT_EQUAL(r.s.v[1], FV_ESTABLISHED);
+	flow_free(r.t);
+}
+
+static void test_icmp_error_joins_the_flow_it_quotes(void)
+{
+	struct run r;
+	start(&r, 0);
+	feed(&r, pkt(C, 40000, SV, 9898, SYN, 100, 0), T0);
+	struct dec_pkt e = pkt(C, 40000, SV, 9898, 0, 0, 0); /* the quote: the client's SYN */
+	e.icmp = DEC_ICMP_PROHIBITED;
+	e.quote_ports = true;
+	e.quote_dst_bytes = 16;
+	feed(&r, e, T0 + MS);
+	finish(&r, T0 + S);
+	CU_ASSERT_EQUAL(r.s.n, 1);
+	CU_ASSERT_EQUAL(r.s.v[0], FV_ICMP_PROHIBITED);
+	/* A quote cut before its ports still finds the recent attempt by address. */
+	flow_free(r.t);
+	start(&r, 0);
+	feed(&r, pkt("2001:db8::1", 40000, "2001:db8::2", 9898, SYN, 100, 0), T0);
+	e = pkt("2001:db8::1", 0, "2001:db8::2", 0, 0, 0, 0);
+	e.icmp = DEC_ICMP_UNREACHABLE;
+	e.quote_dst_bytes = 6;
+	feed(&r, e, T0 + MS);
+	finish(&r, T0 + S);
+	CU_ASSERT_EQUAL(r.s.v[0], FV_ICMP_UNREACHABLE);
+	CU_ASSERT_EQUAL(flow_stats(r.t)->icmp_matched, 1);
+	flow_free(r.t);
+}
+
+static void test_table_bound_evicts_oldest_and_counts(void)
+{
+	struct run r;
+	start(&r, 4);
+	for (uint16_t i = 0; i < 10; i++)
+		feed(&r, pkt(C, (uint16_t)(40000 + i), SV, 443, SYN, 1, 0), T0 + i * MS);
+	CU_ASSERT(flow_count(r.t) <= 4);
+	CU_ASSERT_EQUAL(flow_stats(r.t)->evicted, 6);
+	CU_ASSERT_EQUAL(r.s.client_port[0], 40000); /* oldest first */
+	finish(&r, T0 + S);
+	CU_ASSERT_EQUAL(r.s.n, 10);
+	flow_free(r.t);
+}
+
+static void test_idle_flows_are_settled_by_packet_time(void)
+{
+	struct run r;
+	start(&r, 0);
+	feed(&r, pkt(C, 40000, SV, 443, SYN, 1, 0), T0);
+	feed(&r, pkt(SV, 443, C, 40000, SA, 1, 0), T0 + MS);
+	feed(&r, pkt(C, 40001, SV, 443, SYN, 1, 0), T0 + FLOW_IDLE_NS + 2 * S);
+	CU_ASSERT_EQUAL(r.s.n, 1); /* the first went idle and was folded before the end */
+	CU_ASSERT_EQUAL(flow_count(r.t), 1);
+	finish(&r, T0 + FLOW_IDLE_NS + 3 * S);
+	flow_free(r.t);
+}
+
+static void test_history_letters_follow_zeek(void)
+{
+	struct run r;
+	start(&r, 0);
+	feed(&r, pkt(C, 40000, SV, 443, SYN, 100, 0), T0);
+	feed(&r, pkt(SV, 443, C, 40000, SA, 900, 0), T0 + MS);
+	feed(&r, pkt(C, 40000, SV, 443, ACK, 101, 0), T0 + 2 * MS);
+	feed(&r, pkt(C, 40000, SV, 443, ACK | DEC_TH_PSH, 101, 10), T0 + 3 * MS);
+	feed(&r, pkt(SV, 443, C, 40000, ACK | DEC_TH_FIN, 901, 0), T0 + 4 * MS);
+	feed(&r, pkt(C, 40000, SV, 443, SYN, 200, 0), T0 + 2 * S); /* port reuse: a new attempt */
+	finish(&r, T0 + 2 * S + MS);
+	CU_ASSERT_EQUAL(r.s.n, 2);
+	CU_ASSERT_STRING_EQUAL(r.s.history[0], "ShADf");
+	CU_ASSERT_STRING_EQUAL(r.s.history[1], "S");
+	flow_free(r.t);
+}
+
+void suite_flow(void)
+{
+	CU_pSuite s = CU_add_suite("flow", NULL, NULL);
+	TU_ADD(s, test_syn_answered_by_synack_is_established);
+	TU_ADD(s, test_syn_answered_by_rst_is_reset);
+	TU_ADD(s, test_rst_after_handshake_is_not_a_rejection);
+	TU_ADD(s, test_retransmitted_syns_never_answered_are_no_reply);
+	TU_ADD(s, test_lone_syn_at_end_of_capture_is_unverified_but_not_after_patience);
+	TU_ADD(s, test_span_duplicate_syn_is_not_a_retransmission);
+	TU_ADD(s, test_client_ack_without_synack_is_one_sided_open);
+	TU_ADD(s, test_midstream_both_ways_is_open_and_direction_comes_from_service_port);
+	TU_ADD(s, test_midstream_one_way_is_not_proof);
+	TU_ADD(s, test_lone_rst_is_not_a_connection);
+	TU_ADD(s, test_synack_stamped_before_its_syn_keeps_one_flow_and_its_client);
+	TU_ADD(s, test_new_syn_after_close_on_same_ports_is_a_new_attempt);
+	TU_ADD(s, test_icmp_error_joins_the_flow_it_quotes);
+	TU_ADD(s, test_table_bound_evicts_oldest_and_counts);
+	TU_ADD(s, test_idle_flows_are_settled_by_packet_time);
+	TU_ADD(s, test_history_letters_follow_zeek);
+}
