@@ -51,7 +51,8 @@ int audit_run(const struct audit_opts *o, const struct graph *g, struct audit_re
 	struct run run = {res, o->want_flows};
 	struct flow_table *ft = flow_new(o->max_flows, (const uint8_t(*)[8192])g->ports, on_settle, &run);
 	struct cap_pkt cp;
-	while (cap_next(&cap, &cp)) {
+	int rc;
+	while ((rc = cap_next(&cap, &cp)) > 0) {
 		struct dec_pkt p;
 		res->packets++;
 		if (!res->first_ns || cp.ts_ns < res->first_ns)
@@ -68,6 +69,16 @@ int audit_run(const struct audit_opts *o, const struct graph *g, struct audit_re
 		}
 		res->decoded++;
 		flow_packet(ft, &p, cp.ts_ns);
+	}
+	if (rc < 0) {
+		for (size_t i = 0; i < cap.n; i++)
+			if (cap.in[i].error) {
+				struct diag_loc loc = {.file = cap.in[i].path};
+				diag_add(d, &loc, "%s", cap.in[i].error);
+			}
+		flow_free(ft);
+		cap_close(&cap);
+		return -1;
 	}
 	flow_finish(ft, res->last_ns);
 	res->flows = *flow_stats(ft);

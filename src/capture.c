@@ -16,7 +16,7 @@
 static void advance(struct cap_input *in)
 {
 	in->pending = false;
-	if (!in->pcap || in->cut)
+	if (!in->pcap || in->cut || in->error)
 		return;
 	int rc = pcap_next_ex(in->pcap, &in->hdr, &in->data);
 	if (rc == 1) {
@@ -24,8 +24,14 @@ static void advance(struct cap_input *in)
 		in->packets++;
 		in->ts_ns = (uint64_t)in->hdr->ts.tv_sec * 1000000000ull + (uint64_t)in->hdr->ts.tv_usec;
 	} else if (rc == PCAP_ERROR) {
-		in->cut = xasprintf("%s: cut short after packet %llu: %s", in->path, (unsigned long long)in->packets,
-				    pcap_geterr(in->pcap));
+		/* A file cut short keeps what came before it (a warning); any other error means the file is
+		 * not what it claims to be, e.g. a pcapng whose interfaces libpcap cannot merge. */
+		const char *msg = pcap_geterr(in->pcap);
+		if (strstr(msg, "truncated"))
+			in->cut = xasprintf("%s: cut short after packet %llu: %s", in->path,
+					    (unsigned long long)in->packets, msg);
+		else
+			in->error = xasprintf("packet %llu: %s", (unsigned long long)in->packets + 1, msg);
 	}
 }
 
@@ -70,8 +76,8 @@ int cap_open_files(struct cap *c, char *const *paths, size_t n, const char *bpf,
 		in->dlt = pcap_datalink(in->pcap);
 		if (!dec_linktype_supported(in->dlt)) {
 			const char *name = pcap_datalink_val_to_name(in->dlt);
-			diag_add(d, &loc, "link type %s (%d) is not supported (Ethernet, Linux cooked SLL/SLL2, raw IP, "
-				 "NULL/LOOP are)", name ? name : "unknown", in->dlt);
+			diag_add(d, &loc, "link type %s (%d) is not supported (flowaudit(1) lists those that are)",
+				 name ? name : "unknown", in->dlt);
 			return -1;
 		}
 		in->nsec = file_is_nsec(paths[i]);
@@ -102,6 +108,9 @@ int cap_next(struct cap *c, struct cap_pkt *out)
 	struct cap_input *best = NULL;
 	size_t bi = 0;
 	for (size_t i = 0; i < c->n; i++)
+		if (c->in[i].error)
+			return -1;
+	for (size_t i = 0; i < c->n; i++)
 		if (c->in[i].pending && (!best || c->in[i].ts_ns < best->ts_ns)) {
 			best = &c->in[i];
 			bi = i;
@@ -125,6 +134,7 @@ void cap_close(struct cap *c)
 			pcap_close(c->in[i].pcap);
 		free(c->in[i].path);
 		free(c->in[i].cut);
+		free(c->in[i].error);
 	}
 	free(c->in);
 	memset(c, 0, sizeof(*c));

@@ -1,5 +1,6 @@
 /* decode.c: frames -> struct dec_pkt. Link layers (Ethernet with 802.1Q/802.1ad tags at any depth,
- * Linux SLL and SLL2, raw IP, BSD NULL/LOOP), IPv4 with options and fragments, IPv6 with its extension
+ * Linux SLL and SLL2, raw IP, BSD NULL/LOOP, PPP, Cisco HDLC, Frame Relay, NFLOG, FDDI, ipnet, 802.11
+ * with radiotap or PPI), IPv4 with options and fragments, IPv6 with its extension
  * headers, TCP, UDP, and ICMP/ICMPv6 destination-unreachable errors with the packet they quote.
  * Stateless and allocation-free; truncated and invalid input are told apart and never read past. */
 #include "flowaudit/decode.h"
@@ -39,6 +40,16 @@ bool dec_linktype_supported(int dlt)
 	case DLT_IPV6:
 	case DLT_NULL:
 	case DLT_LOOP:
+	case DLT_PPP:
+	case DLT_PPP_SERIAL:
+	case DLT_C_HDLC:
+	case DLT_FRELAY:
+	case DLT_NFLOG:
+	case DLT_FDDI:
+	case DLT_IPNET:
+	case DLT_IEEE802_11:
+	case DLT_IEEE802_11_RADIO:
+	case DLT_PPI:
 		return true;
 	default:
 		return false;
@@ -74,6 +85,10 @@ static enum dec_icmp icmp6_kind(uint8_t code)
 }
 
 static enum dec_status transport(struct rd *r, uint8_t proto, size_t l4len, struct dec_pkt *out);
+static enum dec_status ipv4(struct rd *r, struct dec_pkt *out);
+static enum dec_status ipv6(struct rd *r, struct dec_pkt *out);
+static enum dec_status by_ethertype(struct rd *r, uint16_t type, struct dec_pkt *out);
+static enum dec_status by_version(struct rd *r, struct dec_pkt *out);
 
 /* Walk IPv6 extension headers from *nh at offset *off. Returns DEC_OK with the upper protocol in *nh,
  * DEC_FRAGMENT for a non-first fragment, or a truncation/other status. */
@@ -361,11 +376,156 @@ static enum dec_status by_version(struct rd *r, struct dec_pkt *out)
 	return DEC_NOT_IP;
 }
 
+/* IEEE 802.2 LLC with a SNAP header (AA AA 03, OUI 000000) carrying an Ethertype, at off. */
+static enum dec_status llc_snap(struct rd *r, size_t off, struct dec_pkt *out)
+{
+	uint8_t dsap = rd_u8(r, off), ssap = rd_u8(r, off + 1), ctl = rd_u8(r, off + 2);
+	uint16_t type = rd_be16(r, off + 6);
+	if (r->trunc)
+		return DEC_TRUNC_LINK;
+	if (dsap != 0xaa || ssap != 0xaa || ctl != 0x03)
+		return DEC_NOT_IP;
+	struct rd ip = rd_sub(r, off + 8);
+	return by_ethertype(&ip, type, out);
+}
+
+/* IEEE 802.11 data frames (the MAC header, optional QoS and HT control), then LLC/SNAP. Protected
+ * frames cannot be read and management/control frames carry no IP. */
+static enum dec_status ieee80211(struct rd *r, size_t off, struct dec_pkt *out)
+{
+	uint16_t fc = rd_le16(r, off);
+	if (r->trunc)
+		return DEC_TRUNC_LINK;
+	unsigned type = fc >> 2 & 3, subtype = fc >> 4 & 15;
+	if (type != 2 || (subtype & 4) || (fc & 0x4000))
+		return DEC_NOT_IP;
+	size_t hl = 24;
+	if ((fc >> 8 & 3) == 3)
+		hl += 6;        /* four addresses (WDS) */
+	if (subtype & 8) {
+		hl += 2;        /* QoS control */
+		if (fc & 0x8000)
+			hl += 4; /* HT control */
+	}
+	return llc_snap(r, off + hl, out);
+}
+
+/* PPP protocol field (RFC 1661): one byte when odd (compressed), else two. */
+static enum dec_status ppp(struct rd *r, size_t off, struct dec_pkt *out)
+{
+	if (rd_u8(r, off) == 0xff && rd_u8(r, off + 1) == 0x03)
+		off += 2; /* HDLC address and control */
+	uint16_t proto = rd_u8(r, off);
+	if (!(proto & 1)) {
+		proto = rd_be16(r, off);
+		off++;
+	}
+	off++;
+	if (r->trunc)
+		return DEC_TRUNC_LINK;
+	struct rd ip = rd_sub(r, off);
+	if (proto == 0x21)
+		return ipv4(&ip, out);
+	if (proto == 0x57)
+		return ipv6(&ip, out);
+	return DEC_NOT_IP;
+}
+
+/* NFLOG (Linux nfnetlink_log): a 4-byte header, then TLVs of little-endian length and type; type 9
+ * (NFULA_PAYLOAD) holds the IP packet. TLVs are padded to 4 bytes. */
+static enum dec_status nflog(struct rd *r, struct dec_pkt *out)
+{
+	size_t off = 4;
+	for (int i = 0; i < 64; i++) {
+		uint16_t len = rd_le16(r, off), type = rd_le16(r, off + 2);
+		if (r->trunc)
+			return DEC_TRUNC_LINK;
+		if (len < 4)
+			return DEC_BAD_IP;
+		if ((type & 0x7fff) == 9) {
+			struct rd ip = rd_sub(r, off + 4);
+			if (ip.len > (size_t)len - 4)
+				ip.len = (size_t)len - 4;
+			return by_version(&ip, out);
+		}
+		off += ((size_t)len + 3) & ~(size_t)3;
+	}
+	return DEC_NOT_IP;
+}
+
+static enum dec_status link_layer(int dlt, struct rd *r, struct dec_pkt *out, int depth);
+
 enum dec_status dec_frame(int dlt, const uint8_t *frame, uint32_t caplen, uint32_t wirelen, struct dec_pkt *out)
 {
 	memset(out, 0, sizeof(*out));
 	struct rd r = {frame, caplen < wirelen || !wirelen ? caplen : wirelen, false};
+	return link_layer(dlt, &r, out, 0);
+}
+
+static enum dec_status link_layer(int dlt, struct rd *rp, struct dec_pkt *out, int depth)
+{
+	struct rd r = *rp;
 	switch (dlt) {
+	case DLT_PPP:
+		return ppp(&r, 0, out);
+	case DLT_PPP_SERIAL:
+	case DLT_C_HDLC: {
+		/* Cisco HDLC: address 0x0f or 0x8f, control, then an Ethertype; otherwise PPP in HDLC framing. */
+		uint8_t a = rd_u8(&r, 0);
+		if (r.trunc)
+			return DEC_TRUNC_LINK;
+		if (a == 0x0f || a == 0x8f) {
+			uint16_t type = rd_be16(&r, 2);
+			if (r.trunc)
+				return DEC_TRUNC_LINK;
+			struct rd ip = rd_sub(&r, 4);
+			return by_ethertype(&ip, type, out);
+		}
+		return ppp(&r, 0, out);
+	}
+	case DLT_FRELAY: {
+		/* Q.922 address (2 bytes), UI control 0x03, optional pad, NLPID (RFC 2427). */
+		size_t off = 2;
+		if (rd_u8(&r, off) != 0x03)
+			return r.trunc ? DEC_TRUNC_LINK : DEC_NOT_IP;
+		off++;
+		if (rd_u8(&r, off) == 0x00)
+			off++;
+		uint8_t nlpid = rd_u8(&r, off);
+		if (r.trunc)
+			return DEC_TRUNC_LINK;
+		struct rd ip = rd_sub(&r, off + 1);
+		return nlpid == 0xcc ? ipv4(&ip, out) : nlpid == 0x8e ? ipv6(&ip, out) : DEC_NOT_IP;
+	}
+	case DLT_NFLOG:
+		return nflog(&r, out);
+	case DLT_FDDI: /* frame control, two 6-byte addresses, then LLC */
+		return llc_snap(&r, 13, out);
+	case DLT_IPNET: { /* Solaris ipnet: family at byte 1, 24-byte header */
+		uint8_t fam = rd_u8(&r, 1);
+		if (r.trunc || !rd_has(&r, 0, 24))
+			return DEC_TRUNC_LINK;
+		struct rd ip = rd_sub(&r, 24);
+		return fam == 2 ? ipv4(&ip, out) : fam == 26 ? ipv6(&ip, out) : DEC_NOT_IP;
+	}
+	case DLT_IEEE802_11:
+		return ieee80211(&r, 0, out);
+	case DLT_IEEE802_11_RADIO: { /* radiotap: its own length at offset 2 */
+		uint16_t len = rd_le16(&r, 2);
+		if (r.trunc)
+			return DEC_TRUNC_LINK;
+		return ieee80211(&r, len, out);
+	}
+	case DLT_PPI: { /* PPI: header length at 2, the inner link type at 4 */
+		uint16_t len = rd_le16(&r, 2);
+		uint32_t inner = (uint32_t)rd_le16(&r, 4) | (uint32_t)rd_le16(&r, 6) << 16;
+		if (r.trunc)
+			return DEC_TRUNC_LINK;
+		if (depth > 0 || inner == DLT_PPI || !rd_has(&r, len, 0))
+			return DEC_BAD_IP;
+		struct rd sub = rd_sub(&r, len);
+		return link_layer((int)inner, &sub, out, depth + 1);
+	}
 	case DLT_EN10MB: {
 		/* An 802.3 length field (< 1536) means LLC, never IP for our purposes. */
 		uint16_t type = rd_be16(&r, 12);

@@ -17,6 +17,7 @@ struct cap_input {
 	bool nsec;              /* the file stores nanoseconds */
 	uint64_t packets;       /* records read (after the BPF filter) */
 	char *cut;              /* why reading stopped early (truncated record), or NULL */
+	char *error;            /* a fatal read error ("packet N: ..."), or NULL */
 	/* the next packet, read ahead for the merge */
 	bool pending;
 	uint64_t ts_ns;
@@ -40,7 +41,8 @@ struct cap_pkt {
 
 /* Open every file, check its link type, apply bpf (may be NULL). -1 with a diagnostic naming the file. */
 int cap_open_files(struct cap *c, char *const *paths, size_t n, const char *bpf, struct diag *d);
-/* The next packet across all inputs in timestamp order: 1, or 0 at the end. */
+/* The next packet across all inputs in timestamp order: 1, 0 at the end, -1 when an input is
+ * unusable (its error field says why). */
 int cap_next(struct cap *c, struct cap_pkt *out);
 void cap_close(struct cap *c);
 
