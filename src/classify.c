@@ -370,8 +370,10 @@ void cls_finish(struct cls *c)
 		judge(&u->n, &u->status, &u->reason);
 	}
 	sort_graph = g;
-	qsort(c->rows, c->nrows, sizeof(*c->rows), cmp_rows);
-	qsort(c->unexp, c->nunexp, sizeof(*c->unexp), cmp_unexp);
+	if (c->nrows)
+		qsort(c->rows, c->nrows, sizeof(*c->rows), cmp_rows);
+	if (c->nunexp)
+		qsort(c->unexp, c->nunexp, sizeof(*c->unexp), cmp_unexp);
 	free_ix(&c->rows_ix);
 	free_ix(&c->unexp_ix);
 }

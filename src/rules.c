@@ -61,14 +61,19 @@ void rules_init(struct rules *r)
 	r->nroles = 1;
 }
 
+static void cond_clear(struct rules_cond *c)
+{
+	free(c->key);
+	for (size_t k = 0; k < c->nvalues; k++)
+		free(c->values[k]);
+	free(c->values);
+	memset(c, 0, sizeof(*c));
+}
+
 static void free_conds(struct rules_cond *c, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		free(c[i].key);
-		for (size_t k = 0; k < c[i].nvalues; k++)
-			free(c[i].values[k]);
-		free(c[i].values);
-	}
+	for (size_t i = 0; i < n; i++)
+		cond_clear(&c[i]);
 	free(c);
 }
 
@@ -469,8 +474,10 @@ static bool parse_when(struct parser *p, struct rules_cond **conds, size_t *n, s
 		if (!t || t->type != LEX_WORD || !strchr(t->s, '=') || strncmp(t->s, "scope=", 6) == 0)
 			break;
 		GROW(*conds, *cap, *n);
-		if (!parse_cond(p, &(*conds)[*n]))
+		if (!parse_cond(p, &(*conds)[*n])) {
+			cond_clear(&(*conds)[*n]);
 			return false;
+		}
 		(*n)++;
 		any = true;
 	}
@@ -774,7 +781,8 @@ static int parse_file(struct parser *p, const char *path, const struct lex_tok *
 	sub.lf = &lf;
 	sub.errors = 0;
 	sub.stack = xrealloc(NULL, (p->depth + 1) * sizeof(char *));
-	memcpy(sub.stack, p->stack, p->depth * sizeof(char *));
+	if (p->depth)
+		memcpy(sub.stack, p->stack, p->depth * sizeof(char *));
 	sub.stack[sub.depth++] = real;
 	size_t i = 0;
 	while (i < lf.ntoks) {

@@ -502,7 +502,8 @@ static void index_addrs(struct site *s)
 				s->nprefixes++;
 			}
 		}
-	qsort(s->prefixes, s->nprefixes, sizeof(*s->prefixes), cmp_prefix);
+	if (s->nprefixes)
+		qsort(s->prefixes, s->nprefixes, sizeof(*s->prefixes), cmp_prefix);
 }
 
 int site_load(struct site *s, const char *path, const struct rules *r, struct diag *d)

@@ -76,8 +76,10 @@ static void check_bad(const char *kind, const struct bad_case *c, size_t len, bo
 {
 	char name[96];
 	snprintf(name, sizeof(name), "%s.%s", c->name, site ? "site" : "rules");
-	char *text = xasprintf("%s%s", c->prelude ? prelude : "", c->text);
-	size_t n = (c->prelude ? strlen(prelude) : 0) + len;
+	size_t pl = c->prelude ? strlen(prelude) : 0, n = pl + len;
+	char *text = xmalloc(n + 1);
+	memcpy(text, prelude, pl);
+	memcpy(text + pl, c->text, len); /* len, not strlen: one case carries a NUL byte */
 	const char *path = tu_write(name, text, n);
 	free(text);
 	struct diag d;
