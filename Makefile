@@ -75,6 +75,7 @@ pcaps: $(B)/mkpcap
 	for s in $(SCENARIOS); do $(B)/mkpcap $$s $${s%.scenario}.pcap || exit 1; done
 
 check:
+	tools/deps.sh check
 	$(MAKE) FLAVOUR=asan CC=clang CFLAGS='-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' test
 	$(MAKE) FLAVOUR=asan CC=clang CFLAGS='-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' build/asan/flowaudit
 	tests/corpus.sh build/asan/flowaudit $(CORPUS)

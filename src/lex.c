@@ -152,6 +152,11 @@ int lex_file(struct lex_file *lf, const char *path, int flags, struct diag *d)
 				errors++;
 				break;
 			}
+			if ((c < 0x20 && c != '\t' && c != '\r') || c == 0x7f) {
+				diag_add(d, &loc, "control character 0x%02x", c);
+				errors++;
+				break;
+			}
 			size_t ul = utf8_len((const unsigned char *)buf + i, end - i);
 			if (ul == 0) {
 				diag_add(d, &loc, "invalid UTF-8 byte 0x%02x", c);
@@ -185,7 +190,8 @@ int lex_file(struct lex_file *lf, const char *path, int flags, struct diag *d)
 						j++;
 						break;
 					}
-					if (buf[j] == '\0' || utf8_len((const unsigned char *)buf + j, end - j) == 0)
+					unsigned char sc = (unsigned char)buf[j];
+					if (sc < 0x20 || sc == 0x7f || utf8_len((const unsigned char *)buf + j, end - j) == 0)
 						break; /* reported when the scan reaches it below */
 					s[n++] = buf[j++];
 				}
@@ -218,7 +224,8 @@ int lex_file(struct lex_file *lf, const char *path, int flags, struct diag *d)
 			}
 			size_t j = i;
 			while (j < end && is_word_char((unsigned char)buf[j], flags)) {
-				if (buf[j] == '\0' || utf8_len((const unsigned char *)buf + j, end - j) == 0)
+				unsigned char wc = (unsigned char)buf[j];
+				if (wc < 0x20 || wc == 0x7f || utf8_len((const unsigned char *)buf + j, end - j) == 0)
 					break;
 				j++;
 			}

@@ -1,18 +1,31 @@
 /* report_json.c: the JSON report of CONTRACT.md and the JSON port graph, built with jansson.
- * Timestamps are seconds since the epoch as numbers (microsecond digits). */
+ * Timestamps are seconds since the epoch as JSON numbers with the capture's own precision (6 or 9
+ * decimals). A double cannot hold 19 significant digits, so they are written as marked strings and
+ * turned into bare numbers when the document is printed. */
 #include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "flowaudit/report.h"
 #include "flowaudit/util.h"
 
 #define PAIRS_MAX 16
+#define TS_MARK "\\u0001ts:" /* the marker as jansson escapes it */
+
+static bool ts_nsec; /* the capture's precision, for ts() */
 
 static json_t *ts(uint64_t ns)
 {
 	if (!ns)
 		return json_null();
-	return json_real((double)(ns / 1000) / 1e6);
+	char buf[48];
+	if (ts_nsec)
+		snprintf(buf, sizeof(buf), "\001ts:%llu.%09llu", (unsigned long long)(ns / 1000000000ull),
+			 (unsigned long long)(ns % 1000000000ull));
+	else
+		snprintf(buf, sizeof(buf), "\001ts:%llu.%06llu", (unsigned long long)(ns / 1000000000ull),
+			 (unsigned long long)(ns % 1000000000ull / 1000));
+	return json_string(buf);
 }
 
 static json_t *addr(const uint8_t a[16])
@@ -28,11 +41,24 @@ static json_t *host_name(const struct graph *g, int host)
 
 static int dump(FILE *out, json_t *root)
 {
-	int rc = json_dumpf(root, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(16));
+	char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(root);
-	if (rc < 0 || fputc('\n', out) == EOF)
+	if (!text)
 		return -1;
-	return 0;
+	/* "\u0001ts:1763971200.000001" (as jansson escapes it) -> 1763971200.000001 */
+	size_t ml = strlen(TS_MARK);
+	char *p = text, *hit;
+	while ((hit = strstr(p, TS_MARK)) && hit > text && hit[-1] == '"') {
+		char *end = strchr(hit + ml, '"');
+		if (!end)
+			break;
+		fwrite(p, 1, (size_t)(hit - 1 - p), out);
+		fwrite(hit + ml, 1, (size_t)(end - hit - ml), out);
+		p = end + 1;
+	}
+	fputs(p, out);
+	free(text);
+	return fputc('\n', out) == EOF || ferror(out) ? -1 : 0;
 }
 
 static json_t *edge_obj(const struct graph *g, const struct graph_edge *e, const char *ca, const char *sa)
@@ -132,6 +158,7 @@ static int audit_json(FILE *out, const struct report *rp)
 	const struct graph *g = rp->g;
 	const struct audit_result *res = rp->res;
 	const struct cls *c = &res->cls;
+	ts_nsec = res->nsec;
 	json_t *root = json_object();
 	json_object_set_new(root, "tool", json_string("flowaudit"));
 	json_object_set_new(root, "version", json_string(FLOWAUDIT_VERSION));

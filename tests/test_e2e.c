@@ -280,6 +280,25 @@ static void test_text_report_ends_with_the_summary_line(void)
 	free(cmd);
 }
 
+static void test_nanosecond_captures_keep_nanoseconds(void)
+{
+	char *cmd = xasprintf("%s audit -r pcaps/nsec.pcap -s rules/demo.site --format json", tu_flowaudit());
+	char *out;
+	CU_ASSERT_EQUAL(tu_run(cmd, &out, NULL), 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"first_ts\": 1763971200.000000123,"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"first_seen\": 1763971200.000000123,"));
+	json_t *j = json_loads(out, 0, NULL); /* and it is still valid JSON, with numbers */
+	CU_ASSERT(j && json_is_real(json_object_get(json_object_get(j, "capture"), "first_ts")));
+	json_decref(j);
+	free(out);
+	free(cmd);
+	cmd = xasprintf("%s audit -r pcaps/statuses-eth.pcap -s rules/demo.site --format json", tu_flowaudit());
+	CU_ASSERT_EQUAL(tu_run(cmd, &out, NULL), 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"first_ts\": 1763971200.000000,")); /* microsecond file: 6 digits */
+	free(out);
+	free(cmd);
+}
+
 static void test_mkpcap_is_deterministic(void)
 {
 	const char *mk = getenv("MKPCAP");
@@ -312,5 +331,6 @@ void suite_e2e(void)
 	TU_ADD(s, test_truncated_capture_reports_what_was_read_and_where_it_was_cut);
 	TU_ADD(s, test_output_file_is_written_whole_or_not_at_all);
 	TU_ADD(s, test_text_report_ends_with_the_summary_line);
+	TU_ADD(s, test_nanosecond_captures_keep_nanoseconds);
 	TU_ADD(s, test_mkpcap_is_deterministic);
 }

@@ -69,6 +69,7 @@ static const struct bad_case bad_rules[] = {
 	{"dangling-indent", "  role pmc \"p\"\n", false, 1, 3, "indented line continues no statement"},
 	{"missing-level", "edge \"x\" agent -> broker tcp/1\n", true, 4, 31, "expected 'required' or 'optional' after 'tcp/1'"},
 	{"nul-byte", "role pmc \"p\0\"\n", false, 1, 12, "NUL byte"},
+	{"control-character", "role pmc \"p\x01\"\n", false, 1, 12, "control character 0x01"},
 	{"invalid-utf8", "role pmc \"caf\xc3\x28\"\n", false, 1, 14, "invalid UTF-8 byte 0xc3"},
 };
 
