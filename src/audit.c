@@ -30,6 +30,7 @@ static void on_settle(void *ctx, const struct flow *f, enum flow_verdict v)
 	af->first_ns = f->first_ns;
 	af->last_ns = f->last_ns;
 	memcpy(af->history, f->history, sizeof(af->history));
+	af->encaps = f->encaps;
 	af->verdict = v;
 }
 
@@ -68,6 +69,8 @@ int audit_run(const struct audit_opts *o, const struct graph *g, struct audit_re
 			continue;
 		}
 		res->decoded++;
+		for (unsigned e = 0; p.encaps >> e; e++)
+			res->by_encap[e] += p.encaps >> e & 1;
 		flow_packet(ft, &p, cp.ts_ns);
 	}
 	if (rc < 0) {

@@ -17,12 +17,32 @@
 #define ETH_VLAN 0x8100 /* IEEE 802.1Q */
 #define ETH_QINQ 0x88a8 /* IEEE 802.1ad */
 #define ETH_QINQ_OLD 0x9100
+#define ETH_VNTAG 0x8926 /* Cisco VN-Tag: 4 bytes, then the Ethertype */
+#define ETH_PBB 0x88e7   /* IEEE 802.1ah I-TAG: 4 bytes, the customer MAC addresses, the Ethertype */
 #define MAX_TAGS 8      /* deeper stacks are hostile or broken */
 #define MAX_EXT_HDRS 16 /* IPv6 extension headers walked before giving up */
 
 static const char *const status_names[DEC_NSTATUS] = {
 	"ok", "not-ip", "other-l4", "fragment", "truncated-link", "truncated-ip", "truncated-l4", "bad-ip", "bad-l4",
+	"tunnel-depth",
 };
+
+static const char *const encap_names[DEC_NENCAP] = {
+	"gre", "erspan1", "erspan2", "erspan3", "vxlan", "geneve", "mpls", "pppoe", "ipip", "ip6ip", "gre-udp", "pptp",
+	"gtp", "teredo", "ayiya",
+};
+
+static uint16_t vxlan_port = 4789; /* --vxlan-port; the only setting, fixed before decoding starts */
+
+void dec_set_vxlan_port(uint16_t port)
+{
+	vxlan_port = port;
+}
+
+const char *dec_encap_name(enum dec_encap e)
+{
+	return e < DEC_NENCAP ? encap_names[e] : "?";
+}
 
 const char *dec_status_name(enum dec_status s)
 {
@@ -89,6 +109,19 @@ static enum dec_status ipv4(struct rd *r, struct dec_pkt *out);
 static enum dec_status ipv6(struct rd *r, struct dec_pkt *out);
 static enum dec_status by_ethertype(struct rd *r, uint16_t type, struct dec_pkt *out);
 static enum dec_status by_version(struct rd *r, struct dec_pkt *out);
+static enum dec_status ethernet(struct rd *r, struct dec_pkt *out);
+static enum dec_status gre(struct rd *r, struct dec_pkt *out);
+static enum dec_status ppp(struct rd *r, size_t off, struct dec_pkt *out);
+
+/* Enter one more encapsulation layer, or refuse when nested too deep (hostile input loops). */
+static bool enter(struct dec_pkt *out, enum dec_encap e)
+{
+	if (out->depth >= DEC_MAX_DEPTH)
+		return false;
+	out->depth++;
+	out->encaps |= (uint16_t)(1u << e);
+	return true;
+}
 
 /* Walk IPv6 extension headers from *nh at offset *off. Returns DEC_OK with the upper protocol in *nh,
  * DEC_FRAGMENT for a non-first fragment, or a truncation/other status. */
@@ -257,6 +290,13 @@ static enum dec_status ipv4(struct rd *r, struct dec_pkt *out)
 		struct rd q = rd_sub(&l4, 8);
 		return quote4(&q, out);
 	}
+	if (proto == IPPROTO_IPIP || proto == IPPROTO_IPV6) {
+		if (!enter(out, proto == IPPROTO_IPIP ? DEC_ENC_IPIP : DEC_ENC_IP6IP))
+			return DEC_TUNNEL_DEPTH;
+		return by_version(&l4, out);
+	}
+	if (proto == IPPROTO_GRE)
+		return gre(&l4, out);
 	return transport(&l4, proto, l4len, out);
 }
 
@@ -298,7 +338,101 @@ static enum dec_status ipv6(struct rd *r, struct dec_pkt *out)
 		return quote6(&q, out);
 	}
 	size_t l4len = plen ? ((size_t)plen + 40 > off ? (size_t)plen + 40 - off : 0) : l4.len;
+	if (nh == IPPROTO_IPIP || nh == IPPROTO_IPV6) {
+		if (!enter(out, nh == IPPROTO_IPIP ? DEC_ENC_IPIP : DEC_ENC_IP6IP))
+			return DEC_TUNNEL_DEPTH;
+		return by_version(&l4, out);
+	}
+	if (nh == IPPROTO_GRE)
+		return gre(&l4, out);
 	return transport(&l4, nh, l4len, out);
+}
+
+/* UDP-carried tunnels: VXLAN (RFC 7348), Geneve (RFC 8926), GRE-in-UDP (RFC 8086). Recognised only when
+ * the header parses; otherwise the datagram stays an ordinary UDP packet (out is left as it was). */
+static enum dec_status udp_tunnel(struct rd *r, struct dec_pkt *out)
+{
+	uint16_t dp = out->dport;
+	struct rd h = rd_sub(r, 8);
+	if (dp == vxlan_port) { /* the destination port identifies VXLAN; the I flag must be set */
+		uint8_t flags = rd_u8(&h, 0);
+		if (h.trunc || !(flags & 0x08) || !rd_has(&h, 8, 14))
+			return DEC_OK;
+		if (!enter(out, DEC_ENC_VXLAN))
+			return DEC_TUNNEL_DEPTH;
+		struct rd eth = rd_sub(&h, 8);
+		return ethernet(&eth, out);
+	}
+	if (dp == 6081) {
+		uint8_t b0 = rd_u8(&h, 0);
+		uint16_t type = rd_be16(&h, 2);
+		size_t hl = 8 + (size_t)(b0 & 0x3f) * 4;
+		if (h.trunc || b0 >> 6 != 0 || !rd_has(&h, 0, hl) ||
+		    (type != 0x6558 && type != ETH_IPV4 && type != ETH_IPV6))
+			return DEC_OK;
+		if (!enter(out, DEC_ENC_GENEVE))
+			return DEC_TUNNEL_DEPTH;
+		struct rd in = rd_sub(&h, hl);
+		return type == 0x6558 ? ethernet(&in, out) : by_ethertype(&in, type, out);
+	}
+	if (dp == 2152 || out->sport == 2152) { /* GTP-U (3GPP TS 29.281): version 1, G-PDU */
+		uint8_t b0 = rd_u8(&h, 0), type = rd_u8(&h, 1);
+		if (h.trunc || b0 >> 5 != 1 || !(b0 & 0x10) || type != 0xff)
+			return DEC_OK;
+		size_t off = 8;
+		if (b0 & 0x07) { /* sequence, N-PDU, next extension type */
+			uint8_t next = rd_u8(&h, 11);
+			off = 12;
+			for (int i = 0; next && i < 8; i++) {
+				size_t len = (size_t)rd_u8(&h, off) * 4;
+				if (h.trunc || !len)
+					return DEC_OK;
+				next = rd_u8(&h, off + len - 1);
+				off += len;
+			}
+		}
+		if (h.trunc || !rd_has(&h, off, 1))
+			return DEC_OK;
+		if (!enter(out, DEC_ENC_GTP))
+			return DEC_TUNNEL_DEPTH;
+		struct rd in = rd_sub(&h, off);
+		return by_version(&in, out);
+	}
+	if (dp == 3544 || out->sport == 3544) { /* Teredo (RFC 4380): optional indicators, then IPv6 */
+		size_t off = 0;
+		if (rd_be16(&h, 0) == 1) /* authentication: id and auth lengths, nonce (8), confirmation (1) */
+			off = 4 + (size_t)rd_u8(&h, 2) + rd_u8(&h, 3) + 9;
+		if (rd_be16(&h, off) == 0)
+			off += 8; /* origin indication */
+		uint8_t v = rd_u8(&h, off);
+		uint16_t plen = rd_be16(&h, off + 4);
+		if (h.trunc || v >> 4 != 6 || (size_t)plen + 40 > h.len - off)
+			return DEC_OK;
+		if (!enter(out, DEC_ENC_TEREDO))
+			return DEC_TUNNEL_DEPTH;
+		struct rd in = rd_sub(&h, off);
+		return ipv6(&in, out);
+	}
+	if (dp == 5072 || out->sport == 5072) { /* AYIYA: identity and signature, then the next header */
+		uint8_t b0 = rd_u8(&h, 0), b1 = rd_u8(&h, 1), next = rd_u8(&h, 3);
+		size_t off = 8 + ((size_t)1 << (b0 >> 4)) + (size_t)(b1 >> 4) * 4;
+		if (h.trunc || (next != IPPROTO_IPV6 && next != IPPROTO_IPIP) || !rd_has(&h, off, 1))
+			return DEC_OK;
+		if (!enter(out, DEC_ENC_AYIYA))
+			return DEC_TUNNEL_DEPTH;
+		struct rd in = rd_sub(&h, off);
+		return by_version(&in, out);
+	}
+	if (dp == 4754) {
+		uint16_t fv = rd_be16(&h, 0);
+		if (h.trunc || (fv & 7) != 0)
+			return DEC_OK;
+		if (!enter(out, DEC_ENC_GRE_UDP))
+			return DEC_TUNNEL_DEPTH;
+		out->depth--; /* gre() counts its own layer */
+		return gre(&h, out);
+	}
+	return DEC_OK;
 }
 
 /* l4len: the transport segment's length by the IP header, which a short snaplen does not change. */
@@ -332,18 +466,116 @@ static enum dec_status transport(struct rd *r, uint8_t proto, size_t l4len, stru
 		if (ulen < 8 || ulen > l4len)
 			return DEC_BAD_L4;
 		out->payload = (uint32_t)ulen - 8;
-		return DEC_OK;
+		return udp_tunnel(r, out);
 	}
 	return DEC_OTHER_L4;
 }
 
+/* MPLS label stack (RFC 3032) down to the bottom-of-stack entry, then IPv4/IPv6 by the first nibble,
+ * or an Ethernet pseudowire with its control word (RFC 4385, first nibble 0). */
+static enum dec_status mpls(struct rd *r, struct dec_pkt *out)
+{
+	if (!enter(out, DEC_ENC_MPLS))
+		return DEC_TUNNEL_DEPTH;
+	size_t off = 0;
+	for (int i = 0;; i++) {
+		uint32_t e = rd_be32(r, off);
+		if (r->trunc)
+			return DEC_TRUNC_LINK;
+		off += 4;
+		if (e & 0x100)
+			break;
+		if (i == 16)
+			return DEC_BAD_IP;
+	}
+	uint8_t nib = rd_u8(r, off) >> 4;
+	if (r->trunc)
+		return DEC_TRUNC_LINK;
+	struct rd in = rd_sub(r, off);
+	if (nib == 4)
+		return ipv4(&in, out);
+	if (nib == 6)
+		return ipv6(&in, out);
+	if (nib == 0) {
+		struct rd eth = rd_sub(r, off + 4);
+		return ethernet(&eth, out);
+	}
+	return DEC_NOT_IP;
+}
+
 static enum dec_status by_ethertype(struct rd *r, uint16_t type, struct dec_pkt *out)
 {
-	if (type == ETH_IPV4)
+	switch (type) {
+	case ETH_IPV4:
 		return ipv4(r, out);
-	if (type == ETH_IPV6)
+	case ETH_IPV6:
 		return ipv6(r, out);
-	return DEC_NOT_IP;
+	case 0x8847: /* MPLS unicast */
+		return mpls(r, out);
+	case 0x8864: /* PPPoE session (RFC 2516): 6-byte header, then the PPP protocol */
+		if (!enter(out, DEC_ENC_PPPOE))
+			return DEC_TUNNEL_DEPTH;
+		if (!rd_has(r, 0, 6))
+			return DEC_TRUNC_LINK;
+		return ppp(r, 6, out);
+	default:
+		return DEC_NOT_IP;
+	}
+}
+
+/* GRE (RFC 2784, 2890): optional checksum, key and sequence; IPv4, IPv6, transparent Ethernet bridging,
+ * MPLS, ERSPAN type I/II (0x88be) and III (0x22eb); version 1 is PPTP's enhanced GRE carrying PPP. */
+static enum dec_status gre(struct rd *r, struct dec_pkt *out)
+{
+	uint16_t fv = rd_be16(r, 0), type = rd_be16(r, 2);
+	if (r->trunc)
+		return DEC_TRUNC_IP;
+	unsigned version = fv & 7;
+	bool seq = fv & 0x1000;
+	size_t off = 4;
+	if (version == 1) { /* RFC 2637: key always present, sequence and acknowledgement optional */
+		off += 4 + (seq ? 4 : 0) + ((fv & 0x0080) ? 4 : 0);
+		if (!enter(out, DEC_ENC_PPTP))
+			return DEC_TUNNEL_DEPTH;
+		if (type != 0x880b || !rd_has(r, 0, off))
+			return r->trunc ? DEC_TRUNC_IP : DEC_NOT_IP;
+		return ppp(r, off, out);
+	}
+	if (version != 0)
+		return DEC_OTHER_L4;
+	off += (fv & 0x8000 ? 4 : 0) + (fv & 0x2000 ? 4 : 0) + (seq ? 4 : 0);
+	if (!rd_has(r, 0, off))
+		return DEC_TRUNC_IP;
+	enum dec_encap kind = DEC_ENC_GRE;
+	size_t inner = off;
+	bool eth = false;
+	switch (type) {
+	case 0x6558:
+		eth = true;
+		break;
+	case 0x88be: /* ERSPAN: type II has an 8-byte header and a GRE sequence number; type I has neither */
+		kind = seq ? DEC_ENC_ERSPAN2 : DEC_ENC_ERSPAN1;
+		inner += seq ? 8 : 0;
+		eth = true;
+		break;
+	case 0x22eb: { /* ERSPAN type III: 12 bytes, plus an 8-byte platform sub-header when O is set */
+		uint8_t flags = rd_u8(r, off + 11);
+		if (r->trunc)
+			return DEC_TRUNC_IP;
+		kind = DEC_ENC_ERSPAN3;
+		inner += 12 + (flags & 1 ? 8 : 0);
+		eth = true;
+		break;
+	}
+	default:
+		break;
+	}
+	if (!enter(out, kind))
+		return DEC_TUNNEL_DEPTH;
+	struct rd in = rd_sub(r, inner);
+	if (in.trunc)
+		return DEC_TRUNC_IP;
+	return eth ? ethernet(&in, out) : by_ethertype(&in, type, out);
 }
 
 /* Ethertype at off, then any number (up to MAX_TAGS) of 802.1Q/802.1ad tags. */
@@ -351,10 +583,17 @@ static enum dec_status tagged(struct rd *r, size_t off, struct dec_pkt *out)
 {
 	uint16_t type = rd_be16(r, off);
 	off += 2;
-	while (type == ETH_VLAN || type == ETH_QINQ || type == ETH_QINQ_OLD) {
-		if (out->vlans == MAX_TAGS)
+	for (int tags = 0; type == ETH_VLAN || type == ETH_QINQ || type == ETH_QINQ_OLD || type == ETH_VNTAG ||
+			   type == ETH_PBB; tags++) {
+		if (tags == MAX_TAGS)
 			return DEC_BAD_IP;
-		out->vlans++;
+		if (type == ETH_PBB) {
+			type = rd_be16(r, off + 16);
+			off += 18;
+			continue;
+		}
+		if (type != ETH_VNTAG)
+			out->vlans++;
 		type = rd_be16(r, off + 2);
 		off += 4;
 	}
@@ -362,6 +601,17 @@ static enum dec_status tagged(struct rd *r, size_t off, struct dec_pkt *out)
 		return DEC_TRUNC_LINK;
 	struct rd ip = rd_sub(r, off);
 	return by_ethertype(&ip, type, out);
+}
+
+static enum dec_status ethernet(struct rd *r, struct dec_pkt *out)
+{
+	/* An 802.3 length field (< 1536) means LLC, never IP for our purposes. */
+	uint16_t type = rd_be16(r, 12);
+	if (r->trunc)
+		return DEC_TRUNC_LINK;
+	if (type < 1536)
+		return DEC_NOT_IP;
+	return tagged(r, 12, out);
 }
 
 static enum dec_status by_version(struct rd *r, struct dec_pkt *out)
@@ -526,15 +776,8 @@ static enum dec_status link_layer(int dlt, struct rd *rp, struct dec_pkt *out, i
 		struct rd sub = rd_sub(&r, len);
 		return link_layer((int)inner, &sub, out, depth + 1);
 	}
-	case DLT_EN10MB: {
-		/* An 802.3 length field (< 1536) means LLC, never IP for our purposes. */
-		uint16_t type = rd_be16(&r, 12);
-		if (r.trunc)
-			return DEC_TRUNC_LINK;
-		if (type < 1536)
-			return DEC_NOT_IP;
-		return tagged(&r, 12, out);
-	}
+	case DLT_EN10MB:
+		return ethernet(&r, out);
 	case DLT_LINUX_SLL: /* 16-byte cooked header, protocol at 14 */
 		if (!rd_has(&r, 0, 16))
 			return DEC_TRUNC_LINK;

@@ -166,8 +166,8 @@ enum flow_verdict flow_verdict(const struct flow *f, uint64_t now_ns)
 			return FV_RESET;
 		if (f->icmp)
 			return f->icmp == DEC_ICMP_PROHIBITED ? FV_ICMP_PROHIBITED : FV_ICMP_UNREACHABLE;
-		if (f->pkts[1])
-			return FV_MIDSTREAM; /* the server talked, but its SYN-ACK was not captured */
+		if (f->bytes[1])
+			return FV_MIDSTREAM; /* the server sent data, but its SYN-ACK was not captured */
 		if (f->flags & FLOW_CLIENT_ACK)
 			return FV_ONE_SIDED;
 		/* Never judged on a count or spacing of retransmissions (FIELD-NOTES): a retransmission
@@ -178,7 +178,8 @@ enum flow_verdict flow_verdict(const struct flow *f, uint64_t now_ns)
 	}
 	if (f->icmp)
 		return f->icmp == DEC_ICMP_PROHIBITED ? FV_ICMP_PROHIBITED : FV_ICMP_UNREACHABLE;
-	if (f->pkts[0] && f->pkts[1])
+	/* Both sides must have said something other than RST: data answered only by resets is no proof. */
+	if ((f->flags & (FLOW_TALK_C | FLOW_TALK_S)) == (FLOW_TALK_C | FLOW_TALK_S))
 		return FV_MIDSTREAM;
 	return FV_ONE_SIDED;
 }
@@ -273,6 +274,11 @@ static int pick_client(const struct flow_table *t, const struct dec_pkt *p, int 
 		return src_side;
 	if (s && !d)
 		return receiver;
+	/* No hint from the graph: a well-known port (below 1024) against an ephemeral one is the service. */
+	if (p->dport < 1024 && p->sport >= 1024)
+		return src_side;
+	if (p->sport < 1024 && p->dport >= 1024)
+		return receiver;
 	if (p->proto == IPPROTO_UDP)
 		return src_side;
 	/* A connection already open: the lower port is the service (ports are rarely both ephemeral). */
@@ -330,8 +336,10 @@ static bool new_attempt(const struct flow *f, int dir, const struct dec_pkt *p)
 static void tcp_update(struct flow *f, int dir, const struct dec_pkt *p, uint64_t ts)
 {
 	uint8_t fl = p->tcp_flags;
-	if (!(fl & DEC_TH_RST))
+	if (!(fl & DEC_TH_RST)) {
 		f->flags &= (uint16_t)~FLOW_ONLY_RST;
+		f->flags |= dir ? FLOW_TALK_S : FLOW_TALK_C;
+	}
 	if ((fl & (DEC_TH_SYN | DEC_TH_ACK)) == DEC_TH_SYN) {
 		if (dir == 0) {
 			if (!(f->flags & FLOW_SYN)) {
@@ -446,6 +454,7 @@ void flow_packet(struct flow_table *t, const struct dec_pkt *p, uint64_t ts)
 	}
 	f->fp[dir] = fingerprint(p);
 	f->fp_ns[dir] = ts;
+	f->encaps |= p->encaps;
 	f->pkts[dir]++;
 	f->bytes[dir] += p->payload;
 	if (ts > f->last_ns)

@@ -112,6 +112,21 @@ static int graph_json(FILE *out, const struct graph *g)
 	return dump(out, root);
 }
 
+/* "gre+erspan2", or null when the flow was not encapsulated. */
+static json_t *encap_json(uint16_t mask)
+{
+	if (!mask)
+		return json_null();
+	char buf[128] = "";
+	for (int e = 0; e < DEC_NENCAP; e++)
+		if (mask >> e & 1) {
+			if (*buf)
+				strcat(buf, "+");
+			strcat(buf, dec_encap_name((enum dec_encap)e));
+		}
+	return json_string(buf);
+}
+
 static void put_counts(json_t *o, const struct cls_counts *n)
 {
 	json_object_set_new(o, "attempts", json_integer((json_int_t)n->attempts));
@@ -182,6 +197,11 @@ static int audit_json(FILE *out, const struct report *rp)
 		if (res->by_status[s])
 			json_object_set_new(why, dec_status_name((enum dec_status)s), json_integer((json_int_t)res->by_status[s]));
 	json_object_set_new(cap, "not_decoded", why);
+	json_t *enc = json_object();
+	for (int e = 0; e < DEC_NENCAP; e++)
+		if (res->by_encap[e])
+			json_object_set_new(enc, dec_encap_name((enum dec_encap)e), json_integer((json_int_t)res->by_encap[e]));
+	json_object_set_new(cap, "encapsulations", enc);
 	json_object_set_new(cap, "flows", json_integer((json_int_t)res->flows.flows));
 	json_object_set_new(cap, "duplicates", json_integer((json_int_t)res->flows.duplicates));
 	json_object_set_new(cap, "evicted", json_integer((json_int_t)res->flows.evicted));
@@ -239,6 +259,7 @@ static int audit_json(FILE *out, const struct report *rp)
 			json_object_set_new(o, "last_ts", ts(f->last_ns));
 			json_object_set_new(o, "history", json_string(f->history));
 			json_object_set_new(o, "state", json_string(flow_verdict_name(f->verdict)));
+			json_object_set_new(o, "encapsulation", encap_json(f->encaps));
 			json_array_append_new(flows, o);
 		}
 		json_object_set_new(root, "flows", flows);

@@ -34,6 +34,7 @@ struct audit_flow {
 	uint8_t proto;
 	uint64_t first_ns, last_ns;
 	char history[18];
+	uint16_t encaps;
 	enum flow_verdict verdict;
 };
 
@@ -42,6 +43,7 @@ struct audit_result {
 	size_t ninputs;
 	uint64_t packets, decoded, skipped;
 	uint64_t by_status[DEC_NSTATUS];
+	uint64_t by_encap[DEC_NENCAP]; /* decoded packets that crossed each encapsulation */
 	uint64_t first_ns, last_ns;
 	bool nsec;              /* any input stores nanoseconds */
 	char **warnings;        /* e.g. a file cut short */

@@ -16,8 +16,17 @@ enum dec_status {
 	DEC_TRUNC_L4,           /* cut inside the TCP/UDP/ICMP header */
 	DEC_BAD_IP,             /* impossible IP header: version, IHL, lengths */
 	DEC_BAD_L4,             /* impossible TCP data offset, UDP length, ICMP quote */
+	DEC_TUNNEL_DEPTH,       /* encapsulations nested deeper than DEC_MAX_DEPTH */
 	DEC_NSTATUS
 };
+
+/* Encapsulations crossed on the way to the inner packet (dec_pkt.encaps is a bit mask of them). */
+enum dec_encap {
+	DEC_ENC_GRE, DEC_ENC_ERSPAN1, DEC_ENC_ERSPAN2, DEC_ENC_ERSPAN3, DEC_ENC_VXLAN, DEC_ENC_GENEVE,
+	DEC_ENC_MPLS, DEC_ENC_PPPOE, DEC_ENC_IPIP, DEC_ENC_IP6IP, DEC_ENC_GRE_UDP, DEC_ENC_PPTP, DEC_ENC_GTP,
+	DEC_ENC_TEREDO, DEC_ENC_AYIYA, DEC_NENCAP
+};
+#define DEC_MAX_DEPTH 8
 
 enum dec_icmp { DEC_ICMP_NONE, DEC_ICMP_PROHIBITED, DEC_ICMP_UNREACHABLE };
 
@@ -28,6 +37,8 @@ struct dec_pkt {
 	uint8_t tcp_flags;
 	uint8_t ttl;
 	uint8_t vlans;          /* VLAN tags crossed */
+	uint8_t depth;          /* encapsulation layers crossed */
+	uint16_t encaps;        /* bit (1 << enum dec_encap) per kind crossed */
 	uint16_t ip_id;         /* IPv4 identification (SPAN duplicate detection) */
 	uint16_t win;
 	uint32_t seq, ack;
@@ -50,6 +61,9 @@ struct dec_pkt {
 
 /* dlt: libpcap's DLT_ value. caplen: bytes present; wirelen: bytes on the wire. */
 enum dec_status dec_frame(int dlt, const uint8_t *frame, uint32_t caplen, uint32_t wirelen, struct dec_pkt *out);
+/* UDP port of VXLAN (default 4789, IANA). Set once before decoding; the decoder keeps no other state. */
+void dec_set_vxlan_port(uint16_t port);
+const char *dec_encap_name(enum dec_encap e);
 /* Can dec_frame read this link type at all? */
 bool dec_linktype_supported(int dlt);
 const char *dec_status_name(enum dec_status s);

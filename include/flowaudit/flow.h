@@ -51,6 +51,8 @@ struct flow_key {
 #define FLOW_MIDSTREAM 0x0100   /* first packet was neither SYN nor SYN-ACK */
 #define FLOW_ONLY_RST 0x0200    /* every packet so far was a RST */
 #define FLOW_CLOSED 0x0400
+#define FLOW_TALK_C 0x0800      /* the client sent something other than a RST */
+#define FLOW_TALK_S 0x1000      /* the server sent something other than a RST */
 
 struct flow {
 	struct flow_key key;
@@ -68,6 +70,7 @@ struct flow {
 	uint8_t list;           /* which expiry list holds it */
 	uint8_t hlen;
 	uint16_t hseen;         /* history letters already recorded, per direction */
+	uint16_t encaps;        /* encapsulations that carried it (dec_pkt.encaps, OR of its packets) */
 	char history[18];       /* Zeek's letters: upper case client, lower case server */
 };
 
