@@ -310,6 +310,7 @@ static enum dec_status ipv6(struct rd *r, struct dec_pkt *out)
 	uint16_t plen = rd_be16(r, 4);
 	uint8_t nh = rd_u8(r, 6);
 	out->ttl = rd_u8(r, 7);
+	out->ip_id = 0; /* no identification in IPv6; clear an outer IPv4 tunnel header's */
 	rd_copy(r, 8, out->src, 16);
 	rd_copy(r, 24, out->dst, 16);
 	if (r->trunc)
@@ -354,9 +355,15 @@ static enum dec_status udp_tunnel(struct rd *r, struct dec_pkt *out)
 {
 	uint16_t dp = out->dport;
 	struct rd h = rd_sub(r, 8);
+	/* A header the snaplen cut off cannot be judged: that is a truncated packet, not a plain datagram
+	 * (the outer headers of a mirror must never become a flow of their own). */
+	enum dec_status not_tunnel = h.len < out->payload ? DEC_TRUNC_L4 : DEC_OK;
 	if (dp == vxlan_port) { /* the destination port identifies VXLAN; the I flag must be set */
 		uint8_t flags = rd_u8(&h, 0);
-		if (h.trunc || !(flags & 0x08) || !rd_has(&h, 8, 14))
+		bool whole = rd_has(&h, 0, 8 + 14);
+		if (!whole)
+			return not_tunnel;
+		if (!(flags & 0x08))
 			return DEC_OK;
 		if (!enter(out, DEC_ENC_VXLAN))
 			return DEC_TUNNEL_DEPTH;
@@ -367,8 +374,9 @@ static enum dec_status udp_tunnel(struct rd *r, struct dec_pkt *out)
 		uint8_t b0 = rd_u8(&h, 0);
 		uint16_t type = rd_be16(&h, 2);
 		size_t hl = 8 + (size_t)(b0 & 0x3f) * 4;
-		if (h.trunc || b0 >> 6 != 0 || !rd_has(&h, 0, hl) ||
-		    (type != 0x6558 && type != ETH_IPV4 && type != ETH_IPV6))
+		if (h.trunc || !rd_has(&h, 0, hl))
+			return not_tunnel;
+		if (b0 >> 6 != 0 || (type != 0x6558 && type != ETH_IPV4 && type != ETH_IPV6))
 			return DEC_OK;
 		if (!enter(out, DEC_ENC_GENEVE))
 			return DEC_TUNNEL_DEPTH;
@@ -377,7 +385,9 @@ static enum dec_status udp_tunnel(struct rd *r, struct dec_pkt *out)
 	}
 	if (dp == 2152 || out->sport == 2152) { /* GTP-U (3GPP TS 29.281): version 1, G-PDU */
 		uint8_t b0 = rd_u8(&h, 0), type = rd_u8(&h, 1);
-		if (h.trunc || b0 >> 5 != 1 || !(b0 & 0x10) || type != 0xff)
+		if (h.trunc)
+			return not_tunnel;
+		if (b0 >> 5 != 1 || !(b0 & 0x10) || type != 0xff)
 			return DEC_OK;
 		size_t off = 8;
 		if (b0 & 0x07) { /* sequence, N-PDU, next extension type */
@@ -385,14 +395,16 @@ static enum dec_status udp_tunnel(struct rd *r, struct dec_pkt *out)
 			off = 12;
 			for (int i = 0; next && i < 8; i++) {
 				size_t len = (size_t)rd_u8(&h, off) * 4;
-				if (h.trunc || !len)
+				if (h.trunc)
+					return not_tunnel;
+				if (!len)
 					return DEC_OK;
 				next = rd_u8(&h, off + len - 1);
 				off += len;
 			}
 		}
 		if (h.trunc || !rd_has(&h, off, 1))
-			return DEC_OK;
+			return not_tunnel;
 		if (!enter(out, DEC_ENC_GTP))
 			return DEC_TUNNEL_DEPTH;
 		struct rd in = rd_sub(&h, off);
@@ -406,7 +418,9 @@ static enum dec_status udp_tunnel(struct rd *r, struct dec_pkt *out)
 			off += 8; /* origin indication */
 		uint8_t v = rd_u8(&h, off);
 		uint16_t plen = rd_be16(&h, off + 4);
-		if (h.trunc || v >> 4 != 6 || (size_t)plen + 40 > h.len - off)
+		if (h.trunc)
+			return not_tunnel;
+		if (v >> 4 != 6 || (size_t)plen + 40 + off != out->payload)
 			return DEC_OK;
 		if (!enter(out, DEC_ENC_TEREDO))
 			return DEC_TUNNEL_DEPTH;
@@ -416,8 +430,10 @@ static enum dec_status udp_tunnel(struct rd *r, struct dec_pkt *out)
 	if (dp == 5072 || out->sport == 5072) { /* AYIYA: identity and signature, then the next header */
 		uint8_t b0 = rd_u8(&h, 0), b1 = rd_u8(&h, 1), next = rd_u8(&h, 3);
 		size_t off = 8 + ((size_t)1 << (b0 >> 4)) + (size_t)(b1 >> 4) * 4;
-		if (h.trunc || (next != IPPROTO_IPV6 && next != IPPROTO_IPIP) || !rd_has(&h, off, 1))
-			return DEC_OK;
+		if (h.trunc)
+			return not_tunnel;
+		if ((next != IPPROTO_IPV6 && next != IPPROTO_IPIP) || !rd_has(&h, off, 1))
+			return rd_has(&h, off, 0) ? DEC_OK : not_tunnel;
 		if (!enter(out, DEC_ENC_AYIYA))
 			return DEC_TUNNEL_DEPTH;
 		struct rd in = rd_sub(&h, off);
@@ -425,7 +441,9 @@ static enum dec_status udp_tunnel(struct rd *r, struct dec_pkt *out)
 	}
 	if (dp == 4754) {
 		uint16_t fv = rd_be16(&h, 0);
-		if (h.trunc || (fv & 7) != 0)
+		if (h.trunc)
+			return not_tunnel;
+		if ((fv & 7) != 0)
 			return DEC_OK;
 		if (!enter(out, DEC_ENC_GRE_UDP))
 			return DEC_TUNNEL_DEPTH;

@@ -119,6 +119,40 @@ static void test_every_status_on_linux_sll2(void) { check_statuses("pcaps/status
 static void test_every_status_on_raw_ip(void) { check_statuses("pcaps/statuses-raw.pcap"); }
 static void test_every_status_on_bsd_null(void) { check_statuses("pcaps/statuses-null.pcap"); }
 
+/* The same capture mirrored inside each remote-mirroring encapsulation gives the same edges and
+ * unexpected rows as the plain one, and the report counts the encapsulation. */
+static void test_wrapped_captures_give_the_same_report(void)
+{
+	static const char *const kinds[][2] = {
+		{"gre", "gre"}, {"erspan1", "erspan1"}, {"erspan2", "erspan2"}, {"erspan3", "erspan3"},
+		{"vxlan", "vxlan"}, {"geneve", "geneve"}, {"mpls", "mpls"}, {"pppoe", "pppoe"}, {"ipip", "ipip"},
+	};
+	int st;
+	json_t *plain = tu_audit_json("-r pcaps/statuses-eth.pcap -s rules/demo.site --flows", &st);
+	CU_ASSERT_FATAL(plain != NULL);
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		char *pcap = xasprintf("pcaps/statuses-%s.pcap", kinds[i][0]);
+		check_statuses(pcap);
+		char *args = xasprintf("-r %s -s rules/demo.site --flows", pcap);
+		json_t *j = tu_audit_json(args, &st);
+		CU_ASSERT_FATAL(j != NULL);
+		bool same_edges = json_equal(json_object_get(j, "edges"), json_object_get(plain, "edges"));
+		bool same_unexp = json_equal(json_object_get(j, "unexpected"), json_object_get(plain, "unexpected"));
+		if (!same_edges || !same_unexp)
+			fprintf(stderr, "\n%s: report differs from the unwrapped capture\n", pcap);
+		CU_ASSERT(same_edges && same_unexp);
+		json_t *enc = json_object_get(json_object_get(j, "capture"), "encapsulations");
+		CU_ASSERT(json_integer_value(json_object_get(enc, kinds[i][1])) > 0);
+		json_t *f0 = json_array_get(json_object_get(j, "flows"), 0);
+		CU_ASSERT_PTR_NOT_NULL(strstr(str(f0, "encapsulation"), kinds[i][1]));
+		json_decref(j);
+		free(args);
+		free(pcap);
+	}
+	CU_ASSERT(json_is_null(json_object_get(json_array_get(json_object_get(plain, "flows"), 0), "encapsulation")));
+	json_decref(plain);
+}
+
 
 static void test_demo_report_has_the_planted_findings(void)
 {
@@ -323,6 +357,7 @@ void suite_e2e(void)
 	TU_ADD(s, test_every_status_on_linux_sll2);
 	TU_ADD(s, test_every_status_on_raw_ip);
 	TU_ADD(s, test_every_status_on_bsd_null);
+	TU_ADD(s, test_wrapped_captures_give_the_same_report);
 	TU_ADD(s, test_demo_report_has_the_planted_findings);
 	TU_ADD(s, test_flows_array_carries_history_and_state);
 	TU_ADD(s, test_bpf_expression_narrows_the_capture);

@@ -11,6 +11,7 @@ int main(void)
 	suite_rules();
 	suite_graph();
 	suite_decode();
+	suite_tunnel();
 	suite_flow();
 	suite_classify();
 	suite_e2e();

@@ -3,6 +3,7 @@
  * it only writes files, with libpcap's pcap_open_dead() and pcap_dump().
  *
  *   link ethernet|sll|sll2|raw|null   snaplen N   nsec   time EPOCH_SECONDS   vlan ID[,ID]   include FILE
+ *   wrap gre|erspan1|erspan2|erspan3|vxlan|geneve|mpls|pppoe|ipip   (remote mirroring, Ethernet only)
  *   tcp|udp CLIENT -> SERVER:PORT OUTCOME [at SECONDS] [sport N] [vlan ID[,ID]] [dup] [from ADDR] [data N]
  *   repeat N tcp|udp ...                  (N attempts of the same flow, 1 s apart, new source ports)
  *
@@ -47,6 +48,15 @@ struct flowspec {
 	uint32_t data;
 	char outcome[32];
 };
+
+/* "wrap KIND": every Ethernet frame is sent again inside a remote-mirroring encapsulation, from one
+ * mirror source to one sensor (198.18.255.1 -> 198.18.255.2, outside any test site). */
+enum wrap { WRAP_NONE, WRAP_GRE, WRAP_ERSPAN1, WRAP_ERSPAN2, WRAP_ERSPAN3, WRAP_VXLAN, WRAP_GENEVE, WRAP_MPLS,
+	    WRAP_PPPOE, WRAP_IPIP };
+static const char *const wrap_names[] = {"none", "gre", "erspan1", "erspan2", "erspan3", "vxlan", "geneve", "mpls",
+					 "pppoe", "ipip"};
+static enum wrap wrap_kind;
+static uint32_t wrap_seq; /* GRE sequence numbers */
 
 static struct out_pkt *pkts;
 static size_t npkts, cap_pkts;
@@ -120,6 +130,109 @@ static void l4_csum(uint8_t *l4, size_t len, size_t csum_off, const uint8_t src[
 	put16(l4 + csum_off, csum(l4, len, sum));
 }
 
+static size_t ip_packet(uint8_t *buf, const uint8_t src[16], const uint8_t dst[16], uint8_t proto,
+			const uint8_t *l4, size_t l4len, uint8_t ttl);
+
+/* Wrap an Ethernet frame (len bytes in frame) in place; returns the new length. */
+static size_t wrap_frame(uint8_t *frame, size_t len, size_t cap)
+{
+	uint8_t inner[2048], hdr[64], payload[2200], outer_ip[2300];
+	memcpy(inner, frame, len);
+	size_t hl = 0;
+	uint8_t proto = IPPROTO_GRE;
+	const uint8_t *body = inner; /* what follows the encapsulation header */
+	size_t blen = len;
+	memset(hdr, 0, sizeof(hdr));
+	switch (wrap_kind) {
+	case WRAP_GRE: /* transparent Ethernet bridging, with a key */
+		put16(hdr, 0x2000);
+		put16(hdr + 2, 0x6558);
+		put32(hdr + 4, 42);
+		hl = 8;
+		break;
+	case WRAP_ERSPAN1: /* no GRE sequence, no ERSPAN header */
+		put16(hdr + 2, 0x88be);
+		hl = 4;
+		break;
+	case WRAP_ERSPAN2:
+		put16(hdr, 0x1000);
+		put16(hdr + 2, 0x88be);
+		put32(hdr + 4, wrap_seq++);
+		put16(hdr + 8, 0x1000 | 10); /* version 1 (type II), VLAN 10 */
+		put16(hdr + 10, 7);          /* session 7 */
+		hl = 16;
+		break;
+	case WRAP_ERSPAN3: /* with the optional 8-byte platform sub-header (O bit) */
+		put16(hdr, 0x1000);
+		put16(hdr + 2, 0x22eb);
+		put32(hdr + 4, wrap_seq++);
+		put16(hdr + 8, 0x2000 | 10); /* version 2 (type III) */
+		put16(hdr + 10, 7);
+		hdr[8 + 11] = 1;             /* O: platform sub-header follows */
+		hl = 8 + 12 + 8;
+		break;
+	case WRAP_VXLAN:
+	case WRAP_GENEVE: {
+		uint8_t *u = hdr;
+		put16(u, 40000);
+		put16(u + 2, wrap_kind == WRAP_VXLAN ? 4789 : 6081);
+		put16(u + 4, (uint16_t)(8 + 8 + len));
+		if (wrap_kind == WRAP_VXLAN) {
+			u[8] = 0x08;
+			u[14] = 1; /* VNI 1 */
+		} else {
+			put16(u + 10, 0x6558);
+		}
+		hl = 16;
+		proto = IPPROTO_UDP;
+		break;
+	}
+	case WRAP_IPIP: /* the frame's IP packet inside IPv4 (protocol 4 or 41) */
+		body = inner + 14;
+		blen = len - 14;
+		proto = (body[0] >> 4) == 4 ? IPPROTO_IPIP : IPPROTO_IPV6;
+		break;
+	case WRAP_MPLS:
+	case WRAP_PPPOE: {
+		/* Not IP-carried: the frame's own Ethernet header, a new Ethertype, the label or PPPoE header. */
+		uint8_t *ip = inner + 14;
+		size_t iplen = len - 14;
+		bool v4 = (ip[0] >> 4) == 4;
+		size_t off = 12;
+		if (wrap_kind == WRAP_MPLS) {
+			put16(frame + off, 0x8847);
+			put32(frame + off + 2, 1000u << 12 | 0x100 | 64); /* label 1000, bottom of stack, TTL 64 */
+			off += 6;
+		} else {
+			put16(frame + off, 0x8864);
+			frame[off + 2] = 0x11;
+			put16(frame + off + 4, 0x0001);              /* session */
+			put16(frame + off + 6, (uint16_t)(iplen + 2));
+			put16(frame + off + 8, v4 ? 0x0021 : 0x0057);
+			off += 10;
+		}
+		memcpy(frame + off, ip, iplen);
+		return off + iplen;
+	}
+	default:
+		return len;
+	}
+	memcpy(payload, hdr, hl);
+	memcpy(payload + hl, body, blen);
+	static const uint8_t v4a[4] = {198, 18, 255, 1}, v4b[4] = {198, 18, 255, 2};
+	uint8_t a[16], b[16];
+	addr_from_v4(a, v4a);
+	addr_from_v4(b, v4b);
+	size_t olen = ip_packet(outer_ip, a, b, proto, payload, hl + blen, 64);
+	if (14 + olen > cap)
+		return len;
+	memset(frame, 0, 12);
+	frame[0] = 0x02, frame[5] = 0xee, frame[6] = 0x02, frame[11] = 0xef;
+	put16(frame + 12, 0x0800);
+	memcpy(frame + 14, outer_ip, olen);
+	return 14 + olen;
+}
+
 static void emit_frame(uint64_t ts, const uint8_t *ip, size_t iplen, const struct flowspec *f, bool from_client)
 {
 	uint8_t frame[2048];
@@ -174,6 +287,8 @@ static void emit_frame(uint64_t ts, const uint8_t *ip, size_t iplen, const struc
 		iplen = sizeof(frame) - off;
 	memcpy(frame + off, ip, iplen);
 	size_t len = off + iplen;
+	if (wrap_kind != WRAP_NONE && opt.dlt == DLT_EN10MB)
+		len = wrap_frame(frame, len, sizeof(frame));
 	GROW(pkts, cap_pkts, npkts);
 	struct out_pkt *p = &pkts[npkts];
 	p->ts_ns = ts;
@@ -442,6 +557,17 @@ static int read_scenario(const char *path, int depth)
 					opt.dlt = links[i].dlt;
 			if (opt.dlt < 0) {
 				fprintf(stderr, "mkpcap: %s:%d: unknown link '%s'\n", path, lineno, tok[1]);
+				rc = 2;
+			}
+			continue;
+		}
+		if (!strcmp(tok[0], "wrap") && n == 2) {
+			wrap_kind = WRAP_NONE;
+			for (size_t i = 0; i < sizeof(wrap_names) / sizeof(wrap_names[0]); i++)
+				if (!strcmp(tok[1], wrap_names[i]))
+					wrap_kind = (enum wrap)i;
+			if (wrap_kind == WRAP_NONE && strcmp(tok[1], "none")) {
+				fprintf(stderr, "mkpcap: %s:%d: unknown wrap '%s'\n", path, lineno, tok[1]);
 				rc = 2;
 			}
 			continue;
