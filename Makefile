@@ -38,7 +38,7 @@ TEST_SRCS := $(wildcard tests/test_*.c) tests/testutil.c
 TEST_OBJS := $(TEST_SRCS:tests/%.c=$(B)/tests/%.o)
 SCENARIOS := $(wildcard pcaps/*.scenario)
 
-.PHONY: all deps test demo check pcaps install clean bench fuzz
+.PHONY: all deps test demo check pcaps install clean bench fuzz fuzz-run
 all: $(B)/flowaudit
 
 # Installs missing Debian packages (as root), or says which; a no-op when everything is present.
@@ -62,9 +62,48 @@ $(B)/mkpcap: tools/mkpcap.c $(B)/util.o | deps
 $(B)/test_flowaudit: $(TEST_OBJS) $(LIB_OBJS)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS) $(CUNIT_LIBS)
 
-test: $(B)/flowaudit $(B)/test_flowaudit $(B)/mkpcap
+test: $(B)/flowaudit $(B)/test_flowaudit $(B)/mkpcap $(B)/replay_packet $(B)/replay_rules $(B)/replay_site
 	FLOWAUDIT=$(B)/flowaudit MKPCAP=$(B)/mkpcap $(B)/test_flowaudit
 	tests/lint/run.sh $(B)/flowaudit
+	@for t in packet rules site; do \
+	  set -- tests/fuzz/regress/$$t/*; [ -e "$$1" ] || continue; \
+	  printf 'fuzz regressions (%s): ' $$t; $(B)/replay_$$t "$$@" || exit 1; done
+
+# Fuzz harnesses: linked with libFuzzer for `make fuzz`, with a replay main for the regression inputs.
+$(B)/replay_packet: tests/fuzz/replay.c tests/fuzz/fuzz_packet.c $(LIB_OBJS)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS)
+$(B)/replay_rules: tests/fuzz/replay.c tests/fuzz/fuzz_text.c $(LIB_OBJS)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS)
+$(B)/replay_site: tests/fuzz/replay.c tests/fuzz/fuzz_text.c $(LIB_OBJS)
+	$(CC) $(ALL_CFLAGS) -DFUZZ_SITE -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS)
+$(B)/fuzz_packet: tests/fuzz/fuzz_packet.c $(LIB_OBJS)
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS)
+$(B)/fuzz_rules: tests/fuzz/fuzz_text.c $(LIB_OBJS)
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS)
+$(B)/fuzz_site: tests/fuzz/fuzz_text.c $(LIB_OBJS)
+	$(CC) $(ALL_CFLAGS) -DFUZZ_SITE -fsanitize=fuzzer -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS)
+$(B)/seeds: tests/fuzz/seeds.c | deps
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS)
+
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+# Each harness runs FUZZ_SECONDS from seeds (pcaps/, rules/, the corpus) plus what earlier runs found
+# (build/fuzz/corpus-*); a crash leaves build/fuzz/crash-* and fails the target: copy it to
+# tests/fuzz/regress/TARGET/ with the fix.
+fuzz:
+	tools/deps.sh check
+	$(MAKE) FLAVOUR=fuzz CC=clang CFLAGS='$(FUZZ_CFLAGS)' fuzz-run
+
+fuzz-run: $(B)/fuzz_packet $(B)/fuzz_rules $(B)/fuzz_site $(B)/seeds
+	mkdir -p $(B)/seed-packet $(B)/seed-rules $(B)/seed-site $(B)/corpus-packet $(B)/corpus-rules $(B)/corpus-site
+	$(B)/seeds $(B)/seed-packet pcaps/*.pcap $$(ls $(CORPUS)/pcaps/*/*.pcap 2>/dev/null | head -400)
+	cp rules/*.rules tests/lint/*.rules $(B)/seed-rules/
+	cp rules/*.site tests/lint/*.site $(B)/seed-site/
+	for t in packet rules site; do \
+	  $(B)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=$(B)/crash-$$t- \
+	    $(B)/corpus-$$t $(B)/seed-$$t tests/fuzz/regress/$$t 2>&1 | grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|#[0-9]+ +DONE)|ERROR|SUMMARY' ; \
+	  test -z "$$(ls $(B)/crash-$$t-* 2>/dev/null)" || { echo "fuzz_$$t found a crash: $$(ls $(B)/crash-$$t-*)"; exit 1; }; \
+	done
 
 demo: $(B)/flowaudit
 	@echo '$$ flowaudit audit -r pcaps/demo.pcap -s rules/demo.site'

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "flowaudit/audit.h"
+#include "flowaudit/decode.h"
 #include "flowaudit/diag.h"
 #include "flowaudit/graph.h"
 #include "flowaudit/report.h"
@@ -27,7 +28,7 @@
 
 static const char usage_text[] =
 	"usage: flowaudit audit [-r FILE]... [-s SITE] [-R RULES]... [--format text|json] [-o OUT]\n"
-	"                       [--flows] [--max-flows N] [BPF...]\n"
+	"                       [--flows] [--max-flows N] [--vxlan-port N] [BPF...]\n"
 	"       flowaudit graph [-s SITE] [-R RULES]... [--format text|json|dot] [-o OUT]\n"
 	"       flowaudit lint [-R RULES]... FILE...\n"
 	"       flowaudit --version\n";
@@ -149,12 +150,13 @@ static int write_output(const char *out, write_fn fn, const void *arg)
 	return rc;
 }
 
-enum { OPT_FORMAT = 256, OPT_FLOWS, OPT_MAX_FLOWS, OPT_HELP };
+enum { OPT_FORMAT = 256, OPT_FLOWS, OPT_MAX_FLOWS, OPT_VXLAN_PORT, OPT_HELP };
 
 static const struct option long_opts[] = {
 	{"format", required_argument, NULL, OPT_FORMAT},
 	{"flows", no_argument, NULL, OPT_FLOWS},
 	{"max-flows", required_argument, NULL, OPT_MAX_FLOWS},
+	{"vxlan-port", required_argument, NULL, OPT_VXLAN_PORT},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -316,6 +318,15 @@ static int cmd_audit(int argc, char **argv)
 				goto out;
 			}
 			max_flows = (size_t)v;
+			break;
+		}
+		case OPT_VXLAN_PORT: {
+			uint16_t port;
+			if (!port_parse(optarg, &port)) {
+				rc = usage_error("audit: --vxlan-port needs a port 1-65535, not '%s'", optarg);
+				goto out;
+			}
+			dec_set_vxlan_port(port);
 			break;
 		}
 		case OPT_HELP: fputs(usage_text, stdout); goto out;
