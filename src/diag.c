@@ -31,6 +31,9 @@ void diag_vadd(struct diag *d, const struct diag_loc *loc, const char *fmt, va_l
 	struct diag_msg *m = &d->msgs[d->n++];
 	memset(m, 0, sizeof(*m));
 	m->msg = xvasprintf(fmt, ap);
+	/* A message quoting a megabyte-long token stays readable: cut it (the location says where). */
+	if (strlen(m->msg) > 300)
+		strcpy(m->msg + 290, " [...]");
 	if (!loc)
 		return;
 	m->file = loc->file ? xstrdup(loc->file) : NULL;

@@ -41,8 +41,7 @@ static int usage_error(const char *fmt, ...)
 	fputs("flowaudit: ", stderr);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
-	fputs(usage_text, stderr);
+	fputs(" (flowaudit --help for usage)\n", stderr);
 	return EXIT_BAD;
 }
 

@@ -15,6 +15,7 @@ int main(void)
 	suite_flow();
 	suite_classify();
 	suite_e2e();
+	suite_badinput();
 	suite_zeek();
 	CU_basic_set_mode(CU_BRM_NORMAL);
 	CU_basic_run_tests();

@@ -40,6 +40,7 @@ void suite_decode(void);
 void suite_flow(void);
 void suite_classify(void);
 void suite_e2e(void);
+void suite_badinput(void);
 void suite_tunnel(void);
 void suite_zeek(void);
 #define TU_ADD(suite, fn) CU_add_test((suite), #fn, (fn))
