@@ -4,10 +4,14 @@
 #include "flowaudit/capture.h"
 
 #include <errno.h>
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "flowaudit/decode.h"
 #include "flowaudit/util.h"
@@ -19,6 +23,8 @@ static void advance(struct cap_input *in)
 	if (!in->pcap || in->cut || in->error)
 		return;
 	int rc = pcap_next_ex(in->pcap, &in->hdr, &in->data);
+	if (rc == 0 || rc == PCAP_ERROR_BREAK)
+		return; /* live: the read timeout expired, or a signal woke us */
 	if (rc == 1) {
 		in->pending = true;
 		in->packets++;
@@ -102,9 +108,18 @@ int cap_open_files(struct cap *c, char *const *paths, size_t n, const char *bpf,
 int cap_next(struct cap *c, struct cap_pkt *out)
 {
 	/* The packet handed out last stays valid until now: only now read its input's next record. */
-	if (c->last)
-		advance(&c->in[c->last - 1]);
+	if (c->last || (c->live && !c->in[0].pending))
+		advance(&c->in[c->last ? c->last - 1 : 0]);
 	c->last = 0;
+	if (c->live && !c->in[0].pending && !c->in[0].error) {
+		/* Nothing buffered: wait up to 200 ms for the socket (a signal ends the wait early), so that
+		 * the caller serves signals and report intervals on a quiet port too. */
+		struct pollfd pfd = {.fd = pcap_get_selectable_fd(c->in[0].pcap), .events = POLLIN};
+		if (pfd.fd >= 0 && poll(&pfd, 1, 200) > 0)
+			advance(&c->in[0]);
+		if (!c->in[0].pending)
+			return c->in[0].error ? -1 : CAP_TIMEOUT;
+	}
 	struct cap_input *best = NULL;
 	size_t bi = 0;
 	for (size_t i = 0; i < c->n; i++)
@@ -124,11 +139,126 @@ int cap_next(struct cap *c, struct cap_pkt *out)
 	out->len = best->hdr->len;
 	out->data = best->data;
 	c->last = bi + 1;
+	if (c->dump)
+		pcap_dump((u_char *)c->dump, best->hdr, best->data);
 	return 1;
+}
+
+static pcap_t *live_handle; /* for cap_wakeup() from a signal handler */
+
+void cap_wakeup(void)
+{
+	if (live_handle)
+		pcap_breakloop(live_handle);
+}
+
+int cap_open_live(struct cap *c, const struct cap_live_opts *o, struct diag *d)
+{
+	memset(c, 0, sizeof(*c));
+	c->in = xcalloc(1, sizeof(*c->in));
+	c->n = 1;
+	c->live = true;
+	struct cap_input *in = &c->in[0];
+	in->path = xstrdup(o->iface);
+	struct diag_loc loc = {.file = o->iface};
+	char errbuf[PCAP_ERRBUF_SIZE] = "";
+	in->pcap = pcap_create(o->iface, errbuf);
+	if (!in->pcap) {
+		diag_add(d, &loc, "cannot capture: %s", errbuf);
+		return -1;
+	}
+	pcap_set_snaplen(in->pcap, o->snaplen);
+	pcap_set_promisc(in->pcap, o->promisc);
+	pcap_set_buffer_size(in->pcap, o->buffer_mb << 20);
+	pcap_set_timeout(in->pcap, 200); /* wake up to serve signals and report intervals */
+	/* Nanosecond stamps where the kernel gives them; microseconds otherwise. */
+	in->nsec = pcap_set_tstamp_precision(in->pcap, PCAP_TSTAMP_PRECISION_NANO) == 0;
+	int rc = pcap_activate(in->pcap);
+	if (rc < 0) {
+		diag_add(d, &loc, "cannot capture: %s%s", pcap_statustostr(rc),
+			 rc == PCAP_ERROR ? "" : " (are you root, or do you have CAP_NET_RAW?)");
+		if (rc == PCAP_ERROR)
+			diag_add(d, &loc, "%s", pcap_geterr(in->pcap));
+		return -1;
+	}
+	if (!in->nsec || pcap_get_tstamp_precision(in->pcap) != PCAP_TSTAMP_PRECISION_NANO)
+		in->nsec = false;
+	live_handle = in->pcap;
+	if (pcap_setnonblock(in->pcap, 1, errbuf) < 0) {
+		diag_add(d, &loc, "cannot capture: %s", errbuf);
+		return -1;
+	}
+	in->dlt = pcap_datalink(in->pcap);
+	if (!dec_linktype_supported(in->dlt)) {
+		const char *name = pcap_datalink_val_to_name(in->dlt);
+		diag_add(d, &loc, "link type %s (%d) is not supported", name ? name : "unknown", in->dlt);
+		return -1;
+	}
+	if (o->filter && *o->filter) {
+		struct bpf_program prog;
+		if (pcap_compile(in->pcap, &prog, o->filter, 1, PCAP_NETMASK_UNKNOWN) < 0) {
+			diag_add(d, &loc, "bad filter expression '%s': %s", o->filter, pcap_geterr(in->pcap));
+			return -1;
+		}
+		rc = pcap_setfilter(in->pcap, &prog);
+		pcap_freecode(&prog);
+		if (rc < 0) {
+			diag_add(d, &loc, "cannot apply filter: %s", pcap_geterr(in->pcap));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int cap_write_to(struct cap *c, const char *path, struct diag *d)
+{
+	c->dump = pcap_dump_open(c->in[0].pcap, path);
+	if (!c->dump) {
+		struct diag_loc loc = {.file = path};
+		diag_add(d, &loc, "cannot write: %s", pcap_geterr(c->in[0].pcap));
+		return -1;
+	}
+	return 0;
+}
+
+int cap_stats(struct cap *c, struct cap_stats *s)
+{
+	memset(s, 0, sizeof(*s));
+	struct pcap_stat ps;
+	if (!c->live || pcap_stats(c->in[0].pcap, &ps) < 0)
+		return -1;
+	s->received = ps.ps_recv;
+	s->dropped = ps.ps_drop;
+	s->ifdropped = ps.ps_ifdrop;
+	return 0;
+}
+
+int cap_drop_privileges(const char *user, struct diag *d)
+{
+	struct diag_loc loc = {.file = user};
+	struct passwd *pw = getpwnam(user);
+	if (!pw) {
+		diag_add(d, &loc, "no such user to run as (-Z)");
+		return -1;
+	}
+	if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
+		diag_add(d, &loc, "cannot become this user: %s", strerror(errno));
+		return -1;
+	}
+	/* The switch must be for good: regaining root has to fail. */
+	if (pw->pw_uid != 0 && (setuid(0) == 0 || seteuid(0) == 0)) {
+		diag_add(d, &loc, "privileges could be regained after dropping them; refusing to run");
+		return -1;
+	}
+	return 0;
 }
 
 void cap_close(struct cap *c)
 {
+	if (c->live)
+		live_handle = NULL;
+	if (c->dump)
+		pcap_dump_close(c->dump);
 	for (size_t i = 0; i < c->n; i++) {
 		if (c->in[i].pcap)
 			pcap_close(c->in[i].pcap);

@@ -225,6 +225,88 @@ void cls_flow(struct cls *c, const struct flow *f, enum flow_verdict v)
 	count(&c->unexp[row].n, f, v);
 }
 
+void cls_clone(struct cls *dst, const struct cls *src)
+{
+	*dst = *src;
+	dst->rows_ix = dst->unexp_ix = NULL;
+	dst->rows = xcalloc(src->cap_rows + 1, sizeof(*dst->rows));
+	if (src->nrows)
+		memcpy(dst->rows, src->rows, src->nrows * sizeof(*src->rows));
+	dst->unexp = xcalloc(src->cap_unexp + 1, sizeof(*dst->unexp));
+	for (size_t i = 0; i < src->nunexp; i++) {
+		dst->unexp[i] = src->unexp[i];
+		dst->unexp[i].why = xstrdup(src->unexp[i].why);
+	}
+	struct cls_ix *e, *tmp;
+	HASH_ITER(hh, src->rows_ix, e, tmp) {
+		struct cls_ix *n = xcalloc(1, sizeof(*n));
+		n->key = e->key;
+		n->row = e->row;
+		HASH_ADD(hh, dst->rows_ix, key, sizeof(n->key), n);
+	}
+	HASH_ITER(hh, src->unexp_ix, e, tmp) {
+		struct cls_ix *n = xcalloc(1, sizeof(*n));
+		n->key = e->key;
+		n->row = e->row;
+		HASH_ADD(hh, dst->unexp_ix, key, sizeof(n->key), n);
+	}
+}
+
+static void merge_counts(struct cls_counts *to, const struct cls_counts *from)
+{
+	to->attempts += from->attempts;
+	to->established += from->established;
+	to->resets += from->resets;
+	to->icmp_prohibited += from->icmp_prohibited;
+	to->icmp_unreachable += from->icmp_unreachable;
+	to->no_reply += from->no_reply;
+	to->unverified += from->unverified;
+	if (!to->first_ns || (from->first_ns && from->first_ns < to->first_ns))
+		to->first_ns = from->first_ns;
+	if (from->last_ns > to->last_ns)
+		to->last_ns = from->last_ns;
+}
+
+void cls_rebase(struct cls *c, const struct graph *g)
+{
+	const struct graph *old = c->g;
+	struct cls_row *rows = c->rows;
+	size_t nrows = c->nrows;
+	free_ix(&c->rows_ix);
+	c->rows = NULL;
+	c->nrows = c->cap_rows = 0;
+	c->g = g;
+	for (size_t i = 0; i < nrows; i++) {
+		const struct graph_edge *e = &old->edges[rows[i].edge];
+		int ch = site_host_find(g->site, old->site->hosts[e->client].name);
+		int sh = e->server == GRAPH_INTERNET ? GRAPH_INTERNET
+						     : site_host_find(g->site, old->site->hosts[e->server].name);
+		int ne = ch >= 0 && (sh >= 0 || sh == GRAPH_INTERNET) ? graph_find(g, ch, sh, e->proto, e->port) : -1;
+		if (ne < 0 || g->edges[ne].level == LEVEL_FORBID)
+			continue;
+		struct cls_key k;
+		memset(&k, 0, sizeof(k));
+		k.edge = ne;
+		memcpy(k.client, rows[i].client.a, 16);
+		memcpy(k.server, rows[i].server.a, 16);
+		bool added;
+		size_t row = find_or_add(&c->rows_ix, &k, c->nrows, &added);
+		if (added) {
+			GROW(c->rows, c->cap_rows, c->nrows);
+			c->rows[c->nrows] = rows[i];
+			c->rows[c->nrows].edge = ne;
+			memset(&c->rows[c->nrows].n, 0, sizeof(c->rows[c->nrows].n));
+			c->nrows++;
+		}
+		merge_counts(&c->rows[row].n, &rows[i].n);
+	}
+	free(rows);
+	for (size_t i = 0; i < c->nunexp; i++) {
+		c->unexp[i].client_host = site_lookup(g->site, c->unexp[i].client);
+		c->unexp[i].server_host = site_lookup(g->site, c->unexp[i].server);
+	}
+}
+
 static void judge(const struct cls_counts *n, enum cls_status *st, enum cls_reason *why)
 {
 	uint64_t failed = n->resets + n->icmp_prohibited + n->icmp_unreachable + n->no_reply;

@@ -92,6 +92,18 @@ void flow_free(struct flow_table *t)
 	free(t);
 }
 
+void flow_foreach(const struct flow_table *t, uint64_t now_ns, flow_settle_fn fn, void *ctx)
+{
+	for (int l = 0; l < 2; l++)
+		for (const struct flow *f = t->lists[l].head; f; f = f->next)
+			fn(ctx, f, flow_verdict(f, now_ns));
+}
+
+void flow_set_hint(struct flow_table *t, const uint8_t (*svc)[8192])
+{
+	t->svc = svc;
+}
+
 const struct flow_stats *flow_stats(const struct flow_table *t)
 {
 	return &t->stats;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "flowaudit/audit.h"
@@ -29,6 +30,8 @@
 static const char usage_text[] =
 	"usage: flowaudit audit [-r FILE]... [-s SITE] [-R RULES]... [--format text|json] [-o OUT]\n"
 	"                       [--flows] [--max-flows N] [--vxlan-port N] [BPF...]\n"
+	"       flowaudit audit -i IFACE [-s SITE] [-R RULES]... [-o OUT] [--interval S] [-w FILE]\n"
+	"                       [-B MB] [--snaplen N] [-p] [-Z USER] [BPF...]\n"
 	"       flowaudit graph [-s SITE] [-R RULES]... [--format text|json|dot] [-o OUT]\n"
 	"       flowaudit lint [-R RULES]... FILE...\n"
 	"       flowaudit --version\n";
@@ -104,6 +107,7 @@ static int load_rules(struct common *c, struct rules *r, struct diag *d)
 		add_rules(c, p);
 		free(p);
 	}
+	/* A reload after dropping privileges reads the same paths again; they must stay readable. */
 	int rc = 0;
 	for (size_t i = 0; i < c->nrules; i++)
 		rc |= rules_load(r, c->rules[i], d);
@@ -130,6 +134,10 @@ static int write_output(const char *out, write_fn fn, const void *arg)
 		free(tmp);
 		return -1;
 	}
+	/* mkstemp makes the file 0600; a report is as readable as any file this umask makes. */
+	mode_t mask = umask(0);
+	umask(mask);
+	fchmod(fd, 0666 & ~mask);
 	FILE *f = fdopen(fd, "w");
 	int rc = f ? fn(f, arg) : -1;
 	int e = errno;
@@ -149,13 +157,15 @@ static int write_output(const char *out, write_fn fn, const void *arg)
 	return rc;
 }
 
-enum { OPT_FORMAT = 256, OPT_FLOWS, OPT_MAX_FLOWS, OPT_VXLAN_PORT, OPT_HELP };
+enum { OPT_FORMAT = 256, OPT_FLOWS, OPT_MAX_FLOWS, OPT_VXLAN_PORT, OPT_SNAPLEN, OPT_INTERVAL, OPT_HELP };
 
 static const struct option long_opts[] = {
 	{"format", required_argument, NULL, OPT_FORMAT},
 	{"flows", no_argument, NULL, OPT_FLOWS},
 	{"max-flows", required_argument, NULL, OPT_MAX_FLOWS},
 	{"vxlan-port", required_argument, NULL, OPT_VXLAN_PORT},
+	{"snaplen", required_argument, NULL, OPT_SNAPLEN},
+	{"interval", required_argument, NULL, OPT_INTERVAL},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -287,38 +297,136 @@ static int cmd_lint(int argc, char **argv)
 	return rc;
 }
 
+/* A positive number option, or a usage error. */
+static bool number_arg(const char *opt, const char *arg, unsigned long long max, unsigned long long *v)
+{
+	char *end;
+	errno = 0;
+	*v = strtoull(arg, &end, 10);
+	if (errno || *end || !*arg || *v == 0 || *v > max) {
+		usage_error("audit: %s needs a number from 1 to %llu, not '%s'", opt, max, arg);
+		return false;
+	}
+	return true;
+}
+
+/* What a live audit's callbacks need: how to write reports, how to reload. */
+struct live_ctx {
+	struct common *c;
+	const struct rep_format *fmt;
+	bool flows;
+	struct rules *rules[16];  /* every rule pack, site and graph loaded; freed at exit */
+	struct site *sites[16];
+	struct graph *graphs[16];
+	int ngen;
+};
+
+static int live_report(void *ctx, const struct audit_result *res)
+{
+	struct live_ctx *lc = ctx;
+	struct report rp = {.g = lc->graphs[lc->ngen - 1], .res = res, .site_path = lc->c->site, .flows = lc->flows};
+	struct audit_arg a = {lc->fmt, &rp};
+	return write_output(lc->c->out, write_audit, &a);
+}
+
+/* Load rules and site as one generation; NULL (with the reason on stderr) when they do not parse. */
+static const struct graph *load_generation(struct live_ctx *lc, struct diag *d)
+{
+	if (lc->ngen == 16)
+		return NULL;
+	struct rules *r = xcalloc(1, sizeof(*r));
+	struct site *s = xcalloc(1, sizeof(*s));
+	site_init(s);
+	if (load_rules(lc->c, r, d) < 0 || (lc->c->site && site_load(s, lc->c->site, r, d) < 0)) {
+		site_free(s);
+		rules_free(r);
+		free(s);
+		free(r);
+		return NULL;
+	}
+	struct graph *g = xcalloc(1, sizeof(*g));
+	graph_build(g, r, s);
+	lc->rules[lc->ngen] = r;
+	lc->sites[lc->ngen] = s;
+	lc->graphs[lc->ngen] = g;
+	lc->ngen++;
+	return g;
+}
+
+static const struct graph *live_reload(void *ctx)
+{
+	struct diag d;
+	diag_init(&d);
+	const struct graph *g = load_generation(ctx, &d);
+	if (!g) {
+		fputs("flowaudit: SIGHUP: the new rules or site do not load; keeping the old ones\n", stderr);
+		diag_print(&d, stderr);
+	} else {
+		fputs("flowaudit: SIGHUP: rules and site reloaded\n", stderr);
+	}
+	diag_free(&d);
+	return g;
+}
+
+static void on_signal(int sig)
+{
+	audit_signal(sig);
+}
+
 static int cmd_audit(int argc, char **argv)
 {
 	struct common c = {.format = "text"};
 	char **files = NULL;
 	size_t nfiles = 0;
-	const char *iface = NULL;
-	bool flows = false;
-	size_t max_flows = 0;
+	struct audit_opts o = {.snaplen = 262, .buffer_mb = 64, .promisc = true};
+	const char *user = NULL;
+	unsigned long long v;
 	int opt, rc = 0;
-	while ((opt = getopt_long(argc, argv, "r:i:s:R:o:", long_opts, NULL)) != -1) {
+	struct live_ctx lc = {.c = &c};
+	char *bpf = NULL;
+	while ((opt = getopt_long(argc, argv, "r:i:s:R:o:w:B:pZ:", long_opts, NULL)) != -1) {
 		switch (opt) {
 		case 'r':
 			files = xrealloc(files, (nfiles + 1) * sizeof(char *));
 			files[nfiles++] = optarg;
 			break;
-		case 'i': iface = optarg; break;
+		case 'i': o.iface = optarg; break;
 		case 's': c.site = optarg; break;
 		case 'R': add_rules(&c, optarg); break;
 		case 'o': c.out = optarg; break;
-		case OPT_FORMAT: c.format = optarg; break;
-		case OPT_FLOWS: flows = true; break;
-		case OPT_MAX_FLOWS: {
-			char *end;
-			errno = 0;
-			unsigned long long v = strtoull(optarg, &end, 10);
-			if (errno || *end || !*optarg || v == 0) {
-				rc = usage_error("audit: --max-flows needs a positive number, not '%s'", optarg);
+		case 'w': o.write_path = optarg; break;
+		case 'p': o.promisc = false; break;
+		case 'Z': user = optarg; break;
+		case 'B':
+			if (!number_arg("-B", optarg, 4096, &v)) {
+				rc = EXIT_BAD;
 				goto out;
 			}
-			max_flows = (size_t)v;
+			o.buffer_mb = (int)v;
 			break;
-		}
+		case OPT_SNAPLEN:
+			if (!number_arg("--snaplen", optarg, 262144, &v)) {
+				rc = EXIT_BAD;
+				goto out;
+			}
+			o.snaplen = (int)v;
+			break;
+		case OPT_INTERVAL:
+			if (!number_arg("--interval", optarg, 86400 * 365, &v)) {
+				rc = EXIT_BAD;
+				goto out;
+			}
+			o.interval_s = (unsigned)v;
+			break;
+		case OPT_FORMAT: c.format = optarg; break;
+		case OPT_FLOWS: o.want_flows = true; break;
+		case OPT_MAX_FLOWS:
+			if (!number_arg("--max-flows", optarg, 1ull << 40, &v)) {
+				rc = EXIT_BAD;
+				goto out;
+			}
+			o.max_flows = (size_t)v;
+			break;
 		case OPT_VXLAN_PORT: {
 			uint16_t port;
 			if (!port_parse(optarg, &port)) {
@@ -332,65 +440,86 @@ static int cmd_audit(int argc, char **argv)
 		default: rc = usage_error("audit: bad option"); goto out;
 		}
 	}
-	const struct rep_format *fmt = rep_find(c.format);
-	if (!fmt || !fmt->audit) {
+	lc.fmt = rep_find(c.format);
+	lc.flows = o.want_flows;
+	if (!lc.fmt || !lc.fmt->audit) {
 		rc = usage_error("audit: unknown format '%s' (text or json)", c.format);
 		goto out;
 	}
-	if (iface) {
-		rc = usage_error("audit: live capture (-i %s) is not available in this build; capture with "
-				 "tcpdump -w and use -r", iface);
+	if (o.iface && nfiles) {
+		rc = usage_error("audit: give either -i IFACE (live) or -r FILE (offline), not both");
 		goto out;
 	}
-	if (!nfiles) {
-		rc = usage_error("audit: nothing to read: give -r FILE");
+	if (!o.iface && !nfiles) {
+		rc = usage_error("audit: nothing to read: give -r FILE or -i IFACE");
 		goto out;
 	}
+	/* As tcpdump does: a live capture started as root gives root up once the interface is open.
+	 * "-Z root" keeps it, and says so. */
+	if (o.iface && geteuid() == 0)
+		o.user = user ? (strcmp(user, "root") ? user : NULL) : "nobody";
+	else if (user && strcmp(user, "root"))
+		o.user = user;
 	/* The trailing words are one BPF expression, as tcpdump takes it. */
-	size_t blen = 0;
+	size_t blen = 1;
 	for (int i = optind; i < argc; i++)
 		blen += strlen(argv[i]) + 1;
-	char *bpf = xcalloc(blen + 1, 1);
+	bpf = xcalloc(blen, 1);
 	for (int i = optind; i < argc; i++) {
 		strcat(bpf, argv[i]);
 		if (i + 1 < argc)
 			strcat(bpf, " ");
 	}
+	o.files = files;
+	o.nfiles = nfiles;
+	o.bpf = bpf;
+	o.report = live_report;
+	o.reload = live_reload;
+	o.ctx = &lc;
 
 	struct diag d;
 	diag_init(&d);
-	struct rules r;
-	struct site s;
-	site_init(&s);
-	if (load_rules(&c, &r, &d) < 0 || (c.site && site_load(&s, c.site, &r, &d) < 0)) {
+	const struct graph *g = load_generation(&lc, &d);
+	if (!g) {
+		rc = report_diag(&d);
+		goto out;
+	}
+	if (o.iface) {
+		struct sigaction sa;
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_signal;
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+		sigaction(SIGUSR1, &sa, NULL);
+		sigaction(SIGHUP, &sa, NULL);
+	}
+	struct audit_result res;
+	if (audit_run(&o, g, &res, &d) < 0) {
 		rc = report_diag(&d);
 	} else {
-		struct graph g;
-		graph_build(&g, &r, &s);
-		struct audit_opts o = {.files = files, .nfiles = nfiles, .bpf = bpf, .max_flows = max_flows,
-				       .want_flows = flows};
-		struct audit_result res;
-		if (audit_run(&o, &g, &res, &d) < 0) {
-			rc = report_diag(&d);
-		} else {
-			for (size_t i = 0; i < res.nwarnings; i++)
-				fprintf(stderr, "flowaudit: warning: %s\n", res.warnings[i]);
-			const char *nc = getenv("NO_COLOR");
-			struct report rp = {.g = &g, .res = &res, .site_path = c.site, .flows = flows,
-					    .color = !c.out && isatty(STDOUT_FILENO) && !(nc && *nc)};
-			struct audit_arg a = {fmt, &rp};
-			if (write_output(c.out, write_audit, &a) < 0)
-				rc = EXIT_BAD;
-			else
-				rc = cls_has_findings(&res.cls) ? EXIT_FINDINGS : 0;
-		}
-		audit_result_free(&res);
-		graph_free(&g);
+		for (size_t i = 0; i < res.nwarnings; i++)
+			fprintf(stderr, "flowaudit: warning: %s\n", res.warnings[i]);
+		const char *nc = getenv("NO_COLOR");
+		struct report rp = {.g = lc.graphs[lc.ngen - 1], .res = &res, .site_path = c.site, .flows = o.want_flows,
+				    .color = !c.out && isatty(STDOUT_FILENO) && !(nc && *nc)};
+		struct audit_arg a = {lc.fmt, &rp};
+		if (write_output(c.out, write_audit, &a) < 0)
+			rc = EXIT_BAD;
+		else
+			rc = cls_has_findings(&res.cls) ? EXIT_FINDINGS : 0;
 	}
-	site_free(&s);
-	rules_free(&r);
-	free(bpf);
+	audit_result_free(&res);
 out:
+	for (int i = 0; i < lc.ngen; i++) {
+		graph_free(lc.graphs[i]);
+		site_free(lc.sites[i]);
+		rules_free(lc.rules[i]);
+		free(lc.graphs[i]);
+		free(lc.sites[i]);
+		free(lc.rules[i]);
+	}
+	free(bpf);
 	free(files);
 	free_common(&c);
 	return rc;

@@ -151,7 +151,7 @@ static void test_paths_that_are_not_files(void)
 	run_expect("lint /tmp", 2, "/tmp: error: is a directory, not a file");
 	run_expect("audit -r pcaps/demo.pcap -s /tmp", 2, "/tmp: error: is a directory");
 	run_expect("audit -r pcaps/demo.pcap -R /nonexistent.rules", 2, "cannot open /nonexistent.rules");
-	run_expect("audit -r pcaps/demo.pcap --max-flows 0", 2, "--max-flows needs a positive number");
+	run_expect("audit -r pcaps/demo.pcap --max-flows 0", 2, "--max-flows needs a number from 1");
 	run_expect("audit", 2, "nothing to read");
 }
 

@@ -1,5 +1,5 @@
-/* audit.h: the pipeline driver: capture -> decode -> flow table -> classifier, and what the reports
- * need to know about the run. The only module that knows the whole pipeline. */
+/* audit.h: the pipeline driver: capture -> decode -> flow table -> classifier, offline or live, and what
+ * the reports need to know about the run. The only module that knows the whole pipeline. */
 #ifndef FLOWAUDIT_AUDIT_H
 #define FLOWAUDIT_AUDIT_H
 
@@ -13,12 +13,27 @@
 #include "flowaudit/flow.h"
 #include "flowaudit/graph.h"
 
+struct audit_result;
+
 struct audit_opts {
-	char *const *files;
+	char *const *files;     /* offline: -r files */
 	size_t nfiles;
+	const char *iface;      /* live: -i (files must be empty) */
+	int snaplen;            /* live: bytes kept per packet */
+	int buffer_mb;          /* live: kernel buffer */
+	bool promisc;
+	const char *user;       /* live: drop to this user after opening (-Z), or NULL */
+	const char *write_path; /* -w: copy every packet read to this pcap */
+	unsigned interval_s;    /* live: an interim report this often (0: only on SIGUSR1 and at the end) */
 	const char *bpf;        /* the user's filter expression, or NULL */
 	size_t max_flows;       /* 0: unbounded */
 	bool want_flows;        /* keep a record per flow (--flows) */
+	/* Live: write an interim report. Returns 0, or -1 (logged by the callee). */
+	int (*report)(void *ctx, const struct audit_result *res);
+	/* Live, on SIGHUP: load the rules and site again; returns the new graph, or NULL to keep the old one
+	 * (the callee reports why). The old graph stays valid until the callee frees it after this returns. */
+	const struct graph *(*reload)(void *ctx);
+	void *ctx;
 };
 
 struct audit_input {
@@ -46,7 +61,11 @@ struct audit_result {
 	uint64_t by_encap[DEC_NENCAP]; /* decoded packets that crossed each encapsulation */
 	uint64_t first_ns, last_ns;
 	bool nsec;              /* any input stores nanoseconds */
-	char **warnings;        /* e.g. a file cut short */
+	bool live;
+	bool interim;           /* a report written while the capture goes on */
+	uint64_t dropped;       /* live: packets the kernel dropped (pcap_stats ps_drop) */
+	uint64_t ifdropped;     /* live: packets the interface dropped, where the driver says */
+	char **warnings;        /* e.g. a file cut short, kernel drops */
 	size_t nwarnings;
 	struct flow_stats flows;
 	struct cls cls;
@@ -54,8 +73,14 @@ struct audit_result {
 	size_t nflow_log, cap_flow_log;
 };
 
-/* Run the offline audit. 0 on success (the result may hold findings), -1 with diagnostics. */
+/* Run the audit to its end (offline: the files end; live: SIGINT or SIGTERM). 0 on success (the result
+ * may hold findings), -1 with diagnostics. */
 int audit_run(const struct audit_opts *o, const struct graph *g, struct audit_result *res, struct diag *d);
 void audit_result_free(struct audit_result *res);
+/* Async-signal-safe: record a signal for the live loop (SIGINT/SIGTERM stop, SIGUSR1 report, SIGHUP reload). */
+void audit_signal(int sig);
+/* The capture filter for a live sensor: the graph's ports, TCP SYN/RST/FIN anywhere, ICMP errors and
+ * the remote-mirroring tunnels, ANDed with the user's expression. Caller frees. */
+char *audit_live_filter(const struct graph *g, const char *user_bpf);
 
 #endif

@@ -1,5 +1,6 @@
 /* capture.h: packets from libpcap. Several offline files are read as one capture, merged by timestamp
- * at nanosecond precision, each with the user's BPF filter. Live interfaces are not handled yet. */
+ * at nanosecond precision, each with the user's BPF filter; or one live interface (a SPAN port), with a
+ * large kernel buffer, a filter built from the graph, drop counters, and an optional -w copy. */
 #ifndef FLOWAUDIT_CAPTURE_H
 #define FLOWAUDIT_CAPTURE_H
 
@@ -29,6 +30,20 @@ struct cap {
 	struct cap_input *in;
 	size_t n;
 	size_t last;            /* 1 + the input of the packet handed out last, or 0 */
+	bool live;              /* one input, a live interface */
+	pcap_dumper_t *dump;    /* -w: every packet read is also written here */
+};
+
+struct cap_live_opts {
+	const char *iface;      /* "any" for every interface */
+	int snaplen;            /* bytes kept per packet */
+	int buffer_mb;          /* kernel buffer */
+	bool promisc;
+	const char *filter;     /* BPF, already combined with the user's expression */
+};
+
+struct cap_stats {
+	uint64_t received, dropped, ifdropped;
 };
 
 struct cap_pkt {
@@ -41,9 +56,20 @@ struct cap_pkt {
 
 /* Open every file, check its link type, apply bpf (may be NULL). -1 with a diagnostic naming the file. */
 int cap_open_files(struct cap *c, char *const *paths, size_t n, const char *bpf, struct diag *d);
+/* Open a live interface. -1 with a diagnostic naming the interface. */
+int cap_open_live(struct cap *c, const struct cap_live_opts *o, struct diag *d);
+/* Also write every packet read to path (pcap, nanoseconds). */
+int cap_write_to(struct cap *c, const char *path, struct diag *d);
 /* The next packet across all inputs in timestamp order: 1, 0 at the end, -1 when an input is
- * unusable (its error field says why). */
+ * unusable (its error field says why), CAP_TIMEOUT when a live interface had nothing for a while. */
+#define CAP_TIMEOUT 2
 int cap_next(struct cap *c, struct cap_pkt *out);
+/* Async-signal-safe: wake a live capture blocked in a read (pcap_breakloop). */
+void cap_wakeup(void);
+/* Kernel counters of a live capture (libpcap's pcap_stats; see docs/span-port.md for what they miss). */
+int cap_stats(struct cap *c, struct cap_stats *s);
+/* After opening: become user (setgroups, setgid, setuid), keeping no capabilities. */
+int cap_drop_privileges(const char *user, struct diag *d);
 void cap_close(struct cap *c);
 
 #endif

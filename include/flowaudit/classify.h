@@ -60,6 +60,12 @@ void cls_init(struct cls *c, const struct graph *g);
 void cls_free(struct cls *c);
 /* Fold one settled flow. */
 void cls_flow(struct cls *c, const struct flow *f, enum flow_verdict v);
+/* A deep copy of a running classification, for an interim report (finish the copy, not the original). */
+void cls_clone(struct cls *dst, const struct cls *src);
+/* The rules or site were reloaded: move the running aggregates onto the new graph (rows whose hosts and
+ * port still form an expected edge keep their counts; the others are dropped; unexpected rows are kept
+ * as they are). */
+void cls_rebase(struct cls *c, const struct graph *g);
 /* Compute statuses, add missing rows, and sort rows and unexpected flows findings-first. */
 void cls_finish(struct cls *c);
 bool cls_has_findings(const struct cls *c);

@@ -99,6 +99,10 @@ void flow_free(struct flow_table *t);
 void flow_packet(struct flow_table *t, const struct dec_pkt *p, uint64_t ts_ns);
 /* Settle every flow still held, judging by the end of the capture at end_ns. */
 void flow_finish(struct flow_table *t, uint64_t end_ns);
+/* Visit every flow still held, with the verdict it would get now (for interim reports). */
+void flow_foreach(const struct flow_table *t, uint64_t now_ns, flow_settle_fn fn, void *ctx);
+/* The service-port hint may change (a rules reload). */
+void flow_set_hint(struct flow_table *t, const uint8_t (*svc)[8192]);
 const struct flow_stats *flow_stats(const struct flow_table *t);
 size_t flow_count(const struct flow_table *t);
 /* The verdict a flow would get if settled at now_ns; open/failed/unknown as the classifier reads it. */
