@@ -135,18 +135,18 @@ int audit_run(const struct audit_opts *o, const struct graph *g, struct audit_re
 	memset(res, 0, sizeof(*res));
 	cls_init(&res->cls, g);
 	struct cap cap;
-	char *filter = NULL;
 	int rc;
 	if (o->iface) {
-		filter = audit_live_filter(g, o->bpf);
+		char *filter = audit_live_filter(g, o->bpf, true), *plain = audit_live_filter(g, o->bpf, false);
 		struct cap_live_opts lo = {.iface = o->iface, .snaplen = o->snaplen, .buffer_mb = o->buffer_mb,
-					   .promisc = o->promisc, .filter = filter};
+					   .promisc = o->promisc, .filter = filter, .fallback = plain};
 		rc = cap_open_live(&cap, &lo, d);
 		res->live = true;
+		free(filter);
+		free(plain);
 	} else {
 		rc = cap_open_files(&cap, o->files, o->nfiles, o->bpf, d);
 	}
-	free(filter);
 	if (rc == 0 && o->write_path)
 		rc = cap_write_to(&cap, o->write_path, d);
 	/* Everything that needs privileges is open: give them up before reading a single packet. */
@@ -256,7 +256,7 @@ static void cat(char **s, size_t *len, const char *fmt, ...)
 	free(piece);
 }
 
-char *audit_live_filter(const struct graph *g, const char *user_bpf)
+char *audit_live_filter(const struct graph *g, const char *user_bpf, bool vlan)
 {
 	char *f = NULL;
 	size_t len = 0;
@@ -279,9 +279,11 @@ char *audit_live_filter(const struct graph *g, const char *user_bpf)
 	    any ? " or " : "");
 	/* The same behind one or two VLAN tags. libpcap's "vlan" shifts the offsets for the rest of the
 	 * expression, so the tagged clauses come last and nest, and the user's expression goes first. */
-	char *base = xstrdup(f);
-	cat(&f, &len, " or (vlan and (%s or (vlan and %s)))", base, base);
-	free(base);
+	if (vlan) {
+		char *base = xstrdup(f);
+		cat(&f, &len, " or (vlan and (%s or (vlan and %s)))", base, base);
+		free(base);
+	}
 	if (user_bpf && *user_bpf) {
 		char *all = xasprintf("(%s) and (%s)", user_bpf, f);
 		free(f);

@@ -196,8 +196,10 @@ int cap_open_live(struct cap *c, const struct cap_live_opts *o, struct diag *d)
 	}
 	if (o->filter && *o->filter) {
 		struct bpf_program prog;
-		if (pcap_compile(in->pcap, &prog, o->filter, 1, PCAP_NETMASK_UNKNOWN) < 0) {
-			diag_add(d, &loc, "bad filter expression '%s': %s", o->filter, pcap_geterr(in->pcap));
+		const char *expr = o->filter;
+		if (pcap_compile(in->pcap, &prog, expr, 1, PCAP_NETMASK_UNKNOWN) < 0 && o->fallback &&
+		    pcap_compile(in->pcap, &prog, (expr = o->fallback), 1, PCAP_NETMASK_UNKNOWN) < 0) {
+			diag_add(d, &loc, "bad filter expression '%s': %s", expr, pcap_geterr(in->pcap));
 			return -1;
 		}
 		rc = pcap_setfilter(in->pcap, &prog);

@@ -18,7 +18,15 @@ for pair in libpcap:libpcap-dev libnftnl:libnftnl-dev libmnl:libmnl-dev jansson:
 done
 have_h uthash.h || need="$need uthash-dev"
 
-# Optional extras: "tools/deps.sh check" also wants what make check and make fuzz use.
+# Optional extras: "tools/deps.sh check" also wants what make check and make fuzz use; "e2e" what the
+# live end-to-end test uses (namespaces, a real nftables firewall, real servers and clients).
+if [ "${1:-}" = e2e ]; then
+    have_cmd ip || need="$need iproute2"
+    have_cmd nft || need="$need nftables"
+    have_cmd socat || need="$need socat"
+    have_cmd openssl || need="$need openssl"
+    have_cmd jq || need="$need jq"
+fi
 if [ "${1:-}" = check ]; then
     have_cmd clang || need="$need clang"
     [ -n "$(ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a 2>/dev/null)" ] || need="$need libclang-rt-14-dev"

@@ -80,7 +80,8 @@ void audit_result_free(struct audit_result *res);
 /* Async-signal-safe: record a signal for the live loop (SIGINT/SIGTERM stop, SIGUSR1 report, SIGHUP reload). */
 void audit_signal(int sig);
 /* The capture filter for a live sensor: the graph's ports, TCP SYN/RST/FIN anywhere, ICMP errors and
- * the remote-mirroring tunnels, ANDed with the user's expression. Caller frees. */
-char *audit_live_filter(const struct graph *g, const char *user_bpf);
+ * the remote-mirroring tunnels, behind up to two VLAN tags unless vlan is false, ANDed with the user's
+ * expression. Caller frees. */
+char *audit_live_filter(const struct graph *g, const char *user_bpf, bool vlan);
 
 #endif

@@ -40,6 +40,7 @@ struct cap_live_opts {
 	int buffer_mb;          /* kernel buffer */
 	bool promisc;
 	const char *filter;     /* BPF, already combined with the user's expression */
+	const char *fallback;   /* the same without the clauses a link type may refuse (VLAN on cooked) */
 };
 
 struct cap_stats {

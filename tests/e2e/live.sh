@@ -1,0 +1,132 @@
+#!/bin/sh
+# live.sh: flowaudit on a real router with a real nftables firewall. Four network namespaces (agent,
+# broker, storage, router; RFC 5737 and 2001:db8:: addresses only, no route out), veth pairs created
+# inside them, real servers (openssl s_server, socat) and real clients. The router's ruleset lets one
+# required path through and blocks four others, each its own way; flowaudit captures live on the router
+# (-i any), is stopped with SIGINT, and must report exactly those outcomes; its own -w copy of the
+# traffic must give the same report offline. Skipped, saying why, without root or network namespaces.
+# Usage: live.sh FLOWAUDIT
+set -u
+bin=$(realpath "$1")
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+
+skip() { echo "e2e live: skipped: $*"; exit 0; }
+[ "$(id -u)" -eq 0 ] || skip "needs root (network namespaces, packet capture)"
+ip netns list >/dev/null 2>&1 || skip "ip netns is not available"
+"$top/tools/deps.sh" e2e >/dev/null 2>&1 || skip "could not install iproute2, nftables, socat, openssl, jq"
+ip netns add fa-probe-$$ 2>/dev/null || skip "cannot create a network namespace here"
+ip netns del fa-probe-$$
+
+tag=$$
+A=fa-agent-$tag B=fa-broker-$tag S=fa-storage-$tag R=fa-router-$tag
+work=$(mktemp -d)
+chmod 755 "$work"
+mkdir "$work/out" && chmod 777 "$work/out" # flowaudit writes here after dropping to nobody
+cleanup() {
+	for ns in $A $B $S $R; do
+		ip netns pids $ns 2>/dev/null | xargs -r kill -9 2>/dev/null
+		ip netns del $ns 2>/dev/null
+	done
+	rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+fail() { echo "e2e live: FAIL: $*"; exit 1; }
+
+for ns in $A $B $S $R; do ip netns add $ns || fail "netns add $ns"; done
+# Every veth pair is created inside the namespaces; nothing touches the machine's own namespace.
+ip -n $R link add r-a type veth peer name a-r netns $A
+ip -n $R link add r-b type veth peer name b-r netns $B
+ip -n $R link add r-s type veth peer name s-r netns $S
+for ns in $A $B $S $R; do ip -n $ns link set lo up; done
+addr() { # ns dev v4/len v6/len
+	ip -n $1 link set $2 up
+	ip -n $1 addr add $3 dev $2
+	ip -n $1 -6 addr add $4 dev $2 nodad
+}
+addr $R r-a 192.0.2.1/26 2001:db8:a::1/64
+addr $R r-b 198.51.100.1/26 2001:db8:b::1/64
+addr $R r-s 203.0.113.1/26 2001:db8:c::1/64
+addr $A a-r 192.0.2.10/26 2001:db8:a::10/64
+addr $B b-r 198.51.100.10/26 2001:db8:b::10/64
+addr $S s-r 203.0.113.10/26 2001:db8:c::10/64
+ip -n $A route add default via 192.0.2.1
+ip -n $B route add default via 198.51.100.1
+ip -n $S route add default via 203.0.113.1
+ip -n $A -6 route add default via 2001:db8:a::1
+ip -n $B -6 route add default via 2001:db8:b::1
+ip -n $S -6 route add default via 2001:db8:c::1
+ip netns exec $R sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+
+# The firewall: four required paths blocked, four different ways.
+ip netns exec $R nft -f - <<'NFT' || fail "nft ruleset"
+table inet fw {
+	chain forward {
+		type filter hook forward priority 0; policy accept;
+		ip saddr 203.0.113.10 ip daddr 192.0.2.10 tcp dport 9883 drop
+		ip daddr 203.0.113.10 tcp dport 443 reject with tcp reset
+		ip daddr 203.0.113.10 tcp dport 445 reject with icmp type admin-prohibited
+		ip6 daddr 2001:db8:b::10 tcp dport 61617 reject with icmpv6 type admin-prohibited
+	}
+}
+NFT
+
+# Servers: TLS broker (self-signed), ONTAP REST and SMB, the agent's FPolicy listener.
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=broker1 -keyout "$work/key.pem" -out "$work/cert.pem" \
+	>/dev/null 2>&1 || fail "openssl req"
+ip netns exec $B openssl s_server -quiet -accept 61617 -cert "$work/cert.pem" -key "$work/key.pem" \
+	</dev/null >/dev/null 2>&1 &
+ip netns exec $S socat TCP6-LISTEN:443,ipv6only=0,fork,reuseaddr SYSTEM:true >/dev/null 2>&1 &
+ip netns exec $S socat TCP6-LISTEN:445,ipv6only=0,fork,reuseaddr SYSTEM:true >/dev/null 2>&1 &
+ip netns exec $A socat TCP6-LISTEN:9883,ipv6only=0,fork,reuseaddr SYSTEM:true >/dev/null 2>&1 &
+sleep 1
+
+# The sensor, live on the router.
+ip netns exec $R "$bin" audit -i any -s "$here/e2e.site" -R "$top/rules/peergfs.rules" --format json \
+	-o "$work/out/live.json" -w "$work/out/live.pcap" 2>"$work/sensor.err" &
+sensor=$!
+sleep 2
+kill -0 $sensor 2>/dev/null || fail "flowaudit did not start: $(cat "$work/sensor.err")"
+
+# Clients.
+ip netns exec $A sh -c 'echo Q | timeout 5 openssl s_client -connect 198.51.100.10:61617 -quiet' >/dev/null 2>&1
+ip netns exec $A timeout 3 socat -u /dev/null TCP:203.0.113.10:443 >/dev/null 2>&1
+ip netns exec $A timeout 3 socat -u /dev/null TCP:203.0.113.10:445 >/dev/null 2>&1
+ip netns exec $A timeout 3 socat -u /dev/null 'TCP6:[2001:db8:b::10]:61617' >/dev/null 2>&1
+ip netns exec $S timeout 4 socat -u /dev/null TCP:192.0.2.10:9883 >/dev/null 2>&1
+sleep 1
+
+kill -INT $sensor
+wait $sensor
+rc=$?
+[ $rc -eq 1 ] || fail "flowaudit exited $rc (expected 1: findings); stderr: $(cat "$work/sensor.err")"
+report="$work/out/live.json"
+[ -s "$report" ] || fail "no report written"
+
+# Exactly the configured outcomes: "client_addr server_addr port status reason".
+expect() {
+	got=$(jq -r --arg c "$1" --arg s "$2" --argjson p "$3" \
+		'.edges[] | select(.client_addr == $c and .server_addr == $s and .port == $p) | "\(.status) \(.reason)"' "$report")
+	[ "$got" = "$4 $5" ] || fail "$1 -> $2:$3: expected '$4 $5', got '$got'"
+	echo "e2e live: $1 -> $2:$3 $4 $5"
+}
+expect 192.0.2.10 198.51.100.10 61617 ok null
+expect 192.0.2.10 203.0.113.10 443 blocked reset
+expect 192.0.2.10 203.0.113.10 445 blocked icmp-prohibited
+expect 2001:db8:a::10 2001:db8:b::10 61617 blocked icmp-prohibited
+expect 203.0.113.10 192.0.2.10 9883 blocked no-reply
+# Nothing else was attempted, and nothing unexpected was seen (the sensor saw each packet twice).
+others=$(jq '[.edges[] | select(.attempts > 0)] | length' "$report")
+[ "$others" -eq 5 ] || fail "expected 5 edges with attempts, got $others"
+[ "$(jq '.unexpected | length' "$report")" -eq 0 ] || fail "unexpected flows: $(jq -c .unexpected "$report")"
+[ "$(jq '.capture.duplicates' "$report")" -gt 0 ] || fail "-i any should have shown SPAN-like duplicates"
+
+# The same traffic, from flowaudit's own -w capture, offline.
+"$bin" audit -r "$work/out/live.pcap" -s "$here/e2e.site" -R "$top/rules/peergfs.rules" --format json \
+	-o "$work/offline.json"
+[ $? -eq 1 ] || fail "offline audit of the -w capture"
+a=$(jq -S '[.edges, .unexpected, .summary]' "$report")
+b=$(jq -S '[.edges, .unexpected, .summary]' "$work/offline.json")
+[ "$a" = "$b" ] || fail "the -w capture audited offline gives a different report"
+echo "e2e live: offline audit of the -w capture gives the same report"
+echo "e2e live: passed"
