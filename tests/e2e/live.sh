@@ -96,6 +96,16 @@ ip netns exec $A timeout 3 socat -u /dev/null 'TCP6:[2001:db8:b::10]:61617' >/de
 ip netns exec $S timeout 4 socat -u /dev/null TCP:192.0.2.10:9883 >/dev/null 2>&1
 sleep 1
 
+# SIGUSR1: an interim report now; SIGHUP: rules and site read again, flow state kept.
+kill -USR1 $sensor
+sleep 1
+[ -s "$work/out/live.json" ] || fail "SIGUSR1 wrote no interim report"
+jq -e '.edges[] | select(.port == 9883 and .status == "blocked")' "$work/out/live.json" >/dev/null ||
+	fail "the interim report lacks the blocked FPolicy path"
+kill -HUP $sensor
+sleep 1
+grep -q "rules and site reloaded" "$work/sensor.err" || fail "SIGHUP did not reload: $(cat "$work/sensor.err")"
+
 kill -INT $sensor
 wait $sensor
 rc=$?
