@@ -12,7 +12,9 @@
 #define SLAB_FLOWS 4096
 #define RECENT 256 /* recently opened attempts, for ICMP quotes cut before their ports */
 
-enum { LIST_OPEN, LIST_CLOSED };
+/* Expiry lists, each oldest first: attempts nobody answered yet, flows with an answer (or midstream),
+ * and closed flows lingering for stragglers. Each has its own idle timeout. */
+enum { LIST_EMBRYONIC, LIST_OPEN, LIST_CLOSED, NLISTS };
 
 struct slab {
 	struct slab *next;
@@ -25,7 +27,7 @@ struct flow_list {
 
 struct flow_table {
 	struct flow *hash;              /* uthash head */
-	struct flow_list lists[2];      /* open and closed flows, oldest first */
+	struct flow_list lists[NLISTS]; /* see the enum above */
 	struct slab *slabs;
 	struct flow *free;              /* free list through ->next */
 	size_t count, max;
@@ -94,7 +96,7 @@ void flow_free(struct flow_table *t)
 
 void flow_foreach(const struct flow_table *t, uint64_t now_ns, flow_settle_fn fn, void *ctx)
 {
-	for (int l = 0; l < 2; l++)
+	for (int l = 0; l < NLISTS; l++)
 		for (const struct flow *f = t->lists[l].head; f; f = f->next)
 			fn(ctx, f, flow_verdict(f, now_ns));
 }
@@ -227,8 +229,8 @@ static void settle(struct flow_table *t, struct flow *f, uint64_t now_ns)
 
 static void sweep(struct flow_table *t, uint64_t now)
 {
-	static const uint64_t timeout[2] = {FLOW_IDLE_NS, FLOW_CLOSED_NS};
-	for (int l = 0; l < 2; l++)
+	static const uint64_t timeout[NLISTS] = {FLOW_EMBRYONIC_NS, FLOW_IDLE_NS, FLOW_CLOSED_NS};
+	for (int l = 0; l < NLISTS; l++)
 		while (t->lists[l].head && t->lists[l].head->last_ns + timeout[l] < now)
 			settle(t, t->lists[l].head, now);
 	t->swept_ns = now;
@@ -300,7 +302,12 @@ static int pick_client(const struct flow_table *t, const struct dec_pkt *p, int 
 static struct flow *create(struct flow_table *t, const struct flow_key *k, int client, uint64_t ts)
 {
 	if (t->max && t->count >= t->max) {
-		struct flow *victim = t->lists[LIST_CLOSED].head ? t->lists[LIST_CLOSED].head : t->lists[LIST_OPEN].head;
+		/* Oldest first, closed flows (already judged) before unanswered attempts before open ones. */
+		struct flow *victim = t->lists[LIST_CLOSED].head;
+		if (!victim)
+			victim = t->lists[LIST_EMBRYONIC].head;
+		if (!victim)
+			victim = t->lists[LIST_OPEN].head;
 		if (victim) {
 			t->stats.evicted++;
 			settle(t, victim, t->now_ns);
@@ -312,7 +319,7 @@ static struct flow *create(struct flow_table *t, const struct flow_key *k, int c
 	f->first_ns = f->last_ns = ts;
 	f->flags = FLOW_ONLY_RST;
 	HASH_ADD(hh, t->hash, key, sizeof(f->key), f);
-	list_append(t, f, LIST_OPEN);
+	list_append(t, f, LIST_EMBRYONIC);
 	t->count++;
 	t->stats.flows++;
 	if (t->count > t->stats.peak)
@@ -488,7 +495,7 @@ void flow_packet(struct flow_table *t, const struct dec_pkt *p, uint64_t ts)
 		hist(f, dir, 'D');
 	}
 	list_unlink(t, f);
-	list_append(t, f, f->flags & FLOW_CLOSED ? LIST_CLOSED : LIST_OPEN);
+	list_append(t, f, f->flags & FLOW_CLOSED ? LIST_CLOSED : f->pkts[1] ? LIST_OPEN : LIST_EMBRYONIC);
 }
 
 void flow_finish(struct flow_table *t, uint64_t end_ns)
@@ -496,7 +503,7 @@ void flow_finish(struct flow_table *t, uint64_t end_ns)
 	if (end_ns < t->now_ns)
 		end_ns = t->now_ns;
 	/* Oldest first, so the callback sees flows in the order they went quiet. */
-	for (int l = 0; l < 2; l++)
+	for (int l = 0; l < NLISTS; l++)
 		while (t->lists[l].head)
 			settle(t, t->lists[l].head, end_ns);
 }

@@ -290,6 +290,22 @@ static void test_idle_flows_are_settled_by_packet_time(void)
 	flow_free(r.t);
 }
 
+static void test_unanswered_attempts_leave_the_table_sooner_than_open_flows(void)
+{
+	struct run r;
+	start(&r, 0);
+	feed(&r, pkt(C, 40000, SV, 9883, SYN, 1, 0), T0);                  /* never answered */
+	feed(&r, pkt(C, 40001, SV, 443, SYN, 1, 0), T0);
+	feed(&r, pkt(SV, 443, C, 40001, SA, 1, 0), T0 + MS);               /* answered, still open */
+	feed(&r, pkt(C, 40002, SV, 443, SYN, 1, 0), T0 + FLOW_EMBRYONIC_NS + 2 * S);
+	CU_ASSERT_EQUAL(r.s.n, 1);
+	CU_ASSERT_EQUAL(r.s.v[0], FV_NO_REPLY);
+	CU_ASSERT_EQUAL(r.s.client_port[0], 40000);
+	CU_ASSERT_EQUAL(flow_count(r.t), 2);
+	finish(&r, T0 + FLOW_EMBRYONIC_NS + 3 * S);
+	flow_free(r.t);
+}
+
 static void test_history_letters_follow_zeek(void)
 {
 	struct run r;
@@ -326,4 +342,5 @@ void suite_flow(void)
 	TU_ADD(s, test_table_bound_evicts_oldest_and_counts);
 	TU_ADD(s, test_idle_flows_are_settled_by_packet_time);
 	TU_ADD(s, test_history_letters_follow_zeek);
+	TU_ADD(s, test_unanswered_attempts_leave_the_table_sooner_than_open_flows);
 }

@@ -14,6 +14,9 @@
 #define FLOW_NS_PER_SEC 1000000000ull
 #define FLOW_IDLE_NS (300 * FLOW_NS_PER_SEC)  /* an open flow with no packet this long is settled */
 #define FLOW_CLOSED_NS (5 * FLOW_NS_PER_SEC)  /* a closed (FIN/RST) flow lingers this long for stragglers */
+/* An attempt nobody answered, quiet this long, is settled: Linux's last SYN retransmission (6 retries,
+ * tcp_syn_retries) comes about 63 s after the first, Windows' after 21 s. Keeps a SYN flood's memory short. */
+#define FLOW_EMBRYONIC_NS (65 * FLOW_NS_PER_SEC)
 #define FLOW_PATIENCE_NS (3 * FLOW_NS_PER_SEC) /* unanswered this long: no-reply, not unverified */
 #define FLOW_DUP_NS 1000000ull                /* the same frame again within 1 ms is a SPAN copy */
 
