@@ -86,6 +86,16 @@ $(B)/fuzz_site: tests/fuzz/fuzz_text.c $(LIB_OBJS)
 $(B)/seeds: tests/fuzz/seeds.c | deps
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS)
 
+# make bench: numbers, not assertions (docs/performance.md). BENCH_FLOWS and BENCH_RUNS to vary.
+BENCH_FLOWS ?= 1700000
+BENCH_RUNS ?= 3
+$(B)/bench_floor: tools/bench_floor.c | deps
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS)
+
+bench: $(B)/flowaudit $(B)/mkpcap $(B)/bench_floor
+	tools/deps.sh bench || true
+	tools/bench.sh $(B) $(BENCH_FLOWS) $(BENCH_RUNS)
+
 FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
 # Each harness runs FUZZ_SECONDS from seeds (pcaps/, rules/, the corpus) plus what earlier runs found

@@ -410,33 +410,57 @@ static void add_missing(struct cls *c, int e)
 	}
 }
 
+/* Alternatives of one edge (same rule, client, server and group) share one entry: was any of them
+ * seen, and which stands for the group when none was. */
+struct group_key {
+	int rule, client, server, group;
+};
+
+struct group {
+	struct group_key key;
+	bool seen;
+	size_t first;           /* the alternative listed first in the graph */
+	UT_hash_handle hh;
+};
+
 void cls_finish(struct cls *c)
 {
 	const struct graph *g = c->g;
-	/* Which edges (and alternative groups) have rows? */
 	bool *seen = xcalloc(g->nedges + 1, sizeof(bool));
 	for (size_t i = 0; i < c->nrows; i++)
 		seen[c->rows[i].edge] = true;
+	struct group *groups = NULL, *gr, *tmp;
 	for (size_t e = 0; e < g->nedges; e++) {
 		const struct graph_edge *ge = &g->edges[e];
-		if (seen[e] || ge->level == LEVEL_FORBID)
+		if (ge->level == LEVEL_FORBID)
 			continue;
-		bool group_seen = false, first_of_group = true;
-		for (size_t o = 0; o < g->nedges; o++) {
-			const struct graph_edge *go = &g->edges[o];
-			if (o == e || go->rule != ge->rule || go->client != ge->client || go->server != ge->server ||
-			    go->group != ge->group)
-				continue;
-			group_seen |= seen[o];
-			if (o < e)
-				first_of_group = false;
+		struct group_key k = {ge->rule, ge->client, ge->server, ge->group};
+		HASH_FIND(hh, groups, &k, sizeof(k), gr);
+		if (!gr) {
+			gr = xcalloc(1, sizeof(*gr));
+			gr->key = k;
+			gr->first = e;
+			HASH_ADD(hh, groups, key, sizeof(k), gr);
 		}
-		if (group_seen || !first_of_group)
+		gr->seen |= seen[e];
+	}
+	/* In graph order, so missing rows come out in the order of the rules. */
+	for (size_t e = 0; e < g->nedges; e++) {
+		const struct graph_edge *ge = &g->edges[e];
+		if (ge->level == LEVEL_FORBID)
+			continue;
+		struct group_key k = {ge->rule, ge->client, ge->server, ge->group};
+		HASH_FIND(hh, groups, &k, sizeof(k), gr);
+		if (gr->seen || gr->first != e)
 			continue; /* an alternative was used; only the first alternative stands for the group */
 		if (ge->level == LEVEL_OPTIONAL)
 			c->optional_unseen++;
 		else
 			add_missing(c, (int)e);
+	}
+	HASH_ITER(hh, groups, gr, tmp) {
+		HASH_DEL(groups, gr);
+		free(gr);
 	}
 	free(seen);
 	for (size_t i = 0; i < c->nrows; i++) {

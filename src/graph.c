@@ -134,19 +134,6 @@ static uint16_t param_port(const struct rules *r, const struct site *s, int para
 	return port;
 }
 
-static bool in_list(char *const *list, size_t n, const char *v)
-{
-	for (size_t i = 0; v && i < n; i++)
-		if (strcmp(list[i], v) == 0)
-			return true;
-	return false;
-}
-
-static bool partnered(const struct site_host *agent, const struct site_host *storage)
-{
-	return in_list(agent->partners, agent->npartners, site_attr(storage, "system"));
-}
-
 static bool broker_assigned(const struct site *s, const struct site_host *a, const struct site_host *b)
 {
 	if (!a->brokers)
@@ -173,58 +160,151 @@ static void emit(struct graph *g, int ri, int c, int sv, const struct site_host 
 	}
 }
 
+/* Indexes of the site built once per graph: the hosts of each role, and for each storage system its
+ * member hosts and the agents partnered with it. */
+struct sys_ix {
+	const char *name;
+	int *members, *agents;
+	size_t nmembers, nagents, cap_members, cap_agents;
+	UT_hash_handle hh;
+};
+
+struct site_ix {
+	int *by_role[RULES_MAX_ROLES];
+	size_t nrole[RULES_MAX_ROLES], cap_role[RULES_MAX_ROLES];
+	struct sys_ix *systems;
+	int *cee_hosts;         /* storage hosts naming a CEE host */
+	size_t ncee, cap_cee;
+};
+
+static struct sys_ix *system_get(struct site_ix *ix, const char *name)
+{
+	struct sys_ix *e;
+	HASH_FIND_STR(ix->systems, name, e);
+	if (!e) {
+		e = xcalloc(1, sizeof(*e));
+		e->name = name;
+		HASH_ADD_KEYPTR(hh, ix->systems, e->name, strlen(e->name), e);
+	}
+	return e;
+}
+
+static void index_site(struct site_ix *ix, const struct site *s, size_t nroles)
+{
+	memset(ix, 0, sizeof(*ix));
+	for (size_t h = 0; h < s->nhosts; h++) {
+		const struct site_host *sh = &s->hosts[h];
+		for (size_t r = 0; r < nroles; r++)
+			if (site_host_has_role(sh, (int)r)) {
+				GROW(ix->by_role[r], ix->cap_role[r], ix->nrole[r]);
+				ix->by_role[r][ix->nrole[r]++] = (int)h;
+			}
+		const char *sys = site_attr(sh, "system");
+		if (sys) {
+			struct sys_ix *e = system_get(ix, sys);
+			GROW(e->members, e->cap_members, e->nmembers);
+			e->members[e->nmembers++] = (int)h;
+		}
+		for (size_t k = 0; k < sh->npartners; k++) {
+			struct sys_ix *e = system_get(ix, sh->partners[k]);
+			GROW(e->agents, e->cap_agents, e->nagents);
+			e->agents[e->nagents++] = (int)h;
+		}
+		if (site_attr(sh, "cee")) {
+			GROW(ix->cee_hosts, ix->cap_cee, ix->ncee);
+			ix->cee_hosts[ix->ncee++] = (int)h;
+		}
+	}
+}
+
+static void free_index(struct site_ix *ix)
+{
+	for (size_t r = 0; r < RULES_MAX_ROLES; r++)
+		free(ix->by_role[r]);
+	struct sys_ix *e, *tmp;
+	HASH_ITER(hh, ix->systems, e, tmp) {
+		HASH_DEL(ix->systems, e);
+		free(e->members);
+		free(e->agents);
+		free(e);
+	}
+	free(ix->cee_hosts);
+}
+
+/* Emit (c, sv) when the two hosts hold the edge's roles and are not the same host. */
+static void emit_if(struct graph *g, int ri, int crole, int srole, int c, int sv, const struct site_host *link)
+{
+	const struct site *s = g->site;
+	if (c != sv && site_host_has_role(&s->hosts[c], crole) && site_host_has_role(&s->hosts[sv], srole))
+		emit(g, ri, c, sv, link);
+}
+
 /* One direction of an edge rule over every host pair its scope allows. */
-static void expand(struct graph *g, int ri, int crole, int srole)
+static void expand(struct graph *g, const struct site_ix *ix, int ri, int crole, int srole)
 {
 	const struct site *s = g->site;
 	const struct rules_edge *e = &g->rules->edges[ri];
-	for (size_t c = 0; c < s->nhosts; c++) {
+	for (size_t ci = 0; ci < ix->nrole[crole]; ci++) {
+		int c = ix->by_role[crole][ci];
 		const struct site_host *ch = &s->hosts[c];
-		if (!site_host_has_role(ch, crole))
-			continue;
 		if (srole == RULES_ROLE_INTERNET) {
-			emit(g, ri, (int)c, GRAPH_INTERNET, NULL);
+			emit(g, ri, c, GRAPH_INTERNET, NULL);
 			continue;
 		}
-		for (size_t sv = 0; sv < s->nhosts; sv++) {
-			const struct site_host *sh = &s->hosts[sv];
-			if (sv == c || !site_host_has_role(sh, srole))
-				continue;
-			switch (e->scope) {
-			case SCOPE_ANY:
-				emit(g, ri, (int)c, (int)sv, NULL);
-				break;
-			case SCOPE_PARTNER:
-				if (partnered(ch, sh))
-					emit(g, ri, (int)c, (int)sv, sh);
-				else if (partnered(sh, ch))
-					emit(g, ri, (int)c, (int)sv, ch);
-				break;
-			case SCOPE_BROKERS:
-				if (broker_assigned(s, ch, sh) && broker_assigned(s, sh, ch))
-					emit(g, ri, (int)c, (int)sv, NULL);
-				break;
-			case SCOPE_CEE:
-				/* The pair is a storage host's CEE host and either that storage host or an agent
-				 * partnered with its system; the storage host is the link. */
-				for (size_t st = 0; st < s->nhosts; st++) {
-					const struct site_host *sth = &s->hosts[st];
-					const char *cee = site_attr(sth, "cee");
-					if (!cee || (e->via >= 0 && !site_host_has_role(sth, e->via)))
-						continue;
-					int x = site_host_find(s, cee);
-					int other = x == (int)c ? (int)sv : x == (int)sv ? (int)c : -1;
-					if (other < 0)
-						continue;
-					if ((size_t)other == st || partnered(&s->hosts[other], sth)) {
-						size_t before = g->nedges;
-						emit(g, ri, (int)c, (int)sv, sth);
-						if (g->nedges != before)
-							break;
-					}
-				}
-				break;
+		switch (e->scope) {
+		case SCOPE_ANY:
+			for (size_t k = 0; k < ix->nrole[srole]; k++)
+				emit_if(g, ri, crole, srole, c, ix->by_role[srole][k], NULL);
+			break;
+		case SCOPE_BROKERS:
+			for (size_t k = 0; k < ix->nrole[srole]; k++) {
+				int sv = ix->by_role[srole][k];
+				if (broker_assigned(s, ch, &s->hosts[sv]) && broker_assigned(s, &s->hosts[sv], ch))
+					emit_if(g, ri, crole, srole, c, sv, NULL);
 			}
+			break;
+		case SCOPE_PARTNER: {
+			/* The client is an agent: the members of its partner systems; or the client is a storage
+			 * host: the agents partnered with its system. The storage host is the link. */
+			struct sys_ix *sys;
+			for (size_t p = 0; p < ch->npartners; p++) {
+				HASH_FIND_STR(ix->systems, ch->partners[p], sys);
+				for (size_t m = 0; sys && m < sys->nmembers; m++)
+					emit_if(g, ri, crole, srole, c, sys->members[m], &s->hosts[sys->members[m]]);
+			}
+			const char *own = site_attr(ch, "system");
+			if (own) {
+				HASH_FIND_STR(ix->systems, own, sys);
+				for (size_t a = 0; sys && a < sys->nagents; a++)
+					emit_if(g, ri, crole, srole, c, sys->agents[a], ch);
+			}
+			break;
+		}
+		case SCOPE_CEE:
+			break; /* below: driven by the storage hosts that name a CEE host */
+		}
+	}
+	if (e->scope != SCOPE_CEE)
+		return;
+	/* The pair is a storage host's CEE host and either that storage host or an agent partnered with its
+	 * system; the storage host is the link (and must have the `via` role when one is given). */
+	for (size_t k = 0; k < ix->ncee; k++) {
+		int st = ix->cee_hosts[k];
+		const struct site_host *sth = &s->hosts[st];
+		if (e->via >= 0 && !site_host_has_role(sth, e->via))
+			continue;
+		int x = site_host_find(s, site_attr(sth, "cee"));
+		if (x < 0)
+			continue;
+		emit_if(g, ri, crole, srole, st, x, sth);
+		emit_if(g, ri, crole, srole, x, st, sth);
+		const char *sys_name = site_attr(sth, "system");
+		struct sys_ix *sys = NULL;
+		if (sys_name)
+			HASH_FIND_STR(ix->systems, sys_name, sys);
+		for (size_t a = 0; sys && a < sys->nagents; a++) {
+			emit_if(g, ri, crole, srole, x, sys->agents[a], sth);
+			emit_if(g, ri, crole, srole, sys->agents[a], x, sth);
 		}
 	}
 }
@@ -260,10 +340,13 @@ void graph_build(struct graph *g, const struct rules *r, const struct site *s)
 		build_roles(g);
 		return;
 	}
+	struct site_ix ix;
+	index_site(&ix, s, r->nroles);
 	for (size_t ri = 0; ri < r->nedges; ri++) {
 		const struct rules_edge *e = &r->edges[ri];
-		expand(g, (int)ri, e->client, e->server);
+		expand(g, &ix, (int)ri, e->client, e->server);
 		if (e->both_ways && e->client != e->server)
-			expand(g, (int)ri, e->server, e->client);
+			expand(g, &ix, (int)ri, e->server, e->client);
 	}
+	free_index(&ix);
 }

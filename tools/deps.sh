@@ -27,6 +27,12 @@ if [ "${1:-}" = e2e ]; then
     have_cmd openssl || need="$need openssl"
     have_cmd jq || need="$need jq"
 fi
+if [ "${1:-}" = bench ]; then
+    have_cmd tcpdump || need="$need tcpdump"
+    have_cmd argus || need="$need argus-server"
+    have_cmd nfpcapd || need="$need nfdump"
+    [ -x /usr/bin/time ] || need="$need time"
+fi
 if [ "${1:-}" = check ]; then
     have_cmd clang || need="$need clang"
     [ -n "$(ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a 2>/dev/null)" ] || need="$need libclang-rt-14-dev"

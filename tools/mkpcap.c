@@ -58,8 +58,48 @@ static const char *const wrap_names[] = {"none", "gre", "erspan1", "erspan2", "e
 static enum wrap wrap_kind;
 static uint32_t wrap_seq; /* GRE sequence numbers */
 
-static struct out_pkt *pkts;
+static struct out_pkt *pkts; /* a min-heap by (time, creation order) of packets not yet written */
 static size_t npkts, cap_pkts;
+static size_t next_seq;
+
+static bool pkt_before(const struct out_pkt *a, const struct out_pkt *b)
+{
+	return a->ts_ns != b->ts_ns ? a->ts_ns < b->ts_ns : a->seq < b->seq;
+}
+
+static void heap_push(const struct out_pkt *p)
+{
+	GROW(pkts, cap_pkts, npkts);
+	size_t i = npkts++;
+	while (i && pkt_before(p, &pkts[(i - 1) / 2])) {
+		pkts[i] = pkts[(i - 1) / 2];
+		i = (i - 1) / 2;
+	}
+	pkts[i] = *p;
+}
+
+static struct out_pkt heap_pop(void)
+{
+	struct out_pkt top = pkts[0], last = pkts[--npkts];
+	size_t i = 0;
+	for (;;) {
+		size_t c = 2 * i + 1;
+		if (c >= npkts)
+			break;
+		if (c + 1 < npkts && pkt_before(&pkts[c + 1], &pkts[c]))
+			c++;
+		if (!pkt_before(&pkts[c], &last))
+			break;
+		pkts[i] = pkts[c];
+		i = c;
+	}
+	if (npkts)
+		pkts[i] = last;
+	return top;
+}
+
+/* Write every packet stamped before limit (all of them for UINT64_MAX), in time order. */
+static void flush_before(pcap_dumper_t *dump, uint64_t limit);
 static struct opts opt = {.dlt = DLT_EN10MB, .snaplen = 65535, .start_ns = 1700000000ull * 1000000000ull};
 static uint16_t ip_id = 1; /* IPv4 identification counter */
 
@@ -289,14 +329,14 @@ static void emit_frame(uint64_t ts, const uint8_t *ip, size_t iplen, const struc
 	size_t len = off + iplen;
 	if (wrap_kind != WRAP_NONE && opt.dlt == DLT_EN10MB)
 		len = wrap_frame(frame, len, sizeof(frame));
-	GROW(pkts, cap_pkts, npkts);
-	struct out_pkt *p = &pkts[npkts];
-	p->ts_ns = ts;
-	p->seq = npkts;
-	p->len = (uint32_t)len;
-	p->data = xmalloc(len);
-	memcpy(p->data, frame, len);
-	npkts++;
+	struct out_pkt p;
+	p.ts_ns = ts;
+	p.seq = next_seq++;
+	p.len = (uint32_t)len;
+	size_t keep = len < opt.snaplen ? len : opt.snaplen; /* only what the file will hold */
+	p.data = xmalloc(keep ? keep : 1);
+	memcpy(p.data, frame, keep);
+	heap_push(&p);
 }
 
 /* One packet of a flow, and its SPAN copy when asked for. */
@@ -490,12 +530,145 @@ static bool parse_endpoint(const char *s, uint8_t a[16], uint16_t *port)
 	return addr_parse(buf, a) && port_parse(colon + 1, port);
 }
 
-static int cmp_pkt(const void *a, const void *b)
+static void flush_before(pcap_dumper_t *dump, uint64_t limit)
 {
-	const struct out_pkt *x = a, *y = b;
-	if (x->ts_ns != y->ts_ns)
-		return x->ts_ns < y->ts_ns ? -1 : 1;
-	return x->seq < y->seq ? -1 : x->seq > y->seq;
+	while (npkts && pkts[0].ts_ns < limit) {
+		struct out_pkt p = heap_pop();
+		struct pcap_pkthdr h;
+		h.ts.tv_sec = (time_t)(p.ts_ns / SEC);
+		h.ts.tv_usec = (suseconds_t)(opt.nsec ? p.ts_ns % SEC : p.ts_ns % SEC / 1000);
+		h.len = p.len;
+		h.caplen = p.len < opt.snaplen ? p.len : opt.snaplen;
+		pcap_dump((u_char *)dump, &h, p.data);
+		free(p.data);
+	}
+}
+
+/* A deterministic PRNG (xorshift64*), so a benchmark capture is the same on every machine. */
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+static uint64_t rng(void)
+{
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return rng_state * 0x2545f4914f6cdd1dull;
+}
+
+static void v4(uint8_t a[16], unsigned b0, unsigned b1, unsigned b2, unsigned b3)
+{
+	uint8_t q[4] = {(uint8_t)b0, (uint8_t)b1, (uint8_t)b2, (uint8_t)b3};
+	addr_from_v4(a, q);
+}
+
+#define BENCH_BROKERS 20
+#define BENCH_AGENTS 990 /* each partnered with its own storage host: 2000 hosts in all */
+
+static void broker_addr(uint8_t a[16], unsigned i) { v4(a, 198, 18, 0, 1 + i); }
+static void agent_addr(uint8_t a[16], unsigned i) { v4(a, 198, 18, 1 + i / 250, i % 250 + 1); }
+static void storage_addr(uint8_t a[16], unsigned i) { v4(a, 198, 19, 1 + i / 250, i % 250 + 1); }
+
+/* The site of a benchmark capture: brokers, agents, one ONTAP-like storage host per agent. */
+static int write_bench_site(const char *path)
+{
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return -1;
+	fprintf(f, "# written by tools/mkpcap --bench: %d brokers, %d agents, %d storage hosts (RFC 2544 addresses)\n",
+		BENCH_BROKERS, BENCH_AGENTS, BENCH_AGENTS);
+	char buf[50];
+	uint8_t a[16];
+	for (unsigned i = 0; i < BENCH_BROKERS; i++) {
+		broker_addr(a, i);
+		fprintf(f, "host broker%u %s role=%s\n", i, addr_str(a, buf), i ? "broker" : "pmc,broker");
+	}
+	for (unsigned i = 0; i < BENCH_AGENTS; i++) {
+		agent_addr(a, i);
+		fprintf(f, "host agent%u %s role=agent partner=sys%u\n", i, addr_str(a, buf), i);
+		storage_addr(a, i);
+		fprintf(f, "host st%u %s role=ontap-node,ontap-mgmt,ontap-data system=sys%u\n", i, addr_str(a, buf), i);
+	}
+	return fclose(f);
+}
+
+/* --bench: about `flows` connection attempts at `rate` per second with the firewall-audit mix of the
+ * bench issue (60% completed with data, 20% unanswered SYNs with retransmissions, 10% reset, 10% UDP
+ * request/reply), plus `flood` SYNs from spoofed sources; streamed to the file in time order. */
+static int bench(const char *out, const char *site, uint64_t flows, double rate, uint64_t flood)
+{
+	if (site && write_bench_site(site) < 0) {
+		fprintf(stderr, "mkpcap: %s: %s\n", site, strerror(errno));
+		return 2;
+	}
+	pcap_t *dead = pcap_open_dead_with_tstamp_precision(opt.dlt, (int)opt.snaplen, PCAP_TSTAMP_PRECISION_MICRO);
+	pcap_dumper_t *dump = pcap_dump_open(dead, out);
+	if (!dump) {
+		fprintf(stderr, "mkpcap: %s: %s\n", out, pcap_geterr(dead));
+		return 2;
+	}
+	uint64_t total = flows + flood;
+	double flood_share = total ? (double)flood / (double)total : 0;
+	for (uint64_t i = 0; i < total; i++) {
+		struct flowspec f;
+		memset(&f, 0, sizeof(f));
+		f.at = (double)i / (rate * (1 + (flood ? (double)flood / (double)(flows ? flows : 1) : 0)));
+		uint64_t r = rng();
+		unsigned agent = (unsigned)(r >> 8) % BENCH_AGENTS;
+		f.cport = (uint16_t)(32768 + (r >> 24) % 28000);
+		f.data = (uint32_t)(64 + (r >> 40) % 1137);
+		if ((double)(r % 1000000) / 1e6 < flood_share) {
+			/* A spoofed source from 100.64.0.0/10, a SYN to the first agent's FPolicy port. */
+			uint64_t x = rng();
+			v4(f.c, 100, 64 + (unsigned)(x % 64), (unsigned)(x >> 8) & 255, (unsigned)(x >> 16) & 255);
+			agent_addr(f.s, 0);
+			f.proto = IPPROTO_TCP;
+			f.sport = 9883;
+			strcpy(f.outcome, "lone-syn");
+		} else {
+			unsigned pick = (unsigned)((r >> 4) % 100);
+			f.proto = IPPROTO_TCP;
+			if (pick < 60) {
+				unsigned kind = (unsigned)((r >> 12) % 5);
+				if (kind < 2) {
+					agent_addr(f.c, agent);
+					broker_addr(f.s, (unsigned)(r >> 16) % BENCH_BROKERS);
+					f.sport = 61617;
+				} else if (kind < 4) {
+					agent_addr(f.c, agent);
+					storage_addr(f.s, agent);
+					f.sport = 445;
+				} else {
+					storage_addr(f.c, agent);
+					agent_addr(f.s, agent);
+					f.sport = 9883;
+				}
+				strcpy(f.outcome, "ok");
+			} else if (pick < 80) {
+				agent_addr(f.c, agent);
+				storage_addr(f.s, agent);
+				f.sport = 443;
+				strcpy(f.outcome, "drop");
+			} else if (pick < 90) {
+				agent_addr(f.c, agent);
+				storage_addr(f.s, agent);
+				f.sport = 443;
+				strcpy(f.outcome, "reset");
+			} else {
+				agent_addr(f.c, agent);
+				storage_addr(f.s, agent);
+				f.proto = IPPROTO_UDP;
+				f.sport = 137;
+				strcpy(f.outcome, "ok");
+			}
+		}
+		if (generate(&f, 0) < 0)
+			return 2;
+		/* Everything before this flow's start is final: no later flow starts earlier. */
+		flush_before(dump, opt.start_ns + (uint64_t)(f.at * 1e9));
+	}
+	flush_before(dump, UINT64_MAX);
+	pcap_dump_close(dump);
+	pcap_close(dead);
+	return 0;
 }
 
 static uint16_t default_vlans[2]; /* "vlan" directive: tags for every later flow */
@@ -645,14 +818,23 @@ static int read_scenario(const char *path, int depth)
 
 int main(int argc, char **argv)
 {
+	if (argc >= 2 && !strcmp(argv[1], "--bench")) {
+		/* mkpcap --bench FLOWS RATE FLOOD SNAPLEN OUT.pcap [OUT.site] */
+		if (argc < 7) {
+			fprintf(stderr, "usage: mkpcap --bench FLOWS RATE FLOOD SNAPLEN OUT.pcap [OUT.site]\n");
+			return 2;
+		}
+		opt.snaplen = (uint32_t)strtoul(argv[5], NULL, 10);
+		return bench(argv[6], argc > 7 ? argv[7] : NULL, strtoull(argv[2], NULL, 10), strtod(argv[3], NULL),
+			     strtoull(argv[4], NULL, 10));
+	}
 	if (argc != 3) {
-		fprintf(stderr, "usage: mkpcap SCENARIO OUT.pcap\n");
+		fprintf(stderr, "usage: mkpcap SCENARIO OUT.pcap\n       mkpcap --bench FLOWS RATE FLOOD SNAPLEN OUT.pcap [OUT.site]\n");
 		return 2;
 	}
 	int rc = read_scenario(argv[1], 0);
 	if (rc)
 		return rc;
-	qsort(pkts, npkts, sizeof(*pkts), cmp_pkt);
 	pcap_t *dead = pcap_open_dead_with_tstamp_precision(opt.dlt, (int)opt.snaplen,
 							    opt.nsec ? PCAP_TSTAMP_PRECISION_NANO : PCAP_TSTAMP_PRECISION_MICRO);
 	pcap_dumper_t *dump = pcap_dump_open(dead, argv[2]);
@@ -660,15 +842,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mkpcap: %s: %s\n", argv[2], pcap_geterr(dead));
 		return 2;
 	}
-	for (size_t i = 0; i < npkts; i++) {
-		struct pcap_pkthdr h;
-		h.ts.tv_sec = (time_t)(pkts[i].ts_ns / SEC);
-		h.ts.tv_usec = (suseconds_t)(opt.nsec ? pkts[i].ts_ns % SEC : pkts[i].ts_ns % SEC / 1000);
-		h.len = pkts[i].len;
-		h.caplen = pkts[i].len < opt.snaplen ? pkts[i].len : opt.snaplen;
-		pcap_dump((u_char *)dump, &h, pkts[i].data);
-		free(pkts[i].data);
-	}
+	flush_before(dump, UINT64_MAX);
 	free(pkts);
 	pcap_dump_close(dump);
 	pcap_close(dead);

@@ -1,0 +1,89 @@
+#!/bin/bash
+# bench.sh: `make bench`. Writes benchmark captures with tools/mkpcap (about 10 million packets, the
+# firewall-audit mix, 2,000 hosts), then times, one after another on the same file, several runs each
+# (median quoted): the libpcap floor, flowaudit, and the peers that are installed. Twice: full payloads
+# and a 96-byte snaplen. Then memory: RSS per concurrent flow, RSS over a 10x longer capture, and a SYN
+# flood under --max-flows. Prints numbers only; nothing here passes or fails.
+# Usage: bench.sh BUILD_DIR [FLOWS] [RUNS]
+set -u
+B=$1
+FLOWS=${2:-1700000}
+RUNS=${3:-3}
+D=$B/bench
+mkdir -p "$D"
+rate=8500 # flows per second: 1.7 M flows over 200 s
+
+gen() { # name flows rate flood snaplen
+	[ -s "$D/$1.pcap" ] || "$B/mkpcap" --bench "$2" "$3" "$4" "$5" "$D/$1.pcap" "$D/bench.site" || exit 2
+}
+gen full "$FLOWS" $rate 0 65535
+gen snap96 "$FLOWS" $rate 0 96
+
+# median of the wall-clock seconds of RUNS runs of a command; peak RSS (KB) of the last
+measure() {
+	local times=() rss=0 t
+	for _ in $(seq "$RUNS"); do
+		t=$( { /usr/bin/time -f "%e %M" "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
+		times+=("${t% *}")
+		rss=${t#* }
+	done
+	med=$(printf '%s\n' "${times[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p")
+	echo "$med $rss"
+}
+
+machine=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
+echo "machine: $machine, $(nproc) cores; $(date -u +%Y-%m-%d)"
+for cap in full snap96; do
+	f=$D/$cap.pcap
+	pk=$("$B/bench_floor" "$f" | cut -d' ' -f1)
+	printf '\ncapture %s: %s packets, %s MB\n' "$cap" "$pk" $(( $(stat -c %s "$f") / 1048576 ))
+	printf '%-34s %10s %10s %9s %10s %8s\n' tool "time s" "Mpps" "ns/pkt" "peak MB" "x floor"
+	floor=""
+	row() { # name seconds rss
+		local mpps ns ratio
+		mpps=$(awk -v p="$pk" -v t="$2" 'BEGIN { printf "%.2f", t > 0 ? p / t / 1e6 : 0 }')
+		ns=$(awk -v p="$pk" -v t="$2" 'BEGIN { printf "%.1f", p > 0 ? t * 1e9 / p : 0 }')
+		[ -n "$floor" ] || floor=$2
+		ratio=$(awk -v f="$floor" -v t="$2" 'BEGIN { printf "%.2f", t > 0 ? f / t : 0 }')
+		printf '%-34s %10s %10s %9s %10s %8s\n' "$1" "$2" "$mpps" "$ns" $(( $3 / 1024 )) "$ratio"
+	}
+	read -r t m < <(measure "$B/bench_floor" "$f"); row "libpcap floor (pcap_dispatch)" "$t" "$m"
+	read -r t m < <(measure "$B/flowaudit" audit -r "$f" -s "$D/bench.site" --format json -o /dev/null)
+	row "flowaudit audit" "$t" "$m"
+	if command -v tcpdump >/dev/null; then
+		read -r t m < <(measure tcpdump -nn -r "$f" -w /dev/null); row "tcpdump -w /dev/null" "$t" "$m"
+	else echo "tcpdump: not installed"; fi
+	if command -v argus >/dev/null; then
+		read -r t m < <(measure argus -r "$f" -w "$D/argus.out"); row "argus" "$t" "$m"; rm -f "$D/argus.out"
+	else echo "argus: not installed"; fi
+	if command -v nfpcapd >/dev/null; then
+		mkdir -p "$D/nf"
+		read -r t m < <(measure nfpcapd -r "$f" -l "$D/nf"); row "nfpcapd" "$t" "$m"; rm -rf "$D/nf"
+	else echo "nfpcapd: not installed"; fi
+	echo "softflowd: left out (it does not finish reading files offline here)"
+done
+
+# Memory. Peak RSS against the flows held at once (the report's capture.peak_flows).
+echo
+"$B/flowaudit" audit -r "$D/snap96.pcap" -s "$D/bench.site" --format json -o "$D/report.json"
+peak=$(sed -n 's/.*"peak_flows": \([0-9]*\).*/\1/p' "$D/report.json")
+read -r _ base < <(RUNS=1 measure "$B/flowaudit" audit -r "$B/../../pcaps/demo.pcap" -s "$D/bench.site" --format json -o /dev/null)
+read -r _ full < <(RUNS=1 measure "$B/flowaudit" audit -r "$D/snap96.pcap" -s "$D/bench.site" --format json -o /dev/null)
+echo "memory: base (same site, tiny capture) $((base / 1024)) MB; peak $((full / 1024)) MB with $peak flows held at once:" \
+	"$(awk -v a="$full" -v b="$base" -v n="$peak" 'BEGIN { printf "%.0f", n ? (a - b) * 1024 / n : 0 }') bytes per concurrent flow"
+
+# The same concurrency, a capture 10x longer.
+gen long1 $((FLOWS / 20)) $((rate / 10)) 0 96
+gen long10 $((FLOWS / 2)) $((rate / 10)) 0 96
+read -r _ r1 < <(RUNS=1 measure "$B/flowaudit" audit -r "$D/long1.pcap" -s "$D/bench.site" --format json -o /dev/null)
+read -r _ r10 < <(RUNS=1 measure "$B/flowaudit" audit -r "$D/long10.pcap" -s "$D/bench.site" --format json -o /dev/null)
+echo "rss over time: $((r1 / 1024)) MB for $(( FLOWS / 20 )) flows, $((r10 / 1024)) MB for 10x as many at the same rate" \
+	"($(awk -v a="$r1" -v b="$r10" 'BEGIN { printf "%+.1f", (b - a) * 100 / a }')%)"
+
+# A SYN flood of 10 million spoofed sources, with the real traffic still in the capture.
+gen flood 200000 20000 10000000 96
+read -r t m < <(RUNS=1 measure "$B/flowaudit" audit -r "$D/flood.pcap" -s "$D/bench.site" --format json --max-flows 100000 -o "$D/flood.json")
+"$B/flowaudit" audit -r "$D/flood.pcap" -s "$D/bench.site" --format json --max-flows 100000 -o "$D/flood.json"
+ev=$(sed -n 's/.*"evicted": \([0-9]*\).*/\1/p' "$D/flood.json")
+echo "syn flood: 10000000 spoofed SYNs + 200000 real attempts, --max-flows 100000: peak $((m / 1024)) MB," \
+	"$ev flows evicted, in ${t}s; summary: $(tr -d '\n ' < "$D/flood.json" | sed 's/.*"summary"://')"
