@@ -6,7 +6,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
-#include <uthash.h>
+#include "flowaudit/hash.h"
 
 #include "flowaudit/util.h"
 
@@ -23,6 +23,17 @@ struct cls_ix {
 	size_t row;
 	UT_hash_handle hh;
 };
+
+/* The verdict of the classifier for one (client address, server address, proto, port), remembered:
+ * the same pair always lands in the same place, and millions of flows share a few thousand pairs. */
+enum pair_kind { PAIR_ROW, PAIR_UNEXPECTED, PAIR_OUTSIDE, PAIR_IGNORED };
+struct cls_pair {
+	struct cls_key key;     /* edge field unused (0) */
+	enum pair_kind kind;
+	size_t idx;
+	UT_hash_handle hh;
+};
+#define PAIR_CACHE_MAX 1000000 /* cleared when full: a flood of spoofed sources must not grow it */
 
 static const char *const status_names[CLS_NSTATUS] = {"ok", "degraded", "blocked", "missing", "unverified"};
 static const char *const reason_names[] = {NULL, "no-reply", "reset", "icmp-prohibited", "icmp-unreachable"};
@@ -52,8 +63,19 @@ static void free_ix(struct cls_ix **ix)
 	}
 }
 
+static void free_pairs(struct cls *c)
+{
+	struct cls_pair *e, *tmp;
+	HASH_ITER(hh, c->pairs, e, tmp) {
+		HASH_DEL(c->pairs, e);
+		free(e);
+	}
+	c->npairs = 0;
+}
+
 void cls_free(struct cls *c)
 {
+	free_pairs(c);
 	free_ix(&c->rows_ix);
 	free_ix(&c->unexp_ix);
 	for (size_t i = 0; i < c->nunexp; i++)
@@ -153,19 +175,65 @@ static char *why_unexpected(const struct cls *c, int ch, int sh, uint8_t proto, 
 	return why;
 }
 
+static void remember(struct cls *c, const struct cls_key *k, enum pair_kind kind, size_t idx)
+{
+	if (c->npairs >= PAIR_CACHE_MAX)
+		free_pairs(c);
+	struct cls_pair *p = xmalloc(sizeof(*p));
+	p->key = *k;
+	p->kind = kind;
+	p->idx = idx;
+	HASH_ADD(hh, c->pairs, key, sizeof(p->key), p);
+	c->npairs++;
+}
+
+static void classify_pair(struct cls *c, const struct flow *f, enum flow_verdict v, const struct cls_key *pk);
+
 void cls_flow(struct cls *c, const struct flow *f, enum flow_verdict v)
 {
 	if (v == FV_NOT_A_CONNECTION) {
 		c->not_connections++;
 		return;
 	}
+	struct cls_key pk;
+	memset(&pk, 0, sizeof(pk));
+	pk.port = flow_server_port(f);
+	pk.proto = f->key.proto;
+	memcpy(pk.client, flow_client_addr(f), 16);
+	memcpy(pk.server, flow_server_addr(f), 16);
+	struct cls_pair *hit;
+	HASH_FIND(hh, c->pairs, &pk, sizeof(pk), hit);
+	if (!hit) {
+		classify_pair(c, f, v, &pk);
+		return;
+	}
+	switch (hit->kind) {
+	case PAIR_ROW:
+		count(&c->rows[hit->idx].n, f, v);
+		break;
+	case PAIR_UNEXPECTED:
+		count(&c->unexp[hit->idx].n, f, v);
+		break;
+	case PAIR_OUTSIDE:
+		c->outside++;
+		break;
+	case PAIR_IGNORED:
+		c->ignored++;
+		break;
+	}
+}
+
+/* The slow path: site lookups, the graph, the row tables; the answer is remembered for the pair. */
+static void classify_pair(struct cls *c, const struct flow *f, enum flow_verdict v, const struct cls_key *pk)
+{
 	const struct graph *g = c->g;
-	const uint8_t *ca = flow_client_addr(f), *sa = flow_server_addr(f);
-	uint16_t port = flow_server_port(f);
-	uint8_t proto = f->key.proto;
+	const uint8_t *ca = pk->client, *sa = pk->server;
+	uint16_t port = pk->port;
+	uint8_t proto = pk->proto;
 	int ch = site_lookup(g->site, ca), sh = site_lookup(g->site, sa);
 	if (ch < 0 && sh < 0) {
 		c->outside++;
+		remember(c, pk, PAIR_OUTSIDE, 0);
 		return;
 	}
 	int e = ch >= 0 ? graph_find(g, ch, sh < 0 ? GRAPH_INTERNET : sh, proto, port) : -1;
@@ -188,6 +256,7 @@ void cls_flow(struct cls *c, const struct flow *f, enum flow_verdict v)
 			r->seen = true;
 		}
 		count(&c->rows[row].n, f, v);
+		remember(c, pk, PAIR_ROW, row);
 		return;
 	}
 	bool forbidden = e >= 0;
@@ -195,26 +264,36 @@ void cls_flow(struct cls *c, const struct flow *f, enum flow_verdict v)
 	if (!forbidden && !graph_has_port(g, proto, port)) {
 		if (!both_site) {
 			c->outside++;
+			remember(c, pk, PAIR_OUTSIDE, 0);
 			return;
 		}
 		if (rules_ignored(g->rules, proto, port)) {
 			c->ignored++;
+			remember(c, pk, PAIR_IGNORED, 0);
 			return;
 		}
 	}
+	/* Clients outside the site are one row per server and port, so that a flood of spoofed sources
+	 * makes one row, not millions (client_addr is then the whole address family, 0.0.0.0/0 or ::/0). */
 	struct cls_key k;
 	memset(&k, 0, sizeof(k));
 	k.edge = -1;
 	k.port = port;
 	k.proto = proto;
-	memcpy(k.client, ca, 16);
+	if (ch >= 0 || !addr_is_v4(ca))
+		memcpy(k.client, ca, 16);
+	else
+		k.client[10] = k.client[11] = 0xff;
+	if (ch < 0 && !addr_is_v4(ca))
+		memset(k.client, 0, 16);
 	memcpy(k.server, sa, 16);
 	bool added;
 	size_t row = find_or_add(&c->unexp_ix, &k, c->nunexp, &added);
 	if (added) {
 		GROW(c->unexp, c->cap_unexp, c->nunexp);
 		struct cls_unexpected *u = &c->unexp[c->nunexp++];
-		memcpy(u->client, ca, 16);
+		memcpy(u->client, k.client, 16);
+		u->client_any = ch < 0;
 		memcpy(u->server, sa, 16);
 		u->client_host = ch;
 		u->server_host = sh;
@@ -223,12 +302,15 @@ void cls_flow(struct cls *c, const struct flow *f, enum flow_verdict v)
 		u->why = why_unexpected(c, ch, sh, proto, port, forbidden ? e : -1);
 	}
 	count(&c->unexp[row].n, f, v);
+	remember(c, pk, PAIR_UNEXPECTED, row);
 }
 
 void cls_clone(struct cls *dst, const struct cls *src)
 {
 	*dst = *src;
 	dst->rows_ix = dst->unexp_ix = NULL;
+	dst->pairs = NULL;
+	dst->npairs = 0;
 	dst->rows = xcalloc(src->cap_rows + 1, sizeof(*dst->rows));
 	if (src->nrows)
 		memcpy(dst->rows, src->rows, src->nrows * sizeof(*src->rows));
@@ -270,6 +352,7 @@ static void merge_counts(struct cls_counts *to, const struct cls_counts *from)
 void cls_rebase(struct cls *c, const struct graph *g)
 {
 	const struct graph *old = c->g;
+	free_pairs(c);
 	struct cls_row *rows = c->rows;
 	size_t nrows = c->nrows;
 	free_ix(&c->rows_ix);
@@ -475,6 +558,7 @@ void cls_finish(struct cls *c)
 		struct cls_unexpected *u = &c->unexp[i];
 		judge(&u->n, &u->status, &u->reason);
 	}
+	free_pairs(c); /* its indices are about to change */
 	sort_graph = g;
 	if (c->nrows)
 		qsort(c->rows, c->nrows, sizeof(*c->rows), cmp_rows);

@@ -134,6 +134,7 @@ static void list_append(struct flow_table *t, struct flow *f, int which)
 {
 	struct flow_list *l = &t->lists[which];
 	f->list = (uint8_t)which;
+	f->listed_ns = f->last_ns;
 	f->prev = l->tail;
 	f->next = NULL;
 	if (l->tail)
@@ -227,12 +228,25 @@ static void settle(struct flow_table *t, struct flow *f, uint64_t now_ns)
 	t->count--;
 }
 
+/* The lists are ordered lazily: a packet does not move its flow (that would touch two more flows' cache
+ * lines per packet); the sweep moves a flow that was touched since it was listed to the tail. Every flow
+ * listed after the head was listed no earlier, so an untouched, unexpired head ends the sweep. */
 static void sweep(struct flow_table *t, uint64_t now)
 {
 	static const uint64_t timeout[NLISTS] = {FLOW_EMBRYONIC_NS, FLOW_IDLE_NS, FLOW_CLOSED_NS};
-	for (int l = 0; l < NLISTS; l++)
-		while (t->lists[l].head && t->lists[l].head->last_ns + timeout[l] < now)
-			settle(t, t->lists[l].head, now);
+	for (int l = 0; l < NLISTS; l++) {
+		struct flow *h;
+		while ((h = t->lists[l].head)) {
+			if (h->last_ns + timeout[l] < now) {
+				settle(t, h, now);
+			} else if (h->last_ns > h->listed_ns) {
+				list_unlink(t, h);
+				list_append(t, h, l);
+			} else {
+				break;
+			}
+		}
+	}
 	t->swept_ns = now;
 }
 
@@ -494,8 +508,11 @@ void flow_packet(struct flow_table *t, const struct dec_pkt *p, uint64_t ts)
 		f->flags &= (uint16_t)~FLOW_ONLY_RST;
 		hist(f, dir, 'D');
 	}
-	list_unlink(t, f);
-	list_append(t, f, f->flags & FLOW_CLOSED ? LIST_CLOSED : f->pkts[1] ? LIST_OPEN : LIST_EMBRYONIC);
+	/* Change lists only when the flow's kind changes (answered: embryonic -> open). */
+	if (f->list == LIST_EMBRYONIC && f->pkts[1]) {
+		list_unlink(t, f);
+		list_append(t, f, LIST_OPEN);
+	}
 }
 
 void flow_finish(struct flow_table *t, uint64_t end_ns)

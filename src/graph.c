@@ -5,7 +5,7 @@
 
 #include <netinet/in.h>
 #include <string.h>
-#include <uthash.h>
+#include "flowaudit/hash.h"
 
 #include "flowaudit/util.h"
 

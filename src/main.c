@@ -8,13 +8,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "flowaudit/audit.h"
 #include "flowaudit/decode.h"
 #include "flowaudit/diag.h"
 #include "flowaudit/graph.h"
+#include "flowaudit/hash.h"
 #include "flowaudit/report.h"
 #include "flowaudit/rules.h"
 #include "flowaudit/site.h"
@@ -527,6 +530,9 @@ out:
 
 int main(int argc, char **argv)
 {
+	/* Seed the hash tables so that crafted packets cannot aim collisions at the flow table. */
+	if (getrandom(&fa_hash_seed, sizeof(fa_hash_seed), 0) != sizeof(fa_hash_seed))
+		fa_hash_seed = (uint64_t)time(NULL) ^ (uint64_t)getpid() << 32;
 	/* A reader that goes away (flowaudit ... | head) is a write error, not a silent death. */
 	signal(SIGPIPE, SIG_IGN);
 	if (argc < 2)

@@ -232,7 +232,8 @@ static int audit_json(FILE *out, const struct report *rp)
 	for (size_t i = 0; i < c->nunexp; i++) {
 		const struct cls_unexpected *u = &c->unexp[i];
 		json_t *o = json_object();
-		json_object_set_new(o, "client_addr", addr(u->client));
+		json_object_set_new(o, "client_addr", u->client_any ? json_string(addr_is_v4(u->client) ? "0.0.0.0/0" : "::/0")
+								      : addr(u->client));
 		json_object_set_new(o, "server_addr", addr(u->server));
 		json_object_set_new(o, "client", host_name(g, u->client_host));
 		json_object_set_new(o, "server", host_name(g, u->server_host));

@@ -175,7 +175,10 @@ static int audit_text(FILE *out, const struct report *rp)
 		for (size_t i = 0; i < c->nunexp; i++) {
 			const struct cls_unexpected *u = &c->unexp[i];
 			char ca[50], sa[50];
-			addr_str(u->client, ca);
+			if (u->client_any)
+				strcpy(ca, addr_is_v4(u->client) ? "0.0.0.0/0" : "::/0");
+			else
+				addr_str(u->client, ca);
 			addr_str(u->server, sa);
 			char *ends = fmt_ends(g, u->client_host, ca, u->server_host, sa);
 			char *port = xasprintf("%s/%u", rep_proto(u->proto), u->port);

@@ -5,7 +5,7 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <uthash.h>
+#include "flowaudit/hash.h"
 
 #include "flowaudit/lex.h"
 #include "flowaudit/util.h"
@@ -379,9 +379,18 @@ static void parse_set(struct sp *p, const struct lex_tok *toks, size_t n)
 static const struct lex_tok *key_tok(struct sp *p, int line, const char *key)
 {
 	size_t kl = strlen(key);
-	for (size_t i = 0; i < p->lf->ntoks; i++) {
+	/* Tokens are in line order: find the line's first token by bisection. */
+	size_t lo = 0, hi = p->lf->ntoks;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (p->lf->toks[mid].line < line)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = lo; i < p->lf->ntoks && p->lf->toks[i].line == line; i++) {
 		const struct lex_tok *t = &p->lf->toks[i];
-		if (t->line == line && strncmp(t->s, key, kl) == 0 && t->s[kl] == '=')
+		if (strncmp(t->s, key, kl) == 0 && t->s[kl] == '=')
 			return t;
 	}
 	return NULL;

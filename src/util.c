@@ -1,10 +1,14 @@
 /* util.c: allocation wrappers and address helpers shared by every module. */
 #include "flowaudit/util.h"
 
+#include "flowaudit/hash.h"
+
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+uint64_t fa_hash_seed; /* 0 until main() seeds it; tests keep 0 */
 
 static void oom(void)
 {

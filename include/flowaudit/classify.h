@@ -31,6 +31,7 @@ struct cls_row {
 struct cls_unexpected {
 	uint8_t client[16], server[16];
 	int client_host, server_host; /* site host indices, or -1 */
+	bool client_any;        /* clients outside the site, aggregated (client is 0.0.0.0/0 or ::/0) */
 	uint8_t proto;
 	uint16_t port;
 	char *why;
@@ -40,10 +41,13 @@ struct cls_unexpected {
 };
 
 struct cls_ix;
+struct cls_pair;
 
 struct cls {
 	const struct graph *g;
 	struct cls_ix *rows_ix, *unexp_ix;
+	struct cls_pair *pairs; /* (client, server, proto, port) -> where it lands, remembered */
+	size_t npairs;
 	struct cls_row *rows;
 	size_t nrows, cap_rows;
 	struct cls_unexpected *unexp;

@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <uthash.h>
+#include "flowaudit/hash.h"
 
 #include "flowaudit/decode.h"
 
@@ -62,6 +62,7 @@ struct flow {
 	UT_hash_handle hh;
 	struct flow *prev, *next; /* expiry list, oldest first */
 	uint64_t first_ns, last_ns, syn_ns;
+	uint64_t listed_ns;     /* last_ns when it was put on its expiry list (lazy LRU) */
 	uint64_t pkts[2], bytes[2]; /* [0] client -> server, [1] server -> client */
 	uint32_t isn;           /* the client's initial sequence number */
 	uint32_t fp[2];         /* fingerprint of the last packet each way, for SPAN duplicates */
