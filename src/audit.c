@@ -123,6 +123,26 @@ static void interim(const struct audit_opts *o, struct audit_result *res, struct
 	cls_free(&view.cls);
 }
 
+#define BATCH 16
+#define AHEAD 6 /* how many packets ahead the flow entry is prefetched */
+
+struct batched {
+	struct dec_pkt p;
+	uint64_t ts;
+	uint32_t hash;
+};
+
+static void run_batch(struct flow_table *ft, const struct batched *b, size_t n)
+{
+	for (size_t i = 0; i < n && i < AHEAD; i++)
+		flow_prefetch_entry(ft, b[i].hash);
+	for (size_t i = 0; i < n; i++) {
+		if (i + AHEAD < n)
+			flow_prefetch_entry(ft, b[i + AHEAD].hash);
+		flow_packet(ft, &b[i].p, b[i].ts);
+	}
+}
+
 static uint64_t monotonic_s(void)
 {
 	struct timespec ts;
@@ -160,22 +180,31 @@ int audit_run(const struct audit_opts *o, const struct graph *g, struct audit_re
 	struct run run = {res, o->want_flows};
 	struct flow_table *ft = flow_new(o->max_flows, (const uint8_t(*)[8192])g->ports, on_settle, &run);
 	uint64_t next_report = o->interval_s ? monotonic_s() + o->interval_s : 0;
+	/* Offline, decoded packets are handled in batches so that each one's hash bucket and flow are
+	 * fetched from memory while the ones before it are processed; live, one at a time. */
+	struct batched batch[BATCH];
+	size_t nbatch = 0, batch_max = cap.live ? 1 : BATCH;
 	struct cap_pkt cp;
 	while (!stop_requested && (rc = cap_next(&cap, &cp)) > 0) {
 		if (rc == 1) {
-			struct dec_pkt p;
+			struct dec_pkt *p = &batch[nbatch].p;
 			res->packets++;
 			if (!res->first_ns || cp.ts_ns < res->first_ns)
 				res->first_ns = cp.ts_ns;
 			if (cp.ts_ns > res->last_ns)
 				res->last_ns = cp.ts_ns;
-			enum dec_status st = dec_frame(cp.dlt, cp.data, cp.caplen, cp.len, &p);
+			enum dec_status st = dec_frame(cp.dlt, cp.data, cp.caplen, cp.len, p);
 			res->by_status[st]++;
 			if (st == DEC_OK) {
 				res->decoded++;
-				for (unsigned e = 0; p.encaps >> e; e++)
-					res->by_encap[e] += p.encaps >> e & 1;
-				flow_packet(ft, &p, cp.ts_ns);
+				for (unsigned e = 0; p->encaps >> e; e++)
+					res->by_encap[e] += p->encaps >> e & 1;
+				batch[nbatch].ts = cp.ts_ns;
+				batch[nbatch].hash = flow_prefetch_bucket(ft, p);
+				if (++nbatch == batch_max) {
+					run_batch(ft, batch, nbatch);
+					nbatch = 0;
+				}
 			} else if (st != DEC_NOT_IP && st != DEC_OTHER_L4) {
 				/* Background frames (ARP, ND, ICMP echo ...) are not skipped input; broken ones are. */
 				res->skipped++;
@@ -199,6 +228,7 @@ int audit_run(const struct audit_opts *o, const struct graph *g, struct audit_re
 				interim(o, res, &cap, ft, res->last_ns);
 		}
 	}
+	run_batch(ft, batch, nbatch);
 	if (rc < 0) {
 		for (size_t i = 0; i < cap.n; i++)
 			if (cap.in[i].error) {

@@ -447,6 +447,33 @@ static void icmp_error(struct flow_table *t, const struct dec_pkt *p, uint64_t t
 	f->last_ns = ts > f->last_ns ? ts : f->last_ns;
 }
 
+uint32_t flow_prefetch_bucket(const struct flow_table *t, const struct dec_pkt *p)
+{
+	if (!t->hash || p->icmp)
+		return 0;
+	struct flow_key k;
+	int side;
+	make_key(p, &k, &side);
+	uint32_t hv = fa_hash(&k, sizeof(k));
+	const UT_hash_table *tbl = t->hash->hh.tbl;
+	__builtin_prefetch(&tbl->buckets[hv & (tbl->num_buckets - 1)]);
+	return hv;
+}
+
+void flow_prefetch_entry(const struct flow_table *t, uint32_t hash)
+{
+	if (!t->hash)
+		return;
+	const UT_hash_table *tbl = t->hash->hh.tbl;
+	const UT_hash_handle *h = tbl->buckets[hash & (tbl->num_buckets - 1)].hh_head;
+	if (h) {
+		const char *f = (const char *)h - tbl->hho; /* the flow the handle is in */
+		__builtin_prefetch(f);
+		__builtin_prefetch(f + 64);
+		__builtin_prefetch(f + 128);
+	}
+}
+
 void flow_packet(struct flow_table *t, const struct dec_pkt *p, uint64_t ts)
 {
 	if (ts > t->now_ns)

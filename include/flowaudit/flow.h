@@ -101,6 +101,10 @@ struct flow_table;
 struct flow_table *flow_new(size_t max_flows, const uint8_t (*svc)[8192], flow_settle_fn fn, void *ctx);
 void flow_free(struct flow_table *t);
 void flow_packet(struct flow_table *t, const struct dec_pkt *p, uint64_t ts_ns);
+/* Batched lookups hide memory latency: prefetch the hash bucket of a packet about to be processed
+ * (returns the hash), then, once the bucket has arrived, the first flow it chains. */
+uint32_t flow_prefetch_bucket(const struct flow_table *t, const struct dec_pkt *p);
+void flow_prefetch_entry(const struct flow_table *t, uint32_t hash);
 /* Settle every flow still held, judging by the end of the capture at end_ns. */
 void flow_finish(struct flow_table *t, uint64_t end_ns);
 /* Visit every flow still held, with the verdict it would get now (for interim reports). */
