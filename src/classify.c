@@ -280,12 +280,10 @@ static void classify_pair(struct cls *c, const struct flow *f, enum flow_verdict
 	k.edge = -1;
 	k.port = port;
 	k.proto = proto;
-	if (ch >= 0 || !addr_is_v4(ca))
+	if (ch >= 0)
 		memcpy(k.client, ca, 16);
-	else
-		k.client[10] = k.client[11] = 0xff;
-	if (ch < 0 && !addr_is_v4(ca))
-		memset(k.client, 0, 16);
+	else if (addr_is_v4(ca))
+		k.client[10] = k.client[11] = 0xff; /* ::ffff:0.0.0.0, the IPv4 family */
 	memcpy(k.server, sa, 16);
 	bool added;
 	size_t row = find_or_add(&c->unexp_ix, &k, c->nunexp, &added);

@@ -31,8 +31,8 @@ const char *graph_end_name(const struct graph *g, int end)
 	return g->rules->roles[end].name;
 }
 
-static void add_edge(struct graph *g, int rule, int client, int server, uint8_t proto, uint16_t port, int group,
-		     enum rules_level level)
+/* The lookup key of a tuple, padding zeroed so that it hashes the same every time. */
+static struct graph_key key_of(int client, int server, uint8_t proto, uint16_t port)
 {
 	struct graph_key k;
 	memset(&k, 0, sizeof(k));
@@ -40,6 +40,13 @@ static void add_edge(struct graph *g, int rule, int client, int server, uint8_t 
 	k.server = server;
 	k.port = port;
 	k.proto = proto;
+	return k;
+}
+
+static void add_edge(struct graph *g, int rule, int client, int server, uint8_t proto, uint16_t port, int group,
+		     enum rules_level level)
+{
+	struct graph_key k = key_of(client, server, proto, port);
 	struct graph_ix *e;
 	HASH_FIND(hh, g->ix, &k, sizeof(k), e);
 	if (e) {
@@ -71,12 +78,7 @@ static void add_edge(struct graph *g, int rule, int client, int server, uint8_t 
 
 int graph_find(const struct graph *g, int client, int server, uint8_t proto, uint16_t port)
 {
-	struct graph_key k;
-	memset(&k, 0, sizeof(k));
-	k.client = client;
-	k.server = server;
-	k.port = port;
-	k.proto = proto;
+	struct graph_key k = key_of(client, server, proto, port);
 	struct graph_ix *e;
 	HASH_FIND(hh, g->ix, &k, sizeof(k), e);
 	return e ? e->edge : -1;
