@@ -31,7 +31,7 @@
 #define EXIT_BAD 2
 
 static const char usage_text[] =
-	"usage: flowaudit audit [-r FILE]... [-s SITE] [-R RULES]... [--format text|json] [-o OUT]\n"
+	"usage: flowaudit audit [-r FILE]... [-s SITE] [-R RULES]... [--format text|json|html] [-o OUT]\n"
 	"                       [--flows] [--max-flows N] [--vxlan-port N] [BPF...]\n"
 	"       flowaudit audit -i IFACE [-s SITE] [-R RULES]... [-o OUT] [--interval S] [-w FILE]\n"
 	"                       [-B MB] [--snaplen N] [-p] [-Z USER] [BPF...]\n"
@@ -446,7 +446,7 @@ static int cmd_audit(int argc, char **argv)
 	lc.fmt = rep_find(c.format);
 	lc.flows = o.want_flows;
 	if (!lc.fmt || !lc.fmt->audit) {
-		rc = usage_error("audit: unknown format '%s' (text or json)", c.format);
+		rc = usage_error("audit: unknown format '%s' (text, json or html)", c.format);
 		goto out;
 	}
 	if (o.iface && nfiles) {

@@ -6,7 +6,7 @@
 
 #include "flowaudit/util.h"
 
-static const struct rep_format *const formats[] = {&rep_text, &rep_json, &rep_dot};
+static const struct rep_format *const formats[] = {&rep_text, &rep_json, &rep_dot, &rep_html};
 
 const struct rep_format *rep_find(const char *name)
 {

@@ -314,6 +314,24 @@ static void test_text_report_ends_with_the_summary_line(void)
 	free(cmd);
 }
 
+static void test_html_report_lists_findings_with_advice_and_draws_the_graph(void)
+{
+	char *cmd = xasprintf("%s audit -r pcaps/demo.pcap -s rules/demo.site --format html", tu_flowaudit());
+	char *out;
+	CU_ASSERT_EQUAL(tu_run(cmd, &out, NULL), 1);
+	CU_ASSERT(strncmp(out, "<!DOCTYPE html>", 15) == 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "</html>"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "<svg"));
+	/* the dropped FPolicy path, with the rule that would open it */
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "nft add rule inet filter forward ip saddr 203.0.113.21 ip daddr 198.51.100.11 tcp dport 9883 accept"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "ONTAP FPolicy notifications"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "plain-text broker link (61616)"));
+	/* the arrow from ontap1-n2 to agent-ontap is drawn red (blocked) */
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "stroke=\"#c62828\" stroke-width=\"1.6\" marker-end=\"url(#a)\"><title>ontap1-n2 -&gt; agent-ontap"));
+	free(out);
+	free(cmd);
+}
+
 static void test_nanosecond_captures_keep_nanoseconds(void)
 {
 	char *cmd = xasprintf("%s audit -r pcaps/nsec.pcap -s rules/demo.site --format json", tu_flowaudit());
@@ -367,5 +385,6 @@ void suite_e2e(void)
 	TU_ADD(s, test_output_file_is_written_whole_or_not_at_all);
 	TU_ADD(s, test_text_report_ends_with_the_summary_line);
 	TU_ADD(s, test_nanosecond_captures_keep_nanoseconds);
+	TU_ADD(s, test_html_report_lists_findings_with_advice_and_draws_the_graph);
 	TU_ADD(s, test_mkpcap_is_deterministic);
 }

@@ -37,6 +37,6 @@ struct rep_pair {
 };
 size_t rep_edge_pairs(const struct graph *g, const struct graph_edge *e, struct rep_pair *pairs, size_t max);
 
-extern const struct rep_format rep_text, rep_json, rep_dot;
+extern const struct rep_format rep_text, rep_json, rep_dot, rep_html;
 
 #endif

@@ -1,0 +1,274 @@
+/* report_html.c: the audit as one self-contained HTML page for people: findings first with what to do
+ * about each, the port graph drawn as SVG (hosts in columns by role, one arrow per host pair coloured by
+ * its worst status), then what is ok. No scripts, no external files. */
+#include <string.h>
+
+#include "flowaudit/report.h"
+#include "flowaudit/util.h"
+
+#define DRAW_MAX_HOSTS 120 /* beyond this a drawing is unreadable; the tables still list everything */
+
+static void esc(FILE *out, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '<': fputs("&lt;", out); break;
+		case '>': fputs("&gt;", out); break;
+		case '&': fputs("&amp;", out); break;
+		case '"': fputs("&quot;", out); break;
+		default: fputc(*s, out);
+		}
+	}
+}
+
+static const char *status_color(enum cls_status s)
+{
+	static const char *const c[CLS_NSTATUS] = {"#2e7d32", "#ef6c00", "#c62828", "#8e24aa", "#757575"};
+	return c[s];
+}
+
+/* An nft rule that would let this path through, for the firewall's forward chain. */
+static void nft_rule(FILE *out, const char *ca, const char *sa, uint8_t proto, uint16_t port, bool v4)
+{
+	fprintf(out, "<code>nft add rule inet filter forward %s saddr ", v4 ? "ip" : "ip6");
+	esc(out, ca);
+	if (strcmp(sa, "0.0.0.0/0") && strcmp(sa, "::/0")) {
+		fprintf(out, " %s daddr ", v4 ? "ip" : "ip6");
+		esc(out, sa);
+	}
+	fprintf(out, " %s dport %u accept</code>", rep_proto(proto), port);
+}
+
+/* What a network engineer should do about a finding. */
+static void advice(FILE *out, enum cls_status st, enum cls_reason why, const char *ca, const char *sa, uint8_t proto,
+		   uint16_t port, bool v4)
+{
+	switch (st) {
+	case CLS_BLOCKED:
+	case CLS_DEGRADED:
+		if (why == CLS_R_RESET)
+			fputs("The attempt was answered by a TCP reset: nothing listens on the port, or a firewall rejects "
+			      "it. Check the service on the server first, then the firewalls on the path; to allow it: ",
+			      out);
+		else if (why == CLS_R_ICMP_PROHIBITED)
+			fputs("A firewall answered with ICMP administratively prohibited. Allow the path on it: ", out);
+		else if (why == CLS_R_ICMP_UNREACHABLE)
+			fputs("A router answered host or port unreachable: check routing to the server and that the "
+			      "service listens. If a firewall is configured to reject that way, allow the path: ", out);
+		else
+			fputs("The SYNs went unanswered: a firewall drops them, or the server is down. Allow the path: ",
+			      out);
+		nft_rule(out, ca, sa, proto, port, v4);
+		if (st == CLS_DEGRADED)
+			fputs(" Some attempts succeeded: look for one of several firewalls or servers behind a load "
+			      "balancer.", out);
+		break;
+	case CLS_MISSING:
+		fputs("No attempt was seen. Make sure the sensor sees this path (a blocked inbound path leaves no "
+		      "packet on the server's side), that the product is configured to use it (brokers, FPolicy "
+		      "engine, CEE, syslog target), then allow it: ", out);
+		nft_rule(out, ca, sa, proto, port, v4);
+		break;
+	case CLS_UNVERIFIED:
+		fputs("The capture cannot tell the outcome (one direction only, or it ended right after the attempt). "
+		      "Capture both directions for longer.", out);
+		break;
+	case CLS_OK:
+	case CLS_NSTATUS:
+		break;
+	}
+}
+
+struct node {
+	int host;               /* site host index, or GRAPH_INTERNET */
+	int column;
+	double x, y;
+};
+
+/* Column of a host in the drawing: storage, agents, management, admins and the internet. */
+static int column_of(const struct graph *g, int host)
+{
+	if (host == GRAPH_INTERNET)
+		return 3;
+	const struct site_host *h = &g->site->hosts[host];
+	static const char *const cols[][6] = {
+		{"nutanix-files", "ontap-node", "ontap-mgmt", "ontap-data", "powerscale", "unity"},
+		{"agent", "mds", "edge", "cee", NULL, NULL},
+		{"pmc", "broker", "peeriq", NULL, NULL, NULL},
+		{"client", NULL, NULL, NULL, NULL, NULL},
+	};
+	for (int c = 0; c < 4; c++)
+		for (int k = 0; k < 6 && cols[c][k]; k++)
+			if (site_host_has_role(h, rules_role_find(g->rules, cols[c][k])))
+				return c;
+	if (site_host_has_role(h, rules_role_find(g->rules, "powerstore")))
+		return 0;
+	return 1;
+}
+
+static void draw(FILE *out, const struct report *rp)
+{
+	const struct graph *g = rp->g;
+	const struct cls *c = &rp->res->cls;
+	size_t nh = g->site->nhosts;
+	if (nh + 1 > DRAW_MAX_HOSTS) {
+		fprintf(out, "<p>The site has %zu hosts: too many to draw; the tables list every path.</p>\n", nh);
+		return;
+	}
+	struct node *nodes = xcalloc(nh + 1, sizeof(*nodes));
+	int per_col[4] = {0};
+	for (size_t i = 0; i <= nh; i++) {
+		nodes[i].host = i < nh ? (int)i : GRAPH_INTERNET;
+		nodes[i].column = column_of(g, nodes[i].host);
+		nodes[i].y = 40 + 34.0 * per_col[nodes[i].column]++;
+		nodes[i].x = 110 + 260.0 * nodes[i].column;
+	}
+	int rows = 0;
+	for (int k = 0; k < 4; k++)
+		rows = per_col[k] > rows ? per_col[k] : rows;
+	int height = 60 + 34 * rows;
+	fprintf(out, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"1060\" height=\"%d\" font-family=\"sans-serif\" "
+		     "font-size=\"11\">\n<defs><marker id=\"a\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"6\" "
+		     "markerHeight=\"6\" orient=\"auto\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#555\"/></marker></defs>\n",
+		height);
+	static const char *const titles[] = {"storage", "agents", "management", "admins, internet"};
+	for (int k = 0; k < 4; k++)
+		fprintf(out, "<text x=\"%d\" y=\"18\" text-anchor=\"middle\" font-weight=\"bold\">%s</text>\n", 110 + 260 * k,
+			titles[k]);
+	/* One arrow per (client, server) pair with its worst required status. */
+	for (size_t i = 0; i < c->nrows; i++) {
+		const struct cls_row *r = &c->rows[i];
+		const struct graph_edge *e = &g->edges[r->edge];
+		bool first = true;
+		for (size_t k = 0; k < i && first; k++) {
+			const struct graph_edge *o = &g->edges[c->rows[k].edge];
+			first = !(o->client == e->client && o->server == e->server);
+		}
+		if (!first)
+			continue;
+		enum cls_status worst = r->status;
+		char ports[256] = "";
+		size_t len = 0;
+		for (size_t k = i; k < c->nrows; k++) {
+			const struct graph_edge *o = &g->edges[c->rows[k].edge];
+			if (o->client != e->client || o->server != e->server)
+				continue;
+			if (c->rows[k].status == CLS_BLOCKED || (worst == CLS_OK && c->rows[k].status != CLS_OK))
+				worst = c->rows[k].status;
+			if (len < sizeof(ports) - 16 && !strstr(ports, rep_proto(o->proto)))
+				len += (size_t)snprintf(ports + len, sizeof(ports) - len, "%s%s/%u", len ? " " : "",
+							rep_proto(o->proto), o->port);
+			else if (len < sizeof(ports) - 8)
+				len += (size_t)snprintf(ports + len, sizeof(ports) - len, " %u", o->port);
+		}
+		const struct node *a = &nodes[e->client], *b = &nodes[e->server == GRAPH_INTERNET ? nh : (size_t)e->server];
+		double x1 = a->x + (b->x >= a->x ? 60 : -60), x2 = b->x + (b->x >= a->x ? -60 : 60);
+		if (a->column == b->column)
+			x1 = a->x + 60, x2 = b->x + 60;
+		/* The two directions between one pair of hosts would overlap: draw the leftward one lower. */
+		double dy = b->x < a->x || (a->column == b->column && b->y < a->y) ? 5 : -3;
+		fprintf(out, "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"%s\" stroke-width=\"1.6\" "
+			     "marker-end=\"url(#a)\"><title>",
+			x1, a->y + dy, x2, b->y + dy, status_color(worst));
+		esc(out, graph_end_name(g, e->client));
+		fputs(" -&gt; ", out);
+		esc(out, graph_end_name(g, e->server));
+		fprintf(out, " %s: %s</title></line>\n", ports, cls_status_name(worst));
+	}
+	for (size_t i = 0; i <= nh; i++) {
+		const char *name = graph_end_name(g, nodes[i].host);
+		fprintf(out, "<rect x=\"%.0f\" y=\"%.0f\" width=\"120\" height=\"22\" rx=\"4\" fill=\"#f5f5f5\" stroke=\"#999\"/>"
+			     "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">",
+			nodes[i].x - 60, nodes[i].y - 11, nodes[i].x, nodes[i].y + 4);
+		esc(out, name);
+		fputs("</text>\n", out);
+	}
+	fputs("</svg>\n", out);
+	free(nodes);
+}
+
+static void row_cells(FILE *out, const struct report *rp, const struct cls_row *r, bool with_advice)
+{
+	const struct graph *g = rp->g;
+	const struct graph_edge *e = &g->edges[r->edge];
+	char ca[50], sa[50];
+	site_addr_str(&r->client, ca);
+	site_addr_str(&r->server, sa);
+	const char *why = cls_reason_name(r->reason);
+	fprintf(out, "<tr><td style=\"color:%s;font-weight:bold\">%s</td><td>%s</td><td>", status_color(r->status),
+		cls_status_name(r->status), why ? why : "");
+	esc(out, g->rules->edges[e->rule].requirement);
+	fputs("</td><td>", out);
+	esc(out, graph_end_name(g, e->client));
+	fprintf(out, " <small>%s</small> &rarr; ", ca);
+	esc(out, graph_end_name(g, e->server));
+	fprintf(out, " <small>%s</small></td><td>%s/%u</td><td>%llu/%llu</td>", sa, rep_proto(e->proto), e->port,
+		(unsigned long long)r->n.established, (unsigned long long)r->n.attempts);
+	if (with_advice) {
+		fputs("<td>", out);
+		advice(out, r->status, r->reason, ca, sa, e->proto, e->port, addr_is_v4(r->client.a));
+		fputs("</td>", out);
+	}
+	fputs("</tr>\n", out);
+}
+
+static int audit_html(FILE *out, const struct report *rp)
+{
+	const struct audit_result *res = rp->res;
+	const struct cls *c = &res->cls;
+	fputs("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>flowaudit report</title>\n<style>"
+	      "body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}"
+	      "td,th{border-bottom:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}"
+	      "th{background:#f0f0f0}code{background:#f5f5f5;padding:1px 3px}small{color:#666}"
+	      ".badge{display:inline-block;padding:4px 10px;margin-right:6px;border-radius:4px;color:#fff}"
+	      "</style></head><body>\n<h1>flowaudit report</h1>\n<p>", out);
+	for (size_t i = 0; i < res->ninputs; i++) {
+		fputs(i ? ", " : "", out);
+		esc(out, res->inputs[i].source);
+		fprintf(out, " (%s, %llu packets)", res->inputs[i].linktype, (unsigned long long)res->inputs[i].packets);
+	}
+	fputs(" against ", out);
+	esc(out, rp->site_path ? rp->site_path : "(no site)");
+	fputs("</p>\n<p>", out);
+	for (int s = 0; s < CLS_NSTATUS; s++)
+		fprintf(out, "<span class=\"badge\" style=\"background:%s\">%zu %s</span>", status_color((enum cls_status)s),
+			c->summary[s], cls_status_name((enum cls_status)s));
+	fprintf(out, "<span class=\"badge\" style=\"background:#37474f\">%zu unexpected</span></p>\n", c->nunexp);
+	for (size_t i = 0; i < res->nwarnings; i++) {
+		fputs("<p><b>Warning:</b> ", out);
+		esc(out, res->warnings[i]);
+		fputs("</p>\n", out);
+	}
+	fputs("<h2>Port graph</h2>\n", out);
+	draw(out, rp);
+	fputs("<h2>Required paths with findings</h2>\n<table><tr><th>status</th><th>reason</th><th>requirement</th>"
+	      "<th>client &rarr; server</th><th>port</th><th>ok/tries</th><th>what to do</th></tr>\n", out);
+	for (size_t i = 0; i < c->nrows; i++)
+		if (c->rows[i].status != CLS_OK && rp->g->edges[c->rows[i].edge].level == LEVEL_REQUIRED)
+			row_cells(out, rp, &c->rows[i], true);
+	fputs("</table>\n<h2>Unexpected flows</h2>\n<table><tr><th>status</th><th>client &rarr; server</th><th>port</th>"
+	      "<th>tries</th><th>why</th></tr>\n", out);
+	for (size_t i = 0; i < c->nunexp; i++) {
+		const struct cls_unexpected *u = &c->unexp[i];
+		char ca[50], sa[50];
+		if (u->client_any)
+			strcpy(ca, addr_is_v4(u->client) ? "0.0.0.0/0" : "::/0");
+		else
+			addr_str(u->client, ca);
+		addr_str(u->server, sa);
+		fprintf(out, "<tr><td>%s</td><td>%s &rarr; %s</td><td>%s/%u</td><td>%llu</td><td>", cls_status_name(u->status),
+			ca, sa, rep_proto(u->proto), u->port, (unsigned long long)u->n.attempts);
+		esc(out, u->why);
+		fputs("</td></tr>\n", out);
+	}
+	fputs("</table>\n<details><summary><b>Paths that are ok, and optional paths seen</b></summary>\n<table>"
+	      "<tr><th>status</th><th>reason</th><th>requirement</th><th>client &rarr; server</th><th>port</th>"
+	      "<th>ok/tries</th></tr>\n", out);
+	for (size_t i = 0; i < c->nrows; i++)
+		if (c->rows[i].status == CLS_OK || rp->g->edges[c->rows[i].edge].level != LEVEL_REQUIRED)
+			row_cells(out, rp, &c->rows[i], false);
+	fprintf(out, "</table></details>\n<p><small>flowaudit %s</small></p>\n</body></html>\n", FLOWAUDIT_VERSION);
+	return ferror(out) ? -1 : 0;
+}
+
+const struct rep_format rep_html = {"html", NULL, audit_html};
