@@ -39,9 +39,12 @@ static json_t *host_name(const struct graph *g, int host)
 	return host >= 0 ? json_string(g->site->hosts[host].name) : json_null();
 }
 
-static int dump(FILE *out, json_t *root)
+/* Write one value on one line (jansson, ", " and ": " separators), turning timestamp markers into bare
+ * numbers; takes the reference. Reports are streamed: a top-level key a line, an array element a line,
+ * so that a report of a million rows never sits in memory as one document. */
+static int emit(FILE *out, json_t *root)
 {
-	char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	char *text = json_dumps(root, JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
 	json_decref(root);
 	if (!text)
 		return -1;
@@ -58,7 +61,58 @@ static int dump(FILE *out, json_t *root)
 	}
 	fputs(p, out);
 	free(text);
-	return fputc('\n', out) == EOF || ferror(out) ? -1 : 0;
+	return ferror(out) ? -1 : 0;
+}
+
+struct doc {
+	FILE *out;
+	bool first;             /* no key written yet */
+	bool in_array;
+	bool first_elem;
+};
+
+static void doc_begin(struct doc *d, FILE *out)
+{
+	d->out = out;
+	d->first = true;
+	fputs("{\n", out);
+}
+
+static void doc_key(struct doc *d, const char *key)
+{
+	fprintf(d->out, "%s  \"%s\": ", d->first ? "" : ",\n", key);
+	d->first = false;
+}
+
+static void doc_put(struct doc *d, const char *key, json_t *v)
+{
+	doc_key(d, key);
+	emit(d->out, v);
+}
+
+static void doc_array(struct doc *d, const char *key)
+{
+	doc_key(d, key);
+	fputs("[", d->out);
+	d->first_elem = true;
+}
+
+static void doc_elem(struct doc *d, json_t *v)
+{
+	fputs(d->first_elem ? "\n    " : ",\n    ", d->out);
+	d->first_elem = false;
+	emit(d->out, v);
+}
+
+static void doc_array_end(struct doc *d)
+{
+	fputs(d->first_elem ? "]" : "\n  ]", d->out);
+}
+
+static int doc_end(struct doc *d)
+{
+	fputs("\n}\n", d->out);
+	return ferror(d->out) ? -1 : 0;
 }
 
 static json_t *edge_obj(const struct graph *g, const struct graph_edge *e, const char *ca, const char *sa)
@@ -93,23 +147,24 @@ static json_t *edge_obj(const struct graph *g, const struct graph_edge *e, const
 
 static int graph_json(FILE *out, const struct graph *g)
 {
-	json_t *root = json_object();
-	json_t *edges = json_array();
+	struct doc d;
+	doc_begin(&d, out);
+	doc_array(&d, "edges");
 	for (size_t i = 0; i < g->nedges; i++) {
 		const struct graph_edge *e = &g->edges[i];
 		if (e->level == LEVEL_FORBID)
 			continue;
 		if (!g->site) {
-			json_array_append_new(edges, edge_obj(g, e, NULL, NULL));
+			doc_elem(&d, edge_obj(g, e, NULL, NULL));
 			continue;
 		}
 		struct rep_pair pairs[PAIRS_MAX];
 		size_t n = rep_edge_pairs(g, e, pairs, PAIRS_MAX);
 		for (size_t k = 0; k < n; k++)
-			json_array_append_new(edges, edge_obj(g, e, pairs[k].client, pairs[k].server));
+			doc_elem(&d, edge_obj(g, e, pairs[k].client, pairs[k].server));
 	}
-	json_object_set_new(root, "edges", edges);
-	return dump(out, root);
+	doc_array_end(&d);
+	return doc_end(&d);
 }
 
 /* "gre+erspan2", or null when the flow was not encapsulated. */
@@ -147,9 +202,9 @@ static json_t *status_reason(json_t *o, enum cls_status st, enum cls_reason why)
 	return o;
 }
 
-static json_t *hosts_json(const struct graph *g)
+static void hosts_json(struct doc *d, const struct graph *g)
 {
-	json_t *hosts = json_array();
+	doc_array(d, "hosts");
 	for (size_t i = 0; i < g->site->nhosts; i++) {
 		const struct site_host *h = &g->site->hosts[i];
 		json_t *o = json_object(), *addrs = json_array(), *roles = json_array();
@@ -163,9 +218,9 @@ static json_t *hosts_json(const struct graph *g)
 		json_object_set_new(o, "addrs", addrs);
 		json_object_set_new(o, "roles", roles);
 		json_object_set_new(o, "source", json_string("site"));
-		json_array_append_new(hosts, o);
+		doc_elem(d, o);
 	}
-	return hosts;
+	doc_array_end(d);
 }
 
 static int audit_json(FILE *out, const struct report *rp)
@@ -174,16 +229,18 @@ static int audit_json(FILE *out, const struct report *rp)
 	const struct audit_result *res = rp->res;
 	const struct cls *c = &res->cls;
 	ts_nsec = res->nsec;
-	json_t *root = json_object();
-	json_object_set_new(root, "tool", json_string("flowaudit"));
-	json_object_set_new(root, "version", json_string(FLOWAUDIT_VERSION));
+	struct doc d;
+	doc_begin(&d, out);
+	doc_put(&d, "tool", json_string("flowaudit"));
+	doc_put(&d, "version", json_string(FLOWAUDIT_VERSION));
+	if (res->interim)
+		doc_put(&d, "interim", json_true());
 
-	json_t *inputs = json_array();
+	doc_array(&d, "inputs");
 	for (size_t i = 0; i < res->ninputs; i++)
-		json_array_append_new(inputs, json_pack("{s:s, s:s, s:I}", "source", res->inputs[i].source, "linktype",
-							res->inputs[i].linktype, "packets",
-							(json_int_t)res->inputs[i].packets));
-	json_object_set_new(root, "inputs", inputs);
+		doc_elem(&d, json_pack("{s:s, s:s, s:I}", "source", res->inputs[i].source, "linktype",
+				       res->inputs[i].linktype, "packets", (json_int_t)res->inputs[i].packets));
+	doc_array_end(&d);
 
 	json_t *cap = json_object();
 	json_object_set_new(cap, "packets", json_integer((json_int_t)res->packets));
@@ -191,7 +248,9 @@ static int audit_json(FILE *out, const struct report *rp)
 	json_object_set_new(cap, "skipped", json_integer((json_int_t)res->skipped));
 	json_object_set_new(cap, "first_ts", ts(res->first_ns));
 	json_object_set_new(cap, "last_ts", ts(res->last_ns));
-	json_object_set_new(cap, "dropped", json_integer(0));
+	json_object_set_new(cap, "dropped", json_integer((json_int_t)res->dropped));
+	if (res->live)
+		json_object_set_new(cap, "ifdropped", json_integer((json_int_t)res->ifdropped));
 	json_t *why = json_object();
 	for (int s = 1; s < DEC_NSTATUS; s++)
 		if (res->by_status[s])
@@ -212,11 +271,11 @@ static int audit_json(FILE *out, const struct report *rp)
 	for (size_t i = 0; i < res->nwarnings; i++)
 		json_array_append_new(warn, json_string(res->warnings[i]));
 	json_object_set_new(cap, "warnings", warn);
-	json_object_set_new(root, "capture", cap);
+	doc_put(&d, "capture", cap);
 
-	json_object_set_new(root, "hosts", hosts_json(g));
+	hosts_json(&d, g);
 
-	json_t *edges = json_array();
+	doc_array(&d, "edges");
 	for (size_t i = 0; i < c->nrows; i++) {
 		const struct cls_row *r = &c->rows[i];
 		const struct graph_edge *e = &g->edges[r->edge];
@@ -224,11 +283,11 @@ static int audit_json(FILE *out, const struct report *rp)
 		json_t *o = edge_obj(g, e, site_addr_str(&r->client, ca), site_addr_str(&r->server, sa));
 		status_reason(o, r->status, r->reason);
 		put_counts(o, &r->n);
-		json_array_append_new(edges, o);
+		doc_elem(&d, o);
 	}
-	json_object_set_new(root, "edges", edges);
+	doc_array_end(&d);
 
-	json_t *unexp = json_array();
+	doc_array(&d, "unexpected");
 	for (size_t i = 0; i < c->nunexp; i++) {
 		const struct cls_unexpected *u = &c->unexp[i];
 		json_t *o = json_object();
@@ -242,12 +301,12 @@ static int audit_json(FILE *out, const struct report *rp)
 		json_object_set_new(o, "why", json_string(u->why));
 		status_reason(o, u->status, u->reason);
 		put_counts(o, &u->n);
-		json_array_append_new(unexp, o);
+		doc_elem(&d, o);
 	}
-	json_object_set_new(root, "unexpected", unexp);
+	doc_array_end(&d);
 
 	if (rp->flows) {
-		json_t *flows = json_array();
+		doc_array(&d, "flows");
 		for (size_t i = 0; i < res->nflow_log; i++) {
 			const struct audit_flow *f = &res->flow_log[i];
 			json_t *o = json_object();
@@ -261,9 +320,9 @@ static int audit_json(FILE *out, const struct report *rp)
 			json_object_set_new(o, "history", json_string(f->history));
 			json_object_set_new(o, "state", json_string(flow_verdict_name(f->verdict)));
 			json_object_set_new(o, "encapsulation", encap_json(f->encaps));
-			json_array_append_new(flows, o);
+			doc_elem(&d, o);
 		}
-		json_object_set_new(root, "flows", flows);
+		doc_array_end(&d);
 	}
 
 	json_t *sum = json_object();
@@ -278,8 +337,8 @@ static int audit_json(FILE *out, const struct report *rp)
 	json_object_set_new(sum, "optional", opt);
 	json_object_set_new(sum, "ignored_flows", json_integer((json_int_t)c->ignored));
 	json_object_set_new(sum, "outside_flows", json_integer((json_int_t)c->outside));
-	json_object_set_new(root, "summary", sum);
-	return dump(out, root);
+	doc_put(&d, "summary", sum);
+	return doc_end(&d);
 }
 
 const struct rep_format rep_json = {"json", graph_json, audit_json};
