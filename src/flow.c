@@ -381,14 +381,16 @@ static void tcp_update(struct flow *f, int dir, const struct dec_pkt *p, uint64_
 				f->syn_ns = ts;
 				f->syns = 1;
 			} else {
-				f->syns++;
+				if (f->syns < UINT16_MAX)
+					f->syns++;
 				hist(f, 0, 'T');
 			}
 		}
 		hist(f, dir, 'S');
 	} else if ((fl & (DEC_TH_SYN | DEC_TH_ACK)) == (DEC_TH_SYN | DEC_TH_ACK)) {
 		f->flags |= FLOW_SYNACK;
-		f->synacks++;
+		if (f->synacks < UINT16_MAX)
+			f->synacks++;
 		hist(f, dir, 'H');
 	} else if ((fl & DEC_TH_ACK) && !(fl & (DEC_TH_RST | DEC_TH_FIN))) {
 		if (dir == 0 && (f->flags & FLOW_SYN))
@@ -494,8 +496,10 @@ void flow_packet(struct flow_table *t, const struct dec_pkt *p, uint64_t ts)
 		dir = side != f->client;
 		/* A SPAN port shows a forwarded frame twice (ingress and egress), microseconds apart. */
 		uint32_t fp = fingerprint(p);
-		if (f->fp[dir] == fp && ts >= f->fp_ns[dir] && ts - f->fp_ns[dir] < FLOW_DUP_NS && f->pkts[dir]) {
-			f->dups++;
+		uint32_t us = (uint32_t)(ts / 1000);
+		if (f->fp[dir] == fp && f->pkts[dir] && (uint32_t)(us - f->fp_us[dir]) < FLOW_DUP_NS / 1000) {
+			if (f->dups < UINT16_MAX)
+				f->dups++;
 			t->stats.duplicates++;
 			return;
 		}
@@ -513,9 +517,10 @@ void flow_packet(struct flow_table *t, const struct dec_pkt *p, uint64_t ts)
 		t->recent[t->recent_pos++ % RECENT] = k;
 	}
 	f->fp[dir] = fingerprint(p);
-	f->fp_ns[dir] = ts;
+	f->fp_us[dir] = (uint32_t)(ts / 1000);
 	f->encaps |= p->encaps;
-	f->pkts[dir]++;
+	if (f->pkts[dir] < UINT32_MAX)
+		f->pkts[dir]++;
 	f->bytes[dir] += p->payload;
 	if (ts > f->last_ns)
 		f->last_ns = ts;

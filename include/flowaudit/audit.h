@@ -48,7 +48,7 @@ struct audit_flow {
 	uint16_t client_port, server_port;
 	uint8_t proto;
 	uint64_t first_ns, last_ns;
-	char history[18];
+	char history[16];
 	uint16_t encaps;
 	enum flow_verdict verdict;
 };

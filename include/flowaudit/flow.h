@@ -63,11 +63,12 @@ struct flow {
 	struct flow *prev, *next; /* expiry list, oldest first */
 	uint64_t first_ns, last_ns, syn_ns;
 	uint64_t listed_ns;     /* last_ns when it was put on its expiry list (lazy LRU) */
-	uint64_t pkts[2], bytes[2]; /* [0] client -> server, [1] server -> client */
+	uint64_t bytes[2];      /* payload bytes: [0] client -> server, [1] server -> client */
+	uint32_t pkts[2];       /* packets, the same way round (saturating) */
 	uint32_t isn;           /* the client's initial sequence number */
 	uint32_t fp[2];         /* fingerprint of the last packet each way, for SPAN duplicates */
-	uint64_t fp_ns[2];
-	uint32_t syns, synacks, dups;
+	uint32_t fp_us[2];      /* its time in microseconds, modulo 2^32: only ever compared 1 ms apart */
+	uint16_t syns, synacks, dups; /* saturating */
 	uint16_t flags;
 	uint8_t client;         /* 0: key.a/pa is the client; 1: key.b/pb */
 	uint8_t icmp;           /* enum dec_icmp */
@@ -75,7 +76,7 @@ struct flow {
 	uint8_t hlen;
 	uint16_t hseen;         /* history letters already recorded, per direction */
 	uint16_t encaps;        /* encapsulations that carried it (dec_pkt.encaps, OR of its packets) */
-	char history[18];       /* Zeek's letters: upper case client, lower case server */
+	char history[16];       /* Zeek's letters: upper case client, lower case server */
 };
 
 /* Accessors for the client/server view of a flow. */
