@@ -23,7 +23,8 @@ gen snap96 "$FLOWS" $rate 0 96
 measure() {
 	local times=() rss=0 t
 	for _ in $(seq "$RUNS"); do
-		t=$( { /usr/bin/time -f "%e %M" "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
+		/usr/bin/time -o "$D/time.out" -f "%e %M" "$@" >/dev/null 2>&1
+		t=$(tail -1 "$D/time.out")
 		times+=("${t% *}")
 		rss=${t#* }
 	done
