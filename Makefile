@@ -28,9 +28,9 @@ WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wformat=2 -Wno-format-nonlit
 ifeq ($(WERROR),1)
 WARN += -Werror
 endif
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -D_FORTIFY_SOURCE=2 -fstack-protector-strong \
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -pthread $(WARN) -D_FORTIFY_SOURCE=2 -fstack-protector-strong \
 	-Iinclude -DFLOWAUDIT_RULES_DIR='"$(DATADIR)"' $(PKG_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
-ALL_LDFLAGS = $(LDFLAGS) $(EXTRA_LDFLAGS)
+ALL_LDFLAGS = -pthread $(LDFLAGS) $(EXTRA_LDFLAGS)
 
 LIB_SRCS := $(filter-out src/main.c,$(wildcard src/*.c))
 LIB_OBJS := $(LIB_SRCS:src/%.c=$(B)/%.o)

@@ -4,10 +4,14 @@
 #include "flowaudit/audit.h"
 
 #include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "flowaudit/capture.h"
 #include "flowaudit/util.h"
@@ -24,20 +28,44 @@ void audit_signal(int sig)
 		reload_requested = 1;
 	else
 		stop_requested = 1;
-	cap_wakeup();
 }
 
-struct run {
-	struct audit_result *res;
+/* What the controller of a live capture asks of its workers, one request at a time. */
+enum crew_req { REQ_SNAPSHOT, REQ_RELOAD };
+
+struct crew {
+	pthread_mutex_t lock;
+	pthread_cond_t acked;
+	pthread_mutex_t dump_lock; /* -w: one file for every worker */
+	atomic_uint seq;        /* bumped for each request; a worker answers each number once */
+	atomic_bool stop;
+	enum crew_req req;
+	uint64_t now_ns;        /* REQ_SNAPSHOT: judge open flows as of this time */
+	const struct graph *g;  /* REQ_RELOAD: the graph to move onto */
+};
+
+/* One packet loop: a capture, its flow table and its share of the result. Offline there is one, run
+ * in the caller's thread; live there is one thread per worker (--workers), each fed its own share of
+ * the flows by the kernel (fanout.c), and a controller (the caller) that serves signals and reports. */
+struct worker {
+	struct cap cap;
+	struct flow_table *ft;
+	struct audit_result res;
 	bool want_flows;
+	struct crew *crew;      /* live only */
+	unsigned acked;         /* the last request answered (under crew->lock) */
+	bool gone;              /* the thread left its loop (under crew->lock) */
+	int rc;
+	struct audit_result snap; /* the answer to REQ_SNAPSHOT */
+	pthread_t thread;
 };
 
 static void on_settle(void *ctx, const struct flow *f, enum flow_verdict v)
 {
-	struct run *run = ctx;
-	struct audit_result *res = run->res;
+	struct worker *w = ctx;
+	struct audit_result *res = &w->res;
 	cls_flow(&res->cls, f, v);
-	if (!run->want_flows)
+	if (!w->want_flows)
 		return;
 	GROW(res->flow_log, res->cap_flow_log, res->nflow_log);
 	struct audit_flow *af = &res->flow_log[res->nflow_log++];
@@ -70,7 +98,8 @@ static void warn(struct audit_result *res, char *msg)
 	res->warnings[res->nwarnings++] = msg;
 }
 
-/* What the report says about the inputs and the kernel's counters, as of now. */
+/* What the report says about the inputs and the kernel's counters, as of now (in the capture's thread:
+ * libpcap's counters are not to be read from another). */
 static void describe_inputs(struct audit_result *res, struct cap *cap)
 {
 	for (size_t i = 0; i < res->ninputs; i++) {
@@ -96,31 +125,48 @@ static void describe_inputs(struct audit_result *res, struct cap *cap)
 	}
 }
 
-/* An interim report: the running classification copied, the flows still open folded into the copy with
- * the verdict they would get now, then judged. The original goes on untouched. */
-static void interim(const struct audit_opts *o, struct audit_result *res, struct cap *cap, struct flow_table *ft,
-		    uint64_t now_ns)
+/* Add one worker's share to the whole (the inputs are the same interface in every share). */
+static void merge_result(struct audit_result *to, const struct audit_result *from)
 {
-	describe_inputs(res, cap);
-	struct audit_result view = *res;
-	view.interim = true;
-	view.flows = *flow_stats(ft);
-	cls_clone(&view.cls, &res->cls);
-	flow_foreach(ft, now_ns, fold_into_copy, &view.cls);
-	cls_finish(&view.cls);
-	char *drops = NULL;
-	if (res->dropped) {
-		drops = xasprintf("the kernel dropped %llu packets so far: verdicts may miss attempts "
-				  "(docs/span-port.md)", (unsigned long long)res->dropped);
-		view.warnings = xcalloc(res->nwarnings + 1, sizeof(char *));
-		memcpy(view.warnings, res->warnings, res->nwarnings * sizeof(char *));
-		view.warnings[view.nwarnings++] = drops;
+	if (!to->inputs) {
+		to->inputs = xcalloc(from->ninputs, sizeof(*to->inputs));
+		to->ninputs = from->ninputs;
+		for (size_t i = 0; i < from->ninputs; i++) {
+			to->inputs[i] = from->inputs[i];
+			to->inputs[i].source = xstrdup(from->inputs[i].source);
+			to->inputs[i].linktype = xstrdup(from->inputs[i].linktype);
+		}
+	} else {
+		for (size_t i = 0; i < from->ninputs && i < to->ninputs; i++)
+			to->inputs[i].packets += from->inputs[i].packets;
 	}
-	o->report(o->ctx, &view);
-	if (drops)
-		free(view.warnings);
-	free(drops);
-	cls_free(&view.cls);
+	to->nsec |= from->nsec;
+	to->packets += from->packets;
+	to->decoded += from->decoded;
+	to->skipped += from->skipped;
+	for (size_t i = 0; i < DEC_NSTATUS; i++)
+		to->by_status[i] += from->by_status[i];
+	for (size_t i = 0; i < DEC_NENCAP; i++)
+		to->by_encap[i] += from->by_encap[i];
+	if (from->first_ns && (!to->first_ns || from->first_ns < to->first_ns))
+		to->first_ns = from->first_ns;
+	if (from->last_ns > to->last_ns)
+		to->last_ns = from->last_ns;
+	to->dropped += from->dropped;
+	to->ifdropped += from->ifdropped;
+	to->flows.flows += from->flows.flows;
+	to->flows.evicted += from->flows.evicted;
+	to->flows.duplicates += from->flows.duplicates;
+	to->flows.icmp_matched += from->flows.icmp_matched;
+	to->flows.icmp_unmatched += from->flows.icmp_unmatched;
+	to->flows.peak += from->flows.peak;
+	cls_merge(&to->cls, &from->cls);
+	if (from->nflow_log) {
+		to->flow_log = xrealloc(to->flow_log, (to->nflow_log + from->nflow_log) * sizeof(*to->flow_log));
+		memcpy(to->flow_log + to->nflow_log, from->flow_log, from->nflow_log * sizeof(*from->flow_log));
+		to->nflow_log += from->nflow_log;
+		to->cap_flow_log = to->nflow_log;
+	}
 }
 
 #define BATCH 16
@@ -143,117 +189,293 @@ static void run_batch(struct flow_table *ft, const struct batched *b, size_t n)
 	}
 }
 
-static uint64_t monotonic_s(void)
+/* Decode one captured packet into b; true when it is for the flow table. */
+static bool take(struct worker *w, const struct cap_pkt *cp, struct batched *b)
+{
+	struct audit_result *res = &w->res;
+	res->packets++;
+	if (!res->first_ns || cp->ts_ns < res->first_ns)
+		res->first_ns = cp->ts_ns;
+	if (cp->ts_ns > res->last_ns)
+		res->last_ns = cp->ts_ns;
+	enum dec_status st = dec_frame(cp->dlt, cp->data, cp->caplen, cp->len, &b->p);
+	res->by_status[st]++;
+	if (st != DEC_OK) {
+		/* Background frames (ARP, ND, ICMP echo ...) are not skipped input; broken ones are. */
+		if (st != DEC_NOT_IP && st != DEC_OTHER_L4)
+			res->skipped++;
+		return false;
+	}
+	res->decoded++;
+	for (unsigned e = 0; b->p.encaps >> e; e++)
+		res->by_encap[e] += b->p.encaps >> e & 1;
+	b->ts = cp->ts_ns;
+	b->hash = flow_prefetch_bucket(w->ft, &b->p);
+	return true;
+}
+
+/* A worker's answer to a snapshot request: its classification so far, with the flows still open folded
+ * in with the verdict they would get now. The running state goes on untouched. */
+static void snapshot(struct worker *w, uint64_t now_ns)
+{
+	struct audit_result *s = &w->snap;
+	*s = w->res;
+	s->inputs = NULL;
+	s->ninputs = 0;
+	describe_inputs(s, &w->cap);
+	s->warnings = NULL;
+	s->nwarnings = 0;
+	s->flows = *flow_stats(w->ft);
+	s->flow_log = NULL;
+	if (w->res.nflow_log) {
+		s->flow_log = xmalloc(w->res.nflow_log * sizeof(*s->flow_log));
+		memcpy(s->flow_log, w->res.flow_log, w->res.nflow_log * sizeof(*s->flow_log));
+	}
+	s->cap_flow_log = s->nflow_log;
+	cls_clone(&s->cls, &w->res.cls);
+	flow_foreach(w->ft, now_ns, fold_into_copy, &s->cls);
+}
+
+/* Live: answer the controller's newest request, if not answered yet. True when told to stop. */
+static bool serve(struct worker *w)
+{
+	struct crew *c = w->crew;
+	if (atomic_load_explicit(&c->stop, memory_order_relaxed))
+		return true;
+	unsigned seq = atomic_load_explicit(&c->seq, memory_order_acquire);
+	if (seq == w->acked)
+		return false;
+	if (c->req == REQ_SNAPSHOT) {
+		snapshot(w, c->now_ns);
+	} else {
+		cls_rebase(&w->res.cls, c->g);
+		flow_set_hint(w->ft, (const uint8_t(*)[8192])c->g->ports);
+	}
+	pthread_mutex_lock(&c->lock);
+	w->acked = seq;
+	pthread_cond_broadcast(&c->acked);
+	pthread_mutex_unlock(&c->lock);
+	return false;
+}
+
+/* The packet loop. Decoded packets are handled in batches so that each one's hash bucket and flow are
+ * fetched from memory while the ones before it are processed; live, a quiet moment or a request from
+ * the controller ends a batch early. */
+static int pump(struct worker *w)
+{
+	struct batched batch[BATCH];
+	size_t n = 0;
+	struct cap_pkt cp;
+	int rc;
+	while ((rc = cap_next(&w->cap, &cp)) > 0) {
+		if (rc == 1 && take(w, &cp, &batch[n]))
+			n++;
+		if (n == BATCH || (w->crew && (rc == CAP_TIMEOUT || atomic_load_explicit(&w->crew->seq,
+			memory_order_relaxed) != w->acked || atomic_load_explicit(&w->crew->stop, memory_order_relaxed)))) {
+			run_batch(w->ft, batch, n);
+			n = 0;
+			if (w->crew && serve(w))
+				break;
+		}
+	}
+	run_batch(w->ft, batch, n);
+	return rc < 0 ? -1 : 0;
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	w->rc = pump(w);
+	pthread_mutex_lock(&w->crew->lock);
+	w->gone = true;
+	pthread_cond_broadcast(&w->crew->acked);
+	pthread_mutex_unlock(&w->crew->lock);
+	return NULL;
+}
+
+/* Post a request to every worker and wait until each has answered it (or has stopped). */
+static void ask(struct crew *c, struct worker *w, size_t n, enum crew_req req)
+{
+	c->req = req;
+	unsigned seq = atomic_fetch_add_explicit(&c->seq, 1, memory_order_release) + 1;
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < n; i++)
+		while (w[i].acked != seq && !w[i].gone)
+			pthread_cond_wait(&c->acked, &c->lock);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static char *drops_warning(uint64_t dropped, bool so_far)
+{
+	return xasprintf("the kernel dropped %llu packets%s: verdicts may miss attempts (docs/span-port.md)",
+			 (unsigned long long)dropped, so_far ? " so far" : "");
+}
+
+/* An interim report: every worker's snapshot, merged and judged. */
+static void interim(const struct audit_opts *o, struct crew *c, struct worker *w, size_t n, const struct graph *g)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	c->now_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	ask(c, w, n, REQ_SNAPSHOT);
+	struct audit_result view;
+	memset(&view, 0, sizeof(view));
+	cls_init(&view.cls, g);
+	for (size_t i = 0; i < n; i++)
+		if (w[i].acked == atomic_load(&c->seq) && w[i].snap.cls.g) {
+			merge_result(&view, &w[i].snap);
+			audit_result_free(&w[i].snap);
+		}
+	view.live = view.interim = true;
+	cls_finish(&view.cls);
+	if (view.flow_log)
+		qsort(view.flow_log, view.nflow_log, sizeof(*view.flow_log), cmp_flow_log);
+	if (view.dropped)
+		warn(&view, drops_warning(view.dropped, true));
+	o->report(o->ctx, &view);
+	audit_result_free(&view);
+}
+
+/* Live: start the workers, serve signals and report intervals until told to stop, join them. */
+static void control(const struct audit_opts *o, struct crew *c, struct worker *w, size_t n, const struct graph *g,
+		    struct diag *d)
+{
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old); /* signals are the controller's, not the workers' */
+	size_t started = 0;
+	for (; started < n; started++)
+		if (pthread_create(&w[started].thread, NULL, worker_main, &w[started]) != 0)
+			break;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (started < n) {
+		struct diag_loc loc = {.file = o->iface};
+		diag_add(d, &loc, "cannot start worker %zu of %zu", started + 1, n);
+		w[started].rc = -1;
+		atomic_store(&c->stop, true);
+	}
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	time_t next_report = o->interval_s ? t0.tv_sec + o->interval_s : 0;
+	while (!stop_requested && !atomic_load(&c->stop)) {
+		poll(NULL, 0, 200); /* a signal ends the wait early */
+		bool any_gone = false;
+		pthread_mutex_lock(&c->lock);
+		for (size_t i = 0; i < started; i++)
+			any_gone |= w[i].gone;
+		pthread_mutex_unlock(&c->lock);
+		if (any_gone)
+			break; /* a capture failed (the interface went away): stop them all, report the error */
+		if (reload_requested && o->reload) {
+			reload_requested = 0;
+			const struct graph *ng = o->reload(o->ctx);
+			if (ng) {
+				c->g = ng;
+				ask(c, w, started, REQ_RELOAD);
+				g = ng;
+			}
+		}
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (report_requested || (next_report && now.tv_sec >= next_report)) {
+			report_requested = 0;
+			next_report = o->interval_s ? now.tv_sec + o->interval_s : 0;
+			if (o->report)
+				interim(o, c, w, started, g);
+		}
+	}
+	atomic_store(&c->stop, true);
+	for (size_t i = 0; i < started; i++)
+		pthread_join(w[i].thread, NULL);
 }
 
 int audit_run(const struct audit_opts *o, const struct graph *g, struct audit_result *res, struct diag *d)
 {
 	memset(res, 0, sizeof(*res));
-	cls_init(&res->cls, g);
-	struct cap cap;
-	int rc;
+	size_t n = o->iface && o->workers > 1 ? o->workers : 1;
+	struct worker *w = xcalloc(n, sizeof(*w));
+	struct crew crew = {.lock = PTHREAD_MUTEX_INITIALIZER, .acked = PTHREAD_COND_INITIALIZER,
+			    .dump_lock = PTHREAD_MUTEX_INITIALIZER};
+	int rc = 0;
 	if (o->iface) {
 		char *filter = audit_live_filter(g, o->bpf, true), *plain = audit_live_filter(g, o->bpf, false);
 		struct cap_live_opts lo = {.iface = o->iface, .snaplen = o->snaplen, .buffer_mb = o->buffer_mb,
-					   .promisc = o->promisc, .filter = filter, .fallback = plain};
-		rc = cap_open_live(&cap, &lo, d);
-		res->live = true;
+					   .promisc = o->promisc, .filter = filter, .fallback = plain,
+					   .fanout = n > 1, .fanout_id = (uint16_t)getpid()};
+		for (size_t i = 0; i < n && rc == 0; i++)
+			rc = cap_open_live(&w[i].cap, &lo, d);
 		free(filter);
 		free(plain);
+		/* Until every socket had joined the group, each saw every packet: start from a clean slate. */
+		for (size_t i = 0; i < n && rc == 0 && n > 1; i++)
+			cap_flush(&w[i].cap);
 	} else {
-		rc = cap_open_files(&cap, o->files, o->nfiles, o->bpf, d);
+		rc = cap_open_files(&w[0].cap, o->files, o->nfiles, o->bpf, d);
 	}
-	if (rc == 0 && o->write_path)
-		rc = cap_write_to(&cap, o->write_path, d);
+	if (rc == 0 && o->write_path) {
+		rc = cap_write_to(&w[0].cap, o->write_path, d);
+		for (size_t i = 0; i < n && n > 1; i++) {
+			w[i].cap.dump = w[0].cap.dump;
+			w[i].cap.dump_lock = &crew.dump_lock;
+		}
+	}
 	/* Everything that needs privileges is open: give them up before reading a single packet. */
 	if (rc == 0 && o->user)
 		rc = cap_drop_privileges(o->user, d);
-	if (rc < 0) {
-		cap_close(&cap);
-		return -1;
-	}
 	stop_requested = report_requested = reload_requested = 0;
-	struct run run = {res, o->want_flows};
-	struct flow_table *ft = flow_new(o->max_flows, (const uint8_t(*)[8192])g->ports, on_settle, &run);
-	uint64_t next_report = o->interval_s ? monotonic_s() + o->interval_s : 0;
-	/* Offline, decoded packets are handled in batches so that each one's hash bucket and flow are
-	 * fetched from memory while the ones before it are processed; live, one at a time. */
-	struct batched batch[BATCH];
-	size_t nbatch = 0, batch_max = cap.live ? 1 : BATCH;
-	struct cap_pkt cp;
-	while (!stop_requested && (rc = cap_next(&cap, &cp)) > 0) {
-		if (rc == 1) {
-			struct dec_pkt *p = &batch[nbatch].p;
-			res->packets++;
-			if (!res->first_ns || cp.ts_ns < res->first_ns)
-				res->first_ns = cp.ts_ns;
-			if (cp.ts_ns > res->last_ns)
-				res->last_ns = cp.ts_ns;
-			enum dec_status st = dec_frame(cp.dlt, cp.data, cp.caplen, cp.len, p);
-			res->by_status[st]++;
-			if (st == DEC_OK) {
-				res->decoded++;
-				for (unsigned e = 0; p->encaps >> e; e++)
-					res->by_encap[e] += p->encaps >> e & 1;
-				batch[nbatch].ts = cp.ts_ns;
-				batch[nbatch].hash = flow_prefetch_bucket(ft, p);
-				if (++nbatch == batch_max) {
-					run_batch(ft, batch, nbatch);
-					nbatch = 0;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		cls_init(&w[i].res.cls, g);
+		w[i].want_flows = o->want_flows;
+		w[i].crew = o->iface ? &crew : NULL;
+		w[i].ft = flow_new(o->max_flows ? (o->max_flows + n - 1) / n : 0, (const uint8_t(*)[8192])g->ports,
+				   on_settle, &w[i]);
+	}
+	if (rc == 0) {
+		if (o->iface) {
+			control(o, &crew, w, n, g, d);
+			g = crew.g ? crew.g : g;
+		} else {
+			w[0].rc = pump(&w[0]);
+		}
+		for (size_t i = 0; i < n; i++) {
+			rc |= w[i].rc;
+			for (size_t j = 0; j < w[i].cap.n; j++)
+				if (w[i].cap.in[j].error) {
+					struct diag_loc loc = {.file = w[i].cap.in[j].path};
+					diag_add(d, &loc, "%s", w[i].cap.in[j].error);
 				}
-			} else if (st != DEC_NOT_IP && st != DEC_OTHER_L4) {
-				/* Background frames (ARP, ND, ICMP echo ...) are not skipped input; broken ones are. */
-				res->skipped++;
-			}
-		}
-		if (!cap.live)
-			continue;
-		if (reload_requested && o->reload) {
-			reload_requested = 0;
-			const struct graph *ng = o->reload(o->ctx);
-			if (ng) {
-				cls_rebase(&res->cls, ng);
-				flow_set_hint(ft, (const uint8_t(*)[8192])ng->ports);
-				g = ng;
-			}
-		}
-		if (report_requested || (next_report && monotonic_s() >= next_report)) {
-			report_requested = 0;
-			next_report = o->interval_s ? monotonic_s() + o->interval_s : 0;
-			if (o->report)
-				interim(o, res, &cap, ft, res->last_ns);
 		}
 	}
-	run_batch(ft, batch, nbatch);
-	if (rc < 0) {
-		for (size_t i = 0; i < cap.n; i++)
-			if (cap.in[i].error) {
-				struct diag_loc loc = {.file = cap.in[i].path};
-				diag_add(d, &loc, "%s", cap.in[i].error);
-			}
-		flow_free(ft);
-		cap_close(&cap);
-		return -1;
+	if (rc == 0) {
+		/* The capture ended when its last packet was seen, whichever worker saw it. */
+		uint64_t end_ns = 0;
+		for (size_t i = 0; i < n; i++)
+			end_ns = w[i].res.last_ns > end_ns ? w[i].res.last_ns : end_ns;
+		cls_init(&res->cls, g);
+		for (size_t i = 0; i < n; i++) {
+			flow_finish(w[i].ft, end_ns);
+			w[i].res.flows = *flow_stats(w[i].ft);
+			describe_inputs(&w[i].res, &w[i].cap);
+			merge_result(res, &w[i].res);
+		}
+		res->live = o->iface != NULL;
+		cls_finish(&res->cls);
+		if (res->flow_log)
+			qsort(res->flow_log, res->nflow_log, sizeof(*res->flow_log), cmp_flow_log);
+		for (size_t i = 0; i < w[0].cap.n; i++)
+			if (w[0].cap.in[i].cut)
+				warn(res, xstrdup(w[0].cap.in[i].cut));
+		if (res->dropped)
+			warn(res, drops_warning(res->dropped, false));
 	}
-	flow_finish(ft, res->last_ns);
-	res->flows = *flow_stats(ft);
-	flow_free(ft);
-	cls_finish(&res->cls);
-	if (res->flow_log)
-		qsort(res->flow_log, res->nflow_log, sizeof(*res->flow_log), cmp_flow_log);
-	describe_inputs(res, &cap);
-	for (size_t i = 0; i < cap.n; i++)
-		if (cap.in[i].cut)
-			warn(res, xstrdup(cap.in[i].cut));
-	if (res->dropped)
-		warn(res, xasprintf("the kernel dropped %llu packets: verdicts may miss attempts (docs/span-port.md)",
-				    (unsigned long long)res->dropped));
-	cap_close(&cap);
-	return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (w[i].ft)
+			flow_free(w[i].ft);
+		audit_result_free(&w[i].res);
+		cap_close(&w[i].cap);
+	}
+	free(w);
+	return rc < 0 ? -1 : 0;
 }
 
 void audit_result_free(struct audit_result *res)
@@ -301,12 +523,16 @@ char *audit_live_filter(const struct graph *g, const char *user_bpf, bool vlan)
 			}
 	/* Connection attempts and closes on any port (unexpected flows), IPv4 and IPv6 without extension
 	 * headers; ICMP and ICMPv6 destination-unreachable errors; remote-mirroring tunnels (GRE, VXLAN,
-	 * Geneve, MPLS, PPPoE), which are decapsulated later. */
+	 * Geneve and the other UDP tunnels, MPLS, PPPoE), which are decapsulated later. */
 	cat(&f, &len, "%stcp[tcpflags] & (tcp-syn|tcp-rst|tcp-fin) != 0"
 		      " or (ip6 and ip6[6] == 6 and ip6[53] & 7 != 0)"
 		      " or icmp[icmptype] == icmp-unreach or (icmp6 and ip6[40] == 1)"
-		      " or proto gre or udp port 4789 or udp port 6081 or ether proto 0x8847 or ether proto 0x8864)",
+		      " or proto gre or ether proto 0x8847 or ether proto 0x8864",
 	    any ? " or " : "");
+	uint16_t tunnels[DEC_NTUNNEL_PORTS];
+	for (size_t i = 0, n = dec_tunnel_ports(tunnels); i < n; i++)
+		cat(&f, &len, " or udp port %u", tunnels[i]);
+	cat(&f, &len, ")");
 	/* The same behind one or two VLAN tags. libpcap's "vlan" shifts the offsets for the rest of the
 	 * expression, so the tagged clauses come last and nest, and the user's expression goes first. */
 	if (vlan) {

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "flowaudit/decode.h"
+#include "flowaudit/fanout.h"
 #include "flowaudit/util.h"
 
 /* Read the next record of one input into its read-ahead slot. */
@@ -139,17 +140,14 @@ int cap_next(struct cap *c, struct cap_pkt *out)
 	out->len = best->hdr->len;
 	out->data = best->data;
 	c->last = bi + 1;
-	if (c->dump)
+	if (c->dump) {
+		if (c->dump_lock)
+			pthread_mutex_lock(c->dump_lock);
 		pcap_dump((u_char *)c->dump, best->hdr, best->data);
+		if (c->dump_lock)
+			pthread_mutex_unlock(c->dump_lock);
+	}
 	return 1;
-}
-
-static pcap_t *live_handle; /* for cap_wakeup() from a signal handler */
-
-void cap_wakeup(void)
-{
-	if (live_handle)
-		pcap_breakloop(live_handle);
 }
 
 int cap_open_live(struct cap *c, const struct cap_live_opts *o, struct diag *d)
@@ -183,7 +181,6 @@ int cap_open_live(struct cap *c, const struct cap_live_opts *o, struct diag *d)
 	}
 	if (!in->nsec || pcap_get_tstamp_precision(in->pcap) != PCAP_TSTAMP_PRECISION_NANO)
 		in->nsec = false;
-	live_handle = in->pcap;
 	if (pcap_setnonblock(in->pcap, 1, errbuf) < 0) {
 		diag_add(d, &loc, "cannot capture: %s", errbuf);
 		return -1;
@@ -209,12 +206,35 @@ int cap_open_live(struct cap *c, const struct cap_live_opts *o, struct diag *d)
 			return -1;
 		}
 	}
+	if (o->fanout) {
+		uint16_t ports[DEC_NTUNNEL_PORTS];
+		size_t n = dec_tunnel_ports(ports);
+		if (fanout_join(pcap_fileno(in->pcap), o->fanout_id, ports, n) < 0) {
+			diag_add(d, &loc, "cannot spread the capture over workers (PACKET_FANOUT): %s%s", strerror(errno),
+				 errno == EINVAL ? " (not a Linux packet socket: --workers needs a Linux interface)" : "");
+			return -1;
+		}
+	}
 	return 0;
+}
+
+static void discard(u_char *user, const struct pcap_pkthdr *h, const u_char *bytes)
+{
+	(void)user;
+	(void)h;
+	(void)bytes;
+}
+
+void cap_flush(struct cap *c)
+{
+	while (pcap_dispatch(c->in[0].pcap, -1, discard, NULL) > 0)
+		;
 }
 
 int cap_write_to(struct cap *c, const char *path, struct diag *d)
 {
 	c->dump = pcap_dump_open(c->in[0].pcap, path);
+	c->dump_owned = c->dump != NULL;
 	if (!c->dump) {
 		struct diag_loc loc = {.file = path};
 		diag_add(d, &loc, "cannot write: %s", pcap_geterr(c->in[0].pcap));
@@ -257,9 +277,7 @@ int cap_drop_privileges(const char *user, struct diag *d)
 
 void cap_close(struct cap *c)
 {
-	if (c->live)
-		live_handle = NULL;
-	if (c->dump)
+	if (c->dump_owned)
 		pcap_dump_close(c->dump);
 	for (size_t i = 0; i < c->n; i++) {
 		if (c->in[i].pcap)

@@ -347,6 +347,55 @@ static void merge_counts(struct cls_counts *to, const struct cls_counts *from)
 		to->last_ns = from->last_ns;
 }
 
+/* Add row r's counts to this classification's row for (edge, r's addresses), made if new. */
+static void absorb_row(struct cls *c, const struct cls_row *r, int edge)
+{
+	struct cls_key k;
+	memset(&k, 0, sizeof(k));
+	k.edge = edge;
+	memcpy(k.client, r->client.a, 16);
+	memcpy(k.server, r->server.a, 16);
+	bool added;
+	size_t row = find_or_add(&c->rows_ix, &k, c->nrows, &added);
+	if (added) {
+		GROW(c->rows, c->cap_rows, c->nrows);
+		c->rows[c->nrows] = *r;
+		c->rows[c->nrows].edge = edge;
+		memset(&c->rows[c->nrows].n, 0, sizeof(c->rows[c->nrows].n));
+		c->nrows++;
+	}
+	merge_counts(&c->rows[row].n, &r->n);
+}
+
+void cls_merge(struct cls *c, const struct cls *from)
+{
+	for (size_t i = 0; i < from->nrows; i++)
+		absorb_row(c, &from->rows[i], from->rows[i].edge);
+	for (size_t i = 0; i < from->nunexp; i++) {
+		const struct cls_unexpected *u = &from->unexp[i];
+		struct cls_key k;
+		memset(&k, 0, sizeof(k));
+		k.edge = -1;
+		k.port = u->port;
+		k.proto = u->proto;
+		memcpy(k.client, u->client, 16);
+		memcpy(k.server, u->server, 16);
+		bool added;
+		size_t row = find_or_add(&c->unexp_ix, &k, c->nunexp, &added);
+		if (added) {
+			GROW(c->unexp, c->cap_unexp, c->nunexp);
+			c->unexp[c->nunexp] = *u;
+			c->unexp[c->nunexp].why = xstrdup(u->why);
+			memset(&c->unexp[c->nunexp].n, 0, sizeof(c->unexp[c->nunexp].n));
+			c->nunexp++;
+		}
+		merge_counts(&c->unexp[row].n, &u->n);
+	}
+	c->outside += from->outside;
+	c->ignored += from->ignored;
+	c->not_connections += from->not_connections;
+}
+
 void cls_rebase(struct cls *c, const struct graph *g)
 {
 	const struct graph *old = c->g;
@@ -365,21 +414,7 @@ void cls_rebase(struct cls *c, const struct graph *g)
 		int ne = ch >= 0 && (sh >= 0 || sh == GRAPH_INTERNET) ? graph_find(g, ch, sh, e->proto, e->port) : -1;
 		if (ne < 0 || g->edges[ne].level == LEVEL_FORBID)
 			continue;
-		struct cls_key k;
-		memset(&k, 0, sizeof(k));
-		k.edge = ne;
-		memcpy(k.client, rows[i].client.a, 16);
-		memcpy(k.server, rows[i].server.a, 16);
-		bool added;
-		size_t row = find_or_add(&c->rows_ix, &k, c->nrows, &added);
-		if (added) {
-			GROW(c->rows, c->cap_rows, c->nrows);
-			c->rows[c->nrows] = rows[i];
-			c->rows[c->nrows].edge = ne;
-			memset(&c->rows[c->nrows].n, 0, sizeof(c->rows[c->nrows].n));
-			c->nrows++;
-		}
-		merge_counts(&c->rows[row].n, &rows[i].n);
+		absorb_row(c, &rows[i], ne);
 	}
 	free(rows);
 	for (size_t i = 0; i < c->nunexp; i++) {

@@ -39,6 +39,14 @@ void dec_set_vxlan_port(uint16_t port)
 	vxlan_port = port;
 }
 
+size_t dec_tunnel_ports(uint16_t *ports)
+{
+	static const uint16_t fixed[] = {6081, 4754, 2152, 3544, 5072}; /* Geneve, GRE-UDP, GTP-U, Teredo, AYIYA */
+	ports[0] = vxlan_port;
+	memcpy(ports + 1, fixed, sizeof(fixed));
+	return 1 + sizeof(fixed) / sizeof(fixed[0]);
+}
+
 const char *dec_encap_name(enum dec_encap e)
 {
 	return e < DEC_NENCAP ? encap_names[e] : "?";

@@ -34,7 +34,7 @@ static const char usage_text[] =
 	"usage: flowaudit audit [-r FILE]... [-s SITE] [-R RULES]... [--format text|json|html] [-o OUT]\n"
 	"                       [--flows] [--max-flows N] [--vxlan-port N] [BPF...]\n"
 	"       flowaudit audit -i IFACE [-s SITE] [-R RULES]... [-o OUT] [--interval S] [-w FILE]\n"
-	"                       [-B MB] [--snaplen N] [-p] [-Z USER] [BPF...]\n"
+	"                       [-B MB] [--snaplen N] [--workers N] [-p] [-Z USER] [BPF...]\n"
 	"       flowaudit graph [-s SITE] [-R RULES]... [--format text|json|dot] [-o OUT]\n"
 	"       flowaudit lint [-R RULES]... FILE...\n"
 	"       flowaudit --version\n";
@@ -160,13 +160,14 @@ static int write_output(const char *out, write_fn fn, const void *arg)
 	return rc;
 }
 
-enum { OPT_FORMAT = 256, OPT_FLOWS, OPT_MAX_FLOWS, OPT_VXLAN_PORT, OPT_SNAPLEN, OPT_INTERVAL, OPT_HELP };
+enum { OPT_FORMAT = 256, OPT_FLOWS, OPT_MAX_FLOWS, OPT_VXLAN_PORT, OPT_SNAPLEN, OPT_INTERVAL, OPT_WORKERS, OPT_HELP };
 
 static const struct option long_opts[] = {
 	{"format", required_argument, NULL, OPT_FORMAT},
 	{"flows", no_argument, NULL, OPT_FLOWS},
 	{"max-flows", required_argument, NULL, OPT_MAX_FLOWS},
 	{"vxlan-port", required_argument, NULL, OPT_VXLAN_PORT},
+	{"workers", required_argument, NULL, OPT_WORKERS},
 	{"snaplen", required_argument, NULL, OPT_SNAPLEN},
 	{"interval", required_argument, NULL, OPT_INTERVAL},
 	{"help", no_argument, NULL, OPT_HELP},
@@ -421,6 +422,13 @@ static int cmd_audit(int argc, char **argv)
 			}
 			o.interval_s = (unsigned)v;
 			break;
+		case OPT_WORKERS:
+			if (!number_arg("--workers", optarg, 64, &v)) {
+				rc = EXIT_BAD;
+				goto out;
+			}
+			o.workers = (unsigned)v;
+			break;
 		case OPT_FORMAT: c.format = optarg; break;
 		case OPT_FLOWS: o.want_flows = true; break;
 		case OPT_MAX_FLOWS:
@@ -451,6 +459,10 @@ static int cmd_audit(int argc, char **argv)
 	}
 	if (o.iface && nfiles) {
 		rc = usage_error("audit: give either -i IFACE (live) or -r FILE (offline), not both");
+		goto out;
+	}
+	if (o.workers > 1 && !o.iface) {
+		rc = usage_error("audit: --workers spreads a live capture (-i IFACE); a file is read by one");
 		goto out;
 	}
 	if (!o.iface && !nfiles) {

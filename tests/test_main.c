@@ -17,6 +17,7 @@ int main(void)
 	suite_e2e();
 	suite_badinput();
 	suite_zeek();
+	suite_fanout();
 	CU_basic_set_mode(CU_BRM_NORMAL);
 	CU_basic_run_tests();
 	unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();

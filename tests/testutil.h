@@ -43,5 +43,6 @@ void suite_e2e(void);
 void suite_badinput(void);
 void suite_tunnel(void);
 void suite_zeek(void);
+void suite_fanout(void);
 #define TU_ADD(suite, fn) CU_add_test((suite), #fn, (fn))
 #endif

@@ -22,6 +22,7 @@ struct audit_opts {
 	int snaplen;            /* live: bytes kept per packet */
 	int buffer_mb;          /* live: kernel buffer */
 	bool promisc;
+	unsigned workers;       /* live: capture threads sharing the interface (PACKET_FANOUT); 0 or 1: one */
 	const char *user;       /* live: drop to this user after opening (-Z), or NULL */
 	const char *write_path; /* -w: copy every packet read to this pcap */
 	unsigned interval_s;    /* live: an interim report this often (0: only on SIGUSR1 and at the end) */

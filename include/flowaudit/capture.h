@@ -5,6 +5,7 @@
 #define FLOWAUDIT_CAPTURE_H
 
 #include <pcap/pcap.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -32,6 +33,8 @@ struct cap {
 	size_t last;            /* 1 + the input of the packet handed out last, or 0 */
 	bool live;              /* one input, a live interface */
 	pcap_dumper_t *dump;    /* -w: every packet read is also written here */
+	bool dump_owned;        /* this capture opened it (and closes it) */
+	pthread_mutex_t *dump_lock; /* several captures (workers) write to one dump */
 };
 
 struct cap_live_opts {
@@ -41,6 +44,8 @@ struct cap_live_opts {
 	bool promisc;
 	const char *filter;     /* BPF, already combined with the user's expression */
 	const char *fallback;   /* the same without the clauses a link type may refuse (VLAN on cooked) */
+	bool fanout;            /* join PACKET_FANOUT group fanout_id (one of several workers) */
+	uint16_t fanout_id;
 };
 
 struct cap_stats {
@@ -65,8 +70,8 @@ int cap_write_to(struct cap *c, const char *path, struct diag *d);
  * unusable (its error field says why), CAP_TIMEOUT when a live interface had nothing for a while. */
 #define CAP_TIMEOUT 2
 int cap_next(struct cap *c, struct cap_pkt *out);
-/* Async-signal-safe: wake a live capture blocked in a read (pcap_breakloop). */
-void cap_wakeup(void);
+/* Live: throw away what the kernel buffered so far (packets from before a fanout group was complete). */
+void cap_flush(struct cap *c);
 /* Kernel counters of a live capture (libpcap's pcap_stats; see docs/span-port.md for what they miss). */
 int cap_stats(struct cap *c, struct cap_stats *s);
 /* After opening: become user (setgroups, setgid, setuid), keeping no capabilities. */

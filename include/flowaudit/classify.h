@@ -66,6 +66,8 @@ void cls_free(struct cls *c);
 void cls_flow(struct cls *c, const struct flow *f, enum flow_verdict v);
 /* A deep copy of a running classification, for an interim report (finish the copy, not the original). */
 void cls_clone(struct cls *dst, const struct cls *src);
+/* Add another running classification of the same graph to this one (workers' shares of one capture). */
+void cls_merge(struct cls *c, const struct cls *from);
 /* The rules or site were reloaded: move the running aggregates onto the new graph (rows whose hosts and
  * port still form an expected edge keep their counts; the others are dropped; unexpected rows are kept
  * as they are). */

@@ -4,6 +4,7 @@
 #define FLOWAUDIT_DECODE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum dec_status {
@@ -63,6 +64,9 @@ struct dec_pkt {
 enum dec_status dec_frame(int dlt, const uint8_t *frame, uint32_t caplen, uint32_t wirelen, struct dec_pkt *out);
 /* UDP port of VXLAN (default 4789, IANA). Set once before decoding; the decoder keeps no other state. */
 void dec_set_vxlan_port(uint16_t port);
+/* The UDP ports the decoder looks into for tunnels (VXLAN's first); ports needs DEC_NTUNNEL_PORTS. */
+#define DEC_NTUNNEL_PORTS 6
+size_t dec_tunnel_ports(uint16_t *ports);
 const char *dec_encap_name(enum dec_encap e);
 /* Can dec_frame read this link type at all? */
 bool dec_linktype_supported(int dlt);
