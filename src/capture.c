@@ -174,7 +174,7 @@ int cap_open_live(struct cap *c, const struct cap_live_opts *o, struct diag *d)
 	int rc = pcap_activate(in->pcap);
 	if (rc < 0) {
 		diag_add(d, &loc, "cannot capture: %s%s", pcap_statustostr(rc),
-			 rc == PCAP_ERROR ? "" : " (are you root, or do you have CAP_NET_RAW?)");
+			 rc == PCAP_ERROR_PERM_DENIED ? " (are you root, or do you have CAP_NET_RAW?)" : "");
 		if (rc == PCAP_ERROR)
 			diag_add(d, &loc, "%s", pcap_geterr(in->pcap));
 		return -1;
