@@ -169,23 +169,43 @@ static void merge_result(struct audit_result *to, const struct audit_result *fro
 	}
 }
 
-#define BATCH 16
-#define AHEAD 6 /* how many packets ahead the flow entry is prefetched */
+/* Decoded packets go through a short pipeline so that memory latency overlaps with work: when a packet
+ * enters, its hash bucket is prefetched; ENTRY packets later, the first flow in that bucket; PROCESS
+ * packets later, it is processed, its flow most likely in cache by then. */
+#define RING 16
+#define ENTRY 4
+#define PROCESS 8
 
 struct batched {
 	struct dec_pkt p;
 	uint64_t ts;
-	uint32_t hash;
+	struct flow_lookup lk;
 };
 
-static void run_batch(struct flow_table *ft, const struct batched *b, size_t n)
+struct pipeline {
+	struct batched b[RING];
+	uint64_t in, out;       /* packets entered, packets processed */
+};
+
+/* After take() filled the slot at pl->in. */
+static void pipe_push(struct flow_table *ft, struct pipeline *pl)
 {
-	for (size_t i = 0; i < n && i < AHEAD; i++)
-		flow_prefetch_entry(ft, b[i].hash);
-	for (size_t i = 0; i < n; i++) {
-		if (i + AHEAD < n)
-			flow_prefetch_entry(ft, b[i + AHEAD].hash);
-		flow_packet(ft, &b[i].p, b[i].ts);
+	pl->in++;
+	if (pl->in - pl->out > ENTRY)
+		flow_prefetch_entry(ft, pl->b[(pl->in - 1 - ENTRY) % RING].lk.hash);
+	if (pl->in - pl->out > PROCESS) {
+		const struct batched *b = &pl->b[pl->out++ % RING];
+		flow_packet_prepared(ft, &b->p, b->ts, &b->lk);
+	}
+}
+
+static void pipe_drain(struct flow_table *ft, struct pipeline *pl)
+{
+	for (uint64_t i = pl->in > pl->out + ENTRY ? pl->in - ENTRY : pl->out; i < pl->in; i++)
+		flow_prefetch_entry(ft, pl->b[i % RING].lk.hash);
+	for (; pl->out < pl->in; pl->out++) {
+		const struct batched *b = &pl->b[pl->out % RING];
+		flow_packet_prepared(ft, &b->p, b->ts, &b->lk);
 	}
 }
 
@@ -210,7 +230,7 @@ static bool take(struct worker *w, const struct cap_pkt *cp, struct batched *b)
 	for (unsigned e = 0; b->p.encaps >> e; e++)
 		res->by_encap[e] += b->p.encaps >> e & 1;
 	b->ts = cp->ts_ns;
-	b->hash = flow_prefetch_bucket(w->ft, &b->p);
+	flow_prepare(w->ft, &b->p, &b->lk);
 	return true;
 }
 
@@ -258,27 +278,23 @@ static bool serve(struct worker *w)
 	return false;
 }
 
-/* The packet loop. Decoded packets are handled in batches so that each one's hash bucket and flow are
- * fetched from memory while the ones before it are processed; live, a quiet moment or a request from
- * the controller ends a batch early. */
+/* The packet loop. Live, a quiet moment or a request from the controller drains the pipeline first. */
 static int pump(struct worker *w)
 {
-	struct batched batch[BATCH];
-	size_t n = 0;
+	struct pipeline pl = {.in = 0, .out = 0};
 	struct cap_pkt cp;
 	int rc;
 	while ((rc = cap_next(&w->cap, &cp)) > 0) {
-		if (rc == 1 && take(w, &cp, &batch[n]))
-			n++;
-		if (n == BATCH || (w->crew && (rc == CAP_TIMEOUT || atomic_load_explicit(&w->crew->seq,
-			memory_order_relaxed) != w->acked || atomic_load_explicit(&w->crew->stop, memory_order_relaxed)))) {
-			run_batch(w->ft, batch, n);
-			n = 0;
-			if (w->crew && serve(w))
+		if (rc == 1 && take(w, &cp, &pl.b[pl.in % RING]))
+			pipe_push(w->ft, &pl);
+		if (w->crew && (rc == CAP_TIMEOUT || atomic_load_explicit(&w->crew->seq, memory_order_relaxed) != w->acked ||
+				atomic_load_explicit(&w->crew->stop, memory_order_relaxed))) {
+			pipe_drain(w->ft, &pl);
+			if (serve(w))
 				break;
 		}
 	}
-	run_batch(w->ft, batch, n);
+	pipe_drain(w->ft, &pl);
 	return rc < 0 ? -1 : 0;
 }
 

@@ -33,7 +33,7 @@ struct cls_pair {
 	size_t idx;
 	UT_hash_handle hh;
 };
-#define PAIR_CACHE_MAX 1000000 /* cleared when full: a flood of spoofed sources must not grow it */
+#define PAIR_CACHE_MAX 262144 /* cleared when full: the pairs of a big site, about 30 MB at most */
 
 static const char *const status_names[CLS_NSTATUS] = {"ok", "degraded", "blocked", "missing", "unverified"};
 static const char *const reason_names[] = {NULL, "no-reply", "reset", "icmp-prohibited", "icmp-unreachable"};
@@ -123,6 +123,7 @@ static size_t find_or_add(struct cls_ix **ix, const struct cls_key *k, size_t ne
 	e->key = *k;
 	e->row = next;
 	HASH_ADD(hh, *ix, key, sizeof(*k), e);
+	FA_HASH_KEEP_SHORT(hh, *ix);
 	return next;
 }
 
@@ -175,8 +176,13 @@ static char *why_unexpected(const struct cls *c, int ch, int sh, uint8_t proto, 
 	return why;
 }
 
-static void remember(struct cls *c, const struct cls_key *k, enum pair_kind kind, size_t idx)
+/* Remember where a pair landed. Not for clients outside the site: the key holds the client's address, so
+ * a flood of spoofed sources would fill the cache with pairs never seen again (and their flows take the
+ * slow path's two site lookups instead, which allocate nothing). */
+static void remember(struct cls *c, const struct cls_key *k, int client_host, enum pair_kind kind, size_t idx)
 {
+	if (client_host < 0)
+		return;
 	if (c->npairs >= PAIR_CACHE_MAX)
 		free_pairs(c);
 	struct cls_pair *p = xmalloc(sizeof(*p));
@@ -184,6 +190,7 @@ static void remember(struct cls *c, const struct cls_key *k, enum pair_kind kind
 	p->kind = kind;
 	p->idx = idx;
 	HASH_ADD(hh, c->pairs, key, sizeof(p->key), p);
+	FA_HASH_KEEP_SHORT(hh, c->pairs);
 	c->npairs++;
 }
 
@@ -233,7 +240,7 @@ static void classify_pair(struct cls *c, const struct flow *f, enum flow_verdict
 	int ch = site_lookup(g->site, ca), sh = site_lookup(g->site, sa);
 	if (ch < 0 && sh < 0) {
 		c->outside++;
-		remember(c, pk, PAIR_OUTSIDE, 0);
+		remember(c, pk, ch, PAIR_OUTSIDE, 0);
 		return;
 	}
 	int e = ch >= 0 ? graph_find(g, ch, sh < 0 ? GRAPH_INTERNET : sh, proto, port) : -1;
@@ -256,7 +263,7 @@ static void classify_pair(struct cls *c, const struct flow *f, enum flow_verdict
 			r->seen = true;
 		}
 		count(&c->rows[row].n, f, v);
-		remember(c, pk, PAIR_ROW, row);
+		remember(c, pk, ch, PAIR_ROW, row);
 		return;
 	}
 	bool forbidden = e >= 0;
@@ -264,12 +271,12 @@ static void classify_pair(struct cls *c, const struct flow *f, enum flow_verdict
 	if (!forbidden && !graph_has_port(g, proto, port)) {
 		if (!both_site) {
 			c->outside++;
-			remember(c, pk, PAIR_OUTSIDE, 0);
+			remember(c, pk, ch, PAIR_OUTSIDE, 0);
 			return;
 		}
 		if (rules_ignored(g->rules, proto, port)) {
 			c->ignored++;
-			remember(c, pk, PAIR_IGNORED, 0);
+			remember(c, pk, ch, PAIR_IGNORED, 0);
 			return;
 		}
 	}
@@ -300,7 +307,7 @@ static void classify_pair(struct cls *c, const struct flow *f, enum flow_verdict
 		u->why = why_unexpected(c, ch, sh, proto, port, forbidden ? e : -1);
 	}
 	count(&c->unexp[row].n, f, v);
-	remember(c, pk, PAIR_UNEXPECTED, row);
+	remember(c, pk, ch, PAIR_UNEXPECTED, row);
 }
 
 void cls_clone(struct cls *dst, const struct cls *src)

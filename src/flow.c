@@ -313,7 +313,7 @@ static int pick_client(const struct flow_table *t, const struct dec_pkt *p, int 
 	return p->sport < p->dport ? receiver : src_side;
 }
 
-static struct flow *create(struct flow_table *t, const struct flow_key *k, int client, uint64_t ts)
+static struct flow *create(struct flow_table *t, const struct flow_key *k, uint32_t hash, int client, uint64_t ts)
 {
 	if (t->max && t->count >= t->max) {
 		/* Oldest first, closed flows (already judged) before unanswered attempts before open ones. */
@@ -332,7 +332,8 @@ static struct flow *create(struct flow_table *t, const struct flow_key *k, int c
 	f->client = (uint8_t)client;
 	f->first_ns = f->last_ns = ts;
 	f->flags = FLOW_ONLY_RST;
-	HASH_ADD(hh, t->hash, key, sizeof(f->key), f);
+	HASH_ADD_BYHASHVALUE(hh, t->hash, key, sizeof(f->key), hash, f);
+	FA_HASH_KEEP_SHORT(hh, t->hash);
 	list_append(t, f, LIST_EMBRYONIC);
 	t->count++;
 	t->stats.flows++;
@@ -422,10 +423,11 @@ static void icmp_error(struct flow_table *t, const struct dec_pkt *p, uint64_t t
 		struct flow_key k;
 		int side;
 		make_key(p, &k, &side);
-		HASH_FIND(hh, t->hash, &k, sizeof(k), f);
+		uint32_t hash = fa_hash(&k, sizeof(k));
+		HASH_FIND_BYHASHVALUE(hh, t->hash, &k, sizeof(k), hash, f);
 		if (!f) {
 			/* The attempt itself was not captured (filtered, or before the capture began). */
-			f = create(t, &k, side, ts);
+			f = create(t, &k, hash, side, ts);
 			f->flags &= (uint16_t)~FLOW_ONLY_RST;
 		}
 	} else {
@@ -449,17 +451,12 @@ static void icmp_error(struct flow_table *t, const struct dec_pkt *p, uint64_t t
 	f->last_ns = ts > f->last_ns ? ts : f->last_ns;
 }
 
-uint32_t flow_prefetch_bucket(const struct flow_table *t, const struct dec_pkt *p)
+void flow_prepare(const struct flow_table *t, const struct dec_pkt *p, struct flow_lookup *lk)
 {
-	if (!t->hash || p->icmp)
-		return 0;
-	struct flow_key k;
-	int side;
-	make_key(p, &k, &side);
-	uint32_t hv = fa_hash(&k, sizeof(k));
-	const UT_hash_table *tbl = t->hash->hh.tbl;
-	__builtin_prefetch(&tbl->buckets[hv & (tbl->num_buckets - 1)]);
-	return hv;
+	make_key(p, &lk->key, &lk->side);
+	lk->hash = fa_hash(&lk->key, sizeof(lk->key));
+	if (t->hash)
+		__builtin_prefetch(&t->hash->hh.tbl->buckets[lk->hash & (t->hash->hh.tbl->num_buckets - 1)]);
 }
 
 void flow_prefetch_entry(const struct flow_table *t, uint32_t hash)
@@ -478,6 +475,13 @@ void flow_prefetch_entry(const struct flow_table *t, uint32_t hash)
 
 void flow_packet(struct flow_table *t, const struct dec_pkt *p, uint64_t ts)
 {
+	struct flow_lookup lk;
+	flow_prepare(t, p, &lk);
+	flow_packet_prepared(t, p, ts, &lk);
+}
+
+void flow_packet_prepared(struct flow_table *t, const struct dec_pkt *p, uint64_t ts, const struct flow_lookup *lk)
+{
 	if (ts > t->now_ns)
 		t->now_ns = ts;
 	if (t->now_ns - t->swept_ns >= FLOW_NS_PER_SEC)
@@ -486,11 +490,9 @@ void flow_packet(struct flow_table *t, const struct dec_pkt *p, uint64_t ts)
 		icmp_error(t, p, ts);
 		return;
 	}
-	struct flow_key k;
-	int side;
-	make_key(p, &k, &side);
+	int side = lk->side;
 	struct flow *f;
-	HASH_FIND(hh, t->hash, &k, sizeof(k), f);
+	HASH_FIND_BYHASHVALUE(hh, t->hash, &lk->key, sizeof(lk->key), lk->hash, f);
 	int dir = 0;
 	if (f) {
 		dir = side != f->client;
@@ -510,11 +512,11 @@ void flow_packet(struct flow_table *t, const struct dec_pkt *p, uint64_t ts)
 	}
 	if (!f) {
 		int client = pick_client(t, p, side);
-		f = create(t, &k, client, ts);
+		f = create(t, &lk->key, lk->hash, client, ts);
 		dir = side != client;
 		if (p->proto == IPPROTO_TCP && !(p->tcp_flags & DEC_TH_SYN))
 			f->flags |= FLOW_MIDSTREAM;
-		t->recent[t->recent_pos++ % RECENT] = k;
+		t->recent[t->recent_pos++ % RECENT] = lk->key;
 	}
 	f->fp[dir] = fingerprint(p);
 	f->fp_us[dir] = (uint32_t)(ts / 1000);

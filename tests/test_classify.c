@@ -1,6 +1,7 @@
 /* test_classify.c: settled flows x the demo site's graph -> edge rows and unexpected rows, with the
  * reasons a person reads. Flows are fed through the real flow table. */
 #include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "flowaudit/classify.h"
@@ -199,6 +200,58 @@ static void test_internet_edge_matches_any_outside_address(void)
 	teardown(&w);
 }
 
+/* A flood of spoofed sources makes one unexpected row, and leaves nothing behind in the pair cache. */
+static void test_spoofed_sources_make_one_row_and_are_not_remembered(void)
+{
+	struct world w;
+	setup(&w, NULL);
+	tcp(&w, "198.51.100.10", "192.0.2.11", 61617, true, T0);
+	char src[32];
+	for (unsigned i = 0; i < 3000; i++) {
+		snprintf(src, sizeof(src), "100.64.%u.%u", i / 250, i % 250 + 1);
+		tcp(&w, src, "198.51.100.11", 9883, false, T0 + S + i * MS);
+	}
+	flow_finish(w.t, T0 + 100 * S);
+	CU_ASSERT_EQUAL(w.c.npairs, 1); /* the agent's broker link only */
+	cls_finish(&w.c);
+	CU_ASSERT_EQUAL_FATAL(w.c.nunexp, 1);
+	CU_ASSERT(w.c.unexp[0].client_any);
+	CU_ASSERT_EQUAL(w.c.unexp[0].n.attempts, 3000);
+	CU_ASSERT_EQUAL(w.c.unexp[0].status, CLS_BLOCKED);
+	teardown(&w);
+}
+
+/* Two workers' shares of one capture, merged: rows met by both add up, the others are kept. */
+static void test_merge_adds_shares(void)
+{
+	struct world a, b;
+	setup(&a, NULL);
+	setup(&b, NULL);
+	tcp(&a, "198.51.100.10", "192.0.2.11", 61617, true, T0);
+	tcp(&b, "198.51.100.10", "192.0.2.11", 61617, false, T0 + S);
+	tcp(&b, "198.51.100.15", "192.0.2.10", 61616, true, T0);
+	flow_finish(a.t, T0 + 10 * S);
+	flow_finish(b.t, T0 + 10 * S);
+	struct cls m;
+	cls_init(&m, &a.g);
+	cls_merge(&m, &a.c);
+	cls_merge(&m, &b.c);
+	cls_finish(&m);
+	const struct cls_row *r = NULL;
+	for (size_t i = 0; i < m.nrows; i++)
+		if (a.g.edges[m.rows[i].edge].port == 61617 && m.rows[i].n.attempts)
+			r = &m.rows[i];
+	CU_ASSERT_FATAL(r != NULL);
+	CU_ASSERT_EQUAL(r->n.attempts, 2);
+	CU_ASSERT_EQUAL(r->status, CLS_DEGRADED);
+	CU_ASSERT_EQUAL_FATAL(m.nunexp, 1);
+	CU_ASSERT_EQUAL(m.unexp[0].port, 61616);
+	CU_ASSERT_PTR_NOT_NULL(strstr(m.unexp[0].why, "plain-text broker link"));
+	cls_free(&m);
+	teardown(&a);
+	teardown(&b);
+}
+
 void suite_classify(void)
 {
 	CU_pSuite s = CU_add_suite("classify", NULL, NULL);
@@ -209,4 +262,6 @@ void suite_classify(void)
 	TU_ADD(s, test_alternative_port_satisfies_the_group);
 	TU_ADD(s, test_mixed_outcomes_are_degraded);
 	TU_ADD(s, test_internet_edge_matches_any_outside_address);
+	TU_ADD(s, test_spoofed_sources_make_one_row_and_are_not_remembered);
+	TU_ADD(s, test_merge_adds_shares);
 }

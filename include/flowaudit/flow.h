@@ -102,10 +102,16 @@ struct flow_table;
 struct flow_table *flow_new(size_t max_flows, const uint8_t (*svc)[8192], flow_settle_fn fn, void *ctx);
 void flow_free(struct flow_table *t);
 void flow_packet(struct flow_table *t, const struct dec_pkt *p, uint64_t ts_ns);
-/* Batched lookups hide memory latency: prefetch the hash bucket of a packet about to be processed
- * (returns the hash), then, once the bucket has arrived, the first flow it chains. */
-uint32_t flow_prefetch_bucket(const struct flow_table *t, const struct dec_pkt *p);
+/* Batched lookups hide memory latency: prepare a packet's lookup (its key and hash; the hash bucket is
+ * prefetched), prefetch the first flow of the bucket once that has arrived, then process the packet. */
+struct flow_lookup {
+	struct flow_key key;
+	int side;               /* which end of the key sent the packet */
+	uint32_t hash;
+};
+void flow_prepare(const struct flow_table *t, const struct dec_pkt *p, struct flow_lookup *lk);
 void flow_prefetch_entry(const struct flow_table *t, uint32_t hash);
+void flow_packet_prepared(struct flow_table *t, const struct dec_pkt *p, uint64_t ts, const struct flow_lookup *lk);
 /* Settle every flow still held, judging by the end of the capture at end_ns. */
 void flow_finish(struct flow_table *t, uint64_t end_ns);
 /* Visit every flow still held, with the verdict it would get now (for interim reports). */

@@ -41,4 +41,13 @@ static inline uint32_t fa_hash(const void *key, size_t len)
 #define HASH_FUNCTION(keyptr, keylen, hashv) ((hashv) = fa_hash((keyptr), (keylen)))
 #include <uthash.h>
 
+/* uthash doubles its buckets only when one chain reaches 10 entries, so chains average several entries,
+ * each a cache miss once the table outgrows the cache. Tables on the per-packet path call this after an
+ * add: the buckets double whenever the items outnumber them (a load factor of at most 1). */
+#define FA_HASH_KEEP_SHORT(hh, head)                                                                   \
+	do {                                                                                           \
+		if ((head) && (head)->hh.tbl->num_items > (head)->hh.tbl->num_buckets)                  \
+			HASH_EXPAND_BUCKETS(hh, (head)->hh.tbl, fa_oom);                               \
+	} while (0)
+
 #endif
