@@ -42,26 +42,31 @@ for cap in full snap96; do
 	floor=""
 	row() { # name seconds rss
 		local mpps ns ratio
-		mpps=$(awk -v p="$pk" -v t="$2" 'BEGIN { printf "%.2f", t > 0 ? p / t / 1e6 : 0 }')
-		ns=$(awk -v p="$pk" -v t="$2" 'BEGIN { printf "%.1f", p > 0 ? t * 1e9 / p : 0 }')
+		mpps=$(awk -v p="$pk" -v t="$2" 'BEGIN { printf "%.2f", (t > 0 ? p / t / 1e6 : 0) }')
+		ns=$(awk -v p="$pk" -v t="$2" 'BEGIN { printf "%.1f", (p > 0 ? t * 1e9 / p : 0) }')
 		[ -n "$floor" ] || floor=$2
-		ratio=$(awk -v f="$floor" -v t="$2" 'BEGIN { printf "%.2f", t > 0 ? f / t : 0 }')
+		ratio=$(awk -v f="$floor" -v t="$2" 'BEGIN { printf "%.2f", (t > 0 ? f / t : 0) }')
 		printf '%-34s %10s %10s %9s %10s %8s\n' "$1" "$2" "$mpps" "$ns" $(( $3 / 1024 )) "$ratio"
 	}
 	read -r t m < <(measure "$B/bench_floor" "$f"); row "libpcap floor (pcap_dispatch)" "$t" "$m"
 	read -r t m < <(measure "$B/flowaudit" audit -r "$f" -s "$D/bench.site" --format json -o /dev/null)
 	row "flowaudit audit" "$t" "$m"
+	fa=$t vs=""
+	versus() { vs="$vs, $(awk -v a="$2" -v b="$fa" 'BEGIN { printf "%.1f", (b > 0 ? a / b : 0) }')x $1"; }
 	if command -v tcpdump >/dev/null; then
 		read -r t m < <(measure tcpdump -nn -r "$f" -w /dev/null); row "tcpdump -w /dev/null" "$t" "$m"
 	else echo "tcpdump: not installed"; fi
 	if command -v argus >/dev/null; then
 		read -r t m < <(measure argus -r "$f" -w "$D/argus.out"); row "argus" "$t" "$m"; rm -f "$D/argus.out"
+		versus argus "$t"
 	else echo "argus: not installed"; fi
 	if command -v nfpcapd >/dev/null; then
 		mkdir -p "$D/nf"
 		read -r t m < <(measure nfpcapd -r "$f" -l "$D/nf"); row "nfpcapd" "$t" "$m"; rm -rf "$D/nf"
+		versus nfpcapd "$t"
 	else echo "nfpcapd: not installed"; fi
 	echo "softflowd: left out (it does not finish reading files offline here)"
+	[ -z "$vs" ] || echo "flowaudit's speed against the flow trackers: ${vs#, }"
 done
 
 # Memory. Peak RSS against the flows held at once (the report's capture.peak_flows).
