@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "flowaudit/capture.h"
 #include "flowaudit/util.h"
@@ -417,9 +416,11 @@ int audit_run(const struct audit_opts *o, const struct graph *g, struct audit_re
 		char *filter = audit_live_filter(g, o->bpf, true), *plain = audit_live_filter(g, o->bpf, false);
 		struct cap_live_opts lo = {.iface = o->iface, .snaplen = o->snaplen, .buffer_mb = o->buffer_mb,
 					   .promisc = o->promisc, .filter = filter, .fallback = plain,
-					   .fanout = n > 1, .fanout_id = (uint16_t)getpid()};
-		for (size_t i = 0; i < n && rc == 0; i++)
+					   .fanout = n > 1};
+		for (size_t i = 0; i < n && rc == 0; i++) {
 			rc = cap_open_live(&w[i].cap, &lo, d);
+			lo.fanout_id = w[i].cap.fanout_id; /* the others join the first one's group */
+		}
 		free(filter);
 		free(plain);
 		/* Until every socket had joined the group, each saw every packet: start from a clean slate. */

@@ -208,11 +208,20 @@ size_t fanout_program(struct bpf_insn *prog, enum fanout_frame frame, const uint
 	return a->n;
 }
 
-int fanout_join(int fd, uint16_t id, const uint16_t *tunnel_ports, size_t nports)
+int fanout_join(int fd, uint16_t *id, const uint16_t *tunnel_ports, size_t nports)
 {
-	int arg = id | PACKET_FANOUT_CBPF << 16;
+	/* A new group takes an id the kernel picks (no other process's group can be joined by mistake); the
+	 * other sockets join it by that id. */
+	int arg = *id | (PACKET_FANOUT_CBPF | (*id ? 0 : PACKET_FANOUT_FLAG_UNIQUEID)) << 16;
 	if (setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof(arg)) < 0)
 		return -1;
+	if (!*id) {
+		int got = 0;
+		socklen_t len = sizeof(got);
+		if (getsockopt(fd, SOL_PACKET, PACKET_FANOUT, &got, &len) < 0)
+			return -1;
+		*id = (uint16_t)got;
+	}
 	struct bpf_insn prog[FANOUT_MAX_INSNS];
 	struct sock_fprog fp = {.len = (unsigned short)fanout_program(prog, FANOUT_KERNEL, tunnel_ports, nports),
 				.filter = (struct sock_filter *)prog};

@@ -35,6 +35,7 @@ struct cap {
 	pcap_dumper_t *dump;    /* -w: every packet read is also written here */
 	bool dump_owned;        /* this capture opened it (and closes it) */
 	pthread_mutex_t *dump_lock; /* several captures (workers) write to one dump */
+	uint16_t fanout_id;     /* live, with workers: the fanout group joined */
 };
 
 struct cap_live_opts {
@@ -44,8 +45,8 @@ struct cap_live_opts {
 	bool promisc;
 	const char *filter;     /* BPF, already combined with the user's expression */
 	const char *fallback;   /* the same without the clauses a link type may refuse (VLAN on cooked) */
-	bool fanout;            /* join PACKET_FANOUT group fanout_id (one of several workers) */
-	uint16_t fanout_id;
+	bool fanout;            /* join a PACKET_FANOUT group (one of several workers) ... */
+	uint16_t fanout_id;     /* ... this one, or 0 for a new one (its id is then in cap.fanout_id) */
 };
 
 struct cap_stats {

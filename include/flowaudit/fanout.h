@@ -20,7 +20,8 @@ enum fanout_frame { FANOUT_KERNEL, FANOUT_ETHERNET };
  * of the tunnel ports are spread by addresses only (a VXLAN source port differs each way). */
 size_t fanout_program(struct bpf_insn *prog, enum fanout_frame frame, const uint16_t *tunnel_ports, size_t nports);
 
-/* Join the capture socket fd to fanout group id, steered by the program. 0, or -1 with errno set. */
-int fanout_join(int fd, uint16_t id, const uint16_t *tunnel_ports, size_t nports);
+/* Join the capture socket fd to fanout group *id, steered by the program; *id 0 makes a new group and
+ * sets *id to the id the kernel gave it. 0, or -1 with errno set. */
+int fanout_join(int fd, uint16_t *id, const uint16_t *tunnel_ports, size_t nports);
 
 #endif
