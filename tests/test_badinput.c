@@ -152,6 +152,9 @@ static void test_paths_that_are_not_files(void)
 	run_expect("audit -r pcaps/demo.pcap -s /tmp", 2, "/tmp: error: is a directory");
 	run_expect("audit -r pcaps/demo.pcap -R /nonexistent.rules", 2, "cannot open /nonexistent.rules");
 	run_expect("audit -r pcaps/demo.pcap --max-flows 0", 2, "--max-flows needs a number from 1");
+	run_expect("audit -r pcaps/demo.pcap --workers 2", 2, "--workers spreads a live capture");
+	run_expect("audit -i lo --workers 65", 2, "--workers needs a number from 1 to 64");
+	run_expect("audit -i fa-no-such-if -Z root", 2, "fa-no-such-if: error: cannot capture");
 	run_expect("audit", 2, "nothing to read");
 }
 
