@@ -423,9 +423,11 @@ int audit_run(const struct audit_opts *o, const struct graph *g, struct audit_re
 		}
 		free(filter);
 		free(plain);
-		/* Until every socket had joined the group, each saw every packet: start from a clean slate. */
+		/* Until every socket had joined the group, each saw every packet: start once it is complete. */
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
 		for (size_t i = 0; i < n && rc == 0 && n > 1; i++)
-			cap_flush(&w[i].cap);
+			cap_skip_before(&w[i].cap, (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec);
 	} else {
 		rc = cap_open_files(&w[0].cap, o->files, o->nfiles, o->bpf, d);
 	}

@@ -23,13 +23,17 @@ static void advance(struct cap_input *in)
 	in->pending = false;
 	if (!in->pcap || in->cut || in->error)
 		return;
-	int rc = pcap_next_ex(in->pcap, &in->hdr, &in->data);
+	int rc;
+	do {
+		rc = pcap_next_ex(in->pcap, &in->hdr, &in->data);
+		if (rc == 1)
+			in->ts_ns = (uint64_t)in->hdr->ts.tv_sec * 1000000000ull + (uint64_t)in->hdr->ts.tv_usec * in->ts_unit;
+	} while (rc == 1 && in->ts_ns < in->since_ns);
 	if (rc == 0 || rc == PCAP_ERROR_BREAK)
 		return; /* live: the read timeout expired, or a signal woke us */
 	if (rc == 1) {
 		in->pending = true;
 		in->packets++;
-		in->ts_ns = (uint64_t)in->hdr->ts.tv_sec * 1000000000ull + (uint64_t)in->hdr->ts.tv_usec;
 	} else if (rc == PCAP_ERROR) {
 		/* A file cut short keeps what came before it (a warning); any other error means the file is
 		 * not what it claims to be, e.g. a pcapng whose interfaces libpcap cannot merge. */
@@ -76,6 +80,7 @@ int cap_open_files(struct cap *c, char *const *paths, size_t n, const char *bpf,
 		}
 		char errbuf[PCAP_ERRBUF_SIZE] = "";
 		in->pcap = pcap_open_offline_with_tstamp_precision(paths[i], PCAP_TSTAMP_PRECISION_NANO, errbuf);
+		in->ts_unit = 1;
 		if (!in->pcap) {
 			diag_add(d, &loc, "not a readable capture: %s", errbuf);
 			return -1;
@@ -181,6 +186,7 @@ int cap_open_live(struct cap *c, const struct cap_live_opts *o, struct diag *d)
 	}
 	if (!in->nsec || pcap_get_tstamp_precision(in->pcap) != PCAP_TSTAMP_PRECISION_NANO)
 		in->nsec = false;
+	in->ts_unit = in->nsec ? 1 : 1000; /* what the handle's tv_usec field counts, in nanoseconds */
 	if (pcap_setnonblock(in->pcap, 1, errbuf) < 0) {
 		diag_add(d, &loc, "cannot capture: %s", errbuf);
 		return -1;
@@ -219,17 +225,10 @@ int cap_open_live(struct cap *c, const struct cap_live_opts *o, struct diag *d)
 	return 0;
 }
 
-static void discard(u_char *user, const struct pcap_pkthdr *h, const u_char *bytes)
+void cap_skip_before(struct cap *c, uint64_t ts_ns)
 {
-	(void)user;
-	(void)h;
-	(void)bytes;
-}
-
-void cap_flush(struct cap *c)
-{
-	while (pcap_dispatch(c->in[0].pcap, -1, discard, NULL) > 0)
-		;
+	for (size_t i = 0; i < c->n; i++)
+		c->in[i].since_ns = ts_ns;
 }
 
 int cap_write_to(struct cap *c, const char *path, struct diag *d)

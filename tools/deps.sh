@@ -19,13 +19,14 @@ done
 have_h uthash.h || need="$need uthash-dev"
 
 # Optional extras: "tools/deps.sh check" also wants what make check and make fuzz use; "e2e" what the
-# live end-to-end test uses (namespaces, a real nftables firewall, real servers and clients).
+# live end-to-end test uses (namespaces, a real nftables firewall, real servers and clients, a replayer).
 if [ "${1:-}" = e2e ]; then
     have_cmd ip || need="$need iproute2"
     have_cmd nft || need="$need nftables"
     have_cmd socat || need="$need socat"
     have_cmd openssl || need="$need openssl"
     have_cmd jq || need="$need jq"
+    have_cmd tcpreplay || need="$need tcpreplay"
 fi
 if [ "${1:-}" = bench ]; then
     have_cmd tcpdump || need="$need tcpdump"

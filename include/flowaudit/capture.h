@@ -17,7 +17,9 @@ struct cap_input {
 	pcap_t *pcap;
 	int dlt;
 	bool nsec;              /* the file stores nanoseconds */
+	uint32_t ts_unit;       /* nanoseconds per unit of the handle's ts.tv_usec (1, or 1000 if microseconds) */
 	uint64_t packets;       /* records read (after the BPF filter) */
+	uint64_t since_ns;      /* records stamped earlier are passed over, not counted */
 	char *cut;              /* why reading stopped early (truncated record), or NULL */
 	char *error;            /* a fatal read error ("packet N: ..."), or NULL */
 	/* the next packet, read ahead for the merge */
@@ -71,8 +73,10 @@ int cap_write_to(struct cap *c, const char *path, struct diag *d);
  * unusable (its error field says why), CAP_TIMEOUT when a live interface had nothing for a while. */
 #define CAP_TIMEOUT 2
 int cap_next(struct cap *c, struct cap_pkt *out);
-/* Live: throw away what the kernel buffered so far (packets from before a fanout group was complete). */
-void cap_flush(struct cap *c);
+/* Pass over packets stamped before ts_ns: with workers, those from before the fanout group was complete
+ * may have reached several sockets. (Draining the socket would not do: a TPACKET_V3 block that has not
+ * timed out yet is not readable.) */
+void cap_skip_before(struct cap *c, uint64_t ts_ns);
 /* Kernel counters of a live capture (libpcap's pcap_stats; see docs/span-port.md for what they miss). */
 int cap_stats(struct cap *c, struct cap_stats *s);
 /* After opening: become user (setgroups, setgid, setuid), keeping no capabilities. */
