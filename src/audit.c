@@ -342,6 +342,7 @@ static void interim(const struct audit_opts *o, struct crew *c, struct worker *w
 			audit_result_free(&w[i].snap);
 		}
 	view.live = view.interim = true;
+	view.workers = (unsigned)n;
 	cls_finish(&view.cls);
 	if (view.flow_log)
 		qsort(view.flow_log, view.nflow_log, sizeof(*view.flow_log), cmp_flow_log);
@@ -478,6 +479,7 @@ int audit_run(const struct audit_opts *o, const struct graph *g, struct audit_re
 			merge_result(res, &w[i].res);
 		}
 		res->live = o->iface != NULL;
+		res->workers = (unsigned)n;
 		cls_finish(&res->cls);
 		if (res->flow_log)
 			qsort(res->flow_log, res->nflow_log, sizeof(*res->flow_log), cmp_flow_log);

@@ -249,8 +249,10 @@ static int audit_json(FILE *out, const struct report *rp)
 	json_object_set_new(cap, "first_ts", ts(res->first_ns));
 	json_object_set_new(cap, "last_ts", ts(res->last_ns));
 	json_object_set_new(cap, "dropped", json_integer((json_int_t)res->dropped));
-	if (res->live)
+	if (res->live) {
 		json_object_set_new(cap, "ifdropped", json_integer((json_int_t)res->ifdropped));
+		json_object_set_new(cap, "workers", json_integer((json_int_t)res->workers));
+	}
 	json_t *why = json_object();
 	for (int s = 1; s < DEC_NSTATUS; s++)
 		if (res->by_status[s])

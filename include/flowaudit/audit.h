@@ -64,6 +64,7 @@ struct audit_result {
 	bool nsec;              /* any input stores nanoseconds */
 	bool live;
 	bool interim;           /* a report written while the capture goes on */
+	unsigned workers;       /* live: capture threads (flows.peak is then the sum of theirs) */
 	uint64_t dropped;       /* live: packets the kernel dropped (pcap_stats ps_drop) */
 	uint64_t ifdropped;     /* live: packets the interface dropped, where the driver says */
 	char **warnings;        /* e.g. a file cut short, kernel drops */

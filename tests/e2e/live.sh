@@ -136,6 +136,7 @@ round() {
 	[ "$others" -eq 5 ] || fail "expected 5 edges with attempts, got $others"
 	[ "$(jq '.unexpected | length' "$report")" -eq 0 ] || fail "unexpected flows: $(jq -c .unexpected "$report")"
 	[ "$(jq '.capture.duplicates' "$report")" -gt 0 ] || fail "-i any should have shown SPAN-like duplicates"
+	[ "$(jq '.capture.workers' "$report")" -eq "$workers" ] || fail "the report does not say $workers worker(s)"
 
 	# The same traffic, from flowaudit's own -w capture, offline.
 	"$bin" audit -r "$work/out/live.pcap" -s "$here/e2e.site" -R "$top/rules/peergfs.rules" --format json \
