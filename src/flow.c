@@ -258,9 +258,17 @@ static bool svc_port(const struct flow_table *t, uint8_t proto, uint16_t port)
 /* History letters (Zeek's): each recorded once per direction. */
 static void hist(struct flow *f, int dir, char letter)
 {
-	static const char letters[] = "SHADFRT";
-	const char *p = strchr(letters, letter);
-	unsigned bit = (unsigned)(p - letters) + (dir ? 8u : 0u);
+	unsigned bit;
+	switch (letter) {
+	case 'S': bit = 0; break;
+	case 'H': bit = 1; break;
+	case 'A': bit = 2; break;
+	case 'D': bit = 3; break;
+	case 'F': bit = 4; break;
+	case 'R': bit = 5; break;
+	default: bit = 6; break; /* 'T' */
+	}
+	bit += dir ? 8u : 0u;
 	if (f->hseen & (1u << bit) || (size_t)f->hlen + 1 >= sizeof(f->history))
 		return;
 	f->hseen |= (uint16_t)(1u << bit);
@@ -269,22 +277,19 @@ static void hist(struct flow *f, int dir, char letter)
 
 static void make_key(const struct dec_pkt *p, struct flow_key *k, int *src_side)
 {
-	memset(k, 0, sizeof(*k));
+	/* Any order of the two ends will do, as long as both directions of a flow agree on it: the
+	 * addresses compared as two native words each, then the ports. */
+	uint64_t s[2], d[2];
+	memcpy(s, p->src, 16);
+	memcpy(d, p->dst, 16);
+	bool swap = s[0] != d[0] ? s[0] > d[0] : s[1] != d[1] ? s[1] > d[1] : p->sport > p->dport;
+	memcpy(k->a, swap ? d : s, 16);
+	memcpy(k->b, swap ? s : d, 16);
+	k->pa = swap ? p->dport : p->sport;
+	k->pb = swap ? p->sport : p->dport;
 	k->proto = p->proto;
-	int c = memcmp(p->src, p->dst, 16);
-	if (c < 0 || (c == 0 && p->sport <= p->dport)) {
-		memcpy(k->a, p->src, 16);
-		memcpy(k->b, p->dst, 16);
-		k->pa = p->sport;
-		k->pb = p->dport;
-		*src_side = 0;
-	} else {
-		memcpy(k->a, p->dst, 16);
-		memcpy(k->b, p->src, 16);
-		k->pa = p->dport;
-		k->pb = p->sport;
-		*src_side = 1;
-	}
+	memset(k->pad, 0, sizeof(k->pad));
+	*src_side = swap;
 }
 
 /* Who is the client of a flow whose first packet (from src_side) we are looking at? */
@@ -342,15 +347,14 @@ static struct flow *create(struct flow_table *t, const struct flow_key *k, uint3
 	return f;
 }
 
+/* What tells a SPAN copy from the next packet: the same sequence and acknowledgement numbers, flags,
+ * payload length, IP id and window, folded into 32 bits. */
 static uint32_t fingerprint(const struct dec_pkt *p)
 {
-	uint32_t h = 2166136261u;
-	uint32_t parts[6] = {p->seq, p->ack, p->tcp_flags, p->payload, p->ip_id, p->win};
-	for (int i = 0; i < 6; i++) {
-		h ^= parts[i];
-		h *= 16777619u;
-	}
-	return h;
+	uint64_t x = ((uint64_t)p->seq << 32 | p->ack) ^
+		     ((uint64_t)p->payload << 32 | (uint64_t)p->ip_id << 16 | p->win) * 0x9e3779b97f4a7c15ull;
+	x = fa_mum(x ^ p->tcp_flags, 0xe7037ed1a0b428dbull);
+	return (uint32_t)(x ^ x >> 32);
 }
 
 /* Does this SYN start a new attempt on a 5-tuple that already has a flow? */
@@ -491,14 +495,13 @@ void flow_packet_prepared(struct flow_table *t, const struct dec_pkt *p, uint64_
 		return;
 	}
 	int side = lk->side;
+	uint32_t fp = fingerprint(p), us = (uint32_t)(ts / 1000);
 	struct flow *f;
 	HASH_FIND_BYHASHVALUE(hh, t->hash, &lk->key, sizeof(lk->key), lk->hash, f);
 	int dir = 0;
 	if (f) {
 		dir = side != f->client;
 		/* A SPAN port shows a forwarded frame twice (ingress and egress), microseconds apart. */
-		uint32_t fp = fingerprint(p);
-		uint32_t us = (uint32_t)(ts / 1000);
 		if (f->fp[dir] == fp && f->pkts[dir] && (uint32_t)(us - f->fp_us[dir]) < FLOW_DUP_NS / 1000) {
 			if (f->dups < UINT16_MAX)
 				f->dups++;
@@ -518,8 +521,8 @@ void flow_packet_prepared(struct flow_table *t, const struct dec_pkt *p, uint64_
 			f->flags |= FLOW_MIDSTREAM;
 		t->recent[t->recent_pos++ % RECENT] = lk->key;
 	}
-	f->fp[dir] = fingerprint(p);
-	f->fp_us[dir] = (uint32_t)(ts / 1000);
+	f->fp[dir] = fp;
+	f->fp_us[dir] = us;
 	f->encaps |= p->encaps;
 	if (f->pkts[dir] < UINT32_MAX)
 		f->pkts[dir]++;

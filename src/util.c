@@ -95,12 +95,6 @@ bool addr_is_v4(const uint8_t a[16])
 	return memcmp(a, v4_mapped, 12) == 0;
 }
 
-void addr_from_v4(uint8_t a[16], const uint8_t v4[4])
-{
-	memcpy(a, v4_mapped, 12);
-	memcpy(a + 12, v4, 4);
-}
-
 const char *addr_str(const uint8_t a[16], char *buf)
 {
 	if (addr_is_v4(a))

@@ -36,7 +36,7 @@ enum flow_verdict {
 enum flow_open { FO_OPEN, FO_FAILED, FO_UNKNOWN };
 
 struct flow_key {
-	uint8_t a[16], b[16];   /* a <= b (memcmp), so both directions find one entry */
+	uint8_t a[16], b[16];   /* ordered (make_key), so both directions find one entry */
 	uint16_t pa, pb;
 	uint8_t proto;
 	uint8_t pad[3];
