@@ -21,8 +21,8 @@ B := build/$(FLAVOUR)
 PKGS := libpcap libnftnl libmnl jansson cunit
 # Recursively expanded on purpose: evaluated when a recipe runs, after `deps` has installed them.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS = $(shell pkg-config --libs libpcap jansson)
-CUNIT_LIBS = $(shell pkg-config --libs cunit)
+PKG_LIBS = $(shell pkg-config --libs libpcap)
+CUNIT_LIBS = $(shell pkg-config --libs cunit jansson) # the tests read the JSON reports
 
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wformat=2 -Wno-format-nonliteral
 ifeq ($(WERROR),1)

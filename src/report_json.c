@@ -1,8 +1,9 @@
-/* report_json.c: the JSON report of CONTRACT.md and the JSON port graph, built with jansson.
- * Timestamps are seconds since the epoch as JSON numbers with the capture's own precision (6 or 9
- * decimals). A double cannot hold 19 significant digits, so they are written as marked strings and
- * turned into bare numbers when the document is printed. */
-#include <jansson.h>
+/* report_json.c: the JSON report of CONTRACT.md and the JSON port graph, written as it goes: a
+ * top-level key a line, an array element a line (", " and ": " separators), so that a report of a million
+ * rows never sits in memory and costs a few hundred nanoseconds a row. Timestamps are seconds since the
+ * epoch as JSON numbers with the capture's own precision (6 or 9 decimals), written from the integer
+ * nanoseconds, never through a double. Strings are escaped per RFC 8259; bytes that are not UTF-8
+ * become U+FFFD, so the document stays valid whatever a file name or a rules file holds. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,168 +11,319 @@
 #include "flowaudit/util.h"
 
 #define PAIRS_MAX 16
-#define TS_MARK "\\u0001ts:" /* the marker as jansson escapes it */
 
-static bool ts_nsec; /* the capture's precision, for ts() */
+/* A report is written by one thread at a time: stdio without its per-call locking. */
+#define fputs fputs_unlocked
+#define fwrite fwrite_unlocked
+#undef putc
+#define putc putc_unlocked
 
-static json_t *ts(uint64_t ns)
-{
-	if (!ns)
-		return json_null();
-	char buf[48];
-	if (ts_nsec)
-		snprintf(buf, sizeof(buf), "\001ts:%llu.%09llu", (unsigned long long)(ns / 1000000000ull),
-			 (unsigned long long)(ns % 1000000000ull));
-	else
-		snprintf(buf, sizeof(buf), "\001ts:%llu.%06llu", (unsigned long long)(ns / 1000000000ull),
-			 (unsigned long long)(ns % 1000000000ull / 1000));
-	return json_string(buf);
-}
-
-static json_t *addr(const uint8_t a[16])
-{
-	char buf[50];
-	return json_string(addr_str(a, buf));
-}
-
-static json_t *host_name(const struct graph *g, int host)
-{
-	return host >= 0 ? json_string(g->site->hosts[host].name) : json_null();
-}
-
-/* Write one value on one line (jansson, ", " and ": " separators), turning timestamp markers into bare
- * numbers; takes the reference. Reports are streamed: a top-level key a line, an array element a line,
- * so that a report of a million rows never sits in memory as one document. */
-static int emit(FILE *out, json_t *root)
-{
-	char *text = json_dumps(root, JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
-	json_decref(root);
-	if (!text)
-		return -1;
-	/* "\u0001ts:1763971200.000001" (as jansson escapes it) -> 1763971200.000001 */
-	size_t ml = strlen(TS_MARK);
-	char *p = text, *hit;
-	while ((hit = strstr(p, TS_MARK)) && hit > text && hit[-1] == '"') {
-		char *end = strchr(hit + ml, '"');
-		if (!end)
-			break;
-		fwrite(p, 1, (size_t)(hit - 1 - p), out);
-		fwrite(hit + ml, 1, (size_t)(end - hit - ml), out);
-		p = end + 1;
-	}
-	fputs(p, out);
-	free(text);
-	return ferror(out) ? -1 : 0;
-}
-
-struct doc {
+struct jw {
 	FILE *out;
-	bool first;             /* no key written yet */
-	bool in_array;
-	bool first_elem;
+	bool nsec;              /* the capture's precision, for jw_ts() */
+	int depth;              /* open objects and arrays below the document */
+	bool first[16];         /* per depth: nothing written in it yet */
+	bool top_first;         /* no top-level key written yet */
+	bool elems;             /* the document's current array holds an element */
 };
 
-static void doc_begin(struct doc *d, FILE *out)
+/* Before a value inside an object or array (not at the document level). */
+static void jw_sep(struct jw *w)
 {
-	d->out = out;
-	d->first = true;
+	if (w->depth > 0) {
+		if (!w->first[w->depth])
+			fputs(", ", w->out);
+		w->first[w->depth] = false;
+	}
+}
+
+static void jw_open(struct jw *w, char c)
+{
+	jw_sep(w);
+	putc(c, w->out);
+	if (w->depth + 1 < (int)(sizeof(w->first) / sizeof(w->first[0])))
+		w->depth++;
+	w->first[w->depth] = true;
+}
+
+static void jw_close(struct jw *w, char c)
+{
+	putc(c, w->out);
+	w->depth--;
+}
+
+/* The length of the valid UTF-8 sequence at s (1 to 4), or 0. */
+static size_t utf8_len(const unsigned char *s)
+{
+	unsigned c = s[0];
+	size_t n = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+	for (size_t i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] > 0x9f) || (c == 0xf0 && s[1] < 0x90) ||
+	    (c == 0xf4 && s[1] > 0x8f))
+		return 0; /* overlong, a surrogate, or past U+10FFFF */
+	return n;
+}
+
+/* A string's characters, escaped, without the quotes. */
+static void jw_body(FILE *out, const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	while (*s) {
+		const unsigned char *run = s;
+		while (*s >= 0x20 && *s < 0x80 && *s != '"' && *s != '\\')
+			s++;
+		fwrite(run, 1, (size_t)(s - run), out);
+		if (!*s)
+			break;
+		size_t n;
+		switch (*s) {
+		case '"': fputs("\\\"", out); s++; continue;
+		case '\\': fputs("\\\\", out); s++; continue;
+		case '\b': fputs("\\b", out); s++; continue;
+		case '\f': fputs("\\f", out); s++; continue;
+		case '\n': fputs("\\n", out); s++; continue;
+		case '\r': fputs("\\r", out); s++; continue;
+		case '\t': fputs("\\t", out); s++; continue;
+		}
+		if (*s < 0x20) {
+			fprintf(out, "\\u%04X", *s);
+			s++;
+		} else if ((n = utf8_len(s)) > 0) {
+			fwrite(s, 1, n, out);
+			s += n;
+		} else {
+			fputs("\xef\xbf\xbd", out); /* U+FFFD */
+			s++;
+		}
+	}
+}
+
+static void jw_text(FILE *out, const char *str)
+{
+	putc('"', out);
+	jw_body(out, str);
+	putc('"', out);
+}
+
+static void jw_key(struct jw *w, const char *key)
+{
+	jw_sep(w);
+	jw_text(w->out, key);
+	fputs(": ", w->out);
+	w->first[w->depth] = true; /* the value that follows takes no separator */
+}
+
+static void jw_str(struct jw *w, const char *v)
+{
+	jw_sep(w);
+	if (v)
+		jw_text(w->out, v);
+	else
+		fputs("null", w->out);
+}
+
+/* Decimal digits of v, written backwards into buf ending at end; returns the first. */
+static char *digits(char *end, unsigned long long v)
+{
+	do
+		*--end = (char)('0' + v % 10);
+	while (v /= 10);
+	return end;
+}
+
+static void jw_u64(struct jw *w, uint64_t v)
+{
+	char buf[24], *p = digits(buf + sizeof(buf), v);
+	jw_sep(w);
+	fwrite(p, 1, (size_t)(buf + sizeof(buf) - p), w->out);
+}
+
+static void jw_int(struct jw *w, long long v)
+{
+	if (v >= 0) {
+		jw_u64(w, (uint64_t)v);
+		return;
+	}
+	jw_sep(w);
+	fprintf(w->out, "%lld", v);
+}
+
+static void jw_lit(struct jw *w, const char *v)
+{
+	jw_sep(w);
+	fputs(v, w->out);
+}
+
+/* A timestamp as a bare number with the capture's precision; 0 (never) is null. */
+static void jw_ts(struct jw *w, uint64_t ns)
+{
+	jw_sep(w);
+	if (!ns) {
+		fputs("null", w->out);
+		return;
+	}
+	char buf[32], *end = buf + sizeof(buf);
+	unsigned places = w->nsec ? 9 : 6;
+	unsigned long long frac = ns % FLOW_NS_PER_SEC / (w->nsec ? 1 : 1000);
+	char *p = end;
+	for (unsigned i = 0; i < places; i++, frac /= 10)
+		*--p = (char)('0' + frac % 10);
+	*--p = '.';
+	p = digits(p, ns / FLOW_NS_PER_SEC);
+	fwrite(p, 1, (size_t)(end - p), w->out);
+}
+
+static void jw_addr(struct jw *w, const uint8_t a[16])
+{
+	char buf[50];
+	jw_str(w, addr_str(a, buf));
+}
+
+/* key: value pairs, for the objects written below. */
+static void kv_str(struct jw *w, const char *k, const char *v)
+{
+	jw_key(w, k);
+	jw_str(w, v);
+}
+
+static void kv_int(struct jw *w, const char *k, long long v)
+{
+	jw_key(w, k);
+	jw_int(w, v);
+}
+
+static void kv_u64(struct jw *w, const char *k, uint64_t v)
+{
+	jw_key(w, k);
+	jw_u64(w, v);
+}
+
+static void kv_ts(struct jw *w, const char *k, uint64_t ns)
+{
+	jw_key(w, k);
+	jw_ts(w, ns);
+}
+
+/* The document: "{", then a top-level key a line, arrays an element a line, "}". */
+static void doc_begin(struct jw *w, FILE *out)
+{
+	memset(w, 0, sizeof(*w));
+	w->out = out;
+	w->top_first = true;
 	fputs("{\n", out);
 }
 
-static void doc_key(struct doc *d, const char *key)
+static void doc_key(struct jw *w, const char *key)
 {
-	fprintf(d->out, "%s  \"%s\": ", d->first ? "" : ",\n", key);
-	d->first = false;
+	fputs(w->top_first ? "  " : ",\n  ", w->out);
+	jw_text(w->out, key);
+	fputs(": ", w->out);
+	w->top_first = false;
 }
 
-static void doc_put(struct doc *d, const char *key, json_t *v)
+static void doc_array(struct jw *w, const char *key)
 {
-	doc_key(d, key);
-	emit(d->out, v);
+	doc_key(w, key);
+	fputs("[", w->out);
+	w->elems = false;
 }
 
-static void doc_array(struct doc *d, const char *key)
+/* Before each element of the document's current array. */
+static void doc_elem(struct jw *w)
 {
-	doc_key(d, key);
-	fputs("[", d->out);
-	d->first_elem = true;
+	fputs(w->elems ? ",\n    " : "\n    ", w->out);
+	w->elems = true;
 }
 
-static void doc_elem(struct doc *d, json_t *v)
+static void doc_array_end(struct jw *w)
 {
-	fputs(d->first_elem ? "\n    " : ",\n    ", d->out);
-	d->first_elem = false;
-	emit(d->out, v);
+	fputs(w->elems ? "\n  ]" : "]", w->out);
 }
 
-static void doc_array_end(struct doc *d)
+static int doc_end(struct jw *w)
 {
-	fputs(d->first_elem ? "]" : "\n  ]", d->out);
+	fputs("\n}\n", w->out);
+	return ferror(w->out) ? -1 : 0;
 }
 
-static int doc_end(struct doc *d)
-{
-	fputs("\n}\n", d->out);
-	return ferror(d->out) ? -1 : 0;
-}
-
-static json_t *edge_obj(const struct graph *g, const struct graph_edge *e, const char *ca, const char *sa)
+/* The fields of an edge (and of its report row), inside an open object. */
+static void edge_fields(struct jw *w, const struct graph *g, const struct graph_edge *e, const char *ca, const char *sa)
 {
 	const struct rules_edge *re = &g->rules->edges[e->rule];
-	json_t *o = json_object();
-	json_object_set_new(o, "requirement", json_string(re->requirement));
-	json_object_set_new(o, "client", json_string(graph_end_name(g, e->client)));
-	json_object_set_new(o, "server", json_string(graph_end_name(g, e->server)));
+	kv_str(w, "requirement", re->requirement);
+	kv_str(w, "client", graph_end_name(g, e->client));
+	kv_str(w, "server", graph_end_name(g, e->server));
 	if (g->site) {
-		json_object_set_new(o, "client_addr", ca ? json_string(ca) : json_null());
-		json_object_set_new(o, "server_addr", sa ? json_string(sa) : json_null());
+		kv_str(w, "client_addr", ca);
+		kv_str(w, "server_addr", sa);
 	}
-	json_object_set_new(o, "proto", json_string(rep_proto(e->proto)));
-	json_object_set_new(o, "port", json_integer(e->port));
-	json_object_set_new(o, "level", json_string(rules_level_name(e->level)));
+	kv_str(w, "proto", rep_proto(e->proto));
+	kv_int(w, "port", e->port);
+	kv_str(w, "level", rules_level_name(e->level));
 	/* Beyond the contract: where the rule comes from, and its alternatives. */
-	json_object_set_new(o, "rule", json_sprintf("%s:%d", re->file, re->line));
+	jw_key(w, "rule");
+	jw_sep(w);
+	putc('"', w->out);
+	jw_body(w->out, re->file);
+	fprintf(w->out, ":%d\"", re->line);
 	if (re->note)
-		json_object_set_new(o, "note", json_string(re->note));
-	json_t *alts = NULL;
+		kv_str(w, "note", re->note);
+	bool alts = false;
 	for (size_t k = 0; k < re->nports; k++)
 		if (re->ports[k].group == e->group && (re->ports[k].proto != e->proto || re->ports[k].port != e->port)) {
-			if (!alts)
-				alts = json_array();
-			json_array_append_new(alts, json_sprintf("%s/%u", rep_proto(re->ports[k].proto), re->ports[k].port));
+			if (!alts) {
+				jw_key(w, "alternatives");
+				jw_open(w, '[');
+				alts = true;
+			}
+			char buf[32];
+			snprintf(buf, sizeof(buf), "%s/%u", rep_proto(re->ports[k].proto), re->ports[k].port);
+			jw_str(w, buf);
 		}
 	if (alts)
-		json_object_set_new(o, "alternatives", alts);
-	return o;
+		jw_close(w, ']');
+}
+
+/* An edge as an element of the document's current array. */
+static void edge_elem(struct jw *w, const struct graph *g, const struct graph_edge *e, const char *ca, const char *sa)
+{
+	doc_elem(w);
+	jw_open(w, '{');
+	edge_fields(w, g, e, ca, sa);
+	jw_close(w, '}');
 }
 
 static int graph_json(FILE *out, const struct graph *g)
 {
-	struct doc d;
-	doc_begin(&d, out);
-	doc_array(&d, "edges");
+	struct jw w;
+	doc_begin(&w, out);
+	doc_array(&w, "edges");
 	for (size_t i = 0; i < g->nedges; i++) {
 		const struct graph_edge *e = &g->edges[i];
 		if (e->level == LEVEL_FORBID)
 			continue;
 		if (!g->site) {
-			doc_elem(&d, edge_obj(g, e, NULL, NULL));
+			edge_elem(&w, g, e, NULL, NULL);
 			continue;
 		}
 		struct rep_pair pairs[PAIRS_MAX];
 		size_t n = rep_edge_pairs(g, e, pairs, PAIRS_MAX);
 		for (size_t k = 0; k < n; k++)
-			doc_elem(&d, edge_obj(g, e, pairs[k].client, pairs[k].server));
+			edge_elem(&w, g, e, pairs[k].client, pairs[k].server);
 	}
-	doc_array_end(&d);
-	return doc_end(&d);
+	doc_array_end(&w);
+	return doc_end(&w);
 }
 
 /* "gre+erspan2", or null when the flow was not encapsulated. */
-static json_t *encap_json(uint16_t mask)
+static void encap_value(struct jw *w, uint16_t mask)
 {
-	if (!mask)
-		return json_null();
+	if (!mask) {
+		jw_lit(w, "null");
+		return;
+	}
 	char buf[128] = "";
 	for (int e = 0; e < DEC_NENCAP; e++)
 		if (mask >> e & 1) {
@@ -179,48 +331,115 @@ static json_t *encap_json(uint16_t mask)
 				strcat(buf, "+");
 			strcat(buf, dec_encap_name((enum dec_encap)e));
 		}
-	return json_string(buf);
+	jw_str(w, buf);
 }
 
-static void put_counts(json_t *o, const struct cls_counts *n)
+static void put_counts(struct jw *w, const struct cls_counts *n)
 {
-	json_object_set_new(o, "attempts", json_integer((json_int_t)n->attempts));
-	json_object_set_new(o, "established", json_integer((json_int_t)n->established));
-	json_object_set_new(o, "resets", json_integer((json_int_t)n->resets));
-	json_object_set_new(o, "icmp", json_integer((json_int_t)(n->icmp_prohibited + n->icmp_unreachable)));
-	json_object_set_new(o, "no_reply", json_integer((json_int_t)n->no_reply));
-	json_object_set_new(o, "unverified", json_integer((json_int_t)n->unverified));
-	json_object_set_new(o, "first_seen", ts(n->first_ns));
-	json_object_set_new(o, "last_seen", ts(n->last_ns));
+	kv_u64(w, "attempts", n->attempts);
+	kv_u64(w, "established", n->established);
+	kv_u64(w, "resets", n->resets);
+	kv_u64(w, "icmp", n->icmp_prohibited + n->icmp_unreachable);
+	kv_u64(w, "no_reply", n->no_reply);
+	kv_u64(w, "unverified", n->unverified);
+	kv_ts(w, "first_seen", n->first_ns);
+	kv_ts(w, "last_seen", n->last_ns);
 }
 
-static json_t *status_reason(json_t *o, enum cls_status st, enum cls_reason why)
+static void status_reason(struct jw *w, enum cls_status st, enum cls_reason why)
 {
-	json_object_set_new(o, "status", json_string(cls_status_name(st)));
-	const char *r = cls_reason_name(why);
-	json_object_set_new(o, "reason", r ? json_string(r) : json_null());
-	return o;
+	kv_str(w, "status", cls_status_name(st));
+	kv_str(w, "reason", cls_reason_name(why));
 }
 
-static void hosts_json(struct doc *d, const struct graph *g)
+static void hosts_json(struct jw *w, const struct graph *g)
 {
-	doc_array(d, "hosts");
+	doc_array(w, "hosts");
 	for (size_t i = 0; i < g->site->nhosts; i++) {
 		const struct site_host *h = &g->site->hosts[i];
-		json_t *o = json_object(), *addrs = json_array(), *roles = json_array();
 		char buf[50];
+		doc_elem(w);
+		jw_open(w, '{');
+		kv_str(w, "name", h->name);
+		jw_key(w, "addrs");
+		jw_open(w, '[');
 		for (size_t k = 0; k < h->naddrs; k++)
-			json_array_append_new(addrs, json_string(site_addr_str(&h->addrs[k], buf)));
+			jw_str(w, site_addr_str(&h->addrs[k], buf));
+		jw_close(w, ']');
+		jw_key(w, "roles");
+		jw_open(w, '[');
 		for (size_t r = 0; r < g->rules->nroles; r++)
 			if (site_host_has_role(h, (int)r))
-				json_array_append_new(roles, json_string(g->rules->roles[r].name));
-		json_object_set_new(o, "name", json_string(h->name));
-		json_object_set_new(o, "addrs", addrs);
-		json_object_set_new(o, "roles", roles);
-		json_object_set_new(o, "source", json_string("site"));
-		doc_elem(d, o);
+				jw_str(w, g->rules->roles[r].name);
+		jw_close(w, ']');
+		kv_str(w, "source", "site");
+		jw_close(w, '}');
 	}
-	doc_array_end(d);
+	doc_array_end(w);
+}
+
+static void host_name(struct jw *w, const char *key, const struct graph *g, int host)
+{
+	kv_str(w, key, host >= 0 ? g->site->hosts[host].name : NULL);
+}
+
+static void capture_json(struct jw *w, const struct audit_result *res)
+{
+	doc_key(w, "capture");
+	jw_open(w, '{');
+	kv_u64(w, "packets", res->packets);
+	kv_u64(w, "decoded", res->decoded);
+	kv_u64(w, "skipped", res->skipped);
+	kv_ts(w, "first_ts", res->first_ns);
+	kv_ts(w, "last_ts", res->last_ns);
+	kv_u64(w, "dropped", res->dropped);
+	if (res->live) {
+		kv_u64(w, "ifdropped", res->ifdropped);
+		kv_u64(w, "workers", res->workers);
+	}
+	jw_key(w, "not_decoded");
+	jw_open(w, '{');
+	for (int s = 1; s < DEC_NSTATUS; s++)
+		if (res->by_status[s])
+			kv_u64(w, dec_status_name((enum dec_status)s), res->by_status[s]);
+	jw_close(w, '}');
+	jw_key(w, "encapsulations");
+	jw_open(w, '{');
+	for (int e = 0; e < DEC_NENCAP; e++)
+		if (res->by_encap[e])
+			kv_u64(w, dec_encap_name((enum dec_encap)e), res->by_encap[e]);
+	jw_close(w, '}');
+	kv_u64(w, "flows", res->flows.flows);
+	kv_u64(w, "duplicates", res->flows.duplicates);
+	kv_u64(w, "evicted", res->flows.evicted);
+	kv_u64(w, "peak_flows", res->flows.peak);
+	kv_u64(w, "icmp_errors_matched", res->flows.icmp_matched);
+	kv_u64(w, "icmp_errors_unmatched", res->flows.icmp_unmatched);
+	jw_key(w, "warnings");
+	jw_open(w, '[');
+	for (size_t i = 0; i < res->nwarnings; i++)
+		jw_str(w, res->warnings[i]);
+	jw_close(w, ']');
+	jw_close(w, '}');
+}
+
+static void summary_json(struct jw *w, const struct cls *c)
+{
+	doc_key(w, "summary");
+	jw_open(w, '{');
+	for (int s = 0; s < CLS_NSTATUS; s++)
+		kv_u64(w, cls_status_name((enum cls_status)s), c->summary[s]);
+	kv_u64(w, "unexpected", c->nunexp);
+	jw_key(w, "optional");
+	jw_open(w, '{');
+	for (int s = 0; s < CLS_NSTATUS; s++)
+		if (s != CLS_MISSING)
+			kv_u64(w, cls_status_name((enum cls_status)s), c->optional[s]);
+	kv_u64(w, "not_seen", c->optional_unseen);
+	jw_close(w, '}');
+	kv_u64(w, "ignored_flows", c->ignored);
+	kv_u64(w, "outside_flows", c->outside);
+	jw_close(w, '}');
 }
 
 static int audit_json(FILE *out, const struct report *rp)
@@ -228,119 +447,94 @@ static int audit_json(FILE *out, const struct report *rp)
 	const struct graph *g = rp->g;
 	const struct audit_result *res = rp->res;
 	const struct cls *c = &res->cls;
-	ts_nsec = res->nsec;
-	struct doc d;
-	doc_begin(&d, out);
-	doc_put(&d, "tool", json_string("flowaudit"));
-	doc_put(&d, "version", json_string(FLOWAUDIT_VERSION));
-	if (res->interim)
-		doc_put(&d, "interim", json_true());
-
-	doc_array(&d, "inputs");
-	for (size_t i = 0; i < res->ninputs; i++)
-		doc_elem(&d, json_pack("{s:s, s:s, s:I}", "source", res->inputs[i].source, "linktype",
-				       res->inputs[i].linktype, "packets", (json_int_t)res->inputs[i].packets));
-	doc_array_end(&d);
-
-	json_t *cap = json_object();
-	json_object_set_new(cap, "packets", json_integer((json_int_t)res->packets));
-	json_object_set_new(cap, "decoded", json_integer((json_int_t)res->decoded));
-	json_object_set_new(cap, "skipped", json_integer((json_int_t)res->skipped));
-	json_object_set_new(cap, "first_ts", ts(res->first_ns));
-	json_object_set_new(cap, "last_ts", ts(res->last_ns));
-	json_object_set_new(cap, "dropped", json_integer((json_int_t)res->dropped));
-	if (res->live) {
-		json_object_set_new(cap, "ifdropped", json_integer((json_int_t)res->ifdropped));
-		json_object_set_new(cap, "workers", json_integer((json_int_t)res->workers));
+	struct jw w;
+	doc_begin(&w, out);
+	w.nsec = res->nsec;
+	doc_key(&w, "tool");
+	jw_str(&w, "flowaudit");
+	doc_key(&w, "version");
+	jw_str(&w, FLOWAUDIT_VERSION);
+	if (res->interim) {
+		doc_key(&w, "interim");
+		jw_lit(&w, "true");
 	}
-	json_t *why = json_object();
-	for (int s = 1; s < DEC_NSTATUS; s++)
-		if (res->by_status[s])
-			json_object_set_new(why, dec_status_name((enum dec_status)s), json_integer((json_int_t)res->by_status[s]));
-	json_object_set_new(cap, "not_decoded", why);
-	json_t *enc = json_object();
-	for (int e = 0; e < DEC_NENCAP; e++)
-		if (res->by_encap[e])
-			json_object_set_new(enc, dec_encap_name((enum dec_encap)e), json_integer((json_int_t)res->by_encap[e]));
-	json_object_set_new(cap, "encapsulations", enc);
-	json_object_set_new(cap, "flows", json_integer((json_int_t)res->flows.flows));
-	json_object_set_new(cap, "duplicates", json_integer((json_int_t)res->flows.duplicates));
-	json_object_set_new(cap, "evicted", json_integer((json_int_t)res->flows.evicted));
-	json_object_set_new(cap, "peak_flows", json_integer((json_int_t)res->flows.peak));
-	json_object_set_new(cap, "icmp_errors_matched", json_integer((json_int_t)res->flows.icmp_matched));
-	json_object_set_new(cap, "icmp_errors_unmatched", json_integer((json_int_t)res->flows.icmp_unmatched));
-	json_t *warn = json_array();
-	for (size_t i = 0; i < res->nwarnings; i++)
-		json_array_append_new(warn, json_string(res->warnings[i]));
-	json_object_set_new(cap, "warnings", warn);
-	doc_put(&d, "capture", cap);
 
-	hosts_json(&d, g);
+	doc_array(&w, "inputs");
+	for (size_t i = 0; i < res->ninputs; i++) {
+		doc_elem(&w);
+		jw_open(&w, '{');
+		kv_str(&w, "source", res->inputs[i].source);
+		kv_str(&w, "linktype", res->inputs[i].linktype);
+		kv_u64(&w, "packets", res->inputs[i].packets);
+		jw_close(&w, '}');
+	}
+	doc_array_end(&w);
 
-	doc_array(&d, "edges");
+	capture_json(&w, res);
+	hosts_json(&w, g);
+
+	doc_array(&w, "edges");
 	for (size_t i = 0; i < c->nrows; i++) {
 		const struct cls_row *r = &c->rows[i];
-		const struct graph_edge *e = &g->edges[r->edge];
 		char ca[50], sa[50];
-		json_t *o = edge_obj(g, e, site_addr_str(&r->client, ca), site_addr_str(&r->server, sa));
-		status_reason(o, r->status, r->reason);
-		put_counts(o, &r->n);
-		doc_elem(&d, o);
+		doc_elem(&w);
+		jw_open(&w, '{');
+		edge_fields(&w, g, &g->edges[r->edge], site_addr_str(&r->client, ca), site_addr_str(&r->server, sa));
+		status_reason(&w, r->status, r->reason);
+		put_counts(&w, &r->n);
+		jw_close(&w, '}');
 	}
-	doc_array_end(&d);
+	doc_array_end(&w);
 
-	doc_array(&d, "unexpected");
+	doc_array(&w, "unexpected");
 	for (size_t i = 0; i < c->nunexp; i++) {
 		const struct cls_unexpected *u = &c->unexp[i];
-		json_t *o = json_object();
-		json_object_set_new(o, "client_addr", u->client_any ? json_string(addr_is_v4(u->client) ? "0.0.0.0/0" : "::/0")
-								      : addr(u->client));
-		json_object_set_new(o, "server_addr", addr(u->server));
-		json_object_set_new(o, "client", host_name(g, u->client_host));
-		json_object_set_new(o, "server", host_name(g, u->server_host));
-		json_object_set_new(o, "proto", json_string(rep_proto(u->proto)));
-		json_object_set_new(o, "port", json_integer(u->port));
-		json_object_set_new(o, "why", json_string(u->why));
-		status_reason(o, u->status, u->reason);
-		put_counts(o, &u->n);
-		doc_elem(&d, o);
+		doc_elem(&w);
+		jw_open(&w, '{');
+		jw_key(&w, "client_addr");
+		if (u->client_any)
+			jw_str(&w, addr_is_v4(u->client) ? "0.0.0.0/0" : "::/0");
+		else
+			jw_addr(&w, u->client);
+		jw_key(&w, "server_addr");
+		jw_addr(&w, u->server);
+		host_name(&w, "client", g, u->client_host);
+		host_name(&w, "server", g, u->server_host);
+		kv_str(&w, "proto", rep_proto(u->proto));
+		kv_int(&w, "port", u->port);
+		kv_str(&w, "why", u->why);
+		status_reason(&w, u->status, u->reason);
+		put_counts(&w, &u->n);
+		jw_close(&w, '}');
 	}
-	doc_array_end(&d);
+	doc_array_end(&w);
 
 	if (rp->flows) {
-		doc_array(&d, "flows");
+		doc_array(&w, "flows");
 		for (size_t i = 0; i < res->nflow_log; i++) {
 			const struct audit_flow *f = &res->flow_log[i];
-			json_t *o = json_object();
-			json_object_set_new(o, "client_addr", addr(f->client));
-			json_object_set_new(o, "client_port", json_integer(f->client_port));
-			json_object_set_new(o, "server_addr", addr(f->server));
-			json_object_set_new(o, "server_port", json_integer(f->server_port));
-			json_object_set_new(o, "proto", json_string(rep_proto(f->proto)));
-			json_object_set_new(o, "first_ts", ts(f->first_ns));
-			json_object_set_new(o, "last_ts", ts(f->last_ns));
-			json_object_set_new(o, "history", json_string(f->history));
-			json_object_set_new(o, "state", json_string(flow_verdict_name(f->verdict)));
-			json_object_set_new(o, "encapsulation", encap_json(f->encaps));
-			doc_elem(&d, o);
+			doc_elem(&w);
+			jw_open(&w, '{');
+			jw_key(&w, "client_addr");
+			jw_addr(&w, f->client);
+			kv_int(&w, "client_port", f->client_port);
+			jw_key(&w, "server_addr");
+			jw_addr(&w, f->server);
+			kv_int(&w, "server_port", f->server_port);
+			kv_str(&w, "proto", rep_proto(f->proto));
+			kv_ts(&w, "first_ts", f->first_ns);
+			kv_ts(&w, "last_ts", f->last_ns);
+			kv_str(&w, "history", f->history);
+			kv_str(&w, "state", flow_verdict_name(f->verdict));
+			jw_key(&w, "encapsulation");
+			encap_value(&w, f->encaps);
+			jw_close(&w, '}');
 		}
-		doc_array_end(&d);
+		doc_array_end(&w);
 	}
 
-	json_t *sum = json_object();
-	for (int s = 0; s < CLS_NSTATUS; s++)
-		json_object_set_new(sum, cls_status_name((enum cls_status)s), json_integer((json_int_t)c->summary[s]));
-	json_object_set_new(sum, "unexpected", json_integer((json_int_t)c->nunexp));
-	json_t *opt = json_object();
-	for (int s = 0; s < CLS_NSTATUS; s++)
-		if (s != CLS_MISSING)
-			json_object_set_new(opt, cls_status_name((enum cls_status)s), json_integer((json_int_t)c->optional[s]));
-	json_object_set_new(opt, "not_seen", json_integer((json_int_t)c->optional_unseen));
-	json_object_set_new(sum, "optional", opt);
-	json_object_set_new(sum, "ignored_flows", json_integer((json_int_t)c->ignored));
-	json_object_set_new(sum, "outside_flows", json_integer((json_int_t)c->outside));
-	doc_put(&d, "summary", sum);
-	return doc_end(&d);
+	summary_json(&w, c);
+	return doc_end(&w);
 }
 
 const struct rep_format rep_json = {"json", graph_json, audit_json};

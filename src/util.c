@@ -97,9 +97,19 @@ bool addr_is_v4(const uint8_t a[16])
 
 const char *addr_str(const uint8_t a[16], char *buf)
 {
-	if (addr_is_v4(a))
-		inet_ntop(AF_INET, a + 12, buf, 46);
-	else
+	if (addr_is_v4(a)) {
+		/* By hand: inet_ntop goes through sprintf, and a report writes one or two a row. */
+		char *p = buf;
+		for (int i = 12; i < 16; i++) {
+			unsigned v = a[i];
+			if (v >= 100)
+				*p++ = (char)('0' + v / 100);
+			if (v >= 10)
+				*p++ = (char)('0' + v / 10 % 10);
+			*p++ = (char)('0' + v % 10);
+			*p++ = i < 15 ? '.' : '\0';
+		}
+	} else
 		inet_ntop(AF_INET6, a, buf, 46);
 	return buf;
 }

@@ -49,6 +49,20 @@ static void test_ipv4_tcp_syn_on_ethernet(void)
 	every_snaplen(DLT_EN10MB, f, n, n - 4);
 }
 
+static void test_addresses_print_as_tcpdump_does(void)
+{
+	static const struct {
+		const char *text;
+	} cases[] = {{"0.0.0.0"}, {"255.255.255.255"}, {"10.0.0.1"}, {"192.0.2.100"}, {"1.20.3.0"},
+		     {"198.51.100.9"}, {"2001:db8::1"}, {"::ffff:0:1"}, {"::"}};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint8_t a[16];
+		char buf[50];
+		CU_ASSERT_FATAL(addr_parse(cases[i].text, a));
+		CU_ASSERT_STRING_EQUAL(addr_str(a, buf), strncmp(cases[i].text, "::ffff:", 7) ? cases[i].text : "0.0.0.1");
+	}
+}
+
 static void test_ethernet_padding_is_not_payload(void)
 {
 	uint8_t f[128] = {0};
@@ -241,6 +255,7 @@ void suite_decode(void)
 {
 	CU_pSuite s = CU_add_suite("decode", NULL, NULL);
 	TU_ADD(s, test_ipv4_tcp_syn_on_ethernet);
+	TU_ADD(s, test_addresses_print_as_tcpdump_does);
 	TU_ADD(s, test_ethernet_padding_is_not_payload);
 	TU_ADD(s, test_vlan_and_qinq_tags_at_any_depth);
 	TU_ADD(s, test_cooked_raw_and_null_link_types);

@@ -232,6 +232,29 @@ static void test_several_files_are_one_capture(void)
 	json_decref(j);
 }
 
+/* The report is valid JSON whatever a name holds: quotes, backslashes and control characters escaped,
+ * bytes that are not UTF-8 replaced by U+FFFD. */
+static void test_json_strings_are_escaped_and_valid_utf8(void)
+{
+	FILE *f = fopen("pcaps/statuses-eth.pcap", "rb");
+	CU_ASSERT_FATAL(f != NULL);
+	static uint8_t buf[1 << 20];
+	size_t n = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	const char *path = tu_write("odd\"name\\\t\x01\xff\xc3\xa9.pcap", buf, n);
+	char *args = xasprintf("-r '%s' -s rules/demo.site", path);
+	int st;
+	json_t *j = tu_audit_json(args, &st);
+	CU_ASSERT_FATAL(j != NULL);
+	const char *src = json_string_value(json_object_get(json_array_get(json_object_get(j, "inputs"), 0), "source"));
+	char *want = xasprintf("%s/odd\"name\\\t\x01\xef\xbf\xbd\xc3\xa9.pcap", tu_dir());
+	CU_ASSERT_PTR_NOT_NULL_FATAL(src);
+	CU_ASSERT_STRING_EQUAL(src, want);
+	free(want);
+	free(args);
+	json_decref(j);
+}
+
 static void expect_exit2(const char *args, const char *needle)
 {
 	char *cmd = xasprintf("%s %s", tu_flowaudit(), args);
@@ -387,4 +410,5 @@ void suite_e2e(void)
 	TU_ADD(s, test_nanosecond_captures_keep_nanoseconds);
 	TU_ADD(s, test_html_report_lists_findings_with_advice_and_draws_the_graph);
 	TU_ADD(s, test_mkpcap_is_deterministic);
+	TU_ADD(s, test_json_strings_are_escaped_and_valid_utf8);
 }

@@ -144,7 +144,8 @@ round() {
 	[ $? -eq 1 ] || fail "offline audit of the -w capture"
 	a=$(jq -S '[.edges, .unexpected, .summary]' "$report")
 	b=$(jq -S '[.edges, .unexpected, .summary]' "$work/offline.json")
-	[ "$a" = "$b" ] || fail "the -w capture audited offline gives a different report"
+	[ "$a" = "$b" ] || fail "the -w capture audited offline gives a different report:
+$(echo "$a" >"$work/a.json"; echo "$b" >"$work/b.json"; diff "$work/a.json" "$work/b.json" | head -40)"
 	echo "e2e live ($workers worker(s)): offline audit of the -w capture gives the same report"
 }
 
@@ -174,6 +175,7 @@ n=$(jq '.capture.packets' "$work/out/load.json")
 	fail "under load: the -w copy holds packets that reached both workers"
 a=$(jq -S '[.edges, .unexpected, .summary]' "$work/out/load.json")
 b=$(jq -S '[.edges, .unexpected, .summary]' "$work/offline.json")
-[ "$a" = "$b" ] || fail "under load: the -w capture audited offline gives a different report"
+[ "$a" = "$b" ] || fail "under load: the -w capture audited offline gives a different report:
+$(echo "$a" >"$work/a.json"; echo "$b" >"$work/b.json"; diff "$work/a.json" "$work/b.json" | head -40)"
 echo "e2e live (2 workers started under load): $n packets, the same report offline"
 echo "e2e live: passed"
