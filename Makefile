@@ -95,6 +95,7 @@ $(B)/bench_floor: tools/bench_floor.c | deps
 bench: $(B)/flowaudit $(B)/mkpcap $(B)/bench_floor
 	tools/deps.sh bench || true
 	tools/bench.sh $(B) $(BENCH_FLOWS) $(BENCH_RUNS)
+	tools/bench-ir.sh $(B)
 
 FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer

@@ -16,6 +16,38 @@ struct site_addr_ix {
 	UT_hash_handle hh;
 };
 
+/* Names (of hosts, of storage systems) -> host index: a site of thousands of hosts checks each name
+ * and each reference in constant time, not by a walk over every host. */
+struct site_name_ix {
+	const char *name;       /* not owned */
+	int host;
+	UT_hash_handle hh;
+};
+
+static void name_ix_add(struct site_name_ix **ix, const char *name, int host)
+{
+	struct site_name_ix *e = xcalloc(1, sizeof(*e));
+	e->name = name;
+	e->host = host;
+	HASH_ADD_KEYPTR(hh, *ix, name, strlen(name), e);
+}
+
+static int name_ix_find(struct site_name_ix *ix, const char *name)
+{
+	struct site_name_ix *e;
+	HASH_FIND(hh, ix, name, strlen(name), e);
+	return e ? e->host : -1;
+}
+
+static void name_ix_free(struct site_name_ix **ix)
+{
+	struct site_name_ix *e, *tmp;
+	HASH_ITER(hh, *ix, e, tmp) {
+		HASH_DEL(*ix, e);
+		free(e);
+	}
+}
+
 void site_init(struct site *s)
 {
 	memset(s, 0, sizeof(*s));
@@ -49,6 +81,7 @@ void site_free(struct site *s)
 		HASH_DEL(s->exact, e);
 		free(e);
 	}
+	name_ix_free(&s->names);
 	free(s->prefixes);
 	free(s->path);
 	memset(s, 0, sizeof(*s));
@@ -56,7 +89,9 @@ void site_free(struct site *s)
 
 int site_host_find(const struct site *s, const char *name)
 {
-	for (size_t i = 0; i < s->nhosts; i++)
+	if (s->names)
+		return name_ix_find(s->names, name);
+	for (size_t i = 0; i < s->nhosts; i++) /* a site built by hand */
 		if (strcmp(s->hosts[i].name, name) == 0)
 			return (int)i;
 	return -1;
@@ -109,12 +144,21 @@ const char *site_addr_str(const struct site_addr *a, char *buf)
 
 /* ---- parsing ---- */
 
+/* An address with its prefix length, as the parser indexes it to refuse one given twice. */
+struct addr_seen {
+	uint8_t key[17];        /* address, prefix length */
+	int host;
+	UT_hash_handle hh;
+};
+
 struct sp {
 	struct site *s;
 	const struct rules *r;
 	struct lex_file *lf;
 	struct diag *d;
 	int errors;
+	struct addr_seen *addrs; /* the addresses of the hosts read so far */
+	struct site_name_ix *systems; /* system= values, for partner= references */
 };
 
 static void err_at(struct sp *p, const struct lex_tok *t, int off, int len, const char *fmt, ...)
@@ -184,13 +228,16 @@ static bool add_addr(struct sp *p, const struct lex_tok *t, int off, const char 
 	free(dup);
 	if (!ok)
 		return false;
-	for (size_t i = 0; i < p->s->nhosts; i++)
-		for (size_t k = 0; k < p->s->hosts[i].naddrs; k++)
-			if (p->s->hosts[i].addrs[k].plen == sa.plen && !memcmp(p->s->hosts[i].addrs[k].a, sa.a, 16)) {
-				err_at(p, t, off, (int)strlen(item), "address %s already belongs to host '%s'", item,
-				       p->s->hosts[i].name);
-				return false;
-			}
+	uint8_t key[17];
+	memcpy(key, sa.a, 16);
+	key[16] = sa.plen;
+	struct addr_seen *seen;
+	HASH_FIND(hh, p->addrs, key, sizeof(key), seen);
+	if (seen) {
+		err_at(p, t, off, (int)strlen(item), "address %s already belongs to host '%s'", item,
+		       p->s->hosts[seen->host].name);
+		return false;
+	}
 	h->addrs = xrealloc(h->addrs, (h->naddrs + 1) * sizeof(*h->addrs));
 	h->addrs[h->naddrs++] = sa;
 	return true;
@@ -324,7 +371,16 @@ static void parse_host(struct sp *p, const struct lex_tok *toks, size_t n)
 		ok = false;
 	}
 	GROW(p->s->hosts, p->s->cap_hosts, p->s->nhosts);
+	int hi = (int)p->s->nhosts;
 	p->s->hosts[p->s->nhosts++] = h; /* kept even when bad, so later lines see the name */
+	name_ix_add(&p->s->names, p->s->hosts[hi].name, hi);
+	for (size_t k = 0; k < h.naddrs; k++) {
+		struct addr_seen *e = xcalloc(1, sizeof(*e));
+		memcpy(e->key, h.addrs[k].a, 16);
+		e->key[16] = h.addrs[k].plen;
+		e->host = hi;
+		HASH_ADD(hh, p->addrs, key, sizeof(e->key), e);
+	}
 }
 
 /* set KEY VALUE */
@@ -424,11 +480,8 @@ static char why_buf[256]; /* message of the last failed reference check */
 
 static bool system_exists(struct sp *p, const char *name, const char **why)
 {
-	for (size_t i = 0; i < p->s->nhosts; i++) {
-		const char *sys = site_attr(&p->s->hosts[i], "system");
-		if (sys && strcmp(sys, name) == 0)
-			return true;
-	}
+	if (name_ix_find(p->systems, name) >= 0)
+		return true;
 	snprintf(why_buf, sizeof(why_buf), "no host has system=%s", name);
 	*why = why_buf;
 	return false;
@@ -457,6 +510,11 @@ static bool host_exists(struct sp *p, const char *name, const char **why)
 static void resolve(struct sp *p)
 {
 	int cee_role = rules_role_find(p->r, "cee");
+	for (size_t i = 0; i < p->s->nhosts; i++) {
+		const char *sys = site_attr(&p->s->hosts[i], "system");
+		if (sys && name_ix_find(p->systems, sys) < 0)
+			name_ix_add(&p->systems, sys, (int)i);
+	}
 	for (size_t i = 0; i < p->s->nhosts; i++) {
 		struct site_host *h = &p->s->hosts[i];
 		check_refs(p, h, "partner", system_exists);
@@ -556,6 +614,12 @@ int site_load(struct site *s, const char *path, const struct rules *r, struct di
 	}
 	resolve(&p); /* also after errors: one run shows every broken reference */
 	lex_free(&lf);
+	name_ix_free(&p.systems);
+	struct addr_seen *e, *tmp;
+	HASH_ITER(hh, p.addrs, e, tmp) {
+		HASH_DEL(p.addrs, e);
+		free(e);
+	}
 	if (p.errors)
 		return -1;
 	index_addrs(s);

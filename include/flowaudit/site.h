@@ -35,6 +35,7 @@ struct site_host {
 };
 
 struct site_addr_ix;            /* uthash of exact addresses, private to site.c */
+struct site_name_ix;            /* uthash of host names, private to site.c */
 
 struct site {
 	char *path;
@@ -43,6 +44,7 @@ struct site {
 	struct site_kv *settings; /* "set KEY VALUE" lines */
 	size_t nsettings, cap_settings;
 	struct site_addr_ix *exact;
+	struct site_name_ix *names;
 	struct { uint8_t a[16]; uint8_t plen; int host; } *prefixes; /* longest first */
 	size_t nprefixes;
 };
