@@ -3,6 +3,7 @@
  * ignored, not a connection). Statuses follow CONTRACT.md. */
 #include "flowaudit/classify.h"
 
+#include <assert.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -196,30 +197,39 @@ static void remember(struct cls *c, const struct cls_key *k, int client_host, en
 
 static void classify_pair(struct cls *c, const struct flow *f, enum flow_verdict v, const struct cls_key *pk);
 
-void cls_flow(struct cls *c, const struct flow *f, enum flow_verdict v)
+/* The pair cache's key of (client, server, proto, port) and its hash. The hash comes from the words in
+ * registers (fa_hash5), not from the key just stored field by field, which the loads would wait on. */
+static uint32_t pair_key_of(const uint8_t *client, const uint8_t *server, uint8_t proto, uint16_t port,
+			    struct cls_key *pk)
 {
-	if (v == FV_NOT_A_CONNECTION) {
-		c->not_connections++;
-		return;
-	}
-	struct cls_key pk;
-	memset(&pk, 0, sizeof(pk));
-	pk.port = flow_server_port(f);
-	pk.proto = f->key.proto;
-	memcpy(pk.client, flow_client_addr(f), 16);
-	memcpy(pk.server, flow_server_addr(f), 16);
-	struct cls_pair *hit;
-	HASH_FIND(hh, c->pairs, &pk, sizeof(pk), hit);
-	if (!hit) {
-		classify_pair(c, f, v, &pk);
-		return;
-	}
-	switch (hit->kind) {
+	static_assert(offsetof(struct cls_key, client) == 8 && sizeof(struct cls_key) == 40, "cls_key layout");
+	memset(pk, 0, sizeof(*pk));
+	pk->port = port;
+	pk->proto = proto;
+	memcpy(pk->client, client, 16);
+	memcpy(pk->server, server, 16);
+	if (__BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__)
+		return fa_hash(pk, sizeof(*pk));
+	uint64_t c[2], s[2];
+	memcpy(c, client, 16);
+	memcpy(s, server, 16);
+	return fa_hash5((uint64_t)port << 32 | (uint64_t)proto << 48, c[0], c[1], s[0], s[1]);
+}
+
+static uint32_t pair_key(const struct flow *f, struct cls_key *pk)
+{
+	return pair_key_of(flow_client_addr(f), flow_server_addr(f), f->key.proto, flow_server_port(f), pk);
+}
+
+/* A flow lands where its pair does. */
+static void land(struct cls *c, enum pair_kind kind, size_t idx, const struct flow *f, enum flow_verdict v)
+{
+	switch (kind) {
 	case PAIR_ROW:
-		count(&c->rows[hit->idx].n, f, v);
+		count(&c->rows[idx].n, f, v);
 		break;
 	case PAIR_UNEXPECTED:
-		count(&c->unexp[hit->idx].n, f, v);
+		count(&c->unexp[idx].n, f, v);
 		break;
 	case PAIR_OUTSIDE:
 		c->outside++;
@@ -228,6 +238,54 @@ void cls_flow(struct cls *c, const struct flow *f, enum flow_verdict v)
 		c->ignored++;
 		break;
 	}
+}
+
+/* A flow's tag (cls_tag): its pair's kind + 1 above TAG_SHIFT, the row index below. */
+#define TAG_SHIFT 29
+#define TAG_IDX ((1u << TAG_SHIFT) - 1)
+
+void cls_flow(struct cls *c, const struct flow *f, enum flow_verdict v)
+{
+	if (v == FV_NOT_A_CONNECTION) {
+		c->not_connections++;
+		return;
+	}
+	if (f->tag) {
+		land(c, (enum pair_kind)((f->tag >> TAG_SHIFT) - 1), f->tag & TAG_IDX, f, v);
+		return;
+	}
+	struct cls_key pk;
+	uint32_t hash = pair_key(f, &pk);
+	struct cls_pair *hit;
+	HASH_FIND_BYHASHVALUE(hh, c->pairs, &pk, sizeof(pk), hash, hit);
+	if (!hit) {
+		classify_pair(c, f, v, &pk);
+		return;
+	}
+	land(c, hit->kind, hit->idx, f, v);
+}
+
+uint32_t cls_tag(struct cls *c, const struct flow *f)
+{
+	struct cls_key pk;
+	uint32_t hash = pair_key(f, &pk);
+	struct cls_pair *hit;
+	HASH_FIND_BYHASHVALUE(hh, c->pairs, &pk, sizeof(pk), hash, hit);
+	return hit && hit->idx <= TAG_IDX ? ((uint32_t)hit->kind + 1) << TAG_SHIFT | (uint32_t)hit->idx : 0;
+}
+
+void cls_prefetch_pair(const struct cls *c, const struct dec_pkt *p, int stage)
+{
+	if (!c->pairs)
+		return;
+	struct cls_key pk;
+	uint32_t hash = pair_key_of(p->src, p->dst, p->proto, p->dport, &pk);
+	const UT_hash_table *tbl = c->pairs->hh.tbl;
+	const UT_hash_bucket *b = &tbl->buckets[hash & (tbl->num_buckets - 1)];
+	if (stage == 0)
+		__builtin_prefetch(b);
+	else if (b->hh_head)
+		__builtin_prefetch((const char *)b->hh_head - tbl->hho);
 }
 
 /* The slow path: site lookups, the graph, the row tables; the answer is remembered for the pair. */

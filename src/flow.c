@@ -3,6 +3,7 @@
  * the callback sees the flow once, then it is freed. Time is packet time, never the wall clock. */
 #include "flowaudit/flow.h"
 
+#include <assert.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,7 @@ struct flow_table {
 	size_t count, max;
 	const uint8_t (*svc)[8192];
 	flow_settle_fn settle_fn;
+	flow_tag_fn tag_fn;
 	void *ctx;
 	uint64_t now_ns;                /* newest packet time seen */
 	uint64_t swept_ns;              /* when the lists were last swept */
@@ -104,6 +106,18 @@ void flow_foreach(const struct flow_table *t, uint64_t now_ns, flow_settle_fn fn
 void flow_set_hint(struct flow_table *t, const uint8_t (*svc)[8192])
 {
 	t->svc = svc;
+}
+
+void flow_set_tagger(struct flow_table *t, flow_tag_fn fn)
+{
+	t->tag_fn = fn;
+}
+
+void flow_clear_tags(struct flow_table *t)
+{
+	for (int l = 0; l < NLISTS; l++)
+		for (struct flow *f = t->lists[l].head; f; f = f->next)
+			f->tag = 0;
 }
 
 const struct flow_stats *flow_stats(const struct flow_table *t)
@@ -275,7 +289,9 @@ static void hist(struct flow *f, int dir, char letter)
 	f->history[f->hlen++] = dir ? (char)(letter | 0x20) : letter;
 }
 
-static void make_key(const struct dec_pkt *p, struct flow_key *k, int *src_side)
+/* Build the key of a packet's flow and return its hash (fa_hash of the key), computed from the words
+ * in registers rather than from the key just stored. */
+static uint32_t make_key(const struct dec_pkt *p, struct flow_key *k, int *src_side)
 {
 	/* Any order of the two ends will do, as long as both directions of a flow agree on it: the
 	 * addresses compared as two native words each, then the ports. */
@@ -283,13 +299,18 @@ static void make_key(const struct dec_pkt *p, struct flow_key *k, int *src_side)
 	memcpy(s, p->src, 16);
 	memcpy(d, p->dst, 16);
 	bool swap = s[0] != d[0] ? s[0] > d[0] : s[1] != d[1] ? s[1] > d[1] : p->sport > p->dport;
-	memcpy(k->a, swap ? d : s, 16);
-	memcpy(k->b, swap ? s : d, 16);
-	k->pa = swap ? p->dport : p->sport;
-	k->pb = swap ? p->sport : p->dport;
-	k->proto = p->proto;
-	memset(k->pad, 0, sizeof(k->pad));
+	const uint64_t *a = swap ? d : s, *b = swap ? s : d;
+	uint16_t pa = swap ? p->dport : p->sport, pb = swap ? p->sport : p->dport;
+	/* pa, pb, proto and the zero pad, as one little-endian word */
+	uint64_t tail = (uint64_t)pa | (uint64_t)pb << 16 | (uint64_t)p->proto << 32;
+	static_assert(offsetof(struct flow_key, pa) == 32 && sizeof(struct flow_key) == 40, "flow_key layout");
+	memcpy(k->a, a, 16);
+	memcpy(k->b, b, 16);
+	memcpy(&k->pa, &tail, 8);
 	*src_side = swap;
+	if (__BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__)
+		return fa_hash(k, sizeof(*k));
+	return fa_hash5(a[0], a[1], b[0], b[1], tail);
 }
 
 /* Who is the client of a flow whose first packet (from src_side) we are looking at? */
@@ -337,6 +358,8 @@ static struct flow *create(struct flow_table *t, const struct flow_key *k, uint3
 	f->client = (uint8_t)client;
 	f->first_ns = f->last_ns = ts;
 	f->flags = FLOW_ONLY_RST;
+	if (t->tag_fn)
+		f->tag = t->tag_fn(t->ctx, f);
 	HASH_ADD_BYHASHVALUE(hh, t->hash, key, sizeof(f->key), hash, f);
 	FA_HASH_KEEP_SHORT(hh, t->hash);
 	list_append(t, f, LIST_EMBRYONIC);
@@ -426,8 +449,7 @@ static void icmp_error(struct flow_table *t, const struct dec_pkt *p, uint64_t t
 	if (p->quote_ports) {
 		struct flow_key k;
 		int side;
-		make_key(p, &k, &side);
-		uint32_t hash = fa_hash(&k, sizeof(k));
+		uint32_t hash = make_key(p, &k, &side);
 		HASH_FIND_BYHASHVALUE(hh, t->hash, &k, sizeof(k), hash, f);
 		if (!f) {
 			/* The attempt itself was not captured (filtered, or before the capture began). */
@@ -457,8 +479,7 @@ static void icmp_error(struct flow_table *t, const struct dec_pkt *p, uint64_t t
 
 void flow_prepare(const struct flow_table *t, const struct dec_pkt *p, struct flow_lookup *lk)
 {
-	make_key(p, &lk->key, &lk->side);
-	lk->hash = fa_hash(&lk->key, sizeof(lk->key));
+	lk->hash = make_key(p, &lk->key, &lk->side);
 	if (t->hash)
 		__builtin_prefetch(&t->hash->hh.tbl->buckets[lk->hash & (t->hash->hh.tbl->num_buckets - 1)]);
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "flowaudit/flow.h"
+#include "flowaudit/hash.h"
 #include "flowaudit/util.h"
 #include "testutil.h"
 
@@ -74,6 +75,20 @@ static void feed(struct run *r, struct dec_pkt p, uint64_t ts)
 static void finish(struct run *r, uint64_t end)
 {
 	flow_finish(r->t, end);
+}
+
+/* fa_hash5 is fa_hash of the same 40 bytes, word by word: the flow table and the classifier hash keys
+ * built in registers, and look them up in tables whose entries were hashed from memory. */
+static void test_hash_of_words_is_the_hash_of_the_bytes(void)
+{
+	uint64_t w[5] = {0x0123456789abcdefull, 0, ~0ull, 0xffff000000000000ull, 0x0000000600500050ull};
+	for (int round = 0; round < 64; round++) {
+		uint8_t bytes[40];
+		memcpy(bytes, w, sizeof(bytes));
+		CU_ASSERT_EQUAL(fa_hash5(w[0], w[1], w[2], w[3], w[4]), fa_hash(bytes, sizeof(bytes)));
+		for (int i = 0; i < 5; i++)
+			w[i] = w[i] * 6364136223846793005ull + 1442695040888963407ull + (uint64_t)round;
+	}
 }
 
 static void test_syn_answered_by_synack_is_established(void)
@@ -326,6 +341,7 @@ static void test_history_letters_follow_zeek(void)
 void suite_flow(void)
 {
 	CU_pSuite s = CU_add_suite("flow", NULL, NULL);
+	TU_ADD(s, test_hash_of_words_is_the_hash_of_the_bytes);
 	TU_ADD(s, test_syn_answered_by_synack_is_established);
 	TU_ADD(s, test_syn_answered_by_rst_is_reset);
 	TU_ADD(s, test_rst_after_handshake_is_not_a_rejection);
