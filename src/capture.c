@@ -79,9 +79,19 @@ int cap_open_files(struct cap *c, char *const *paths, size_t n, const char *bpf,
 			return -1;
 		}
 		char errbuf[PCAP_ERRBUF_SIZE] = "";
-		in->pcap = pcap_open_offline_with_tstamp_precision(paths[i], PCAP_TSTAMP_PRECISION_NANO, errbuf);
+		/* Our own stream with a 1 MB buffer: libpcap reads a record with two freads, and stdio's
+		 * default buffer of 4 KB costs a read(2) every 40 packets at a 96-byte snaplen. */
+		FILE *fp = fopen(paths[i], "rb");
+		if (!fp) {
+			diag_add(d, &loc, "cannot open: %s", strerror(errno));
+			return -1;
+		}
+		in->iobuf = xmalloc(CAP_IOBUF);
+		setvbuf(fp, in->iobuf, _IOFBF, CAP_IOBUF);
+		in->pcap = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_NANO, errbuf);
 		in->ts_unit = 1;
 		if (!in->pcap) {
+			fclose(fp);
 			diag_add(d, &loc, "not a readable capture: %s", errbuf);
 			return -1;
 		}
@@ -281,7 +291,8 @@ void cap_close(struct cap *c)
 		pcap_dump_close(c->dump);
 	for (size_t i = 0; i < c->n; i++) {
 		if (c->in[i].pcap)
-			pcap_close(c->in[i].pcap);
+			pcap_close(c->in[i].pcap); /* closes the stream, then its buffer can go */
+		free(c->in[i].iobuf);
 		free(c->in[i].path);
 		free(c->in[i].cut);
 		free(c->in[i].error);

@@ -12,9 +12,12 @@
 
 #include "flowaudit/diag.h"
 
+#define CAP_IOBUF (1 << 20) /* stdio buffer of a capture file */
+
 struct cap_input {
 	char *path;
 	pcap_t *pcap;
+	char *iobuf;            /* the file's stdio buffer (offline) */
 	int dlt;
 	bool nsec;              /* the file stores nanoseconds */
 	uint32_t ts_unit;       /* nanoseconds per unit of the handle's ts.tv_usec (1, or 1000 if microseconds) */
