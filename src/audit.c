@@ -80,12 +80,6 @@ static void on_settle(void *ctx, const struct flow *f, enum flow_verdict v)
 	af->verdict = v;
 }
 
-static uint32_t on_create(void *ctx, const struct flow *f)
-{
-	struct worker *w = ctx;
-	return cls_tag(&w->res.cls, f);
-}
-
 static void fold_into_copy(void *ctx, const struct flow *f, enum flow_verdict v)
 {
 	cls_flow(ctx, f, v);
@@ -192,23 +186,13 @@ struct pipeline {
 	uint64_t in, out;       /* packets entered, packets processed */
 };
 
-/* A SYN that will most likely create a flow, whose pair the classifier then looks up (cls_tag). */
-static bool opens(const struct dec_pkt *p)
-{
-	return !p->icmp && p->proto == IPPROTO_TCP && (p->tcp_flags & (DEC_TH_SYN | DEC_TH_ACK)) == DEC_TH_SYN;
-}
-
 /* After take() filled the slot at pl->in. */
 static void pipe_push(struct worker *w, struct pipeline *pl)
 {
 	struct flow_table *ft = w->ft;
 	pl->in++;
-	if (pl->in - pl->out > ENTRY) {
-		const struct batched *b = &pl->b[(pl->in - 1 - ENTRY) % RING];
-		flow_prefetch_entry(ft, b->lk.hash);
-		if (opens(&b->p))
-			cls_prefetch_pair(&w->res.cls, &b->p, 1);
-	}
+	if (pl->in - pl->out > ENTRY)
+		flow_prefetch_entry(ft, pl->b[(pl->in - 1 - ENTRY) % RING].lk.hash);
 	if (pl->in - pl->out > PROCESS) {
 		const struct batched *b = &pl->b[pl->out++ % RING];
 		flow_packet_prepared(ft, &b->p, b->ts, &b->lk);
@@ -247,8 +231,6 @@ static bool take(struct worker *w, const struct cap_pkt *cp, struct batched *b)
 		res->by_encap[e] += b->p.encaps >> e & 1;
 	b->ts = cp->ts_ns;
 	flow_prepare(w->ft, &b->p, &b->lk);
-	if (opens(&b->p))
-		cls_prefetch_pair(&w->res.cls, &b->p, 0);
 	return true;
 }
 
@@ -288,7 +270,6 @@ static bool serve(struct worker *w)
 	} else {
 		cls_rebase(&w->res.cls, c->g);
 		flow_set_hint(w->ft, (const uint8_t(*)[8192])c->g->ports);
-		flow_clear_tags(w->ft);
 	}
 	pthread_mutex_lock(&c->lock);
 	w->acked = seq;
@@ -469,7 +450,6 @@ int audit_run(const struct audit_opts *o, const struct graph *g, struct audit_re
 		w[i].crew = o->iface ? &crew : NULL;
 		w[i].ft = flow_new(o->max_flows ? (o->max_flows + n - 1) / n : 0, (const uint8_t(*)[8192])g->ports,
 				   on_settle, &w[i]);
-		flow_set_tagger(w[i].ft, on_create);
 	}
 	if (rc == 0) {
 		if (o->iface) {

@@ -240,18 +240,10 @@ static void land(struct cls *c, enum pair_kind kind, size_t idx, const struct fl
 	}
 }
 
-/* A flow's tag (cls_tag): its pair's kind + 1 above TAG_SHIFT, the row index below. */
-#define TAG_SHIFT 29
-#define TAG_IDX ((1u << TAG_SHIFT) - 1)
-
 void cls_flow(struct cls *c, const struct flow *f, enum flow_verdict v)
 {
 	if (v == FV_NOT_A_CONNECTION) {
 		c->not_connections++;
-		return;
-	}
-	if (f->tag) {
-		land(c, (enum pair_kind)((f->tag >> TAG_SHIFT) - 1), f->tag & TAG_IDX, f, v);
 		return;
 	}
 	struct cls_key pk;
@@ -263,29 +255,6 @@ void cls_flow(struct cls *c, const struct flow *f, enum flow_verdict v)
 		return;
 	}
 	land(c, hit->kind, hit->idx, f, v);
-}
-
-uint32_t cls_tag(struct cls *c, const struct flow *f)
-{
-	struct cls_key pk;
-	uint32_t hash = pair_key(f, &pk);
-	struct cls_pair *hit;
-	HASH_FIND_BYHASHVALUE(hh, c->pairs, &pk, sizeof(pk), hash, hit);
-	return hit && hit->idx <= TAG_IDX ? ((uint32_t)hit->kind + 1) << TAG_SHIFT | (uint32_t)hit->idx : 0;
-}
-
-void cls_prefetch_pair(const struct cls *c, const struct dec_pkt *p, int stage)
-{
-	if (!c->pairs)
-		return;
-	struct cls_key pk;
-	uint32_t hash = pair_key_of(p->src, p->dst, p->proto, p->dport, &pk);
-	const UT_hash_table *tbl = c->pairs->hh.tbl;
-	const UT_hash_bucket *b = &tbl->buckets[hash & (tbl->num_buckets - 1)];
-	if (stage == 0)
-		__builtin_prefetch(b);
-	else if (b->hh_head)
-		__builtin_prefetch((const char *)b->hh_head - tbl->hho);
 }
 
 /* The slow path: site lookups, the graph, the row tables; the answer is remembered for the pair. */

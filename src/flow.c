@@ -34,7 +34,6 @@ struct flow_table {
 	size_t count, max;
 	const uint8_t (*svc)[8192];
 	flow_settle_fn settle_fn;
-	flow_tag_fn tag_fn;
 	void *ctx;
 	uint64_t now_ns;                /* newest packet time seen */
 	uint64_t swept_ns;              /* when the lists were last swept */
@@ -106,18 +105,6 @@ void flow_foreach(const struct flow_table *t, uint64_t now_ns, flow_settle_fn fn
 void flow_set_hint(struct flow_table *t, const uint8_t (*svc)[8192])
 {
 	t->svc = svc;
-}
-
-void flow_set_tagger(struct flow_table *t, flow_tag_fn fn)
-{
-	t->tag_fn = fn;
-}
-
-void flow_clear_tags(struct flow_table *t)
-{
-	for (int l = 0; l < NLISTS; l++)
-		for (struct flow *f = t->lists[l].head; f; f = f->next)
-			f->tag = 0;
 }
 
 const struct flow_stats *flow_stats(const struct flow_table *t)
@@ -358,8 +345,6 @@ static struct flow *create(struct flow_table *t, const struct flow_key *k, uint3
 	f->client = (uint8_t)client;
 	f->first_ns = f->last_ns = ts;
 	f->flags = FLOW_ONLY_RST;
-	if (t->tag_fn)
-		f->tag = t->tag_fn(t->ctx, f);
 	HASH_ADD_BYHASHVALUE(hh, t->hash, key, sizeof(f->key), hash, f);
 	FA_HASH_KEEP_SHORT(hh, t->hash);
 	list_append(t, f, LIST_EMBRYONIC);

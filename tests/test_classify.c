@@ -126,47 +126,6 @@ static void test_reverse_direction_is_named_as_such(void)
 	teardown(&w);
 }
 
-static uint32_t tag_it(void *ctx, const struct flow *f)
-{
-	return cls_tag(ctx, f);
-}
-
-static void collect_tags(void *ctx, const struct flow *f, enum flow_verdict v)
-{
-	(void)v;
-	uint32_t *tags = ctx;
-	tags[flow_server_port(f) == 61617 ? 0 : flow_server_port(f) == 61616 ? 1 : 2] = f->tag;
-}
-
-/* A flow whose pair was already classified is tagged at creation and lands where its pair did, without
- * the lookup; the counts are those of the untagged path. */
-static void test_tagged_flows_land_where_their_pair_did(void)
-{
-	struct world w;
-	setup(&w, NULL);
-	flow_set_tagger(w.t, tag_it);
-	tcp(&w, "198.51.100.10", "192.0.2.11", 61617, true, T0);       /* agent-ntx -> broker2: a row */
-	tcp(&w, "198.51.100.15", "192.0.2.10", 61616, true, T0);       /* plain broker link: unexpected */
-	tcp(&w, "198.18.0.1", "192.0.2.10", 61617, true, T0);          /* a client outside the site */
-	/* 301 s later the first three are settled (idle); the same pairs again. */
-	tcp(&w, "198.51.100.10", "192.0.2.11", 61617, true, T0 + 301 * S);
-	tcp(&w, "198.51.100.15", "192.0.2.10", 61616, true, T0 + 301 * S);
-	tcp(&w, "198.18.0.1", "192.0.2.10", 61617, false, T0 + 301 * S);
-	uint32_t tags[3] = {0, 0, 0};
-	flow_foreach(w.t, T0 + 302 * S, collect_tags, tags);
-	CU_ASSERT_NOT_EQUAL(tags[0], 0);
-	CU_ASSERT_NOT_EQUAL(tags[1], 0);
-	done(&w, T0 + 310 * S);
-	const struct cls_row *r = row(&w, "agent-ntx", "broker2", 61617);
-	CU_ASSERT_FATAL(r != NULL);
-	CU_ASSERT_EQUAL(r->n.attempts, 2);
-	CU_ASSERT_EQUAL(r->n.established, 2);
-	const struct cls_unexpected *u = unexpected(&w, 61616);
-	CU_ASSERT_FATAL(u != NULL);
-	CU_ASSERT_EQUAL(u->n.attempts, 2);
-	teardown(&w);
-}
-
 static void test_ignored_and_outside_traffic_is_not_a_finding(void)
 {
 	struct world w;
@@ -299,7 +258,6 @@ void suite_classify(void)
 	TU_ADD(s, test_plain_61616_under_tls_required_is_unexpected_with_the_forbid_reason);
 	TU_ADD(s, test_reverse_direction_is_named_as_such);
 	TU_ADD(s, test_ignored_and_outside_traffic_is_not_a_finding);
-	TU_ADD(s, test_tagged_flows_land_where_their_pair_did);
 	TU_ADD(s, test_required_edges_without_traffic_are_missing_and_optional_ones_are_not_rows);
 	TU_ADD(s, test_alternative_port_satisfies_the_group);
 	TU_ADD(s, test_mixed_outcomes_are_degraded);

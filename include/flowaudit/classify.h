@@ -64,11 +64,6 @@ void cls_init(struct cls *c, const struct graph *g);
 void cls_free(struct cls *c);
 /* Fold one settled flow. */
 void cls_flow(struct cls *c, const struct flow *f, enum flow_verdict v);
-/* Where a new flow's pair already lands, as a tag for flow.tag (0: not known yet); cls_flow() then
- * skips the pair lookup. Tags hold until cls_rebase(). */
-uint32_t cls_tag(struct cls *c, const struct flow *f);
-/* Fetch ahead the pair lookup of the flow a SYN will create: stage 0 its bucket, stage 1 its entry. */
-void cls_prefetch_pair(const struct cls *c, const struct dec_pkt *p, int stage);
 /* A deep copy of a running classification, for an interim report (finish the copy, not the original). */
 void cls_clone(struct cls *dst, const struct cls *src);
 /* Add another running classification of the same graph to this one (workers' shares of one capture). */

@@ -77,7 +77,6 @@ struct flow {
 	uint16_t hseen;         /* history letters already recorded, per direction */
 	uint16_t encaps;        /* encapsulations that carried it (dec_pkt.encaps, OR of its packets) */
 	char history[16];       /* Zeek's letters: upper case client, lower case server */
-	uint32_t tag;           /* the settle callback's own note, from the tag callback at creation (0: none) */
 };
 
 /* Accessors for the client/server view of a flow. */
@@ -87,9 +86,6 @@ uint16_t flow_client_port(const struct flow *f);
 uint16_t flow_server_port(const struct flow *f);
 
 typedef void (*flow_settle_fn)(void *ctx, const struct flow *f, enum flow_verdict v);
-/* Called when a flow is created (its key and client known): what the settle callback will want to know,
- * looked up now, while the packet pipeline can still have fetched it ahead. */
-typedef uint32_t (*flow_tag_fn)(void *ctx, const struct flow *f);
 
 struct flow_stats {
 	uint64_t flows;         /* attempts created */
@@ -122,10 +118,6 @@ void flow_finish(struct flow_table *t, uint64_t end_ns);
 void flow_foreach(const struct flow_table *t, uint64_t now_ns, flow_settle_fn fn, void *ctx);
 /* The service-port hint may change (a rules reload). */
 void flow_set_hint(struct flow_table *t, const uint8_t (*svc)[8192]);
-/* Tag new flows with fn (NULL: no tags). flow_clear_tags() sets every held flow's tag to 0, for when
- * the tags no longer mean what they did (a rules reload). */
-void flow_set_tagger(struct flow_table *t, flow_tag_fn fn);
-void flow_clear_tags(struct flow_table *t);
 const struct flow_stats *flow_stats(const struct flow_table *t);
 size_t flow_count(const struct flow_table *t);
 /* The verdict a flow would get if settled at now_ns; open/failed/unknown as the classifier reads it. */
