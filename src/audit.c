@@ -187,9 +187,8 @@ struct pipeline {
 };
 
 /* After take() filled the slot at pl->in. */
-static void pipe_push(struct worker *w, struct pipeline *pl)
+static void pipe_push(struct flow_table *ft, struct pipeline *pl)
 {
-	struct flow_table *ft = w->ft;
 	pl->in++;
 	if (pl->in - pl->out > ENTRY)
 		flow_prefetch_entry(ft, pl->b[(pl->in - 1 - ENTRY) % RING].lk.hash);
@@ -286,7 +285,7 @@ static int pump(struct worker *w)
 	int rc;
 	while ((rc = cap_next(&w->cap, &cp)) > 0) {
 		if (rc == 1 && take(w, &cp, &pl.b[pl.in % RING]))
-			pipe_push(w, &pl);
+			pipe_push(w->ft, &pl);
 		if (w->crew && (rc == CAP_TIMEOUT || atomic_load_explicit(&w->crew->seq, memory_order_relaxed) != w->acked ||
 				atomic_load_explicit(&w->crew->stop, memory_order_relaxed))) {
 			pipe_drain(w->ft, &pl);

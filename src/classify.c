@@ -197,11 +197,13 @@ static void remember(struct cls *c, const struct cls_key *k, int client_host, en
 
 static void classify_pair(struct cls *c, const struct flow *f, enum flow_verdict v, const struct cls_key *pk);
 
-/* The pair cache's key of (client, server, proto, port) and its hash. The hash comes from the words in
- * registers (fa_hash5), not from the key just stored field by field, which the loads would wait on. */
-static uint32_t pair_key_of(const uint8_t *client, const uint8_t *server, uint8_t proto, uint16_t port,
-			    struct cls_key *pk)
+/* A flow's key in the pair cache, (client, server, proto, port), and its hash. The hash comes from the
+ * words in registers (fa_hash5), not from the key just stored field by field, which the loads would wait on. */
+static uint32_t pair_key(const struct flow *f, struct cls_key *pk)
 {
+	const uint8_t *client = flow_client_addr(f), *server = flow_server_addr(f);
+	uint16_t port = flow_server_port(f);
+	uint8_t proto = f->key.proto;
 	static_assert(offsetof(struct cls_key, client) == 8 && sizeof(struct cls_key) == 40, "cls_key layout");
 	memset(pk, 0, sizeof(*pk));
 	pk->port = port;
@@ -214,11 +216,6 @@ static uint32_t pair_key_of(const uint8_t *client, const uint8_t *server, uint8_
 	memcpy(c, client, 16);
 	memcpy(s, server, 16);
 	return fa_hash5((uint64_t)port << 32 | (uint64_t)proto << 48, c[0], c[1], s[0], s[1]);
-}
-
-static uint32_t pair_key(const struct flow *f, struct cls_key *pk)
-{
-	return pair_key_of(flow_client_addr(f), flow_server_addr(f), f->key.proto, flow_server_port(f), pk);
 }
 
 /* A flow lands where its pair does. */

@@ -151,6 +151,12 @@ struct addr_seen {
 	UT_hash_handle hh;
 };
 
+static void addr_seen_key(const struct site_addr *sa, uint8_t key[17])
+{
+	memcpy(key, sa->a, 16);
+	key[16] = sa->plen;
+}
+
 struct sp {
 	struct site *s;
 	const struct rules *r;
@@ -229,8 +235,7 @@ static bool add_addr(struct sp *p, const struct lex_tok *t, int off, const char 
 	if (!ok)
 		return false;
 	uint8_t key[17];
-	memcpy(key, sa.a, 16);
-	key[16] = sa.plen;
+	addr_seen_key(&sa, key);
 	struct addr_seen *seen;
 	HASH_FIND(hh, p->addrs, key, sizeof(key), seen);
 	if (seen) {
@@ -376,8 +381,7 @@ static void parse_host(struct sp *p, const struct lex_tok *toks, size_t n)
 	name_ix_add(&p->s->names, p->s->hosts[hi].name, hi);
 	for (size_t k = 0; k < h.naddrs; k++) {
 		struct addr_seen *e = xcalloc(1, sizeof(*e));
-		memcpy(e->key, h.addrs[k].a, 16);
-		e->key[16] = h.addrs[k].plen;
+		addr_seen_key(&h.addrs[k], e->key);
 		e->host = hi;
 		HASH_ADD(hh, p->addrs, key, sizeof(e->key), e);
 	}

@@ -88,11 +88,9 @@ void *grow(void *arr, size_t *cap, size_t n, size_t sz)
 	return arr;
 }
 
-static const uint8_t v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-
 bool addr_is_v4(const uint8_t a[16])
 {
-	return memcmp(a, v4_mapped, 12) == 0;
+	return memcmp(a, addr_v4_mapped, 12) == 0;
 }
 
 const char *addr_str(const uint8_t a[16], char *buf)

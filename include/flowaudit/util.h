@@ -22,11 +22,11 @@ void *grow(void *arr, size_t *cap, size_t n, size_t sz);
 #define GROW(arr, cap, n) ((arr) = grow((arr), &(cap), (n), sizeof(*(arr))))
 
 /* Addresses are kept as 16 bytes: IPv4 as the IPv4-mapped IPv6 address ::ffff:a.b.c.d. */
+static const uint8_t addr_v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 bool addr_is_v4(const uint8_t a[16]);
 static inline void addr_from_v4(uint8_t a[16], const uint8_t v4[4]) /* inline: twice per packet decoded */
 {
-	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-	memcpy(a, mapped, 12);
+	memcpy(a, addr_v4_mapped, 12);
 	memcpy(a + 12, v4, 4);
 }
 /* Text form: dotted quad for IPv4, RFC 5952 for IPv6. buf needs 46 bytes. */
