@@ -417,10 +417,11 @@ int audit_run(const struct audit_opts *o, const struct graph *g, struct audit_re
 		char *filter = audit_live_filter(g, o->bpf, true), *plain = audit_live_filter(g, o->bpf, false);
 		struct cap_live_opts lo = {.iface = o->iface, .snaplen = o->snaplen, .buffer_mb = o->buffer_mb,
 					   .promisc = o->promisc, .filter = filter, .fallback = plain,
-					   .fanout = n > 1};
+					   .fanout = n > 1, .fanout_create = true};
 		for (size_t i = 0; i < n && rc == 0; i++) {
 			rc = cap_open_live(&w[i].cap, &lo, d);
-			lo.fanout_id = w[i].cap.fanout_id; /* the others join the first one's group */
+			lo.fanout_create = false; /* the others join the first one's group */
+			lo.fanout_id = w[i].cap.fanout_id;
 		}
 		free(filter);
 		free(plain);

@@ -208,14 +208,16 @@ size_t fanout_program(struct bpf_insn *prog, enum fanout_frame frame, const uint
 	return a->n;
 }
 
-int fanout_join(int fd, uint16_t *id, const uint16_t *tunnel_ports, size_t nports)
+int fanout_join(int fd, bool create, uint16_t *id, const uint16_t *tunnel_ports, size_t nports)
 {
 	/* A new group takes an id the kernel picks (no other process's group can be joined by mistake); the
-	 * other sockets join it by that id. */
-	int arg = *id | (PACKET_FANOUT_CBPF | (*id ? 0 : PACKET_FANOUT_FLAG_UNIQUEID)) << 16;
+	 * other sockets join it by that id. Whether to create is said apart from the id: the kernel counts
+	 * unique ids from 0, so the first group made after boot is group 0 (taking 0 to mean "make a new
+	 * one" gave each worker a group of its own there, and every packet was counted once per worker). */
+	int arg = (create ? 0 : *id) | (PACKET_FANOUT_CBPF | (create ? PACKET_FANOUT_FLAG_UNIQUEID : 0)) << 16;
 	if (setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof(arg)) < 0)
 		return -1;
-	if (!*id) {
+	if (create) {
 		int got = 0;
 		socklen_t len = sizeof(got);
 		if (getsockopt(fd, SOL_PACKET, PACKET_FANOUT, &got, &len) < 0)

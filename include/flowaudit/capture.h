@@ -51,7 +51,8 @@ struct cap_live_opts {
 	const char *filter;     /* BPF, already combined with the user's expression */
 	const char *fallback;   /* the same without the clauses a link type may refuse (VLAN on cooked) */
 	bool fanout;            /* join a PACKET_FANOUT group (one of several workers) ... */
-	uint16_t fanout_id;     /* ... this one, or 0 for a new one (its id is then in cap.fanout_id) */
+	bool fanout_create;     /* ... a new one (its id is then in cap.fanout_id), or ... */
+	uint16_t fanout_id;     /* ... this one */
 };
 
 struct cap_stats {

@@ -6,6 +6,7 @@
 #define FLOWAUDIT_FANOUT_H
 
 #include <pcap/pcap.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,8 +21,9 @@ enum fanout_frame { FANOUT_KERNEL, FANOUT_ETHERNET };
  * of the tunnel ports are spread by addresses only (a VXLAN source port differs each way). */
 size_t fanout_program(struct bpf_insn *prog, enum fanout_frame frame, const uint16_t *tunnel_ports, size_t nports);
 
-/* Join the capture socket fd to fanout group *id, steered by the program; *id 0 makes a new group and
- * sets *id to the id the kernel gave it. 0, or -1 with errno set. */
-int fanout_join(int fd, uint16_t *id, const uint16_t *tunnel_ports, size_t nports);
+/* Join the capture socket fd to fanout group *id, steered by the program; with create, make a new group
+ * instead and set *id to the id the kernel gave it (which may be 0: the kernel's first unique id after
+ * boot is). 0, or -1 with errno set. */
+int fanout_join(int fd, bool create, uint16_t *id, const uint16_t *tunnel_ports, size_t nports);
 
 #endif
