@@ -277,9 +277,28 @@ static bool serve(struct worker *w)
 	return false;
 }
 
-/* The packet loop. Live, a quiet moment or a request from the controller drains the pipeline first. */
+struct offline {
+	struct worker *w;
+	struct pipeline pl;
+};
+
+static void offline_packet(void *ctx, const struct cap_pkt *cp)
+{
+	struct offline *o = ctx;
+	if (take(o->w, cp, &o->pl.b[o->pl.in % RING]))
+		pipe_push(o->w->ft, &o->pl);
+}
+
+/* The packet loop. Offline, libpcap calls us for each packet. Live, a quiet moment or a request from the
+ * controller drains the pipeline first. */
 static int pump(struct worker *w)
 {
+	if (!w->crew) {
+		struct offline o = {.w = w};
+		int rc = cap_read_all(&w->cap, offline_packet, &o);
+		pipe_drain(w->ft, &o.pl);
+		return rc < 0 ? -1 : 0;
+	}
 	struct pipeline pl = {.in = 0, .out = 0};
 	struct cap_pkt cp;
 	int rc;

@@ -17,6 +17,22 @@
 #include "flowaudit/fanout.h"
 #include "flowaudit/util.h"
 
+static uint64_t stamp(const struct cap_input *in, const struct pcap_pkthdr *h)
+{
+	return (uint64_t)h->ts.tv_sec * 1000000000ull + (uint64_t)h->ts.tv_usec * in->ts_unit;
+}
+
+/* libpcap said PCAP_ERROR. A file cut short keeps what came before it (a warning); any other error means
+ * the file is not what it claims to be, e.g. a pcapng whose interfaces libpcap cannot merge. */
+static void read_failed(struct cap_input *in)
+{
+	const char *msg = pcap_geterr(in->pcap);
+	if (strstr(msg, "truncated"))
+		in->cut = xasprintf("%s: cut short after packet %llu: %s", in->path, (unsigned long long)in->packets, msg);
+	else
+		in->error = xasprintf("packet %llu: %s", (unsigned long long)in->packets + 1, msg);
+}
+
 /* Read the next record of one input into its read-ahead slot. */
 static void advance(struct cap_input *in)
 {
@@ -27,7 +43,7 @@ static void advance(struct cap_input *in)
 	do {
 		rc = pcap_next_ex(in->pcap, &in->hdr, &in->data);
 		if (rc == 1)
-			in->ts_ns = (uint64_t)in->hdr->ts.tv_sec * 1000000000ull + (uint64_t)in->hdr->ts.tv_usec * in->ts_unit;
+			in->ts_ns = stamp(in, in->hdr);
 	} while (rc == 1 && in->ts_ns < in->since_ns);
 	if (rc == 0 || rc == PCAP_ERROR_BREAK)
 		return; /* live: the read timeout expired, or a signal woke us */
@@ -35,14 +51,7 @@ static void advance(struct cap_input *in)
 		in->pending = true;
 		in->packets++;
 	} else if (rc == PCAP_ERROR) {
-		/* A file cut short keeps what came before it (a warning); any other error means the file is
-		 * not what it claims to be, e.g. a pcapng whose interfaces libpcap cannot merge. */
-		const char *msg = pcap_geterr(in->pcap);
-		if (strstr(msg, "truncated"))
-			in->cut = xasprintf("%s: cut short after packet %llu: %s", in->path,
-					    (unsigned long long)in->packets, msg);
-		else
-			in->error = xasprintf("packet %llu: %s", (unsigned long long)in->packets + 1, msg);
+		read_failed(in);
 	}
 }
 
@@ -121,6 +130,15 @@ int cap_open_files(struct cap *c, char *const *paths, size_t n, const char *bpf,
 	return 0;
 }
 
+static void dump(struct cap *c, const struct pcap_pkthdr *h, const u_char *data)
+{
+	if (c->dump_lock)
+		pthread_mutex_lock(c->dump_lock);
+	pcap_dump((u_char *)c->dump, h, data);
+	if (c->dump_lock)
+		pthread_mutex_unlock(c->dump_lock);
+}
+
 int cap_next(struct cap *c, struct cap_pkt *out)
 {
 	/* The packet handed out last stays valid until now: only now read its input's next record. */
@@ -155,14 +173,62 @@ int cap_next(struct cap *c, struct cap_pkt *out)
 	out->len = best->hdr->len;
 	out->data = best->data;
 	c->last = bi + 1;
-	if (c->dump) {
-		if (c->dump_lock)
-			pthread_mutex_lock(c->dump_lock);
-		pcap_dump((u_char *)c->dump, best->hdr, best->data);
-		if (c->dump_lock)
-			pthread_mutex_unlock(c->dump_lock);
-	}
+	if (c->dump)
+		dump(c, best->hdr, best->data);
 	return 1;
+}
+
+struct dispatch {
+	struct cap *c;
+	cap_fn fn;
+	void *ctx;
+};
+
+/* One record of the only input, already stamped, to the caller's function. */
+static void hand_out(const struct dispatch *ds, const struct pcap_pkthdr *h, const u_char *data, uint64_t ts_ns)
+{
+	const struct cap_input *in = &ds->c->in[0];
+	struct cap_pkt p = {.input = 0, .dlt = in->dlt, .ts_ns = ts_ns, .caplen = h->caplen, .len = h->len, .data = data};
+	if (ds->c->dump)
+		dump(ds->c, h, data);
+	ds->fn(ds->ctx, &p);
+}
+
+static void dispatched(u_char *user, const struct pcap_pkthdr *h, const u_char *data)
+{
+	const struct dispatch *ds = (const struct dispatch *)user;
+	struct cap_input *in = &ds->c->in[0];
+	uint64_t ts_ns = stamp(in, h);
+	if (ts_ns < in->since_ns)
+		return;
+	in->packets++;
+	hand_out(ds, h, data, ts_ns);
+}
+
+int cap_read_all(struct cap *c, cap_fn fn, void *ctx)
+{
+	if (c->n != 1 || c->live) {
+		struct cap_pkt p;
+		int rc;
+		while ((rc = cap_next(c, &p)) == 1)
+			fn(ctx, &p);
+		return rc;
+	}
+	/* cap_open_files() read the first record ahead: hand it out, then let libpcap call us. */
+	struct cap_input *in = &c->in[0];
+	if (in->error)
+		return -1;
+	if (!in->pending)
+		return 0;
+	struct dispatch ds = {.c = c, .fn = fn, .ctx = ctx};
+	in->pending = false;
+	hand_out(&ds, in->hdr, in->data, in->ts_ns);
+	int rc;
+	while ((rc = pcap_dispatch(in->pcap, 4096, dispatched, (u_char *)&ds)) > 0)
+		;
+	if (rc == PCAP_ERROR)
+		read_failed(in);
+	return in->error ? -1 : 0;
 }
 
 int cap_open_live(struct cap *c, const struct cap_live_opts *o, struct diag *d)

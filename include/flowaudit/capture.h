@@ -77,6 +77,11 @@ int cap_write_to(struct cap *c, const char *path, struct diag *d);
  * unusable (its error field says why), CAP_TIMEOUT when a live interface had nothing for a while. */
 #define CAP_TIMEOUT 2
 int cap_next(struct cap *c, struct cap_pkt *out);
+/* Offline: hand every packet, in the order cap_next() would, to fn (the packet is valid during the call
+ * only). One file is read by pcap_dispatch(), without the per-record call and copy of pcap_next_ex().
+ * 0 at the end, -1 as cap_next(). */
+typedef void (*cap_fn)(void *ctx, const struct cap_pkt *p);
+int cap_read_all(struct cap *c, cap_fn fn, void *ctx);
 /* Pass over packets stamped before ts_ns: with workers, those from before the fanout group was complete
  * may have reached several sockets. (Draining the socket would not do: a TPACKET_V3 block that has not
  * timed out yet is not readable.) */
