@@ -24,10 +24,16 @@ void *grow(void *arr, size_t *cap, size_t n, size_t sz);
 /* Addresses are kept as 16 bytes: IPv4 as the IPv4-mapped IPv6 address ::ffff:a.b.c.d. */
 static const uint8_t addr_v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 bool addr_is_v4(const uint8_t a[16]);
-static inline void addr_from_v4(uint8_t a[16], const uint8_t v4[4]) /* inline: twice per packet decoded */
+/* Inline: twice per packet decoded. Written as two 8-byte stores: the flow key loads the address as two
+ * 8-byte words right after, and a load that spans two smaller stores cannot be forwarded from them (it
+ * waits for both to reach the cache: make_key was 12% of the samples before). */
+static inline void addr_from_v4(uint8_t a[16], const uint8_t v4[4])
 {
-	memcpy(a, addr_v4_mapped, 12);
-	memcpy(a + 12, v4, 4);
+	uint8_t hi[8] = {0, 0, 0xff, 0xff, v4[0], v4[1], v4[2], v4[3]};
+	uint64_t w;
+	memcpy(&w, hi, 8);
+	memset(a, 0, 8);
+	memcpy(a + 8, &w, 8);
 }
 /* Text form: dotted quad for IPv4, RFC 5952 for IPv6. buf needs 46 bytes. */
 const char *addr_str(const uint8_t a[16], char *buf);
