@@ -168,69 +168,29 @@ static void merge_result(struct audit_result *to, const struct audit_result *fro
 	}
 }
 
-/* Decoded packets go through a short pipeline so that memory latency overlaps with work: when a packet
- * enters, its hash bucket is prefetched; ENTRY packets later, the first flow in that bucket; PROCESS
- * packets later, it is processed, its flow most likely in cache by then. */
-#define RING 16
-#define ENTRY 4
-#define PROCESS 8
-
-struct batched {
-	struct dec_pkt p;
-	uint64_t ts;
-	struct flow_lookup lk;
-};
-
-struct pipeline {
-	struct batched b[RING];
-	uint64_t in, out;       /* packets entered, packets processed */
-};
-
-/* After take() filled the slot at pl->in. */
-static void pipe_push(struct flow_table *ft, struct pipeline *pl)
+/* Decode one captured packet (of worker ctx) into the flow table's pipeline. */
+static void take(void *ctx, const struct cap_pkt *cp)
 {
-	pl->in++;
-	if (pl->in - pl->out > ENTRY)
-		flow_prefetch_entry(ft, pl->b[(pl->in - 1 - ENTRY) % RING].lk.hash);
-	if (pl->in - pl->out > PROCESS) {
-		const struct batched *b = &pl->b[pl->out++ % RING];
-		flow_packet_prepared(ft, &b->p, b->ts, &b->lk);
-	}
-}
-
-static void pipe_drain(struct flow_table *ft, struct pipeline *pl)
-{
-	for (uint64_t i = pl->in > pl->out + ENTRY ? pl->in - ENTRY : pl->out; i < pl->in; i++)
-		flow_prefetch_entry(ft, pl->b[i % RING].lk.hash);
-	for (; pl->out < pl->in; pl->out++) {
-		const struct batched *b = &pl->b[pl->out % RING];
-		flow_packet_prepared(ft, &b->p, b->ts, &b->lk);
-	}
-}
-
-/* Decode one captured packet into b; true when it is for the flow table. */
-static bool take(struct worker *w, const struct cap_pkt *cp, struct batched *b)
-{
+	struct worker *w = ctx;
 	struct audit_result *res = &w->res;
 	res->packets++;
 	if (!res->first_ns || cp->ts_ns < res->first_ns)
 		res->first_ns = cp->ts_ns;
 	if (cp->ts_ns > res->last_ns)
 		res->last_ns = cp->ts_ns;
-	enum dec_status st = dec_frame(cp->dlt, cp->data, cp->caplen, cp->len, &b->p);
+	struct dec_pkt *p = flow_slot(w->ft);
+	enum dec_status st = dec_frame(cp->dlt, cp->data, cp->caplen, cp->len, p);
 	res->by_status[st]++;
 	if (st != DEC_OK) {
 		/* Background frames (ARP, ND, ICMP echo ...) are not skipped input; broken ones are. */
 		if (st != DEC_NOT_IP && st != DEC_OTHER_L4)
 			res->skipped++;
-		return false;
+		return;
 	}
 	res->decoded++;
-	for (unsigned e = 0; b->p.encaps >> e; e++)
-		res->by_encap[e] += b->p.encaps >> e & 1;
-	b->ts = cp->ts_ns;
-	flow_prepare(w->ft, &b->p, &b->lk);
-	return true;
+	for (unsigned e = 0; p->encaps >> e; e++)
+		res->by_encap[e] += p->encaps >> e & 1;
+	flow_push(w->ft, cp->ts_ns);
 }
 
 /* A worker's answer to a snapshot request: its classification so far, with the flows still open folded
@@ -277,42 +237,28 @@ static bool serve(struct worker *w)
 	return false;
 }
 
-struct offline {
-	struct worker *w;
-	struct pipeline pl;
-};
-
-static void offline_packet(void *ctx, const struct cap_pkt *cp)
-{
-	struct offline *o = ctx;
-	if (take(o->w, cp, &o->pl.b[o->pl.in % RING]))
-		pipe_push(o->w->ft, &o->pl);
-}
-
 /* The packet loop. Offline, libpcap calls us for each packet. Live, a quiet moment or a request from the
  * controller drains the pipeline first. */
 static int pump(struct worker *w)
 {
 	if (!w->crew) {
-		struct offline o = {.w = w};
-		int rc = cap_read_all(&w->cap, offline_packet, &o);
-		pipe_drain(w->ft, &o.pl);
+		int rc = cap_read_all(&w->cap, take, w);
+		flow_drain(w->ft);
 		return rc < 0 ? -1 : 0;
 	}
-	struct pipeline pl = {.in = 0, .out = 0};
 	struct cap_pkt cp;
 	int rc;
 	while ((rc = cap_next(&w->cap, &cp)) > 0) {
-		if (rc == 1 && take(w, &cp, &pl.b[pl.in % RING]))
-			pipe_push(w->ft, &pl);
+		if (rc == 1)
+			take(w, &cp);
 		if (w->crew && (rc == CAP_TIMEOUT || atomic_load_explicit(&w->crew->seq, memory_order_relaxed) != w->acked ||
 				atomic_load_explicit(&w->crew->stop, memory_order_relaxed))) {
-			pipe_drain(w->ft, &pl);
+			flow_drain(w->ft);
 			if (serve(w))
 				break;
 		}
 	}
-	pipe_drain(w->ft, &pl);
+	flow_drain(w->ft);
 	return rc < 0 ? -1 : 0;
 }
 

@@ -184,8 +184,8 @@ struct dispatch {
 	void *ctx;
 };
 
-/* One record of the only input, already stamped, to the caller's function. */
-static void hand_out(const struct dispatch *ds, const struct pcap_pkthdr *h, const u_char *data, uint64_t ts_ns)
+/* One record of the only input, already stamped, to the caller's function. Inlined: it runs per packet. */
+static inline __attribute__((always_inline)) void hand_out(const struct dispatch *ds, const struct pcap_pkthdr *h, const u_char *data, uint64_t ts_ns)
 {
 	const struct cap_input *in = &ds->c->in[0];
 	struct cap_pkt p = {.input = 0, .dlt = in->dlt, .ts_ns = ts_ns, .caplen = h->caplen, .len = h->len, .data = data};

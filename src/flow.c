@@ -13,6 +13,24 @@
 #define SLAB_FLOWS 4096
 #define RECENT 256 /* recently opened attempts, for ICMP quotes cut before their ports */
 
+/* The packet pipeline (flow_push): RING slots; a packet's bucket is prefetched when it enters, the
+ * bucket's first flow ENTRY packets later, and it is processed PROCESS packets later. */
+#define RING 16
+#define ENTRY 4
+#define PROCESS 8
+
+struct lookup {
+	struct flow_key key;
+	int side;               /* which end of the key sent the packet */
+	uint32_t hash;
+};
+
+struct slot {
+	struct dec_pkt p;
+	uint64_t ts;
+	struct lookup lk;
+};
+
 /* Expiry lists, each oldest first: attempts nobody answered yet, flows with an answer (or midstream),
  * and closed flows lingering for stragglers. Each has its own idle timeout. */
 enum { LIST_EMBRYONIC, LIST_OPEN, LIST_CLOSED, NLISTS };
@@ -40,6 +58,8 @@ struct flow_table {
 	struct flow_key recent[RECENT]; /* ring of recent attempt keys */
 	unsigned recent_pos;
 	struct flow_stats stats;
+	struct slot ring[RING];         /* the packet pipeline */
+	uint64_t pushed, processed;     /* packets entered, packets processed */
 };
 
 static const char *const verdict_names[FV_N] = {
@@ -462,14 +482,14 @@ static void icmp_error(struct flow_table *t, const struct dec_pkt *p, uint64_t t
 	f->last_ns = ts > f->last_ns ? ts : f->last_ns;
 }
 
-void flow_prepare(const struct flow_table *t, const struct dec_pkt *p, struct flow_lookup *lk)
+static void prepare(const struct flow_table *t, const struct dec_pkt *p, struct lookup *lk)
 {
 	lk->hash = make_key(p, &lk->key, &lk->side);
 	if (t->hash)
 		__builtin_prefetch(&t->hash->hh.tbl->buckets[lk->hash & (t->hash->hh.tbl->num_buckets - 1)]);
 }
 
-void flow_prefetch_entry(const struct flow_table *t, uint32_t hash)
+static void prefetch_entry(const struct flow_table *t, uint32_t hash)
 {
 	if (!t->hash)
 		return;
@@ -483,14 +503,44 @@ void flow_prefetch_entry(const struct flow_table *t, uint32_t hash)
 	}
 }
 
+static void packet(struct flow_table *t, const struct dec_pkt *p, uint64_t ts, const struct lookup *lk);
+
 void flow_packet(struct flow_table *t, const struct dec_pkt *p, uint64_t ts)
 {
-	struct flow_lookup lk;
-	flow_prepare(t, p, &lk);
-	flow_packet_prepared(t, p, ts, &lk);
+	struct lookup lk;
+	prepare(t, p, &lk);
+	packet(t, p, ts, &lk);
 }
 
-void flow_packet_prepared(struct flow_table *t, const struct dec_pkt *p, uint64_t ts, const struct flow_lookup *lk)
+struct dec_pkt *flow_slot(struct flow_table *t)
+{
+	return &t->ring[t->pushed % RING].p;
+}
+
+void flow_push(struct flow_table *t, uint64_t ts)
+{
+	struct slot *s = &t->ring[t->pushed++ % RING];
+	s->ts = ts;
+	prepare(t, &s->p, &s->lk);
+	if (t->pushed - t->processed > ENTRY)
+		prefetch_entry(t, t->ring[(t->pushed - 1 - ENTRY) % RING].lk.hash);
+	if (t->pushed - t->processed > PROCESS) {
+		const struct slot *b = &t->ring[t->processed++ % RING];
+		packet(t, &b->p, b->ts, &b->lk);
+	}
+}
+
+void flow_drain(struct flow_table *t)
+{
+	for (uint64_t i = t->pushed > t->processed + ENTRY ? t->pushed - ENTRY : t->processed; i < t->pushed; i++)
+		prefetch_entry(t, t->ring[i % RING].lk.hash);
+	for (; t->processed < t->pushed; t->processed++) {
+		const struct slot *b = &t->ring[t->processed % RING];
+		packet(t, &b->p, b->ts, &b->lk);
+	}
+}
+
+static void packet(struct flow_table *t, const struct dec_pkt *p, uint64_t ts, const struct lookup *lk)
 {
 	if (ts > t->now_ns)
 		t->now_ns = ts;
@@ -560,6 +610,7 @@ void flow_packet_prepared(struct flow_table *t, const struct dec_pkt *p, uint64_
 
 void flow_finish(struct flow_table *t, uint64_t end_ns)
 {
+	flow_drain(t);
 	if (end_ns < t->now_ns)
 		end_ns = t->now_ns;
 	/* Oldest first, so the callback sees flows in the order they went quiet. */

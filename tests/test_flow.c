@@ -18,6 +18,7 @@ struct settled {
 	enum flow_open open[16];
 	uint16_t client_port[16];
 	char history[16][18];
+	uint32_t pkts[16];
 	int n;
 };
 
@@ -29,6 +30,7 @@ static void on_settle(void *ctx, const struct flow *f, enum flow_verdict v)
 		s->open[s->n] = flow_open(f, v);
 		s->client_port[s->n] = flow_client_port(f);
 		memcpy(s->history[s->n], f->history, sizeof(f->history));
+		s->pkts[s->n] = f->pkts[0] + f->pkts[1];
 	}
 	s->n++;
 }
@@ -89,6 +91,52 @@ static void test_hash_of_words_is_the_hash_of_the_bytes(void)
 		for (int i = 0; i < 5; i++)
 			w[i] = w[i] * 6364136223846793005ull + 1442695040888963407ull + (uint64_t)round;
 	}
+}
+
+/* The pipeline (flow_slot, flow_push, flow_drain) sees the packets in the order pushed, like flow_packet:
+ * twelve attempts, their packets interleaved so that each flow's next packet is pushed while its last
+ * one still waits in the pipeline; their outcomes differ (answered, reset, unanswered, duplicated). */
+static void test_pipeline_judges_like_one_packet_at_a_time(void)
+{
+	struct run one, piped;
+	start(&one, 0);
+	start(&piped, 0);
+	char client[16][20];
+	for (int round = 0; round < 4; round++)
+		for (int i = 0; i < 12; i++) {
+			snprintf(client[i], sizeof(client[i]), "192.0.2.%d", 10 + i);
+			struct dec_pkt p;
+			uint64_t ts = T0 + (uint64_t)round * 10 * MS + (uint64_t)i * 100;
+			if (round == 0)
+				p = pkt(client[i], 40000, SV, 443, SYN, 100, 0);
+			else if (i % 4 == 0)
+				p = pkt(SV, 443, client[i], 40000, round == 1 ? SA : ACK, 900, 0);
+			else if (i % 4 == 1)
+				p = pkt(SV, 443, client[i], 40000, RA, 0, 0);
+			else if (i % 4 == 2)
+				p = pkt(client[i], 40000, SV, 443, SYN, 100, 0); /* retransmitted */
+			else
+				p = pkt(client[i], 40000, SV, 443, ACK, 101, 10); /* the answer not captured */
+			flow_packet(one.t, &p, ts);
+			*flow_slot(piped.t) = p;
+			flow_push(piped.t, ts);
+		}
+	flow_drain(piped.t);
+	flow_finish(one.t, T0 + 10 * S);
+	flow_finish(piped.t, T0 + 10 * S);
+	CU_ASSERT_EQUAL(one.s.n, 12);
+	CU_ASSERT_EQUAL(piped.s.n, one.s.n);
+	int kinds = 0;
+	for (int i = 0; i < 12 && i < one.s.n; i++) {
+		CU_ASSERT_EQUAL(piped.s.v[i], one.s.v[i]);
+		CU_ASSERT_STRING_EQUAL(piped.s.history[i], one.s.history[i]);
+		CU_ASSERT_EQUAL(piped.s.pkts[i], 4);
+		CU_ASSERT_EQUAL(one.s.pkts[i], 4);
+		kinds |= 1 << one.s.v[i];
+	}
+	CU_ASSERT_EQUAL(kinds, 1 << FV_ESTABLISHED | 1 << FV_RESET | 1 << FV_NO_REPLY | 1 << FV_ONE_SIDED);
+	flow_free(one.t);
+	flow_free(piped.t);
 }
 
 static void test_syn_answered_by_synack_is_established(void)
@@ -342,6 +390,7 @@ void suite_flow(void)
 {
 	CU_pSuite s = CU_add_suite("flow", NULL, NULL);
 	TU_ADD(s, test_hash_of_words_is_the_hash_of_the_bytes);
+	TU_ADD(s, test_pipeline_judges_like_one_packet_at_a_time);
 	TU_ADD(s, test_syn_answered_by_synack_is_established);
 	TU_ADD(s, test_syn_answered_by_rst_is_reset);
 	TU_ADD(s, test_rst_after_handshake_is_not_a_rejection);

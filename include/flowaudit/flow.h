@@ -102,17 +102,15 @@ struct flow_table;
 struct flow_table *flow_new(size_t max_flows, const uint8_t (*svc)[8192], flow_settle_fn fn, void *ctx);
 void flow_free(struct flow_table *t);
 void flow_packet(struct flow_table *t, const struct dec_pkt *p, uint64_t ts_ns);
-/* Batched lookups hide memory latency: prepare a packet's lookup (its key and hash; the hash bucket is
- * prefetched), prefetch the first flow of the bucket once that has arrived, then process the packet. */
-struct flow_lookup {
-	struct flow_key key;
-	int side;               /* which end of the key sent the packet */
-	uint32_t hash;
-};
-void flow_prepare(const struct flow_table *t, const struct dec_pkt *p, struct flow_lookup *lk);
-void flow_prefetch_entry(const struct flow_table *t, uint32_t hash);
-void flow_packet_prepared(struct flow_table *t, const struct dec_pkt *p, uint64_t ts, const struct flow_lookup *lk);
-/* Settle every flow still held, judging by the end of the capture at end_ns. */
+/* The same, pipelined to hide memory latency: decode a packet into flow_slot(), then flow_push() it.
+ * Its key is hashed and its hash bucket prefetched at once, the bucket's first flow a few packets
+ * later, and the packet processed a few more later. flow_drain() processes every packet pushed
+ * (before reading results, settling, or waiting for more). The slot is the table's: decoding into it
+ * directly spares a copy. */
+struct dec_pkt *flow_slot(struct flow_table *t);
+void flow_push(struct flow_table *t, uint64_t ts_ns);
+void flow_drain(struct flow_table *t);
+/* Settle every flow still held (the pipeline drained first), judging by the end of the capture at end_ns. */
 void flow_finish(struct flow_table *t, uint64_t end_ns);
 /* Visit every flow still held, with the verdict it would get now (for interim reports). */
 void flow_foreach(const struct flow_table *t, uint64_t now_ns, flow_settle_fn fn, void *ctx);
