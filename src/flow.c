@@ -35,6 +35,8 @@ struct slot {
  * and closed flows lingering for stragglers. Each has its own idle timeout. */
 enum { LIST_EMBRYONIC, LIST_OPEN, LIST_CLOSED, NLISTS };
 
+static_assert(sizeof(struct flow) == 192, "a flow is three cache lines");
+
 struct slab {
 	struct slab *next;
 	struct flow flows[SLAB_FLOWS];
@@ -155,7 +157,7 @@ static void list_append(struct flow_table *t, struct flow *f, int which)
 {
 	struct flow_list *l = &t->lists[which];
 	f->list = (uint8_t)which;
-	f->listed_ns = f->last_ns;
+	f->flags &= (uint16_t)~FLOW_TOUCHED;
 	f->prev = l->tail;
 	f->next = NULL;
 	if (l->tail)
@@ -202,7 +204,7 @@ enum flow_verdict flow_verdict(const struct flow *f, uint64_t now_ns)
 			return FV_RESET;
 		if (f->icmp)
 			return f->icmp == DEC_ICMP_PROHIBITED ? FV_ICMP_PROHIBITED : FV_ICMP_UNREACHABLE;
-		if (f->bytes[1])
+		if (f->flags & FLOW_DATA_S)
 			return FV_MIDSTREAM; /* the server sent data, but its SYN-ACK was not captured */
 		if (f->flags & FLOW_CLIENT_ACK)
 			return FV_ONE_SIDED;
@@ -260,7 +262,7 @@ static void sweep(struct flow_table *t, uint64_t now)
 		while ((h = t->lists[l].head)) {
 			if (h->last_ns + timeout[l] < now) {
 				settle(t, h, now);
-			} else if (h->last_ns > h->listed_ns) {
+			} else if (h->flags & FLOW_TOUCHED) {
 				list_unlink(t, h);
 				list_append(t, h, l);
 			} else {
@@ -422,8 +424,6 @@ static void tcp_update(struct flow *f, int dir, const struct dec_pkt *p, uint64_
 		hist(f, dir, 'S');
 	} else if ((fl & (DEC_TH_SYN | DEC_TH_ACK)) == (DEC_TH_SYN | DEC_TH_ACK)) {
 		f->flags |= FLOW_SYNACK;
-		if (f->synacks < UINT16_MAX)
-			f->synacks++;
 		hist(f, dir, 'H');
 	} else if ((fl & DEC_TH_ACK) && !(fl & (DEC_TH_RST | DEC_TH_FIN))) {
 		if (dir == 0 && (f->flags & FLOW_SYN))
@@ -479,7 +479,10 @@ static void icmp_error(struct flow_table *t, const struct dec_pkt *p, uint64_t t
 	t->stats.icmp_matched++;
 	if (!f->icmp || p->icmp == DEC_ICMP_PROHIBITED)
 		f->icmp = (uint8_t)p->icmp;
-	f->last_ns = ts > f->last_ns ? ts : f->last_ns;
+	if (ts > f->last_ns) {
+		f->last_ns = ts;
+		f->flags |= FLOW_TOUCHED;
+	}
 }
 
 static void prepare(const struct flow_table *t, const struct dec_pkt *p, struct lookup *lk)
@@ -559,8 +562,6 @@ static void packet(struct flow_table *t, const struct dec_pkt *p, uint64_t ts, c
 		dir = side != f->client;
 		/* A SPAN port shows a forwarded frame twice (ingress and egress), microseconds apart. */
 		if (f->fp[dir] == fp && f->pkts[dir] && (uint32_t)(us - f->fp_us[dir]) < FLOW_DUP_NS / 1000) {
-			if (f->dups < UINT16_MAX)
-				f->dups++;
 			t->stats.duplicates++;
 			return;
 		}
@@ -582,9 +583,12 @@ static void packet(struct flow_table *t, const struct dec_pkt *p, uint64_t ts, c
 	f->encaps |= p->encaps;
 	if (f->pkts[dir] < UINT32_MAX)
 		f->pkts[dir]++;
-	f->bytes[dir] += p->payload;
-	if (ts > f->last_ns)
+	if (dir && p->payload)
+		f->flags |= FLOW_DATA_S;
+	if (ts > f->last_ns) {
 		f->last_ns = ts;
+		f->flags |= FLOW_TOUCHED;
+	}
 	if (ts < f->first_ns)
 		f->first_ns = ts; /* a SYN-ACK stamped before its SYN (two capture interfaces) */
 	if (p->proto == IPPROTO_TCP) {

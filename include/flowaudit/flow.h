@@ -56,19 +56,17 @@ struct flow_key {
 #define FLOW_CLOSED 0x0400
 #define FLOW_TALK_C 0x0800      /* the client sent something other than a RST */
 #define FLOW_TALK_S 0x1000      /* the server sent something other than a RST */
+#define FLOW_DATA_S 0x2000      /* the server sent payload */
+#define FLOW_TOUCHED 0x4000     /* a later packet came since it was put on its expiry list (lazy LRU) */
 
+/* Three cache lines: the key and hash handle, then what every packet touches, then the rest. */
 struct flow {
 	struct flow_key key;
 	UT_hash_handle hh;
-	struct flow *prev, *next; /* expiry list, oldest first */
-	uint64_t first_ns, last_ns, syn_ns;
-	uint64_t listed_ns;     /* last_ns when it was put on its expiry list (lazy LRU) */
-	uint64_t bytes[2];      /* payload bytes: [0] client -> server, [1] server -> client */
-	uint32_t pkts[2];       /* packets, the same way round (saturating) */
-	uint32_t isn;           /* the client's initial sequence number */
+	uint64_t last_ns;
 	uint32_t fp[2];         /* fingerprint of the last packet each way, for SPAN duplicates */
 	uint32_t fp_us[2];      /* its time in microseconds, modulo 2^32: only ever compared 1 ms apart */
-	uint16_t syns, synacks, dups; /* saturating */
+	uint32_t pkts[2];       /* packets: [0] client -> server, [1] server -> client (saturating) */
 	uint16_t flags;
 	uint8_t client;         /* 0: key.a/pa is the client; 1: key.b/pb */
 	uint8_t icmp;           /* enum dec_icmp */
@@ -76,6 +74,10 @@ struct flow {
 	uint8_t hlen;
 	uint16_t hseen;         /* history letters already recorded, per direction */
 	uint16_t encaps;        /* encapsulations that carried it (dec_pkt.encaps, OR of its packets) */
+	uint16_t syns;          /* the client's SYNs (saturating) */
+	uint32_t isn;           /* the client's initial sequence number */
+	struct flow *prev, *next; /* expiry list, oldest first */
+	uint64_t first_ns, syn_ns;
 	char history[16];       /* Zeek's letters: upper case client, lower case server */
 };
 
