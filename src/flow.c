@@ -278,24 +278,19 @@ static bool svc_port(const struct flow_table *t, uint8_t proto, uint16_t port)
 	return t->svc && (t->svc[proto == IPPROTO_UDP][port >> 3] >> (port & 7) & 1);
 }
 
-/* History letters (Zeek's): each recorded once per direction. */
-static void hist(struct flow *f, int dir, char letter)
+/* History letters (Zeek's), each recorded once per direction: the letter's index in this string is its
+ * bit in hseen (plus 8 for the server's side), so at most 14 letters and the NUL fit in history[16]. */
+static const char hist_letters[] = "SHADFRT";
+enum { H_SYN, H_SYNACK, H_ACK, H_DATA, H_FIN, H_RST, H_RETRANSMIT };
+static_assert(2 * (sizeof(hist_letters) - 1) < sizeof(((struct flow *)0)->history), "each letter both ways, and a NUL");
+
+static inline void hist(struct flow *f, int dir, unsigned letter)
 {
-	unsigned bit;
-	switch (letter) {
-	case 'S': bit = 0; break;
-	case 'H': bit = 1; break;
-	case 'A': bit = 2; break;
-	case 'D': bit = 3; break;
-	case 'F': bit = 4; break;
-	case 'R': bit = 5; break;
-	default: bit = 6; break; /* 'T' */
-	}
-	bit += dir ? 8u : 0u;
-	if (f->hseen & (1u << bit) || (size_t)f->hlen + 1 >= sizeof(f->history))
+	unsigned bit = letter + (dir ? 8u : 0u);
+	if (f->hseen & (1u << bit))
 		return;
 	f->hseen |= (uint16_t)(1u << bit);
-	f->history[f->hlen++] = dir ? (char)(letter | 0x20) : letter;
+	f->history[f->hlen++] = (char)(hist_letters[letter] | (dir ? 0x20 : 0));
 }
 
 /* Build the key of a packet's flow and return its hash (fa_hash of the key), computed from the words
@@ -418,33 +413,33 @@ static void tcp_update(struct flow *f, int dir, const struct dec_pkt *p, uint64_
 			} else {
 				if (f->syns < UINT16_MAX)
 					f->syns++;
-				hist(f, 0, 'T');
+				hist(f, 0, H_RETRANSMIT);
 			}
 		}
-		hist(f, dir, 'S');
+		hist(f, dir, H_SYN);
 	} else if ((fl & (DEC_TH_SYN | DEC_TH_ACK)) == (DEC_TH_SYN | DEC_TH_ACK)) {
 		f->flags |= FLOW_SYNACK;
-		hist(f, dir, 'H');
+		hist(f, dir, H_SYNACK);
 	} else if ((fl & DEC_TH_ACK) && !(fl & (DEC_TH_RST | DEC_TH_FIN))) {
 		if (dir == 0 && (f->flags & FLOW_SYN))
 			f->flags |= FLOW_CLIENT_ACK;
-		hist(f, dir, p->payload ? 'D' : 'A');
+		hist(f, dir, p->payload ? H_DATA : H_ACK);
 	}
 	if (p->payload && !(fl & DEC_TH_SYN)) {
 		if (dir == 0 && (f->flags & FLOW_SYN))
 			f->flags |= FLOW_CLIENT_ACK;
-		hist(f, dir, 'D');
+		hist(f, dir, H_DATA);
 	}
 	if (fl & DEC_TH_FIN) {
 		f->flags |= dir ? FLOW_FIN_S : FLOW_FIN_C;
-		hist(f, dir, 'F');
+		hist(f, dir, H_FIN);
 	}
 	if (fl & DEC_TH_RST) {
 		f->flags |= dir ? FLOW_RST_S : FLOW_RST_C;
 		/* Only a RST that answers a SYN rejects it; one after a handshake is a close (FIELD-NOTES). */
 		if (dir == 1 && (f->flags & FLOW_SYN) && !(f->flags & FLOW_SYNACK))
 			f->flags |= FLOW_REJECTED;
-		hist(f, dir, 'R');
+		hist(f, dir, H_RST);
 	}
 }
 
@@ -603,7 +598,7 @@ static void packet(struct flow_table *t, const struct dec_pkt *p, uint64_t ts, c
 		}
 	} else {
 		f->flags &= (uint16_t)~FLOW_ONLY_RST;
-		hist(f, dir, 'D');
+		hist(f, dir, H_DATA);
 	}
 	/* Change lists only when the flow's kind changes (answered: embryonic -> open). */
 	if (f->list == LIST_EMBRYONIC && f->pkts[1]) {
