@@ -295,26 +295,33 @@ static inline void hist(struct flow *f, int dir, unsigned letter)
 
 /* Build the key of a packet's flow and return its hash (fa_hash of the key), computed from the words
  * in registers rather than from the key just stored. */
-static uint32_t make_key(const struct dec_pkt *p, struct flow_key *k, int *src_side)
+static inline __attribute__((always_inline)) uint32_t make_key(const struct dec_pkt *p, struct flow_key *k, int *src_side)
 {
 	/* Any order of the two ends will do, as long as both directions of a flow agree on it: the
-	 * addresses compared as two native words each, then the ports. */
-	uint64_t s[2], d[2];
-	memcpy(s, p->src, 16);
-	memcpy(d, p->dst, 16);
-	bool swap = s[0] != d[0] ? s[0] > d[0] : s[1] != d[1] ? s[1] > d[1] : p->sport > p->dport;
-	const uint64_t *a = swap ? d : s, *b = swap ? s : d;
-	uint16_t pa = swap ? p->dport : p->sport, pb = swap ? p->sport : p->dport;
+	 * addresses compared as two native words each, then the ports. Without branches: which end comes
+	 * first is a coin toss per packet, a branch on it mispredicted half the time. */
+	uint64_t s0, s1, d0, d1;
+	memcpy(&s0, p->src, 8);
+	memcpy(&s1, p->src + 8, 8);
+	memcpy(&d0, p->dst, 8);
+	memcpy(&d1, p->dst + 8, 8);
+	uint64_t swap = (s0 > d0) | ((s0 == d0) & ((s1 > d1) | ((s1 == d1) & (p->sport > p->dport))));
+	uint64_t m = -swap, x0 = (s0 ^ d0) & m, x1 = (s1 ^ d1) & m;
+	uint64_t a0 = s0 ^ x0, a1 = s1 ^ x1, b0 = d0 ^ x0, b1 = d1 ^ x1;
+	uint16_t xp = (uint16_t)((p->sport ^ p->dport) & m);
 	/* pa, pb, proto and the zero pad, as one little-endian word */
-	uint64_t tail = (uint64_t)pa | (uint64_t)pb << 16 | (uint64_t)p->proto << 32;
+	uint64_t tail = (uint64_t)(uint16_t)(p->sport ^ xp) | (uint64_t)(uint16_t)(p->dport ^ xp) << 16 |
+			(uint64_t)p->proto << 32;
 	static_assert(offsetof(struct flow_key, pa) == 32 && sizeof(struct flow_key) == 40, "flow_key layout");
-	memcpy(k->a, a, 16);
-	memcpy(k->b, b, 16);
+	memcpy(k->a, &a0, 8);
+	memcpy(k->a + 8, &a1, 8);
+	memcpy(k->b, &b0, 8);
+	memcpy(k->b + 8, &b1, 8);
 	memcpy(&k->pa, &tail, 8);
-	*src_side = swap;
+	*src_side = (int)swap;
 	if (__BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__)
 		return fa_hash(k, sizeof(*k));
-	return fa_hash5(a[0], a[1], b[0], b[1], tail);
+	return fa_hash5(a0, a1, b0, b1, tail);
 }
 
 /* Who is the client of a flow whose first packet (from src_side) we are looking at? */
@@ -487,7 +494,9 @@ static void prepare(const struct flow_table *t, const struct dec_pkt *p, struct 
 		__builtin_prefetch(&t->hash->hh.tbl->buckets[lk->hash & (t->hash->hh.tbl->num_buckets - 1)]);
 }
 
-static void prefetch_entry(const struct flow_table *t, uint32_t hash)
+/* Inlined on purpose: as a function of its own, nothing but loads and prefetches, GCC judged it pure and
+ * dropped every call to it (no prefetch of a flow was left in the binary). */
+static inline __attribute__((always_inline)) void prefetch_entry(const struct flow_table *t, uint32_t hash)
 {
 	if (!t->hash)
 		return;
