@@ -254,7 +254,8 @@ static void settle(struct flow_table *t, struct flow *f, uint64_t now_ns)
 /* The lists are ordered lazily: a packet does not move its flow (that would touch two more flows' cache
  * lines per packet); the sweep moves a flow that was touched since it was listed to the tail. Every flow
  * listed after the head was listed no earlier, so an untouched, unexpired head ends the sweep. */
-static void sweep(struct flow_table *t, uint64_t now)
+/* noinline: once a second of capture time, kept out of the per-packet function's registers. */
+static __attribute__((noinline)) void sweep(struct flow_table *t, uint64_t now)
 {
 	static const uint64_t timeout[NLISTS] = {FLOW_EMBRYONIC_NS, FLOW_IDLE_NS, FLOW_CLOSED_NS};
 	for (int l = 0; l < NLISTS; l++) {
@@ -305,7 +306,8 @@ static inline __attribute__((always_inline)) uint32_t make_key(const struct dec_
 	memcpy(&s1, p->src + 8, 8);
 	memcpy(&d0, p->dst, 8);
 	memcpy(&d1, p->dst + 8, 8);
-	uint64_t swap = (s0 > d0) | ((s0 == d0) & ((s1 > d1) | ((s1 == d1) & (p->sport > p->dport))));
+	__uint128_t s = (__uint128_t)s0 << 64 | s1, d = (__uint128_t)d0 << 64 | d1;
+	uint64_t swap = (s > d) | ((s == d) & (p->sport > p->dport));
 	uint64_t m = -swap, x0 = (s0 ^ d0) & m, x1 = (s1 ^ d1) & m;
 	uint64_t a0 = s0 ^ x0, a1 = s1 ^ x1, b0 = d0 ^ x0, b1 = d1 ^ x1;
 	uint16_t xp = (uint16_t)((p->sport ^ p->dport) & m);
@@ -450,7 +452,7 @@ static void tcp_update(struct flow *f, int dir, const struct dec_pkt *p, uint64_
 	}
 }
 
-static void icmp_error(struct flow_table *t, const struct dec_pkt *p, uint64_t ts)
+static __attribute__((noinline)) void icmp_error(struct flow_table *t, const struct dec_pkt *p, uint64_t ts)
 {
 	struct flow *f = NULL;
 	if (p->quote_ports) {
