@@ -3,6 +3,7 @@
  * that file only: what came before it is still audited, and the cut is reported. */
 #include "flowaudit/capture.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <grp.h>
 #include <poll.h>
@@ -185,7 +186,8 @@ struct dispatch {
 };
 
 /* One record of the only input, already stamped, to the caller's function. Inlined: it runs per packet. */
-static inline __attribute__((always_inline)) void hand_out(const struct dispatch *ds, const struct pcap_pkthdr *h, const u_char *data, uint64_t ts_ns)
+static inline __attribute__((always_inline)) void hand_out(const struct dispatch *ds, const struct pcap_pkthdr *h,
+								const u_char *data, uint64_t ts_ns)
 {
 	const struct cap_input *in = &ds->c->in[0];
 	struct cap_pkt p = {.input = 0, .dlt = in->dlt, .ts_ns = ts_ns, .caplen = h->caplen, .len = h->len, .data = data};
@@ -207,7 +209,8 @@ static void dispatched(u_char *user, const struct pcap_pkthdr *h, const u_char *
 
 int cap_read_all(struct cap *c, cap_fn fn, void *ctx)
 {
-	if (c->n != 1 || c->live) {
+	assert(!c->live);
+	if (c->n != 1) {
 		struct cap_pkt p;
 		int rc;
 		while ((rc = cap_next(c, &p)) == 1)

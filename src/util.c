@@ -24,6 +24,14 @@ void *xmalloc(size_t n)
 	return p;
 }
 
+void *xmalloc_lines(size_t n)
+{
+	void *p = aligned_alloc(64, (n + 63) / 64 * 64);
+	if (!p)
+		oom();
+	return p;
+}
+
 void *xcalloc(size_t n, size_t size)
 {
 	void *p = calloc(n ? n : 1, size ? size : 1);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 void *xmalloc(size_t n);
+void *xmalloc_lines(size_t n); /* starting on a 64-byte cache line */
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
