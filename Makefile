@@ -106,14 +106,20 @@ fuzz:
 	tools/deps.sh check
 	$(MAKE) FLAVOUR=fuzz CC=clang CFLAGS='$(FUZZ_CFLAGS)' fuzz-run
 
+# A corpus directory that does not exist makes libFuzzer exit at once (make fuzz fuzzed nothing so until
+# 2026-12-01), so tests/fuzz/regress/TARGET is passed only when it exists; a run without a DONE line fails.
 fuzz-run: $(B)/fuzz_packet $(B)/fuzz_rules $(B)/fuzz_site $(B)/seeds
 	mkdir -p $(B)/seed-packet $(B)/seed-rules $(B)/seed-site $(B)/corpus-packet $(B)/corpus-rules $(B)/corpus-site
 	$(B)/seeds $(B)/seed-packet pcaps/*.pcap $$(ls $(CORPUS)/pcaps/*/*.pcap 2>/dev/null | head -400)
 	cp rules/*.rules tests/lint/*.rules $(B)/seed-rules/
 	cp rules/*.site tests/lint/*.site $(B)/seed-site/
 	for t in packet rules site; do \
+	  regress=; [ -d tests/fuzz/regress/$$t ] && regress=tests/fuzz/regress/$$t; \
 	  $(B)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=$(B)/crash-$$t- \
-	    $(B)/corpus-$$t $(B)/seed-$$t tests/fuzz/regress/$$t 2>&1 | grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|#[0-9]+ +DONE)|ERROR|SUMMARY' ; \
+	    $(B)/corpus-$$t $(B)/seed-$$t $$regress >$(B)/fuzz-$$t.log 2>&1; \
+	  grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|#[0-9]+ +DONE)|ERROR|SUMMARY' $(B)/fuzz-$$t.log; \
+	  grep -q 'DONE' $(B)/fuzz-$$t.log || test -n "$$(ls $(B)/crash-$$t-* 2>/dev/null)" || \
+	    { echo "fuzz_$$t did not run: $$(tail -1 $(B)/fuzz-$$t.log)"; exit 1; }; \
 	  test -z "$$(ls $(B)/crash-$$t-* 2>/dev/null)" || { echo "fuzz_$$t found a crash: $$(ls $(B)/crash-$$t-*)"; exit 1; }; \
 	done
 
