@@ -141,6 +141,16 @@ size_t flow_count(const struct flow_table *t)
 	return t->count;
 }
 
+/* A packet (or an ICMP error about it) at ts: the flow's last time, and the lazy LRU's mark that the
+ * sweep must move it to its list's tail rather than expire it. */
+static inline void touch(struct flow *f, uint64_t ts)
+{
+	if (ts > f->last_ns) {
+		f->last_ns = ts;
+		f->flags |= FLOW_TOUCHED;
+	}
+}
+
 static void list_unlink(struct flow_table *t, struct flow *f)
 {
 	struct flow_list *l = &t->lists[f->list];
@@ -485,10 +495,7 @@ static __attribute__((noinline)) void icmp_error(struct flow_table *t, const str
 	t->stats.icmp_matched++;
 	if (!f->icmp || p->icmp == DEC_ICMP_PROHIBITED)
 		f->icmp = (uint8_t)p->icmp;
-	if (ts > f->last_ns) {
-		f->last_ns = ts;
-		f->flags |= FLOW_TOUCHED;
-	}
+	touch(f, ts);
 }
 
 static void prepare(const struct flow_table *t, const struct dec_pkt *p, struct lookup *lk)
@@ -593,10 +600,7 @@ static void packet(struct flow_table *t, const struct dec_pkt *p, uint64_t ts, c
 		f->pkts[dir]++;
 	if (dir && p->payload)
 		f->flags |= FLOW_DATA_S;
-	if (ts > f->last_ns) {
-		f->last_ns = ts;
-		f->flags |= FLOW_TOUCHED;
-	}
+	touch(f, ts);
 	if (ts < f->first_ns)
 		f->first_ns = ts; /* a SYN-ACK stamped before its SYN (two capture interfaces) */
 	if (p->proto == IPPROTO_TCP) {

@@ -27,9 +27,11 @@ static const uint8_t addr_v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0
 bool addr_is_v4(const uint8_t a[16]);
 /* Inline: twice per packet decoded. Written as two 8-byte stores: the flow key loads the address as two
  * 8-byte words right after, and a load that spans two smaller stores cannot be forwarded from them (it
- * waits for both to reach the cache: make_key was 12% of the samples before). */
+ * waits for both to reach the cache: make_key had 12% of perf's samples before, 3% of the time measured). */
 static inline void addr_from_v4(uint8_t a[16], const uint8_t v4[4])
 {
+	/* addr_v4_mapped's last 4 bytes, spelled out: copied from the constant, GCC builds the word on the
+	 * stack with two 4-byte stores and loads it back, the very stall this avoids. */
 	uint8_t hi[8] = {0, 0, 0xff, 0xff, v4[0], v4[1], v4[2], v4[3]};
 	uint64_t w;
 	memcpy(&w, hi, 8);
