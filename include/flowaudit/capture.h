@@ -13,6 +13,7 @@
 #include "flowaudit/diag.h"
 
 #define CAP_IOBUF (1 << 20) /* stdio buffer of a capture file */
+#define CAP_MAX_RECORD 262144 /* libpcap's largest sane captured length for the link types we decode */
 
 struct cap_input {
 	char *path;
@@ -23,6 +24,9 @@ struct cap_input {
 	uint32_t ts_unit;       /* nanoseconds per unit of the handle's ts.tv_usec (1, or 1000 if microseconds) */
 	uint64_t packets;       /* records read (after the BPF filter) */
 	uint64_t since_ns;      /* records stamped earlier are passed over, not counted */
+	bool classic;           /* a pcap file (not pcapng) in this machine's byte order, version 2.4 */
+	bool filtered;          /* prog holds the user's BPF filter */
+	struct bpf_program prog;
 	char *cut;              /* why reading stopped early (truncated record), or NULL */
 	char *error;            /* a fatal read error ("packet N: ..."), or NULL */
 	/* the next packet, read ahead for the merge */
@@ -78,7 +82,9 @@ int cap_write_to(struct cap *c, const char *path, struct diag *d);
 #define CAP_TIMEOUT 2
 int cap_next(struct cap *c, struct cap_pkt *out);
 /* Offline: hand every packet, in the order cap_next() would, to fn (the packet is valid during the call
- * only). One file is read by pcap_dispatch(), without the per-record call and copy of pcap_next_ex().
+ * only). One pcap file in this machine's byte order is read by our own record reader, straight from large
+ * reads with no copy per packet; any other (pcapng, swapped, old versions, several files) through libpcap.
+ * The environment variable FLOWAUDIT_READER=libpcap makes libpcap read every file (to compare the two).
  * 0 at the end, -1 as cap_next(). */
 typedef void (*cap_fn)(void *ctx, const struct cap_pkt *p);
 int cap_read_all(struct cap *c, cap_fn fn, void *ctx);
