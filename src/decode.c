@@ -738,7 +738,7 @@ static enum dec_status link_layer(int dlt, struct rd *r, struct dec_pkt *out, in
 
 enum dec_status dec_frame(int dlt, const uint8_t *frame, uint32_t caplen, uint32_t wirelen, struct dec_pkt *out)
 {
-	memset(out, 0, sizeof(*out));
+	zero_small(out, sizeof(*out));
 	struct rd r = {frame, caplen < wirelen || !wirelen ? caplen : wirelen, false};
 	/* Untagged Ethernet carrying IPv4, most of any capture, goes straight to ipv4(): where the general
 	 * path (link_layer, ethernet, tagged, by_ethertype) would take it, in a quarter of the instructions. */

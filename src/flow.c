@@ -198,7 +198,7 @@ static struct flow *flow_alloc(struct flow_table *t)
 	}
 	struct flow *f = t->free;
 	t->free = f->next;
-	memset(f, 0, sizeof(*f));
+	zero_small(f, sizeof(*f));
 	return f;
 }
 

@@ -18,6 +18,20 @@ char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *xvasprintf(const char *fmt, va_list ap);
 
+/* Zero a small object of n bytes (n >= 16, known at compile time) with 16-byte stores. For memset() of 64
+ * to a few hundred bytes GCC emits rep stosq, which takes some 30 cycles to start on AMD Zen: once per
+ * packet decoded and once per flow created. */
+static inline __attribute__((always_inline)) void zero_small(void *p, size_t n)
+{
+	typedef uint8_t v16 __attribute__((vector_size(16)));
+	static const v16 z;
+#pragma GCC unroll 16 /* unrolled, or GCC turns the loop back into memset() */
+	for (size_t i = 0; i + 16 <= n; i += 16)
+		memcpy((char *)p + i, &z, 16);
+	if (n % 16)
+		memcpy((char *)p + n - 16, &z, 16);
+}
+
 /* Grow *arr (of *cap elements of size sz) so that index n fits. */
 void *grow(void *arr, size_t *cap, size_t n, size_t sz);
 #define GROW(arr, cap, n) ((arr) = grow((arr), &(cap), (n), sizeof(*(arr))))
