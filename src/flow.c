@@ -185,6 +185,14 @@ static void list_append(struct flow_table *t, struct flow *f, int which)
 	l->tail = f;
 }
 
+static inline __attribute__((always_inline)) void prefetch_lines(const void *p)
+{
+	const char *c = p;
+	__builtin_prefetch(c);
+	__builtin_prefetch(c + 64);
+	__builtin_prefetch(c + 128);
+}
+
 static struct flow *flow_alloc(struct flow_table *t)
 {
 	if (!t->free) {
@@ -198,6 +206,9 @@ static struct flow *flow_alloc(struct flow_table *t)
 	}
 	struct flow *f = t->free;
 	t->free = f->next;
+	/* The next flow to hand out was freed by the last sweep, maybe thousands of flows ago. */
+	if (t->free)
+		prefetch_lines(t->free);
 	zero_small(f, sizeof(*f));
 	return f;
 }
@@ -273,13 +284,6 @@ static void settle(struct flow_table *t, struct flow *f, uint64_t now_ns)
  * neighbours in uthash's insertion-order list and its bucket (HASH_DEL), and what the settle callback
  * reads (the classifier's pair cache and row). Walking a list oldest first, we know which flows come
  * next, so each of those is asked for a few flows ahead (5% less time on snap96, 7 alternating runs). */
-static inline __attribute__((always_inline)) void prefetch_lines(const void *p)
-{
-	const char *c = p;
-	__builtin_prefetch(c);
-	__builtin_prefetch(c + 64);
-	__builtin_prefetch(c + 128);
-}
 
 /* How many places ahead of the flow being settled each prefetch is issued: the flow's lines, then its
  * uthash neighbours and bucket, then the callback's stages 2, 1 and 0. Distances of 5 to 12 for the lines
