@@ -114,7 +114,7 @@ int cap_open_files(struct cap *c, char *const *paths, size_t n, const char *bpf,
 			return -1;
 		}
 		/* Nanoseconds by the magic number, either byte order (pcapng: taken as microseconds). */
-		uint32_t magic = file_magic(paths[i]);
+		uint32_t magic = S_ISREG(st.st_mode) ? file_magic(paths[i]) : 0; /* a pipe cannot be read twice */
 		in->nsec = magic == MAGIC_NSEC || magic == __builtin_bswap32(MAGIC_NSEC);
 		in->classic = (magic == MAGIC_USEC || magic == MAGIC_NSEC) && !pcap_is_swapped(in->pcap) &&
 			      pcap_major_version(in->pcap) == 2 && pcap_minor_version(in->pcap) == 4;

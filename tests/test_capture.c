@@ -2,8 +2,12 @@
  * its own record reader and everything else through libpcap; the two must hand out the same packets
  * (stamps, lengths, bytes), stop at the same place on a file cut anywhere, and fail on the same records.
  * Files are written here byte by byte; FLOWAUDIT_READER=libpcap selects libpcap for the comparison. */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "flowaudit/capture.h"
 #include "flowaudit/util.h"
@@ -167,10 +171,53 @@ static void test_an_impossible_captured_length_is_an_error_in_both_readers(void)
 	same(&own, &lib);
 }
 
+struct feed {
+	const char *path;
+	const uint8_t *buf;
+	size_t len;
+};
+
+static void *feed_fifo(void *arg)
+{
+	const struct feed *fd = arg;
+	FILE *f = fopen(fd->path, "wb");
+	if (f) {
+		fwrite(fd->buf, 1, fd->len, f);
+		fclose(f);
+	}
+	return NULL;
+}
+
+/* A capture from a pipe is read once, by libpcap: nothing may open it a second time (to look at its
+ * magic number, say), which would take bytes out of the stream. */
+static void test_a_capture_from_a_pipe_is_read_whole(void)
+{
+	enum { N = 20000 };
+	static struct rec r[N];
+	for (size_t i = 0; i < N; i++)
+		r[i] = (struct rec){1700000000 + (uint32_t)(i / 1000), (uint32_t)(i % 1000) * 1000, 90, 90};
+	static uint8_t buf[24 + N * (16 + 90)];
+	size_t n = build(buf, 0xa1b2c3d4u, 96, r, N, false);
+	char *path = xasprintf("%s/pipe", tu_dir());
+	CU_ASSERT_FATAL(mkfifo(path, 0600) == 0);
+	signal(SIGPIPE, SIG_IGN); /* the writer's fwrite fails if the reader gave up, rather than killing the run */
+	struct feed fd = {path, buf, n};
+	pthread_t th;
+	CU_ASSERT_FATAL(pthread_create(&th, NULL, feed_fifo, &fd) == 0);
+	struct outcome o = read_with(path, NULL, false);
+	pthread_join(th, NULL);
+	CU_ASSERT_EQUAL(o.open_rc, 0);
+	CU_ASSERT_EQUAL(o.read_rc, 0);
+	CU_ASSERT_FALSE(o.cut);
+	CU_ASSERT_EQUAL(o.seen.n, N);
+	free(path);
+}
+
 void suite_capture(void)
 {
 	CU_pSuite s = CU_add_suite("capture", NULL, NULL);
 	TU_ADD(s, test_own_reader_hands_out_what_libpcap_does);
 	TU_ADD(s, test_a_file_cut_anywhere_stops_at_the_same_packet_in_both_readers);
 	TU_ADD(s, test_an_impossible_captured_length_is_an_error_in_both_readers);
+	TU_ADD(s, test_a_capture_from_a_pipe_is_read_whole);
 }
