@@ -52,6 +52,9 @@ for cap in full snap96; do
 	read -r t m < <(measure "$B/flowaudit" audit -r "$f" -s "$D/bench.site" --format json -o /dev/null)
 	row "flowaudit audit" "$t" "$m"
 	fa=$t vs=""
+	# The same with libpcap reading the file (pcap_dispatch), as before flowaudit had its own record reader.
+	read -r t m < <(FLOWAUDIT_READER=libpcap measure "$B/flowaudit" audit -r "$f" -s "$D/bench.site" --format json -o /dev/null)
+	row "  reading through libpcap" "$t" "$m"
 	versus() { vs="$vs, $(awk -v a="$2" -v b="$fa" 'BEGIN { printf "%.1f", (b > 0 ? a / b : 0) }')x $1"; }
 	if command -v tcpdump >/dev/null; then
 		read -r t m < <(measure tcpdump -nn -r "$f" -w /dev/null); row "tcpdump -w /dev/null" "$t" "$m"
