@@ -1,8 +1,9 @@
 /* test_decode.c: the decoder on hand-built frames: each link type, tags, IPv6 extension headers,
  * fragments, ICMP errors; and every frame replayed at every snaplen, placed against the end of its
  * buffer so that ASan sees a read one byte too far. */
+#include <dirent.h>
 #include <netinet/in.h>
-#include <pcap/dlt.h>
+#include <pcap/pcap.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +31,85 @@ static void every_snaplen(int dlt, const uint8_t *frame, size_t len, size_t need
 		if (cap < needed)
 			CU_ASSERT(st == DEC_TRUNC_LINK || st == DEC_TRUNC_IP || st == DEC_TRUNC_L4 || st == DEC_NOT_IP);
 	}
+}
+
+/* The fast path for untagged Ethernet/IPv4/TCP and the general path give the same status and the same
+ * bytes (struct dec_pkt is zeroed whole first, padding included, so memcmp compares every field). */
+static bool paths_agree(int dlt, const uint8_t *frame, size_t caplen, size_t wirelen)
+{
+	struct dec_pkt a, b;
+	enum dec_status sa = decode_tight(dlt, frame, caplen, wirelen, &a);
+	uint8_t *buf = xmalloc(caplen ? caplen : 1);
+	memcpy(buf, frame, caplen);
+	enum dec_status sb = dec_frame_general(dlt, buf, (uint32_t)caplen, (uint32_t)wirelen, &b);
+	free(buf);
+	return sa == sb && !memcmp(&a, &b, sizeof(a));
+}
+
+/* Every byte of the headers an Ethernet/IPv4/TCP frame is decoded from, set to values at and around each
+ * limit the fast path checks (version and IHL, fragment offset, protocol, lengths, data offset), at every
+ * captured length: the two paths never differ. */
+static void test_fast_path_decodes_as_the_general_path(void)
+{
+	uint8_t f[128];
+	size_t n = tu_eth_tcp(f, "192.0.2.1", "192.0.2.2", 40000, 61617, DEC_TH_SYN | DEC_TH_ACK, 99, 30);
+	static const uint8_t values[] = {0x00, 0x01, 0x05, 0x06, 0x08, 0x11, 0x14, 0x20, 0x28, 0x3f, 0x40, 0x44,
+					 0x45, 0x46, 0x4f, 0x50, 0x60, 0x80, 0xf0, 0xff};
+	size_t cases = 0, bad = 0;
+	for (size_t pos = 12; pos < 14 + 20 + 20; pos++)
+		for (size_t v = 0; v < sizeof(values); v++) {
+			uint8_t g[128];
+			memcpy(g, f, n);
+			g[pos] = values[v];
+			for (size_t cap = 40; cap <= n; cap += 3) {
+				cases++;
+				bad += !paths_agree(DLT_EN10MB, g, cap, n);
+			}
+			cases++;
+			bad += !paths_agree(DLT_EN10MB, g, n, n - 10); /* a wire length shorter than captured */
+		}
+	CU_ASSERT_EQUAL(bad, 0);
+	CU_ASSERT(cases > 10000);
+}
+
+/* And on every frame of the bundled captures and of the public corpus's plain Ethernet pcaps. */
+static size_t agree_on_file(const char *path, size_t *frames)
+{
+	char err[PCAP_ERRBUF_SIZE];
+	pcap_t *p = pcap_open_offline(path, err);
+	if (!p)
+		return 0;
+	size_t bad = 0;
+	struct pcap_pkthdr *h;
+	const u_char *d;
+	while (pcap_next_ex(p, &h, &d) == 1) {
+		(*frames)++;
+		bad += !paths_agree(pcap_datalink(p), d, h->caplen, h->len);
+	}
+	pcap_close(p);
+	return bad;
+}
+
+static void test_fast_path_agrees_on_real_captures(void)
+{
+	size_t frames = 0, bad = 0;
+	const char *dirs[] = {"pcaps", "../shared/corpus/pcaps/tcpdump", "../shared/corpus/pcaps/libpcap"};
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		DIR *dir = opendir(dirs[i]);
+		if (!dir)
+			continue;
+		for (struct dirent *e; (e = readdir(dir));) {
+			size_t l = strlen(e->d_name);
+			if (l < 5 || strcmp(e->d_name + l - 5, ".pcap"))
+				continue;
+			char *path = xasprintf("%s/%s", dirs[i], e->d_name);
+			bad += agree_on_file(path, &frames);
+			free(path);
+		}
+		closedir(dir);
+	}
+	CU_ASSERT_EQUAL(bad, 0);
+	CU_ASSERT(frames >= 3000); /* pcaps/ alone has 3,047 */
 }
 
 static void test_ipv4_tcp_syn_on_ethernet(void)
@@ -255,6 +335,8 @@ void suite_decode(void)
 {
 	CU_pSuite s = CU_add_suite("decode", NULL, NULL);
 	TU_ADD(s, test_ipv4_tcp_syn_on_ethernet);
+	TU_ADD(s, test_fast_path_decodes_as_the_general_path);
+	TU_ADD(s, test_fast_path_agrees_on_real_captures);
 	TU_ADD(s, test_addresses_print_as_tcpdump_does);
 	TU_ADD(s, test_ethernet_padding_is_not_payload);
 	TU_ADD(s, test_vlan_and_qinq_tags_at_any_depth);

@@ -24,13 +24,13 @@ incl() { awk -v f="$1" '$0 ~ "src/[a-z_]+\\.c:" f "[ .]" { gsub(",", "", $1); pr
 self() { awk -v f="$1" '$0 ~ "src/[a-z_]+\\.c:" f "[ .]" { gsub(",", "", $1); print $1; exit }' "$D/cg.flowaudit.self"; }
 per() { awk -v n="${1:-0}" -v p="$pk" 'BEGIN { printf "%8.0f", p ? n / p : 0 }'; }
 
-# Reading is libpcap's pcap_dispatch() with our callback less what the callback hands the packet on to.
+# Reading is our record reader (or libpcap's pcap_dispatch()) with our callback, less what the callback hands on to.
 loop=$(incl pump) cap=$(( $(incl cap_read_all) - $(incl take) )) dec=$(incl dec_frame)
 table=$(incl packet) key=$(( $(incl flow_push) - table )) settle=$(incl settle)
 printf '\ninstructions per packet (callgrind; %s packets, 170,000 attempts, the same mix and site size)\n' "$pk"
 printf '  %-52s %s\n' "libpcap floor (pcap_dispatch, one byte per packet)" "$(per "$(total "$D/cg.floor")")"
 printf '  %-52s %s\n' "flowaudit's packet loop" "$(per "$loop")"
-printf '  %-52s %s\n' "  reading (pcap_dispatch and our callback)" "$(per "$cap")"
+printf '  %-52s %s\n' "  reading (the record reader and our callback)" "$(per "$cap")"
 printf '  %-52s %s\n' "  decoding (dec_frame)" "$(per "$dec")"
 printf '  %-52s %s\n' "  flow key, hash and prefetch (flow_push)" "$(per "$key")"
 printf '  %-52s %s\n' "  flow table and classifier" "$(per "$table")"

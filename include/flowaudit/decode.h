@@ -62,6 +62,10 @@ struct dec_pkt {
 
 /* dlt: libpcap's DLT_ value. caplen: bytes present; wirelen: bytes on the wire. */
 enum dec_status dec_frame(int dlt, const uint8_t *frame, uint32_t caplen, uint32_t wirelen, struct dec_pkt *out);
+/* The same without the fast path for untagged Ethernet/IPv4/TCP: the reference the tests and the packet
+ * fuzzer hold dec_frame() to. */
+enum dec_status dec_frame_general(int dlt, const uint8_t *frame, uint32_t caplen, uint32_t wirelen,
+				  struct dec_pkt *out);
 /* UDP port of VXLAN (default 4789, IANA). Set once before decoding; the decoder keeps no other state. */
 void dec_set_vxlan_port(uint16_t port);
 /* The UDP ports the decoder looks into for tunnels (VXLAN's first); ports needs DEC_NTUNNEL_PORTS. */

@@ -57,7 +57,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t *frame = malloc(caplen ? caplen : 1);
 	memcpy(frame, data + 3, caplen);
 	/* Through the pipeline, as flowaudit runs it (flow_finish drains it below). */
-	if (dec_frame(dlt, frame, (uint32_t)caplen, (uint32_t)len, flow_slot(table)) == DEC_OK)
+	struct dec_pkt *slot = flow_slot(table), ref;
+	enum dec_status st = dec_frame(dlt, frame, (uint32_t)caplen, (uint32_t)len, slot);
+	/* The fast path must decode exactly as the general one. */
+	if (dec_frame_general(dlt, frame, (uint32_t)caplen, (uint32_t)len, &ref) != st || memcmp(slot, &ref, sizeof(ref)))
+		abort();
+	if (st == DEC_OK)
 		flow_push(table, clock_ns);
 	free(frame);
 	clock_ns += 1000000ull * (data[1] & 0x0f);
