@@ -214,13 +214,14 @@ static void dispatched(u_char *user, const struct pcap_pkthdr *h, const u_char *
 }
 
 /* Our own reader of pcap records (pcap-savefile(5)): 16-byte headers, each followed by its captured
- * bytes, read from the stream libpcap opened (its file header already read) in RD_CHUNK pieces. A
+ * bytes, read from the stream libpcap opened (its file header already read) in RD_READ pieces. A
  * packet is handed out where it lies in the chunk: no copy, no call per record. It judges every record
  * as libpcap 1.10 does (tested against it on the corpus): a length over CAP_MAX_RECORD is an error,
  * one over the file's snaplen is cut to it, a record cut short ends the file; time stamps are
  * sign-extended 32-bit fields, as libpcap reads them. */
-#define RD_CHUNK (4u << 20)
-static_assert(RD_CHUNK >= 2 * (16 + CAP_MAX_RECORD), "a chunk holds the largest record");
+#define RD_BUF (1u << 20)
+#define RD_READ (256u << 10) /* read at a time: what was read is still in the L2 cache when decoded */
+static_assert(RD_BUF >= 16 + CAP_MAX_RECORD + RD_READ, "the buffer holds the largest record and a read");
 
 static uint32_t field(const uint8_t *p)
 {
@@ -233,7 +234,7 @@ static int read_records(const struct dispatch *ds)
 {
 	struct cap_input *in = &ds->c->in[0];
 	FILE *fp = pcap_file(in->pcap);
-	uint8_t *buf = xmalloc(RD_CHUNK);
+	uint8_t *buf = xmalloc(RD_BUF);
 	size_t pos = 0, end = 0;
 	bool eof = false;
 	const uint32_t snap = (uint32_t)pcap_snapshot(in->pcap);
@@ -252,7 +253,7 @@ static int read_records(const struct dispatch *ds)
 			memmove(buf, buf + pos, left);
 			pos = 0;
 			end = left;
-			size_t n = fread(buf + end, 1, RD_CHUNK - end, fp);
+			size_t n = fread(buf + end, 1, RD_READ, fp);
 			end += n;
 			if (n == 0) {
 				if (ferror(fp)) {

@@ -155,6 +155,28 @@ static void test_a_file_cut_anywhere_stops_at_the_same_packet_in_both_readers(vo
 	CU_ASSERT(cuts > 500); /* almost every length is inside a record */
 }
 
+/* Records as long as a record can be (262144 bytes, longer than one read of the record reader) between
+ * short ones, and the file cut inside the last long one. */
+static void test_records_of_the_largest_size_are_read_whole(void)
+{
+	struct rec r[5] = {{1700000000, 1, 60, 60}, {1700000000, 2, CAP_MAX_RECORD, 300000},
+			   {1700000000, 3, 60, 60}, {1700000000, 4, CAP_MAX_RECORD, CAP_MAX_RECORD},
+			   {1700000000, 5, 200000, 200000}};
+	static uint8_t buf[24 + 5 * 16 + 60 * 2 + 2 * CAP_MAX_RECORD + 200000];
+	size_t n = build(buf, 0xa1b2c3d4u, CAP_MAX_RECORD, r, 5, false);
+	const char *path = tu_write("long.pcap", buf, n);
+	struct outcome own = read_with(path, NULL, false), lib = read_with(path, NULL, true);
+	CU_ASSERT(own.classic);
+	CU_ASSERT_EQUAL(own.seen.n, 5);
+	same(&own, &lib);
+	path = tu_write("long-cut.pcap", buf, n - 100000);
+	own = read_with(path, NULL, false);
+	lib = read_with(path, NULL, true);
+	CU_ASSERT_EQUAL(own.seen.n, 4);
+	CU_ASSERT(own.cut);
+	same(&own, &lib);
+}
+
 /* A captured length over 262144 is no packet: the file is in error from that record on, in both. */
 static void test_an_impossible_captured_length_is_an_error_in_both_readers(void)
 {
@@ -219,5 +241,6 @@ void suite_capture(void)
 	TU_ADD(s, test_own_reader_hands_out_what_libpcap_does);
 	TU_ADD(s, test_a_file_cut_anywhere_stops_at_the_same_packet_in_both_readers);
 	TU_ADD(s, test_an_impossible_captured_length_is_an_error_in_both_readers);
+	TU_ADD(s, test_records_of_the_largest_size_are_read_whole);
 	TU_ADD(s, test_a_capture_from_a_pipe_is_read_whole);
 }
