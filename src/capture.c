@@ -233,7 +233,15 @@ static uint32_t field(const uint8_t *p)
 static int read_records(const struct dispatch *ds)
 {
 	struct cap_input *in = &ds->c->in[0];
+	/* From the file itself at the stream's position (what libpcap has consumed): read(2) into our buffer,
+	 * as stdio would copy through its own. The record reader only takes regular files (own_reader()). */
 	FILE *fp = pcap_file(in->pcap);
+	int fd = fileno(fp);
+	off_t at = ftello(fp);
+	if (at < 0 || lseek(fd, at, SEEK_SET) != at) {
+		in->error = xasprintf("packet %llu: cannot read: %s", (unsigned long long)in->packets + 1, strerror(errno));
+		return -1;
+	}
 	uint8_t *buf = xmalloc(RD_BUF);
 	size_t pos = 0, end = 0;
 	bool eof = false;
@@ -253,16 +261,17 @@ static int read_records(const struct dispatch *ds)
 			memmove(buf, buf + pos, left);
 			pos = 0;
 			end = left;
-			size_t n = fread(buf + end, 1, RD_READ, fp);
-			end += n;
-			if (n == 0) {
-				if (ferror(fp)) {
-					in->error = xasprintf("packet %llu: cannot read: %s", (unsigned long long)in->packets + 1,
-							      strerror(errno));
-					break;
-				}
-				eof = true;
+			ssize_t n;
+			do
+				n = read(fd, buf + end, RD_READ);
+			while (n < 0 && errno == EINTR);
+			if (n < 0) {
+				in->error = xasprintf("packet %llu: cannot read: %s", (unsigned long long)in->packets + 1,
+						      strerror(errno));
+				break;
 			}
+			end += (size_t)n;
+			eof = n == 0;
 			continue;
 		}
 		if (caplen > CAP_MAX_RECORD) {
@@ -289,6 +298,7 @@ static int read_records(const struct dispatch *ds)
 	return in->error ? -1 : 0;
 }
 
+/* A pcap file of this machine's byte order (only regular files are looked at: cap_open_files()). */
 static bool own_reader(const struct cap_input *in)
 {
 	const char *env = getenv("FLOWAUDIT_READER");
