@@ -254,29 +254,6 @@ void cls_flow(struct cls *c, const struct flow *f, enum flow_verdict v)
 	land(c, hit->kind, hit->idx, f, v);
 }
 
-void cls_prefetch(const struct cls *c, const struct flow *f, int stage)
-{
-	if (!c->pairs)
-		return;
-	struct cls_key pk;
-	uint32_t hash = pair_key(f, &pk);
-	const UT_hash_table *tbl = c->pairs->hh.tbl;
-	const UT_hash_bucket *b = &tbl->buckets[hash & (tbl->num_buckets - 1)];
-	if (stage == 2) {
-		__builtin_prefetch(b);
-	} else if (stage == 1) {
-		if (b->hh_head)
-			__builtin_prefetch((const char *)b->hh_head - tbl->hho);
-	} else {
-		struct cls_pair *hit;
-		HASH_FIND_BYHASHVALUE(hh, c->pairs, &pk, sizeof(pk), hash, hit);
-		if (hit && hit->kind == PAIR_ROW)
-			__builtin_prefetch(&c->rows[hit->idx].n, 1);
-		else if (hit && hit->kind == PAIR_UNEXPECTED)
-			__builtin_prefetch(&c->unexp[hit->idx].n, 1);
-	}
-}
-
 /* The slow path: site lookups, the graph, the row tables; the answer is remembered for the pair. */
 static void classify_pair(struct cls *c, const struct flow *f, enum flow_verdict v, const struct cls_key *pk)
 {

@@ -64,9 +64,6 @@ void cls_init(struct cls *c, const struct graph *g);
 void cls_free(struct cls *c);
 /* Fold one settled flow. */
 void cls_flow(struct cls *c, const struct flow *f, enum flow_verdict v);
-/* Prefetch what cls_flow() will read for f: stage 2 the pair cache's bucket, 1 its entry, 0 the row
- * (a flow_prefetch_fn, FLOW_PREFETCH_STAGES of them). */
-void cls_prefetch(const struct cls *c, const struct flow *f, int stage);
 /* A deep copy of a running classification, for an interim report (finish the copy, not the original). */
 void cls_clone(struct cls *dst, const struct cls *src);
 /* Add another running classification of the same graph to this one (workers' shares of one capture). */

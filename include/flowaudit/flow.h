@@ -88,11 +88,6 @@ uint16_t flow_client_port(const struct flow *f);
 uint16_t flow_server_port(const struct flow *f);
 
 typedef void (*flow_settle_fn)(void *ctx, const struct flow *f, enum flow_verdict v);
-/* Asked, while expired flows are settled oldest first, to prefetch what the settle callback will read of
- * flow f: stage FLOW_PREFETCH_STAGES - 1 for a flow several places ahead of the one being settled, down
- * to stage 0 for the next one, so that each stage can follow what the previous one brought in. */
-#define FLOW_PREFETCH_STAGES 3
-typedef void (*flow_prefetch_fn)(void *ctx, const struct flow *f, int stage);
 
 struct flow_stats {
 	uint64_t flows;         /* attempts created */
@@ -108,7 +103,6 @@ struct flow_table;
  * are service ports, used to tell client from server when a connection's start was not captured. */
 struct flow_table *flow_new(size_t max_flows, const uint8_t (*svc)[8192], flow_settle_fn fn, void *ctx);
 void flow_free(struct flow_table *t);
-void flow_set_prefetch(struct flow_table *t, flow_prefetch_fn fn);
 void flow_packet(struct flow_table *t, const struct dec_pkt *p, uint64_t ts_ns);
 /* The same, pipelined to hide memory latency: decode a packet into flow_slot(), then flow_push() it.
  * Its key is hashed and its hash bucket prefetched at once, the bucket's first flow a few packets
