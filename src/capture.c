@@ -230,6 +230,13 @@ static uint32_t field(const uint8_t *p)
 	return v;
 }
 
+/* The file cannot be read (errno says why): an error at the next packet. */
+static int read_error(struct cap_input *in)
+{
+	in->error = xasprintf("packet %llu: cannot read: %s", (unsigned long long)in->packets + 1, strerror(errno));
+	return -1;
+}
+
 static int read_records(const struct dispatch *ds)
 {
 	struct cap_input *in = &ds->c->in[0];
@@ -238,10 +245,8 @@ static int read_records(const struct dispatch *ds)
 	FILE *fp = pcap_file(in->pcap);
 	int fd = fileno(fp);
 	off_t at = ftello(fp);
-	if (at < 0 || lseek(fd, at, SEEK_SET) != at) {
-		in->error = xasprintf("packet %llu: cannot read: %s", (unsigned long long)in->packets + 1, strerror(errno));
-		return -1;
-	}
+	if (at < 0 || lseek(fd, at, SEEK_SET) != at)
+		return read_error(in);
 	uint8_t *buf = xmalloc(RD_BUF);
 	size_t pos = 0, end = 0;
 	bool eof = false;
@@ -266,8 +271,7 @@ static int read_records(const struct dispatch *ds)
 				n = read(fd, buf + end, RD_READ);
 			while (n < 0 && errno == EINTR);
 			if (n < 0) {
-				in->error = xasprintf("packet %llu: cannot read: %s", (unsigned long long)in->packets + 1,
-						      strerror(errno));
+				read_error(in);
 				break;
 			}
 			end += (size_t)n;

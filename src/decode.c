@@ -736,16 +736,6 @@ static enum dec_status nflog(struct rd *r, struct dec_pkt *out)
 
 static enum dec_status link_layer(int dlt, struct rd *r, struct dec_pkt *out, int depth);
 
-static uint16_t be16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 /* Most packets of a capture are untagged Ethernet, IPv4 without options, TCP: those are decoded here in
  * one piece, with one length check, when everything the general path would check holds (a whole TCP
  * header, a sane IP length, not a later fragment); anything else returns false, having written nothing,
@@ -755,21 +745,21 @@ static inline __attribute__((always_inline)) bool eth_ipv4_tcp(const uint8_t *f,
 {
 	if (len < 14 + 20 + 20 || f[12] != 0x08 || f[13] != 0x00 || f[14] != 0x45 || f[23] != IPPROTO_TCP)
 		return false;
-	uint16_t total = be16(f + 16);
+	uint16_t total = be16_at(f + 16);
 	size_t hl = (size_t)(f[46] >> 4) * 4;
-	if ((be16(f + 20) & 0x1fff) || hl < 20 || total < 20 + hl)
+	if ((be16_at(f + 20) & 0x1fff) || hl < 20 || total < 20 + hl)
 		return false;
-	out->ip_id = be16(f + 18);
+	out->ip_id = be16_at(f + 18);
 	out->ttl = f[22];
 	addr_from_v4(out->src, f + 26);
 	addr_from_v4(out->dst, f + 30);
 	out->proto = IPPROTO_TCP;
-	out->sport = be16(f + 34);
-	out->dport = be16(f + 36);
-	out->seq = be32(f + 38);
-	out->ack = be32(f + 42);
+	out->sport = be16_at(f + 34);
+	out->dport = be16_at(f + 36);
+	out->seq = be32_at(f + 38);
+	out->ack = be32_at(f + 42);
 	out->tcp_flags = f[47];
-	out->win = be16(f + 48);
+	out->win = be16_at(f + 48);
 	out->payload = (uint32_t)(total - 20 - hl);
 	return true;
 }

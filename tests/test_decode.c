@@ -11,14 +11,22 @@
 #include "flowaudit/util.h"
 #include "testutil.h"
 
-/* Decode a copy of frame placed at the very end of a heap block of exactly caplen bytes. */
-static enum dec_status decode_tight(int dlt, const uint8_t *frame, size_t caplen, size_t wirelen, struct dec_pkt *p)
+typedef enum dec_status (*decoder)(int, const uint8_t *, uint32_t, uint32_t, struct dec_pkt *);
+
+/* Decode (with fn) a copy of frame placed at the very end of a heap block of exactly caplen bytes. */
+static enum dec_status decode_with(decoder fn, int dlt, const uint8_t *frame, size_t caplen, size_t wirelen,
+				   struct dec_pkt *p)
 {
 	uint8_t *buf = xmalloc(caplen ? caplen : 1);
 	memcpy(buf, frame, caplen);
-	enum dec_status st = dec_frame(dlt, buf, (uint32_t)caplen, (uint32_t)wirelen, p);
+	enum dec_status st = fn(dlt, buf, (uint32_t)caplen, (uint32_t)wirelen, p);
 	free(buf);
 	return st;
+}
+
+static enum dec_status decode_tight(int dlt, const uint8_t *frame, size_t caplen, size_t wirelen, struct dec_pkt *p)
+{
+	return decode_with(dec_frame, dlt, frame, caplen, wirelen, p);
 }
 
 /* Replay at every snaplen: never crash; below `needed` bytes (the last byte the decoder has to read:
@@ -38,11 +46,8 @@ static void every_snaplen(int dlt, const uint8_t *frame, size_t len, size_t need
 static bool paths_agree(int dlt, const uint8_t *frame, size_t caplen, size_t wirelen)
 {
 	struct dec_pkt a, b;
-	enum dec_status sa = decode_tight(dlt, frame, caplen, wirelen, &a);
-	uint8_t *buf = xmalloc(caplen ? caplen : 1);
-	memcpy(buf, frame, caplen);
-	enum dec_status sb = dec_frame_general(dlt, buf, (uint32_t)caplen, (uint32_t)wirelen, &b);
-	free(buf);
+	enum dec_status sa = decode_with(dec_frame, dlt, frame, caplen, wirelen, &a);
+	enum dec_status sb = decode_with(dec_frame_general, dlt, frame, caplen, wirelen, &b);
 	return sa == sb && !memcmp(&a, &b, sizeof(a));
 }
 

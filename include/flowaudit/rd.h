@@ -28,9 +28,21 @@ static inline uint8_t rd_u8(struct rd *r, size_t off)
 	return rd_has(r, off, 1) ? r->p[off] : 0;
 }
 
+/* Big-endian loads with no check: for bytes already known to be there (after rd_has(), or one length
+ * check of a whole header). */
+static inline uint16_t be16_at(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static inline uint32_t be32_at(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
 static inline uint16_t rd_be16(struct rd *r, size_t off)
 {
-	return rd_has(r, off, 2) ? (uint16_t)(r->p[off] << 8 | r->p[off + 1]) : 0;
+	return rd_has(r, off, 2) ? be16_at(r->p + off) : 0;
 }
 
 static inline uint16_t rd_le16(struct rd *r, size_t off)
@@ -40,9 +52,7 @@ static inline uint16_t rd_le16(struct rd *r, size_t off)
 
 static inline uint32_t rd_be32(struct rd *r, size_t off)
 {
-	return rd_has(r, off, 4) ? (uint32_t)r->p[off] << 24 | (uint32_t)r->p[off + 1] << 16 |
-					   (uint32_t)r->p[off + 2] << 8 | r->p[off + 3]
-				 : 0;
+	return rd_has(r, off, 4) ? be32_at(r->p + off) : 0;
 }
 
 static inline uint32_t rd_host32(struct rd *r, size_t off)
