@@ -1,20 +1,31 @@
-/* flow.c: the uthash flow table. Entries come from a slab with a free list (no malloc per packet),
- * live on one of two expiry lists ordered by last packet, and leave the table only through settle():
- * the callback sees the flow once, then it is freed. Time is packet time, never the wall clock. */
+/* flow.c: the flow table. Flows live in one array that grows in place (mremap), named by their index;
+ * a hash table of 8-byte slots (hash and index, open addressing, linear probing) finds them. A flow lives
+ * on one of three expiry lists ordered by last packet, and leaves the table only through settle(): the
+ * callback sees the flow once, then it goes on the free list (no malloc per packet). Time is packet
+ * time, never the wall clock.
+ *
+ * Not uthash, which every other table in flowaudit uses: a uthash entry carries a 56-byte handle and
+ * sits on an insertion-order list, so each packet touched three cache lines of its flow and the bucket,
+ * and each settled flow four more (its neighbours on that list and in its bucket), on 60 MB and more of
+ * flows that no cache holds. Here a packet touches one slot and the flow's two lines, and settling a
+ * flow touches its slot's line. docs/performance.md has the measurements. */
 #include "flowaudit/flow.h"
 
 #include <assert.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
+#include "flowaudit/hash.h"
 #include "flowaudit/util.h"
 
-#define SLAB_FLOWS 4096
+#define FIRST_FLOWS 4096 /* the array's first size, doubled as needed */
+#define FIRST_SLOTS 8192
 #define RECENT 256 /* recently opened attempts, for ICMP quotes cut before their ports */
 
-/* The packet pipeline (flow_push): RING slots; a packet's bucket is prefetched when it enters, the
- * bucket's first flow ENTRY packets later, and it is processed PROCESS packets later. */
+/* The packet pipeline (flow_push): RING slots; a packet's hash slot is prefetched when it enters, its
+ * flow ENTRY packets later, and it is processed PROCESS packets later. */
 #define RING 16
 #define ENTRY 4
 #define PROCESS 8
@@ -35,24 +46,25 @@ struct slot {
  * and closed flows lingering for stragglers. Each has its own idle timeout. */
 enum { LIST_EMBRYONIC, LIST_OPEN, LIST_CLOSED, NLISTS };
 
-static_assert(sizeof(struct flow) == 192, "a flow is three cache lines");
-
-/* Slabs start on a cache line and flows are three lines each, so every flow is exactly the three lines
- * prefetch_entry() asks for (malloc's 16-byte alignment and the link first had each straddle four). */
-struct slab {
-	struct flow flows[SLAB_FLOWS];
-	struct slab *next;
-};
+static_assert(sizeof(struct flow) == 128, "a flow is two cache lines");
 
 struct flow_list {
-	struct flow *head, *tail;
+	uint32_t head, tail;    /* flow indexes, 0: empty */
 };
 
 struct flow_table {
-	struct flow *hash;              /* uthash head */
+	/* Flow i is flows[i]; flows[0] is never used, so that index 0 can mean none. The array is mapped
+	 * (page-aligned, so every flow is two whole cache lines) and grown with mremap: pages never used
+	 * are never resident, and growing copies nothing. */
+	struct flow *flows;
+	uint32_t cap;                   /* flows the array holds */
+	uint32_t used;                  /* indexes below this have been handed out at least once */
+	uint32_t free;                  /* free list through ->next, 0: empty */
+	/* Hash slots: the flow's 32-bit hash in the high half, its index in the low half, 0: empty. At
+	 * most half full, so a lookup reads one line of slots nearly always. */
+	uint64_t *slots;
+	size_t mask;                    /* slots - 1 (a power of two) */
 	struct flow_list lists[NLISTS]; /* see the enum above */
-	struct slab *slabs;
-	struct flow *free;              /* free list through ->next */
 	size_t count, max;
 	const uint8_t (*svc)[8192];
 	flow_settle_fn settle_fn;
@@ -103,6 +115,11 @@ struct flow_table *flow_new(size_t max_flows, const uint8_t (*svc)[8192], flow_s
 	t->svc = svc;
 	t->settle_fn = fn;
 	t->ctx = ctx;
+	t->cap = FIRST_FLOWS;
+	t->flows = xmap(FIRST_FLOWS * sizeof(struct flow));
+	t->used = 1;
+	t->slots = xcalloc(FIRST_SLOTS, sizeof(*t->slots));
+	t->mask = FIRST_SLOTS - 1;
 	return t;
 }
 
@@ -110,20 +127,26 @@ void flow_free(struct flow_table *t)
 {
 	if (!t)
 		return;
-	HASH_CLEAR(hh, t->hash);
-	while (t->slabs) {
-		struct slab *s = t->slabs->next;
-		free(t->slabs);
-		t->slabs = s;
-	}
+	munmap(t->flows, (size_t)t->cap * sizeof(struct flow));
+	free(t->slots);
 	free(t);
+}
+
+static inline struct flow *at(const struct flow_table *t, uint32_t i)
+{
+	return &t->flows[i];
+}
+
+static inline uint32_t index_of(const struct flow_table *t, const struct flow *f)
+{
+	return (uint32_t)(f - t->flows);
 }
 
 void flow_foreach(const struct flow_table *t, uint64_t now_ns, flow_settle_fn fn, void *ctx)
 {
 	for (int l = 0; l < NLISTS; l++)
-		for (const struct flow *f = t->lists[l].head; f; f = f->next)
-			fn(ctx, f, flow_verdict(f, now_ns));
+		for (uint32_t i = t->lists[l].head; i; i = at(t, i)->next)
+			fn(ctx, at(t, i), flow_verdict(at(t, i), now_ns));
 }
 
 void flow_set_hint(struct flow_table *t, const uint8_t (*svc)[8192])
@@ -155,54 +178,127 @@ static void list_unlink(struct flow_table *t, struct flow *f)
 {
 	struct flow_list *l = &t->lists[f->list];
 	if (f->prev)
-		f->prev->next = f->next;
+		at(t, f->prev)->next = f->next;
 	else
 		l->head = f->next;
 	if (f->next)
-		f->next->prev = f->prev;
+		at(t, f->next)->prev = f->prev;
 	else
 		l->tail = f->prev;
-	f->prev = f->next = NULL;
+	f->prev = f->next = 0;
 }
 
 static void list_append(struct flow_table *t, struct flow *f, int which)
 {
 	struct flow_list *l = &t->lists[which];
+	uint32_t i = index_of(t, f);
 	f->list = (uint8_t)which;
 	f->flags &= (uint16_t)~FLOW_TOUCHED;
 	f->prev = l->tail;
-	f->next = NULL;
+	f->next = 0;
 	if (l->tail)
-		l->tail->next = f;
+		at(t, l->tail)->next = i;
 	else
-		l->head = f;
-	l->tail = f;
+		l->head = i;
+	l->tail = i;
 }
 
 static inline __attribute__((always_inline)) void prefetch_lines(const void *p)
 {
-	const char *c = p;
-	__builtin_prefetch(c);
-	__builtin_prefetch(c + 64);
-	__builtin_prefetch(c + 128);
+	__builtin_prefetch(p);
+	__builtin_prefetch((const char *)p + 64);
+}
+
+static uint32_t key_hash(const struct flow_key *k)
+{
+	return fa_hash(k, sizeof(*k));
+}
+
+static inline bool key_eq(const struct flow_key *x, const struct flow_key *y)
+{
+	return !fa_keycmp(x, y, sizeof(*x));
+}
+
+/* The flow with this key and hash, or NULL. */
+static inline struct flow *lookup(const struct flow_table *t, const struct flow_key *k, uint32_t hash)
+{
+	for (size_t i = hash & t->mask;; i = (i + 1) & t->mask) {
+		uint64_t s = t->slots[i];
+		if (!s)
+			return NULL;
+		if ((uint32_t)(s >> 32) == hash && key_eq(&at(t, (uint32_t)s)->key, k))
+			return at(t, (uint32_t)s);
+	}
+}
+
+static void place(uint64_t *slots, size_t mask, uint64_t s)
+{
+	size_t i = (s >> 32) & mask;
+	while (slots[i])
+		i = (i + 1) & mask;
+	slots[i] = s;
+}
+
+/* Twice the slots, every entry placed again by the hash it carries (no flow is read). */
+static __attribute__((noinline)) void grow_slots(struct flow_table *t)
+{
+	size_t n = (t->mask + 1) * 2;
+	uint64_t *slots = xcalloc(n, sizeof(*slots));
+	for (size_t i = 0; i <= t->mask; i++)
+		if (t->slots[i])
+			place(slots, n - 1, t->slots[i]);
+	free(t->slots);
+	t->slots = slots;
+	t->mask = n - 1;
+}
+
+static void slot_insert(struct flow_table *t, uint32_t hash, uint32_t idx)
+{
+	if ((t->count + 1) * 2 > t->mask + 1)
+		grow_slots(t);
+	place(t->slots, t->mask, (uint64_t)hash << 32 | idx);
+}
+
+/* Take flow idx out of the slots: the entries after it in its run move back where their probe allows
+ * (backward shift), so no tombstones are left and lookups stay one line long. */
+static void slot_remove(struct flow_table *t, uint32_t hash, uint32_t idx)
+{
+	size_t mask = t->mask, i = hash & mask;
+	while ((uint32_t)t->slots[i] != idx)
+		i = (i + 1) & mask;
+	for (size_t j = i;;) {
+		j = (j + 1) & mask;
+		uint64_t s = t->slots[j];
+		if (!s)
+			break;
+		size_t home = (s >> 32) & mask;
+		/* s may fill the hole at i unless its home lies cyclically in (i, j] */
+		if (((j - home) & mask) >= ((j - i) & mask)) {
+			t->slots[i] = s;
+			i = j;
+		}
+	}
+	t->slots[i] = 0;
 }
 
 static struct flow *flow_alloc(struct flow_table *t)
 {
-	if (!t->free) {
-		struct slab *s = xmalloc_lines(sizeof(*s));
-		s->next = t->slabs;
-		t->slabs = s;
-		for (size_t i = 0; i < SLAB_FLOWS; i++) {
-			s->flows[i].next = t->free;
-			t->free = &s->flows[i];
+	uint32_t i = t->free;
+	if (i) {
+		t->free = at(t, i)->next;
+		/* The next flow to hand out was freed by the last sweep, maybe thousands of flows ago. */
+		if (t->free)
+			prefetch_lines(at(t, t->free));
+	} else {
+		if (t->used == t->cap) {
+			if (t->cap > UINT32_MAX / 2)
+				oom(); /* 2^31 flows: 256 GB of them */
+			t->flows = xremap(t->flows, (size_t)t->cap * sizeof(struct flow), (size_t)t->cap * 2 * sizeof(struct flow));
+			t->cap *= 2;
 		}
+		i = t->used++;
 	}
-	struct flow *f = t->free;
-	t->free = f->next;
-	/* The next flow to hand out was freed by the last sweep, maybe thousands of flows ago. */
-	if (t->free)
-		prefetch_lines(t->free);
+	struct flow *f = at(t, i);
 	zero_small(f, sizeof(*f));
 	return f;
 }
@@ -267,38 +363,29 @@ enum flow_open flow_open(const struct flow *f, enum flow_verdict v)
 static void settle(struct flow_table *t, struct flow *f, uint64_t now_ns)
 {
 	t->settle_fn(t->ctx, f, flow_verdict(f, now_ns));
-	HASH_DEL(t->hash, f);
+	uint32_t i = index_of(t, f);
+	slot_remove(t, key_hash(&f->key), i);
 	list_unlink(t, f);
 	f->next = t->free;
-	t->free = f;
+	t->free = i;
 	t->count--;
 }
 
-/* Settling the head of a list touches lines nothing else has touched for seconds: the flow's own, and
- * its neighbours in uthash's insertion-order list and its bucket, which HASH_DEL writes. Walking a list
- * oldest first, we know which flows come next: their lines are asked for PF_LINES flows ahead, their
- * neighbours and bucket PF_HASH ahead, once the flow's own lines are in. 5% less time on snap96 (7 runs
- * taken in turn); distances of 5 to 16 measured alike, 32 slower. Prefetching the classifier's pair
- * cache and row as well (three more stages) measured no better and was dropped. */
-enum { PF_LINES = 8, PF_HASH = 6 };
+/* Settling the head of a list touches lines nothing else has touched for seconds: the flow's own and
+ * its hash slot's. Walking a list oldest first, we know which flows come next: their lines are asked
+ * for PF_LINES flows ahead, their slots PF_SLOT ahead, once the flow's key is in to hash. */
+enum { PF_LINES = 8, PF_SLOT = 6 };
 
-static void prefetch_ahead(const struct flow *h)
+static void prefetch_ahead(const struct flow_table *t, const struct flow *h)
 {
 	const struct flow *n[PF_LINES + 1];
 	n[0] = h;
 	for (int i = 1; i <= PF_LINES; i++)
-		n[i] = n[i - 1] ? n[i - 1]->next : NULL;
+		n[i] = n[i - 1] && n[i - 1]->next ? at(t, n[i - 1]->next) : NULL;
 	if (n[PF_LINES])
 		prefetch_lines(n[PF_LINES]);
-	const struct flow *f = n[PF_HASH];
-	if (f) {
-		const UT_hash_table *tbl = f->hh.tbl;
-		if (f->hh.prev)
-			__builtin_prefetch((const char *)f->hh.prev + tbl->hho, 1);
-		if (f->hh.next)
-			__builtin_prefetch((const char *)f->hh.next + tbl->hho, 1);
-		__builtin_prefetch(&tbl->buckets[f->hh.hashv & (tbl->num_buckets - 1)], 1);
-	}
+	if (n[PF_SLOT])
+		__builtin_prefetch(&t->slots[key_hash(&n[PF_SLOT]->key) & t->mask], 1);
 }
 
 /* The lists are ordered lazily: a packet does not move its flow (that would touch two more flows' cache
@@ -309,10 +396,10 @@ static __attribute__((noinline)) void sweep(struct flow_table *t, uint64_t now)
 {
 	static const uint64_t timeout[NLISTS] = {FLOW_EMBRYONIC_NS, FLOW_IDLE_NS, FLOW_CLOSED_NS};
 	for (int l = 0; l < NLISTS; l++) {
-		struct flow *h;
-		while ((h = t->lists[l].head)) {
+		while (t->lists[l].head) {
+			struct flow *h = at(t, t->lists[l].head);
 			if (h->last_ns + timeout[l] < now) {
-				prefetch_ahead(h);
+				prefetch_ahead(t, h);
 				settle(t, h, now);
 			} else if (h->flags & FLOW_TOUCHED) {
 				list_unlink(t, h);
@@ -407,14 +494,14 @@ static struct flow *create(struct flow_table *t, const struct flow_key *k, uint3
 {
 	if (t->max && t->count >= t->max) {
 		/* Oldest first, closed flows (already judged) before unanswered attempts before open ones. */
-		struct flow *victim = t->lists[LIST_CLOSED].head;
+		uint32_t victim = t->lists[LIST_CLOSED].head;
 		if (!victim)
 			victim = t->lists[LIST_EMBRYONIC].head;
 		if (!victim)
 			victim = t->lists[LIST_OPEN].head;
 		if (victim) {
 			t->stats.evicted++;
-			settle(t, victim, t->now_ns);
+			settle(t, at(t, victim), t->now_ns);
 		}
 	}
 	struct flow *f = flow_alloc(t);
@@ -422,8 +509,7 @@ static struct flow *create(struct flow_table *t, const struct flow_key *k, uint3
 	f->client = (uint8_t)client;
 	f->first_ns = f->last_ns = ts;
 	f->flags = FLOW_ONLY_RST;
-	HASH_ADD_BYHASHVALUE(hh, t->hash, key, sizeof(f->key), hash, f);
-	FA_HASH_KEEP_SHORT(hh, t->hash);
+	slot_insert(t, hash, index_of(t, f));
 	list_append(t, f, LIST_EMBRYONIC);
 	t->count++;
 	t->stats.flows++;
@@ -510,7 +596,7 @@ static __attribute__((noinline)) void icmp_error(struct flow_table *t, const str
 		struct flow_key k;
 		int side;
 		uint32_t hash = make_key(p, &k, &side);
-		HASH_FIND_BYHASHVALUE(hh, t->hash, &k, sizeof(k), hash, f);
+		f = lookup(t, &k, hash);
 		if (!f) {
 			/* The attempt itself was not captured (filtered, or before the capture began). */
 			f = create(t, &k, hash, side, ts);
@@ -520,8 +606,7 @@ static __attribute__((noinline)) void icmp_error(struct flow_table *t, const str
 		/* Quote cut short: the most recent attempt from the quoted sender to a matching destination. */
 		for (unsigned i = 0; i < RECENT && !f; i++) {
 			const struct flow_key *k = &t->recent[(t->recent_pos - 1 - i) % RECENT];
-			struct flow *cand;
-			HASH_FIND(hh, t->hash, k, sizeof(*k), cand);
+			struct flow *cand = lookup(t, k, key_hash(k));
 			if (cand && !memcmp(flow_client_addr(cand), p->src, 16) &&
 			    !memcmp(flow_server_addr(cand), p->dst, p->quote_dst_bytes) && !(cand->flags & FLOW_SYNACK))
 				f = cand;
@@ -540,20 +625,23 @@ static __attribute__((noinline)) void icmp_error(struct flow_table *t, const str
 static void prepare(const struct flow_table *t, const struct dec_pkt *p, struct lookup *lk)
 {
 	lk->hash = make_key(p, &lk->key, &lk->side);
-	if (t->hash)
-		__builtin_prefetch(&t->hash->hh.tbl->buckets[lk->hash & (t->hash->hh.tbl->num_buckets - 1)]);
+	__builtin_prefetch(&t->slots[lk->hash & t->mask]);
 }
 
-/* Inlined on purpose: as a function of its own, nothing but loads and prefetches, GCC judged it pure and
- * dropped every call to it (no prefetch of a flow was left in the binary). */
+/* The flow a packet will find, asked for once its slot is in: the first slot of its run with its hash
+ * (nearly always the flow; nothing when the packet starts a flow). Inlined on purpose: as a function of
+ * its own, nothing but loads and prefetches, GCC judged it pure and dropped every call to it. */
 static inline __attribute__((always_inline)) void prefetch_entry(const struct flow_table *t, uint32_t hash)
 {
-	if (!t->hash)
-		return;
-	const UT_hash_table *tbl = t->hash->hh.tbl;
-	const UT_hash_handle *h = tbl->buckets[hash & (tbl->num_buckets - 1)].hh_head;
-	if (h)
-		prefetch_lines((const char *)h - tbl->hho); /* the flow the handle is in */
+	for (size_t i = hash & t->mask;; i = (i + 1) & t->mask) {
+		uint64_t s = t->slots[i];
+		if (!s)
+			return;
+		if ((uint32_t)(s >> 32) == hash) {
+			prefetch_lines(at(t, (uint32_t)s));
+			return;
+		}
+	}
 }
 
 static void packet(struct flow_table *t, const struct dec_pkt *p, uint64_t ts, const struct lookup *lk);
@@ -605,8 +693,7 @@ static void packet(struct flow_table *t, const struct dec_pkt *p, uint64_t ts, c
 	}
 	int side = lk->side;
 	uint32_t fp = fingerprint(p), us = (uint32_t)(ts / 1000);
-	struct flow *f;
-	HASH_FIND_BYHASHVALUE(hh, t->hash, &lk->key, sizeof(lk->key), lk->hash, f);
+	struct flow *f = lookup(t, &lk->key, lk->hash);
 	int dir = 0;
 	if (f) {
 		dir = side != f->client;
@@ -667,7 +754,8 @@ void flow_finish(struct flow_table *t, uint64_t end_ns)
 	/* Oldest first, so the callback sees flows in the order they went quiet. */
 	for (int l = 0; l < NLISTS; l++)
 		while (t->lists[l].head) {
-			prefetch_ahead(t->lists[l].head);
-			settle(t, t->lists[l].head, end_ns);
+			struct flow *h = at(t, t->lists[l].head);
+			prefetch_ahead(t, h);
+			settle(t, h, end_ns);
 		}
 }

@@ -1,5 +1,6 @@
 /* report_dot.c: the expected port graph in Graphviz DOT: one node per host (or role), one arrow per
  * client/server pair labelled with its ports; optional paths dashed. Audits are not drawn (yet). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "flowaudit/report.h"

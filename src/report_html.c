@@ -1,6 +1,7 @@
 /* report_html.c: the audit as one self-contained HTML page for people: findings first with what to do
  * about each, the port graph drawn as SVG (hosts in columns by role, one arrow per host pair coloured by
  * its worst status), then what is ok. No scripts, no external files. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "flowaudit/report.h"

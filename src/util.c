@@ -7,10 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 uint64_t fa_hash_seed; /* 0 until main() seeds it; tests keep 0 */
 
-static void oom(void)
+void oom(void)
 {
 	fputs("flowaudit: out of memory\n", stderr);
 	abort();
@@ -28,6 +29,22 @@ void *xmalloc_lines(size_t n)
 {
 	void *p = aligned_alloc(64, (n + 63) / 64 * 64);
 	if (!p)
+		oom();
+	return p;
+}
+
+void *xmap(size_t n)
+{
+	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		oom();
+	return p;
+}
+
+void *xremap(void *p, size_t old, size_t n)
+{
+	p = mremap(p, old, n, MREMAP_MAYMOVE);
+	if (p == MAP_FAILED)
 		oom();
 	return p;
 }

@@ -2,6 +2,8 @@
  * and midstream captures, SPAN duplicates, reordering, port reuse, eviction. Packets are dec_pkt
  * values built here, so these tests do not depend on the decoder. */
 #include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "flowaudit/flow.h"
@@ -386,6 +388,74 @@ static void test_history_letters_follow_zeek(void)
 	flow_free(r.t);
 }
 
+/* The table under churn: 60,000 attempts over 150 s, a third reset (settled 5 s later), a third
+ * answered (kept, and found again 120 s later), a third never answered (settled after 65 s), so that
+ * flows leave the hash slots in every order while others arrive and the slots grow. A flow lost by the
+ * slots would come back as a second flow on its next packet; a flow found twice would be settled twice. */
+struct churn {
+	uint64_t ts;
+	struct dec_pkt p;
+};
+
+static int cmp_churn(const void *a, const void *b)
+{
+	const struct churn *x = a, *y = b;
+	return x->ts < y->ts ? -1 : x->ts > y->ts;
+}
+
+struct tally {
+	size_t n, by[FV_N];
+	uint64_t pkts;
+};
+
+static void on_tally(void *ctx, const struct flow *f, enum flow_verdict v)
+{
+	struct tally *t = ctx;
+	t->n++;
+	t->by[v]++;
+	t->pkts += f->pkts[0] + f->pkts[1];
+}
+
+static void test_flows_are_found_until_settled_under_churn(void)
+{
+	enum { N = 60000 };
+	struct churn *c = xcalloc(4 * N, sizeof(*c));
+	size_t n = 0;
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+	for (uint32_t i = 0; i < N; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		char cli[32], srv[32];
+		snprintf(cli, sizeof(cli), "198.18.%u.%u", (unsigned)(x >> 8 & 255), (unsigned)(x & 255));
+		snprintf(srv, sizeof(srv), "198.19.%u.%u", (unsigned)(x >> 24 & 255), (unsigned)(x >> 16 & 255));
+		uint16_t sport = (uint16_t)(1024 + (x >> 32) % 60000), dport = (uint16_t)(1 + (x >> 48) % 1000);
+		uint64_t t = T0 + i * 2500 * 1000ull;
+		c[n++] = (struct churn){t, pkt(cli, sport, srv, dport, SYN, i, 0)};
+		if (i % 3 == 0) {
+			c[n++] = (struct churn){t + MS, pkt(srv, dport, cli, sport, RA, 0, 0)};
+		} else if (i % 3 == 1) {
+			c[n++] = (struct churn){t + MS, pkt(srv, dport, cli, sport, SA, 7, 0)};
+			c[n++] = (struct churn){t + 2 * MS, pkt(cli, sport, srv, dport, ACK, i + 1, 0)};
+			c[n++] = (struct churn){t + 120 * S, pkt(cli, sport, srv, dport, ACK, i + 1, 10)};
+		}
+	}
+	qsort(c, n, sizeof(*c), cmp_churn);
+	struct tally tl = {0};
+	struct flow_table *t = flow_new(0, NULL, on_tally, &tl);
+	for (size_t i = 0; i < n; i++)
+		flow_packet(t, &c[i].p, c[i].ts);
+	CU_ASSERT(tl.n > N / 3); /* the resets and the unanswered went while others came */
+	flow_finish(t, c[n - 1].ts);
+	CU_ASSERT_EQUAL(flow_stats(t)->flows, N);
+	CU_ASSERT_EQUAL(tl.n, N);
+	CU_ASSERT_EQUAL(tl.by[FV_RESET], N / 3);
+	CU_ASSERT_EQUAL(tl.by[FV_ESTABLISHED], N / 3);
+	CU_ASSERT_EQUAL(tl.by[FV_NO_REPLY], N / 3);
+	CU_ASSERT_EQUAL(tl.pkts, n);
+	CU_ASSERT_EQUAL(flow_count(t), 0);
+	flow_free(t);
+	free(c);
+}
+
 void suite_flow(void)
 {
 	CU_pSuite s = CU_add_suite("flow", NULL, NULL);
@@ -408,4 +478,5 @@ void suite_flow(void)
 	TU_ADD(s, test_idle_flows_are_settled_by_packet_time);
 	TU_ADD(s, test_history_letters_follow_zeek);
 	TU_ADD(s, test_unanswered_attempts_leave_the_table_sooner_than_open_flows);
+	TU_ADD(s, test_flows_are_found_until_settled_under_churn);
 }

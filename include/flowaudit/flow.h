@@ -7,8 +7,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "flowaudit/hash.h"
-
 #include "flowaudit/decode.h"
 
 #define FLOW_NS_PER_SEC 1000000000ull
@@ -59,24 +57,25 @@ struct flow_key {
 #define FLOW_DATA_S 0x2000      /* the server sent payload */
 #define FLOW_TOUCHED 0x4000     /* a later packet came since it was put on its expiry list (lazy LRU) */
 
-/* Three cache lines: the key and hash handle, then what every packet touches, then the rest. */
+/* Two cache lines, 128-byte aligned in the table's array: the key and what every packet touches, then
+ * the rest. Flows are named by their index in that array (0 is no flow): the hash slots, the expiry
+ * lists and the free list hold indexes, so the array may move as it grows. */
 struct flow {
 	struct flow_key key;
-	UT_hash_handle hh;
 	uint64_t last_ns;
 	uint32_t fp[2];         /* fingerprint of the last packet each way, for SPAN duplicates */
-	uint32_t fp_us[2];      /* its time in microseconds, modulo 2^32: only ever compared 1 ms apart */
-	uint32_t pkts[2];       /* packets: [0] client -> server, [1] server -> client (saturating) */
 	uint16_t flags;
+	uint16_t hseen;         /* history letters already recorded, per direction */
 	uint8_t client;         /* 0: key.a/pa is the client; 1: key.b/pb */
 	uint8_t icmp;           /* enum dec_icmp */
 	uint8_t list;           /* which expiry list holds it */
 	uint8_t hlen;
-	uint16_t hseen;         /* history letters already recorded, per direction */
+	uint32_t pkts[2];       /* packets: [0] client -> server, [1] server -> client (saturating) */
+	uint32_t fp_us[2];      /* its time in microseconds, modulo 2^32: only ever compared 1 ms apart */
 	uint16_t encaps;        /* encapsulations that carried it (dec_pkt.encaps, OR of its packets) */
 	uint16_t syns;          /* the client's SYNs (saturating) */
 	uint32_t isn;           /* the client's initial sequence number */
-	struct flow *prev, *next; /* expiry list, oldest first */
+	uint32_t prev, next;    /* expiry list, oldest first (indexes; next also links the free list) */
 	uint64_t first_ns, syn_ns;
 	char history[16];       /* Zeek's letters: upper case client, lower case server */
 };

@@ -9,8 +9,13 @@
 #include <stdint.h>
 #include <string.h>
 
+_Noreturn void oom(void); /* "out of memory" on stderr, then abort() */
 void *xmalloc(size_t n);
 void *xmalloc_lines(size_t n); /* starting on a 64-byte cache line */
+/* Zeroed pages of one's own (mmap), and the same grown or shrunk with its contents, maybe moved
+ * (mremap: nothing is copied, and pages never touched are never resident). Freed with munmap. */
+void *xmap(size_t n);
+void *xremap(void *p, size_t old, size_t n);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
