@@ -80,6 +80,12 @@ static void on_settle(void *ctx, const struct flow *f, enum flow_verdict v)
 	af->verdict = v;
 }
 
+static void on_prefetch(void *ctx, const struct flow *f, int stage)
+{
+	const struct worker *w = ctx;
+	cls_prefetch(&w->res.cls, f, stage);
+}
+
 static void fold_into_copy(void *ctx, const struct flow *f, enum flow_verdict v)
 {
 	cls_flow(ctx, f, v);
@@ -415,6 +421,7 @@ int audit_run(const struct audit_opts *o, const struct graph *g, struct audit_re
 		w[i].crew = o->iface ? &crew : NULL;
 		w[i].ft = flow_new(o->max_flows ? (o->max_flows + n - 1) / n : 0, (const uint8_t(*)[8192])g->ports,
 				   on_settle, &w[i]);
+		flow_set_prefetch(w[i].ft, on_prefetch);
 	}
 	if (rc == 0) {
 		if (o->iface) {

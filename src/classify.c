@@ -26,15 +26,20 @@ struct cls_ix {
 };
 
 /* The verdict of the classifier for one (client address, server address, proto, port), remembered:
- * the same pair always lands in the same place, and millions of flows share a few thousand pairs. */
-enum pair_kind { PAIR_ROW, PAIR_UNEXPECTED, PAIR_OUTSIDE, PAIR_IGNORED };
+ * the same pair always lands in the same place, and millions of flows share a few thousand pairs.
+ * One cache line each, in a table of their own (open addressing, linear probing, at most half full):
+ * a settled flow's pair is one line away, which cls_prefetch() asks for a few flows ahead. */
+enum pair_kind { PAIR_NONE, PAIR_ROW, PAIR_UNEXPECTED, PAIR_OUTSIDE, PAIR_IGNORED };
 struct cls_pair {
 	struct cls_key key;     /* edge field unused (0) */
-	enum pair_kind kind;
-	size_t idx;
-	UT_hash_handle hh;
+	uint32_t hash;          /* fa_hash of the key */
+	uint32_t kind;          /* enum pair_kind; PAIR_NONE: an empty entry */
+	uint64_t idx;
+	uint64_t pad;
 };
-#define PAIR_CACHE_MAX 262144 /* cleared when full: the pairs of a big site, about 30 MB at most */
+static_assert(sizeof(struct cls_pair) == 64, "a pair is one cache line");
+#define PAIR_CACHE_MAX 262144 /* cleared when full: the pairs of a big site, 32 MB at most */
+#define PAIR_FIRST 4096
 
 static const char *const status_names[CLS_NSTATUS] = {"ok", "degraded", "blocked", "missing", "unverified"};
 static const char *const reason_names[] = {NULL, "no-reply", "reset", "icmp-prohibited", "icmp-unreachable"};
@@ -66,12 +71,44 @@ static void free_ix(struct cls_ix **ix)
 
 static void free_pairs(struct cls *c)
 {
-	struct cls_pair *e, *tmp;
-	HASH_ITER(hh, c->pairs, e, tmp) {
-		HASH_DEL(c->pairs, e);
-		free(e);
+	free(c->pairs);
+	c->pairs = NULL;
+	c->npairs = c->pairs_mask = 0;
+}
+
+static struct cls_pair *pair_find(const struct cls *c, const struct cls_key *k, uint32_t hash)
+{
+	if (!c->pairs)
+		return NULL;
+	for (size_t i = hash & c->pairs_mask;; i = (i + 1) & c->pairs_mask) {
+		struct cls_pair *p = &c->pairs[i];
+		if (p->kind == PAIR_NONE)
+			return NULL;
+		if (p->hash == hash && !fa_keycmp(&p->key, k, sizeof(*k)))
+			return p;
 	}
-	c->npairs = 0;
+}
+
+static struct cls_pair *pair_slot(struct cls_pair *pairs, size_t mask, uint32_t hash)
+{
+	size_t i = hash & mask;
+	while (pairs[i].kind != PAIR_NONE)
+		i = (i + 1) & mask;
+	return &pairs[i];
+}
+
+/* Twice the entries (or the first ones), each placed again by the hash it carries. */
+static void grow_pairs(struct cls *c)
+{
+	size_t n = c->pairs ? (c->pairs_mask + 1) * 2 : PAIR_FIRST;
+	struct cls_pair *pairs = xmalloc_lines(n * sizeof(*pairs));
+	memset(pairs, 0, n * sizeof(*pairs));
+	for (size_t i = 0; c->pairs && i <= c->pairs_mask; i++)
+		if (c->pairs[i].kind != PAIR_NONE)
+			*pair_slot(pairs, n - 1, c->pairs[i].hash) = c->pairs[i];
+	free(c->pairs);
+	c->pairs = pairs;
+	c->pairs_mask = n - 1;
 }
 
 void cls_free(struct cls *c)
@@ -186,12 +223,14 @@ static void remember(struct cls *c, const struct cls_key *k, int client_host, en
 		return;
 	if (c->npairs >= PAIR_CACHE_MAX)
 		free_pairs(c);
-	struct cls_pair *p = xmalloc(sizeof(*p));
+	if (!c->pairs || (c->npairs + 1) * 2 > c->pairs_mask + 1)
+		grow_pairs(c);
+	uint32_t hash = fa_hash(k, sizeof(*k));
+	struct cls_pair *p = pair_slot(c->pairs, c->pairs_mask, hash);
 	p->key = *k;
+	p->hash = hash;
 	p->kind = kind;
 	p->idx = idx;
-	HASH_ADD(hh, c->pairs, key, sizeof(p->key), p);
-	FA_HASH_KEEP_SHORT(hh, c->pairs);
 	c->npairs++;
 }
 
@@ -219,7 +258,7 @@ static uint32_t pair_key(const struct flow *f, struct cls_key *pk)
 }
 
 /* A flow lands where its pair does. */
-static void land(struct cls *c, enum pair_kind kind, size_t idx, const struct flow *f, enum flow_verdict v)
+static void land(struct cls *c, uint32_t kind, size_t idx, const struct flow *f, enum flow_verdict v)
 {
 	switch (kind) {
 	case PAIR_ROW:
@@ -237,6 +276,23 @@ static void land(struct cls *c, enum pair_kind kind, size_t idx, const struct fl
 	}
 }
 
+void cls_prefetch(const struct cls *c, const struct flow *f, int stage)
+{
+	struct cls_key pk;
+	uint32_t hash = pair_key(f, &pk);
+	if (!c->pairs)
+		return;
+	if (stage == 0) {
+		__builtin_prefetch(&c->pairs[hash & c->pairs_mask]);
+		return;
+	}
+	const struct cls_pair *p = pair_find(c, &pk, hash);
+	if (p && p->kind == PAIR_ROW)
+		__builtin_prefetch(&c->rows[p->idx].n, 1);
+	else if (p && p->kind == PAIR_UNEXPECTED)
+		__builtin_prefetch(&c->unexp[p->idx].n, 1);
+}
+
 void cls_flow(struct cls *c, const struct flow *f, enum flow_verdict v)
 {
 	if (v == FV_NOT_A_CONNECTION) {
@@ -245,8 +301,7 @@ void cls_flow(struct cls *c, const struct flow *f, enum flow_verdict v)
 	}
 	struct cls_key pk;
 	uint32_t hash = pair_key(f, &pk);
-	struct cls_pair *hit;
-	HASH_FIND_BYHASHVALUE(hh, c->pairs, &pk, sizeof(pk), hash, hit);
+	const struct cls_pair *hit = pair_find(c, &pk, hash);
 	if (!hit) {
 		classify_pair(c, f, v, &pk);
 		return;
@@ -339,7 +394,7 @@ void cls_clone(struct cls *dst, const struct cls *src)
 	*dst = *src;
 	dst->rows_ix = dst->unexp_ix = NULL;
 	dst->pairs = NULL;
-	dst->npairs = 0;
+	dst->npairs = dst->pairs_mask = 0;
 	dst->rows = xcalloc(src->cap_rows + 1, sizeof(*dst->rows));
 	if (src->nrows)
 		memcpy(dst->rows, src->rows, src->nrows * sizeof(*src->rows));

@@ -68,6 +68,7 @@ struct flow_table {
 	size_t count, max;
 	const uint8_t (*svc)[8192];
 	flow_settle_fn settle_fn;
+	flow_prefetch_fn prefetch_fn;   /* or NULL */
 	void *ctx;
 	uint64_t now_ns;                /* newest packet time seen */
 	uint64_t swept_ns;              /* when the lists were last swept */
@@ -147,6 +148,11 @@ void flow_foreach(const struct flow_table *t, uint64_t now_ns, flow_settle_fn fn
 	for (int l = 0; l < NLISTS; l++)
 		for (uint32_t i = t->lists[l].head; i; i = at(t, i)->next)
 			fn(ctx, at(t, i), flow_verdict(at(t, i), now_ns));
+}
+
+void flow_set_prefetch(struct flow_table *t, flow_prefetch_fn fn)
+{
+	t->prefetch_fn = fn;
 }
 
 void flow_set_hint(struct flow_table *t, const uint8_t (*svc)[8192])
@@ -371,10 +377,11 @@ static void settle(struct flow_table *t, struct flow *f, uint64_t now_ns)
 	t->count--;
 }
 
-/* Settling the head of a list touches lines nothing else has touched for seconds: the flow's own and
- * its hash slot's. Walking a list oldest first, we know which flows come next: their lines are asked
- * for PF_LINES flows ahead, their slots PF_SLOT ahead, once the flow's key is in to hash. */
-enum { PF_LINES = 8, PF_SLOT = 6 };
+/* Settling the head of a list touches lines nothing else has touched for seconds: the flow's own, its
+ * hash slot's, and what the settle callback reads. Walking a list oldest first, we know which flows
+ * come next: their lines are asked for PF_LINES flows ahead, their slots PF_SLOT ahead (once the flow's
+ * key is in to hash), and the callback's lines through the prefetch callback, PF_CB0 and PF_CB1 ahead. */
+enum { PF_LINES = 8, PF_SLOT = 6, PF_CB0 = 5, PF_CB1 = 2 };
 
 static void prefetch_ahead(const struct flow_table *t, const struct flow *h)
 {
@@ -386,6 +393,10 @@ static void prefetch_ahead(const struct flow_table *t, const struct flow *h)
 		prefetch_lines(n[PF_LINES]);
 	if (n[PF_SLOT])
 		__builtin_prefetch(&t->slots[key_hash(&n[PF_SLOT]->key) & t->mask], 1);
+	if (t->prefetch_fn && n[PF_CB0])
+		t->prefetch_fn(t->ctx, n[PF_CB0], 0);
+	if (t->prefetch_fn && n[PF_CB1])
+		t->prefetch_fn(t->ctx, n[PF_CB1], 1);
 }
 
 /* The lists are ordered lazily: a packet does not move its flow (that would touch two more flows' cache

@@ -221,6 +221,40 @@ static void test_spoofed_sources_make_one_row_and_are_not_remembered(void)
 	teardown(&w);
 }
 
+/* Five thousand admin workstations (the admins' IPv6 /64) each reach the management center twice: each
+ * is its own pair and row. The pair cache grows past its first size while the first round is folded;
+ * the second round finds every pair where the first left it. */
+static void test_remembered_pairs_land_where_they_first_did_after_the_cache_grows(void)
+{
+	struct world w;
+	setup(&w, NULL);
+	char src[64];
+	for (unsigned round = 0; round < 2; round++) {
+		for (unsigned i = 0; i < 5000; i++) {
+			snprintf(src, sizeof(src), "2001:db8:a::%x", i + 1);
+			tcp(&w, src, "2001:db8:1::10", 8443, i % 7 != 0, T0 + (round * 5000 + i) * MS);
+		}
+		flow_finish(w.t, T0 + (round + 1) * 400 * S);
+	}
+	CU_ASSERT_EQUAL(w.c.npairs, 5000);
+	cls_finish(&w.c);
+	size_t rows = 0, blocked = 0, ok = 0;
+	for (size_t i = 0; i < w.c.nrows; i++) {
+		const struct cls_row *r = &w.c.rows[i];
+		if (w.g.edges[r->edge].port != 8443 || !r->n.attempts)
+			continue;
+		rows++;
+		CU_ASSERT_EQUAL(r->n.attempts, 2);
+		blocked += r->status == CLS_BLOCKED;
+		ok += r->status == CLS_OK;
+	}
+	CU_ASSERT_EQUAL(rows, 5000);
+	CU_ASSERT_EQUAL(blocked, 715); /* every seventh never answered: i = 0, 7, ..., 4998 */
+	CU_ASSERT_EQUAL(ok, 5000 - 715);
+	CU_ASSERT_EQUAL(w.c.nunexp, 0);
+	teardown(&w);
+}
+
 /* Two workers' shares of one capture, merged: rows met by both add up, the others are kept. */
 static void test_merge_adds_shares(void)
 {
@@ -256,6 +290,7 @@ void suite_classify(void)
 {
 	CU_pSuite s = CU_add_suite("classify", NULL, NULL);
 	TU_ADD(s, test_plain_61616_under_tls_required_is_unexpected_with_the_forbid_reason);
+	TU_ADD(s, test_remembered_pairs_land_where_they_first_did_after_the_cache_grows);
 	TU_ADD(s, test_reverse_direction_is_named_as_such);
 	TU_ADD(s, test_ignored_and_outside_traffic_is_not_a_finding);
 	TU_ADD(s, test_required_edges_without_traffic_are_missing_and_optional_ones_are_not_rows);

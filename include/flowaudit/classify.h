@@ -47,7 +47,7 @@ struct cls {
 	const struct graph *g;
 	struct cls_ix *rows_ix, *unexp_ix;
 	struct cls_pair *pairs; /* (client, server, proto, port) -> where it lands, remembered */
-	size_t npairs;
+	size_t npairs, pairs_mask;
 	struct cls_row *rows;
 	size_t nrows, cap_rows;
 	struct cls_unexpected *unexp;
@@ -64,6 +64,9 @@ void cls_init(struct cls *c, const struct graph *g);
 void cls_free(struct cls *c);
 /* Fold one settled flow. */
 void cls_flow(struct cls *c, const struct flow *f, enum flow_verdict v);
+/* Ask for what cls_flow(f) will read, f being a few flows from settling: stage 0 its pair's entry,
+ * stage 1 (once that is in) the row it lands on. */
+void cls_prefetch(const struct cls *c, const struct flow *f, int stage);
 /* A deep copy of a running classification, for an interim report (finish the copy, not the original). */
 void cls_clone(struct cls *dst, const struct cls *src);
 /* Add another running classification of the same graph to this one (workers' shares of one capture). */

@@ -87,6 +87,9 @@ uint16_t flow_client_port(const struct flow *f);
 uint16_t flow_server_port(const struct flow *f);
 
 typedef void (*flow_settle_fn)(void *ctx, const struct flow *f, enum flow_verdict v);
+/* Called with the settle callback's ctx on flows a few flows from being settled (stage 0), and again
+ * closer (stage 1): what the settle callback will read can be asked for ahead of it. */
+typedef void (*flow_prefetch_fn)(void *ctx, const struct flow *f, int stage);
 
 struct flow_stats {
 	uint64_t flows;         /* attempts created */
@@ -115,6 +118,7 @@ void flow_drain(struct flow_table *t);
 void flow_finish(struct flow_table *t, uint64_t end_ns);
 /* Visit every flow still held, with the verdict it would get now (for interim reports). */
 void flow_foreach(const struct flow_table *t, uint64_t now_ns, flow_settle_fn fn, void *ctx);
+void flow_set_prefetch(struct flow_table *t, flow_prefetch_fn fn);
 /* The service-port hint may change (a rules reload). */
 void flow_set_hint(struct flow_table *t, const uint8_t (*svc)[8192]);
 const struct flow_stats *flow_stats(const struct flow_table *t);
