@@ -119,7 +119,7 @@ struct flow_table *flow_new(size_t max_flows, const uint8_t (*svc)[8192], flow_s
 	t->cap = FIRST_FLOWS;
 	t->flows = xmap(FIRST_FLOWS * sizeof(struct flow));
 	t->used = 1;
-	t->slots = xcalloc(FIRST_SLOTS, sizeof(*t->slots));
+	t->slots = xmap(FIRST_SLOTS * sizeof(*t->slots));
 	t->mask = FIRST_SLOTS - 1;
 	return t;
 }
@@ -129,7 +129,7 @@ void flow_free(struct flow_table *t)
 	if (!t)
 		return;
 	munmap(t->flows, (size_t)t->cap * sizeof(struct flow));
-	free(t->slots);
+	munmap(t->slots, (t->mask + 1) * sizeof(*t->slots));
 	free(t);
 }
 
@@ -249,11 +249,11 @@ static void place(uint64_t *slots, size_t mask, uint64_t s)
 static __attribute__((noinline)) void grow_slots(struct flow_table *t)
 {
 	size_t n = (t->mask + 1) * 2;
-	uint64_t *slots = xcalloc(n, sizeof(*slots));
+	uint64_t *slots = xmap(n * sizeof(*slots));
 	for (size_t i = 0; i <= t->mask; i++)
 		if (t->slots[i])
 			place(slots, n - 1, t->slots[i]);
-	free(t->slots);
+	munmap(t->slots, (t->mask + 1) * sizeof(*slots));
 	t->slots = slots;
 	t->mask = n - 1;
 }

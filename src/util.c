@@ -38,6 +38,7 @@ void *xmap(size_t n)
 	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
 		oom();
+	madvise(p, n, MADV_HUGEPAGE);
 	return p;
 }
 
@@ -46,6 +47,7 @@ void *xremap(void *p, size_t old, size_t n)
 	p = mremap(p, old, n, MREMAP_MAYMOVE);
 	if (p == MAP_FAILED)
 		oom();
+	madvise(p, n, MADV_HUGEPAGE);
 	return p;
 }
 

@@ -13,7 +13,8 @@ _Noreturn void oom(void); /* "out of memory" on stderr, then abort() */
 void *xmalloc(size_t n);
 void *xmalloc_lines(size_t n); /* starting on a 64-byte cache line */
 /* Zeroed pages of one's own (mmap), and the same grown or shrunk with its contents, maybe moved
- * (mremap: nothing is copied, and pages never touched are never resident). Freed with munmap. */
+ * (mremap: nothing is copied, and pages never touched are never resident). Freed with munmap. Marked
+ * for transparent huge pages (MADV_HUGEPAGE): for the flow table, read at random across tens of MB. */
 void *xmap(size_t n);
 void *xremap(void *p, size_t old, size_t n);
 void *xcalloc(size_t n, size_t size);
