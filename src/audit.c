@@ -82,7 +82,7 @@ static void on_settle(void *ctx, const struct flow *f, enum flow_verdict v)
 
 static void on_prefetch(void *ctx, const struct flow *f, int stage)
 {
-	const struct worker *w = ctx;
+	struct worker *w = ctx;
 	cls_prefetch(&w->res.cls, f, stage);
 }
 

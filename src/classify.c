@@ -69,8 +69,14 @@ static void free_ix(struct cls_ix **ix)
 	}
 }
 
+static void forget_ahead(struct cls *c)
+{
+	memset(c->ahead, 0, sizeof(c->ahead));
+}
+
 static void free_pairs(struct cls *c)
 {
+	forget_ahead(c);
 	free(c->pairs);
 	c->pairs = NULL;
 	c->npairs = c->pairs_mask = 0;
@@ -107,6 +113,7 @@ static void grow_pairs(struct cls *c)
 		if (c->pairs[i].kind != PAIR_NONE)
 			*pair_slot(pairs, n - 1, c->pairs[i].hash) = c->pairs[i];
 	free(c->pairs);
+	forget_ahead(c);
 	c->pairs = pairs;
 	c->pairs_mask = n - 1;
 }
@@ -276,17 +283,29 @@ static void land(struct cls *c, uint32_t kind, size_t idx, const struct flow *f,
 	}
 }
 
-void cls_prefetch(const struct cls *c, const struct flow *f, int stage)
+static struct cls_ahead *ahead_of(struct cls *c, const struct flow *f)
 {
-	struct cls_key pk;
-	uint32_t hash = pair_key(f, &pk);
+	return &c->ahead[((uintptr_t)f / sizeof(*f)) % CLS_AHEAD];
+}
+
+void cls_prefetch(struct cls *c, const struct flow *f, int stage)
+{
+	static_assert(sizeof(((struct cls_ahead *)0)->pk) == sizeof(struct cls_key), "cls_ahead.pk");
+	struct cls_ahead *a = ahead_of(c, f);
+	if (stage == 0 || a->f != f) {
+		a->f = f;
+		a->hash = pair_key(f, (struct cls_key *)a->pk);
+		a->pair = NULL;
+		a->looked = 0;
+	}
 	if (!c->pairs)
 		return;
 	if (stage == 0) {
-		__builtin_prefetch(&c->pairs[hash & c->pairs_mask]);
+		__builtin_prefetch(&c->pairs[a->hash & c->pairs_mask]);
 		return;
 	}
-	const struct cls_pair *p = pair_find(c, &pk, hash);
+	const struct cls_pair *p = a->pair = pair_find(c, (const struct cls_key *)a->pk, a->hash);
+	a->looked = 1;
 	if (p && p->kind == PAIR_ROW)
 		__builtin_prefetch(&c->rows[p->idx].n, 1);
 	else if (p && p->kind == PAIR_UNEXPECTED)
@@ -295,13 +314,25 @@ void cls_prefetch(const struct cls *c, const struct flow *f, int stage)
 
 void cls_flow(struct cls *c, const struct flow *f, enum flow_verdict v)
 {
+	/* The pair cls_prefetch() found for f, if it ran and found one: used once, f is about to be freed
+	 * (an answer of "not remembered" is not trusted: the pair may have been remembered since). */
+	struct cls_ahead *a = ahead_of(c, f);
+	const struct cls_pair *hit = NULL;
+	if (a->f == f) {
+		hit = a->looked ? a->pair : NULL;
+		a->f = NULL;
+	}
 	if (v == FV_NOT_A_CONNECTION) {
 		c->not_connections++;
 		return;
 	}
+	if (hit) {
+		land(c, hit->kind, hit->idx, f, v);
+		return;
+	}
 	struct cls_key pk;
 	uint32_t hash = pair_key(f, &pk);
-	const struct cls_pair *hit = pair_find(c, &pk, hash);
+	hit = pair_find(c, &pk, hash);
 	if (!hit) {
 		classify_pair(c, f, v, &pk);
 		return;
@@ -395,6 +426,7 @@ void cls_clone(struct cls *dst, const struct cls *src)
 	dst->rows_ix = dst->unexp_ix = NULL;
 	dst->pairs = NULL;
 	dst->npairs = dst->pairs_mask = 0;
+	forget_ahead(dst);
 	dst->rows = xcalloc(src->cap_rows + 1, sizeof(*dst->rows));
 	if (src->nrows)
 		memcpy(dst->rows, src->rows, src->nrows * sizeof(*src->rows));

@@ -43,6 +43,17 @@ struct cls_unexpected {
 struct cls_ix;
 struct cls_pair;
 
+/* What cls_prefetch() worked out for a flow a few from settling, kept for cls_flow(): the flow's pair
+ * key and hash (stage 0), then the pair it found (stage 1). Found by the flow's address. */
+struct cls_ahead {
+	const struct flow *f;   /* NULL: empty */
+	const struct cls_pair *pair; /* stage 1's answer, NULL if the pair was not remembered */
+	uint32_t hash;
+	uint32_t looked;        /* stage 1 ran */
+	uint8_t pk[40];         /* struct cls_key */
+};
+#define CLS_AHEAD 64
+
 struct cls {
 	const struct graph *g;
 	struct cls_ix *rows_ix, *unexp_ix;
@@ -58,6 +69,7 @@ struct cls {
 	size_t optional_unseen; /* optional edges with no traffic (not listed as rows) */
 	size_t summary[CLS_NSTATUS]; /* required rows by status */
 	size_t optional[CLS_NSTATUS]; /* optional rows by status */
+	struct cls_ahead ahead[CLS_AHEAD]; /* cleared whenever the pair cache changes its entries' places */
 };
 
 void cls_init(struct cls *c, const struct graph *g);
@@ -66,7 +78,7 @@ void cls_free(struct cls *c);
 void cls_flow(struct cls *c, const struct flow *f, enum flow_verdict v);
 /* Ask for what cls_flow(f) will read, f being a few flows from settling: stage 0 its pair's entry,
  * stage 1 (once that is in) the row it lands on. */
-void cls_prefetch(const struct cls *c, const struct flow *f, int stage);
+void cls_prefetch(struct cls *c, const struct flow *f, int stage);
 /* A deep copy of a running classification, for an interim report (finish the copy, not the original). */
 void cls_clone(struct cls *dst, const struct cls *src);
 /* Add another running classification of the same graph to this one (workers' shares of one capture). */
