@@ -1,10 +1,10 @@
-/* flow.c: the flow table. Flows live in one array that grows in place (mremap), named by their index;
+/* flow.c: the flow table. Flows live in one array that grows without copying (mremap), named by index;
  * a hash table of 8-byte slots (hash and index, open addressing, linear probing) finds them. A flow lives
  * on one of three expiry lists ordered by last packet, and leaves the table only through settle(): the
  * callback sees the flow once, then it goes on the free list (no malloc per packet). Time is packet
  * time, never the wall clock.
  *
- * Not uthash, which every other table in flowaudit uses: a uthash entry carries a 56-byte handle and
+ * Not uthash, which the tables off the per-packet path use: a uthash entry carries a 56-byte handle and
  * sits on an insertion-order list, so each packet touched three cache lines of its flow and the bucket,
  * and each settled flow four more (its neighbours on that list and in its bucket), on 60 MB and more of
  * flows that no cache holds. Here a packet touches one slot and the flow's two lines, and settling a
