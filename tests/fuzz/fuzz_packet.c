@@ -23,6 +23,11 @@ static void on_settle(void *ctx, const struct flow *f, enum flow_verdict v)
 	cls_flow(ctx, f, v);
 }
 
+static void on_prefetch(void *ctx, const struct flow *f, int stage)
+{
+	cls_prefetch(ctx, f, stage);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -39,6 +44,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	graph_build(&graph, &rules, &site);
 	cls_init(&cls, &graph);
 	table = flow_new(4096, (const uint8_t(*)[8192])graph.ports, on_settle, &cls);
+	flow_set_prefetch(table, on_prefetch); /* as audit.c: the classifier's look-ahead runs too */
 	return 0;
 }
 
