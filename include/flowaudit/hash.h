@@ -1,4 +1,5 @@
-/* hash.h: the hash function of every uthash table in flowaudit (include this, never uthash.h directly).
+/* hash.h: the hash function of every table in flowaudit: uthash's (include this, never uthash.h
+ * directly), and the flow table's and the classifier's pair cache, which are tables of their own.
  * A 64x64->128-bit multiply-and-fold per 8-byte word (the "mum" step of wyhash): every input bit reaches
  * every output bit, where a plain multiply only carries bits upward (IPv4-mapped addresses vary only in
  * their last bytes). Faster than uthash's default on the 16- to 40-byte keys used here, and seeded at
