@@ -242,8 +242,8 @@ static bool serve(struct worker *w)
 	return false;
 }
 
-/* The packet loop. Offline, the capture's reader (ours, or libpcap's) calls us for each packet. Live, a quiet moment or a request from the
- * controller drains the pipeline first. */
+/* The packet loop. Offline, the capture's reader (ours, or libpcap's) calls us for each packet. Live, a
+ * quiet moment or a request from the controller drains the pipeline first. */
 static int pump(struct worker *w)
 {
 	if (!w->crew) {

@@ -296,7 +296,6 @@ void cls_prefetch(struct cls *c, const struct flow *f, int stage)
 		a->f = f;
 		a->hash = pair_key(f, (struct cls_key *)a->pk);
 		a->pair = NULL;
-		a->looked = 0;
 	}
 	if (!c->pairs)
 		return;
@@ -305,7 +304,6 @@ void cls_prefetch(struct cls *c, const struct flow *f, int stage)
 		return;
 	}
 	const struct cls_pair *p = a->pair = pair_find(c, (const struct cls_key *)a->pk, a->hash);
-	a->looked = 1;
 	if (p && p->kind == PAIR_ROW)
 		__builtin_prefetch(&c->rows[p->idx].n, 1);
 	else if (p && p->kind == PAIR_UNEXPECTED)
@@ -319,7 +317,7 @@ void cls_flow(struct cls *c, const struct flow *f, enum flow_verdict v)
 	struct cls_ahead *a = ahead_of(c, f);
 	const struct cls_pair *hit = NULL;
 	if (a->f == f) {
-		hit = a->looked ? a->pair : NULL;
+		hit = a->pair;
 		a->f = NULL;
 	}
 	if (v == FV_NOT_A_CONNECTION) {

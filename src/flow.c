@@ -22,10 +22,11 @@
 
 #define FIRST_FLOWS 4096 /* the array's first size, doubled as needed */
 #define FIRST_SLOTS 8192
-/* Slots per flow held, at least (each 8 bytes: 32 to 64 bytes a flow at 4). At most half full
- * (2) measured 1.71-1.79 s on snap96 against 1.59-1.66 s for 4 and 1.59-1.61 s for 8, in runs taken in
- * turn: with linear probing, the runs of a fuller table make lookups and their prefetch walk more slots
- * and branch less predictably; 8 costs 16 MB more at the bench's 425,000 flows, 4 costs 8 MB. */
+/* Hash slots per flow held, at least: the table is at most a quarter full, 32 to 64 bytes of slots a
+ * flow. Measured on snap96 in runs taken in turn: 1.71-1.79 s at 2 slots a flow, 1.59-1.66 s at 4,
+ * 1.59-1.61 s at 8. With linear probing a fuller table has longer runs, so lookups and their prefetch
+ * walk more slots and branch less predictably. Against 2, 4 costs about 9 MB more at the bench's
+ * 425,000 flows, and 8 about 25 MB. */
 #define SLOTS_PER_FLOW 4
 #define RECENT 256 /* recently opened attempts, for ICMP quotes cut before their ports */
 

@@ -73,7 +73,8 @@ static void __attribute__((format(printf, 2, 3))) out_f(struct jw *w, const char
 	int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
 	va_end(ap);
 	assert(n >= 0 && (size_t)n < sizeof(tmp));
-	out_n(w, tmp, (size_t)n);
+	if (n > 0)
+		out_n(w, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1); /* never past tmp, NDEBUG or not */
 }
 
 /* Before a value inside an object or array (not at the document level). */

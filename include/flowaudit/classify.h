@@ -47,9 +47,8 @@ struct cls_pair;
  * key and hash (stage 0), then the pair it found (stage 1). Found by the flow's address. */
 struct cls_ahead {
 	const struct flow *f;   /* NULL: empty */
-	const struct cls_pair *pair; /* stage 1's answer, NULL if the pair was not remembered */
+	const struct cls_pair *pair; /* stage 1's answer; NULL before it, or if the pair was not remembered */
 	uint32_t hash;
-	uint32_t looked;        /* stage 1 ran */
 	uint8_t pk[40];         /* struct cls_key */
 };
 #define CLS_AHEAD 64
