@@ -358,7 +358,7 @@ static void settle(struct flow_table *t, struct flow *f, uint64_t now_ns)
 {
 	t->settle_fn(t->ctx, f, flow_verdict(f, now_ns));
 	uint32_t i = index_of(t, f);
-	slot_remove(t, key_hash(&f->key), i);
+	slot_remove(t, f->hash, i);
 	list_unlink(t, f);
 	f->next = t->free;
 	t->free = i;
@@ -367,8 +367,8 @@ static void settle(struct flow_table *t, struct flow *f, uint64_t now_ns)
 
 /* Settling the head of a list touches lines nothing else has touched for seconds: the flow's own, its
  * hash slot's, and what the settle callback reads. Walking a list oldest first, we know which flows
- * come next: their lines are asked for PF_LINES flows ahead, their slots PF_SLOT ahead (once the flow's
- * key is in to hash), and the callback's lines through the prefetch callback, PF_CB0 and PF_CB1 ahead. */
+ * come next: their lines are asked for PF_LINES flows ahead, their slots PF_SLOT ahead (by the hash
+ * the flow keeps, once its line is in), and the callback's lines through the prefetch callback, PF_CB0 and PF_CB1 ahead. */
 enum { PF_LINES = 8, PF_SLOT = 6, PF_CB0 = 5, PF_CB1 = 2 };
 
 static void prefetch_ahead(const struct flow_table *t, const struct flow *h)
@@ -380,7 +380,7 @@ static void prefetch_ahead(const struct flow_table *t, const struct flow *h)
 	if (n[PF_LINES])
 		prefetch_lines(n[PF_LINES]);
 	if (n[PF_SLOT])
-		__builtin_prefetch(&t->slots[key_hash(&n[PF_SLOT]->key) & t->mask], 1);
+		__builtin_prefetch(&t->slots[n[PF_SLOT]->hash & t->mask], 1);
 	if (t->prefetch_fn && n[PF_CB0])
 		t->prefetch_fn(t->ctx, n[PF_CB0], 0);
 	if (t->prefetch_fn && n[PF_CB1])
@@ -505,6 +505,7 @@ static struct flow *create(struct flow_table *t, const struct flow_key *k, uint3
 	}
 	struct flow *f = flow_alloc(t);
 	f->key = *k;
+	f->hash = hash;
 	f->client = (uint8_t)client;
 	f->first_ns = f->last_ns = ts;
 	f->flags = FLOW_ONLY_RST;
@@ -716,7 +717,7 @@ static void packet(struct flow_table *t, const struct dec_pkt *p, uint64_t ts, c
 	f->fp[dir] = fp;
 	f->fp_us[dir] = us;
 	f->encaps |= p->encaps;
-	if (f->pkts[dir] < UINT32_MAX)
+	if (f->pkts[dir] < UINT16_MAX)
 		f->pkts[dir]++;
 	f->flags |= (uint16_t)((dir & (p->payload != 0)) * FLOW_DATA_S); /* no branch: which way is a coin toss */
 	touch(f, ts);

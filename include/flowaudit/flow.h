@@ -70,7 +70,9 @@ struct flow {
 	uint8_t icmp;           /* enum dec_icmp */
 	uint8_t list;           /* which expiry list holds it */
 	uint8_t hlen;
-	uint32_t pkts[2];       /* packets: [0] client -> server, [1] server -> client (saturating) */
+	uint16_t pkts[2];       /* packets: [0] client -> server, [1] server -> client (saturating: only
+				 * ever asked whether there were none, one, or more) */
+	uint32_t hash;          /* of the key: its hash slot, found again when it is settled */
 	uint32_t fp_us[2];      /* its time in microseconds, modulo 2^32: only ever compared 1 ms apart */
 	uint16_t encaps;        /* encapsulations that carried it (dec_pkt.encaps, OR of its packets) */
 	uint16_t syns;          /* the client's SYNs (saturating) */
