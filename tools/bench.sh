@@ -19,17 +19,18 @@ gen() { # name flows rate flood snaplen
 gen full "$FLOWS" $rate 0 65535
 gen snap96 "$FLOWS" $rate 0 96
 
-# median of the wall-clock seconds of RUNS runs of a command; peak RSS (KB) of the last
+# one run of a command: "seconds peak-RSS-KB"
+timed() {
+	/usr/bin/time -o "$D/time.out" -f "%e %M" "$@" >/dev/null 2>&1
+	tail -1 "$D/time.out"
+}
+# the median of the seconds in lines of "seconds rss" on stdin, and the most RSS of them
+median() {
+	sort -n | awk '{ t[NR] = $1; if ($2 > r) r = $2 } END { print t[int((NR + 1) / 2)], r + 0 }'
+}
+# median of the wall-clock seconds of RUNS runs of a command; the most peak RSS (KB) of them
 measure() {
-	local times=() rss=0 t
-	for _ in $(seq "$RUNS"); do
-		/usr/bin/time -o "$D/time.out" -f "%e %M" "$@" >/dev/null 2>&1
-		t=$(tail -1 "$D/time.out")
-		times+=("${t% *}")
-		rss=${t#* }
-	done
-	med=$(printf '%s\n' "${times[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p")
-	echo "$med $rss"
+	for _ in $(seq "$RUNS"); do timed "$@"; done | median
 }
 
 machine=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
@@ -48,9 +49,16 @@ for cap in full snap96; do
 		ratio=$(awk -v f="$floor" -v t="$2" 'BEGIN { printf "%.2f", (t > 0 ? f / t : 0) }')
 		printf '%-34s %10s %10s %9s %10s %8s\n' "$1" "$2" "$mpps" "$ns" $(( $3 / 1024 )) "$ratio"
 	}
-	read -r t m < <(measure "$B/bench_floor" "$f"); row "libpcap floor (pcap_dispatch)" "$t" "$m"
-	read -r t m < <(measure "$B/flowaudit" audit -r "$f" -s "$D/bench.site" --format json -o /dev/null)
-	row "flowaudit audit" "$t" "$m"
+	# The floor and flowaudit are taken in turn, run after run, so that a slow or fast moment of a
+	# shared machine falls on both alike (their ratio is the figure that matters).
+	rm -f "$D/turns.floor" "$D/turns.flowaudit"
+	for _ in $(seq "$RUNS"); do
+		timed "$B/bench_floor" "$f" >>"$D/turns.floor"
+		timed "$B/flowaudit" audit -r "$f" -s "$D/bench.site" --format json -o /dev/null >>"$D/turns.flowaudit"
+	done
+	read -r t m < <(median <"$D/turns.floor"); row "libpcap floor (pcap_dispatch)" "$t" "$m"
+	read -r t m < <(median <"$D/turns.flowaudit"); row "flowaudit audit" "$t" "$m"
+	rm -f "$D/turns.floor" "$D/turns.flowaudit"
 	fa=$t vs=""
 	# The same with libpcap reading the file (pcap_dispatch), as before flowaudit had its own record reader.
 	read -r t m < <(FLOWAUDIT_READER=libpcap measure "$B/flowaudit" audit -r "$f" -s "$D/bench.site" --format json -o /dev/null)
