@@ -367,8 +367,9 @@ static void settle(struct flow_table *t, struct flow *f, uint64_t now_ns)
 
 /* Settling the head of a list touches lines nothing else has touched for seconds: the flow's own, its
  * hash slot's, and what the settle callback reads. Walking a list oldest first, we know which flows
- * come next: their lines are asked for PF_LINES flows ahead, their slots PF_SLOT ahead (by the hash
- * the flow keeps, once its line is in), and the callback's lines through the prefetch callback, PF_CB0 and PF_CB1 ahead. */
+ * come next: their lines are asked for PF_LINES flows ahead, their slots PF_SLOT ahead (by the hash the
+ * flow keeps, once its line is in), and the callback's lines through the prefetch callback, PF_CB0 and
+ * PF_CB1 ahead. */
 enum { PF_LINES = 8, PF_SLOT = 6, PF_CB0 = 5, PF_CB1 = 2 };
 
 static void prefetch_ahead(const struct flow_table *t, const struct flow *h)
