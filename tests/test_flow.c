@@ -388,6 +388,25 @@ static void test_history_letters_follow_zeek(void)
 	flow_free(r.t);
 }
 
+/* Packet counts saturate (they are 16 bits): a flow answered 65,536 times is still answered. */
+static void test_packet_counts_saturate(void)
+{
+	struct run r;
+	start(&r, 0);
+	struct dec_pkt q = pkt(C, 40000, SV, 53, 0, 0, 30);
+	q.proto = IPPROTO_UDP;
+	feed(&r, q, T0);
+	struct dec_pkt a = pkt(SV, 53, C, 40000, 0, 0, 60);
+	a.proto = IPPROTO_UDP;
+	for (uint32_t i = 0; i < 65536; i++)
+		feed(&r, a, T0 + (i + 1) * 2 * MS); /* 2 ms apart: not SPAN copies of each other */
+	finish(&r, T0 + 200 * S);
+	CU_ASSERT_EQUAL(r.s.n, 1);
+	CU_ASSERT_EQUAL(r.s.v[0], FV_ESTABLISHED);
+	CU_ASSERT_EQUAL(r.s.pkts[0], 1 + 65535);
+	flow_free(r.t);
+}
+
 /* The table under churn: 60,000 attempts over 150 s, a third reset (settled 5 s later), a third
  * answered (kept, and found again 120 s later), a third never answered (settled after 65 s), so that
  * flows leave the hash slots in every order while others arrive and the slots grow. A flow lost by the
@@ -414,25 +433,6 @@ static void on_tally(void *ctx, const struct flow *f, enum flow_verdict v)
 	t->n++;
 	t->by[v]++;
 	t->pkts += f->pkts[0] + f->pkts[1];
-}
-
-/* Packet counts saturate (they are 16 bits): a flow answered 65,536 times is still answered. */
-static void test_packet_counts_saturate(void)
-{
-	struct run r;
-	start(&r, 0);
-	struct dec_pkt q = pkt(C, 40000, SV, 53, 0, 0, 30);
-	q.proto = IPPROTO_UDP;
-	feed(&r, q, T0);
-	struct dec_pkt a = pkt(SV, 53, C, 40000, 0, 0, 60);
-	a.proto = IPPROTO_UDP;
-	for (uint32_t i = 0; i < 65536; i++)
-		feed(&r, a, T0 + (i + 1) * 2 * MS); /* 2 ms apart: not SPAN copies of each other */
-	finish(&r, T0 + 200 * S);
-	CU_ASSERT_EQUAL(r.s.n, 1);
-	CU_ASSERT_EQUAL(r.s.v[0], FV_ESTABLISHED);
-	CU_ASSERT_EQUAL(r.s.pkts[0], 1 + 65535);
-	flow_free(r.t);
 }
 
 static void test_flows_are_found_until_settled_under_churn(void)
