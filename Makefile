@@ -92,7 +92,11 @@ BENCH_RUNS ?= 3
 $(B)/bench_floor: tools/bench_floor.c | deps
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS)
 
-bench: $(B)/flowaudit $(B)/mkpcap $(B)/bench_floor
+$(B)/bench_mem: tools/bench_mem.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS)
+
+bench: $(B)/flowaudit $(B)/mkpcap $(B)/bench_floor $(B)/bench_mem
 	tools/deps.sh bench || true
 	tools/bench.sh $(B) $(BENCH_FLOWS) $(BENCH_RUNS)
 	tools/bench-ir.sh $(B)

@@ -36,6 +36,8 @@ measure() {
 
 machine=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
 echo "machine: $machine, $(nproc) cores; $(date -u +%Y-%m-%d)"
+# What random reads of memory cost here: the flow table's packets are mostly such reads (docs/performance.md).
+"$B/bench_mem"
 for cap in full snap96; do
 	f=$D/$cap.pcap
 	pk=$("$B/bench_floor" "$f" | cut -d' ' -f1)
