@@ -736,43 +736,13 @@ static enum dec_status nflog(struct rd *r, struct dec_pkt *out)
 
 static enum dec_status link_layer(int dlt, struct rd *r, struct dec_pkt *out, int depth);
 
-/* Most packets of a capture are untagged Ethernet, IPv4 without options, TCP: those are decoded here in
- * one piece, with one length check, when everything the general path would check holds (a whole TCP
- * header, a sane IP length, not a later fragment); anything else returns false, having written nothing,
- * and takes the general path. dec_frame_general() is the reference: the tests and the packet fuzzer
- * check that both agree on every frame. */
-static inline __attribute__((always_inline)) bool eth_ipv4_tcp(const uint8_t *f, size_t len, struct dec_pkt *out)
-{
-	if (len < 14 + 20 + 20 || f[12] != 0x08 || f[13] != 0x00 || f[14] != 0x45 || f[23] != IPPROTO_TCP)
-		return false;
-	uint16_t total = be16_at(f + 16);
-	size_t hl = (size_t)(f[46] >> 4) * 4;
-	if ((be16_at(f + 20) & 0x1fff) || hl < 20 || total < 20 + hl)
-		return false;
-	out->ip_id = be16_at(f + 18);
-	out->ttl = f[22];
-	addr_from_v4(out->src, f + 26);
-	addr_from_v4(out->dst, f + 30);
-	out->proto = IPPROTO_TCP;
-	out->sport = be16_at(f + 34);
-	out->dport = be16_at(f + 36);
-	out->seq = be32_at(f + 38);
-	out->ack = be32_at(f + 42);
-	out->tcp_flags = f[47];
-	out->win = be16_at(f + 48);
-	out->payload = (uint32_t)(total - 20 - hl);
-	return true;
-}
-
-static enum dec_status decode(int dlt, const uint8_t *f, uint32_t caplen, uint32_t wirelen, struct dec_pkt *out,
-			      bool fast)
+/* Every frame dec_frame()'s fast path (decode.h) does not take. */
+enum dec_status dec_frame_general(int dlt, const uint8_t *f, uint32_t caplen, uint32_t wirelen, struct dec_pkt *out)
 {
 	zero_small(out, sizeof(*out));
 	struct rd r = {f, caplen < wirelen || !wirelen ? caplen : wirelen, false};
 	if (dlt == DLT_EN10MB) {
-		if (fast && eth_ipv4_tcp(f, r.len, out))
-			return DEC_OK;
-		/* The rest of untagged IPv4 goes straight to ipv4(), past link_layer, ethernet and tagged. */
+		/* Untagged IPv4 goes straight to ipv4(), past link_layer, ethernet and tagged. */
 		if (rd_be16(&r, 12) == ETH_IPV4) {
 			struct rd ip = rd_sub(&r, 14);
 			return ipv4(&ip, out);
@@ -780,16 +750,6 @@ static enum dec_status decode(int dlt, const uint8_t *f, uint32_t caplen, uint32
 	}
 	r.trunc = false;
 	return link_layer(dlt, &r, out, 0);
-}
-
-enum dec_status dec_frame(int dlt, const uint8_t *f, uint32_t caplen, uint32_t wirelen, struct dec_pkt *out)
-{
-	return decode(dlt, f, caplen, wirelen, out, true);
-}
-
-enum dec_status dec_frame_general(int dlt, const uint8_t *f, uint32_t caplen, uint32_t wirelen, struct dec_pkt *out)
-{
-	return decode(dlt, f, caplen, wirelen, out, false);
 }
 
 static enum dec_status link_layer(int dlt, struct rd *rp, struct dec_pkt *out, int depth)

@@ -3,9 +3,13 @@
 #ifndef FLOWAUDIT_DECODE_H
 #define FLOWAUDIT_DECODE_H
 
+#include <pcap/dlt.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "flowaudit/rd.h"
+#include "flowaudit/util.h"
 
 enum dec_status {
 	DEC_OK,                 /* a TCP or UDP packet, or an ICMP error quoting one */
@@ -60,12 +64,49 @@ struct dec_pkt {
 #define DEC_TH_PSH 0x08
 #define DEC_TH_ACK 0x10
 
-/* dlt: libpcap's DLT_ value. caplen: bytes present; wirelen: bytes on the wire. */
-enum dec_status dec_frame(int dlt, const uint8_t *frame, uint32_t caplen, uint32_t wirelen, struct dec_pkt *out);
-/* The same without the fast path for untagged Ethernet/IPv4/TCP: the reference the tests and the packet
- * fuzzer hold dec_frame() to. */
+/* dec_frame() without the fast path below: every frame, and the reference the tests and the packet fuzzer
+ * hold dec_frame() to. */
 enum dec_status dec_frame_general(int dlt, const uint8_t *frame, uint32_t caplen, uint32_t wirelen,
 				  struct dec_pkt *out);
+
+/* Most packets of a capture are untagged Ethernet, IPv4 without options, TCP: those are decoded here in
+ * one piece, with one length check, when everything the general path would check holds (a whole TCP
+ * header, a sane IP length, not a later fragment); anything else returns false, having written nothing.
+ * Inline, so that the packet loop decodes them without a call: 4% of the run on a capture whose flows
+ * fit in the cache (docs/performance.md). */
+static inline __attribute__((always_inline)) bool dec_eth_ipv4_tcp(const uint8_t *f, size_t len, struct dec_pkt *out)
+{
+	if (len < 14 + 20 + 20 || f[12] != 0x08 || f[13] != 0x00 || f[14] != 0x45 || f[23] != 6 /* TCP */)
+		return false;
+	uint16_t total = be16_at(f + 16);
+	size_t hl = (size_t)(f[46] >> 4) * 4;
+	if ((be16_at(f + 20) & 0x1fff) || hl < 20 || total < 20 + hl)
+		return false;
+	zero_small(out, sizeof(*out));
+	out->ip_id = be16_at(f + 18);
+	out->ttl = f[22];
+	addr_from_v4(out->src, f + 26);
+	addr_from_v4(out->dst, f + 30);
+	out->proto = 6;
+	out->sport = be16_at(f + 34);
+	out->dport = be16_at(f + 36);
+	out->seq = be32_at(f + 38);
+	out->ack = be32_at(f + 42);
+	out->tcp_flags = f[47];
+	out->win = be16_at(f + 48);
+	out->payload = (uint32_t)(total - 20 - hl);
+	return true;
+}
+
+/* One frame. dlt: libpcap's DLT_ value. caplen: bytes present; wirelen: bytes on the wire. */
+static inline enum dec_status dec_frame(int dlt, const uint8_t *frame, uint32_t caplen, uint32_t wirelen,
+					struct dec_pkt *out)
+{
+	size_t len = caplen < wirelen || !wirelen ? caplen : wirelen;
+	if (dlt == DLT_EN10MB && dec_eth_ipv4_tcp(frame, len, out))
+		return DEC_OK;
+	return dec_frame_general(dlt, frame, caplen, wirelen, out);
+}
 /* UDP port of VXLAN (default 4789, IANA). Set once before decoding; the decoder keeps no other state. */
 void dec_set_vxlan_port(uint16_t port);
 /* The UDP ports the decoder looks into for tunnels (VXLAN's first); ports needs DEC_NTUNNEL_PORTS. */
