@@ -736,7 +736,7 @@ static enum dec_status nflog(struct rd *r, struct dec_pkt *out)
 
 static enum dec_status link_layer(int dlt, struct rd *r, struct dec_pkt *out, int depth);
 
-/* Every frame dec_frame()'s fast path (decode.h) does not take. */
+/* Any frame: dec_frame() (decode.h) sends here those its fast path does not take. */
 enum dec_status dec_frame_general(int dlt, const uint8_t *f, uint32_t caplen, uint32_t wirelen, struct dec_pkt *out)
 {
 	zero_small(out, sizeof(*out));
