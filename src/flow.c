@@ -55,18 +55,9 @@ enum { LIST_EMBRYONIC, LIST_OPEN, LIST_CLOSED, NLISTS };
 static_assert(sizeof(struct flow) == 128, "a flow is two cache lines");
 static_assert(offsetof(struct flow_key, b) == offsetof(struct flow_key, a) + 16, "flow_client_addr: b follows a");
 
-/* An expiry list kept as a queue of flow indexes in a ring, oldest first: a flow's place in it is
- * f->qpos, a position that only grows (modulo 2^32), and a flow that leaves the list leaves a hole (0)
- * there, which the sweep steps over. Unlike a linked list, the flows to come are known from the ring
- * alone, so the sweep asks for many of them at once instead of one link per memory latency; and moving
- * a flow touches no neighbouring flow. A hole stays until the head passes it: the ring holds the
- * flows that entered the list within its timeout, 4 bytes each. */
-struct flow_queue {
-	uint32_t *ring;
-	uint32_t mask;          /* ring size - 1 (a power of two) */
-	uint32_t head, tail;    /* positions: the entries in [head, tail) are flows or holes */
+struct flow_list {
+	uint32_t head, tail;    /* flow indexes, 0: empty */
 };
-#define FIRST_QUEUE 1024
 
 struct flow_table {
 	/* Flow i is flows[i]; flows[0] is never used, so that index 0 can mean none. The array is mapped
@@ -80,7 +71,7 @@ struct flow_table {
 	 * most a quarter full (SLOTS_PER_FLOW). */
 	uint64_t *slots;
 	size_t mask;                    /* slots - 1 (a power of two) */
-	struct flow_queue lists[NLISTS]; /* see the enum above */
+	struct flow_list lists[NLISTS]; /* see the enum above */
 	size_t count, max;
 	const uint8_t (*svc)[8192];
 	flow_settle_fn settle_fn;
@@ -117,10 +108,6 @@ struct flow_table *flow_new(size_t max_flows, const uint8_t (*svc)[8192], flow_s
 	t->used = 1;
 	t->slots = xmap(FIRST_SLOTS * sizeof(*t->slots));
 	t->mask = FIRST_SLOTS - 1;
-	for (int l = 0; l < NLISTS; l++) {
-		t->lists[l].ring = xmalloc(FIRST_QUEUE * sizeof(uint32_t));
-		t->lists[l].mask = FIRST_QUEUE - 1;
-	}
 	return t;
 }
 
@@ -130,8 +117,6 @@ void flow_free(struct flow_table *t)
 		return;
 	munmap(t->flows, (size_t)t->cap * sizeof(struct flow));
 	munmap(t->slots, (t->mask + 1) * sizeof(*t->slots));
-	for (int l = 0; l < NLISTS; l++)
-		free(t->lists[l].ring);
 	free(t);
 }
 
@@ -147,14 +132,9 @@ static inline uint32_t index_of(const struct flow_table *t, const struct flow *f
 
 void flow_foreach(const struct flow_table *t, uint64_t now_ns, flow_settle_fn fn, void *ctx)
 {
-	for (int l = 0; l < NLISTS; l++) {
-		const struct flow_queue *q = &t->lists[l];
-		for (uint32_t pos = q->head; pos != q->tail; pos++) {
-			uint32_t i = q->ring[pos & q->mask];
-			if (i)
-				fn(ctx, at(t, i), flow_verdict(at(t, i), now_ns));
-		}
-	}
+	for (int l = 0; l < NLISTS; l++)
+		for (uint32_t i = t->lists[l].head; i; i = at(t, i)->next)
+			fn(ctx, at(t, i), flow_verdict(at(t, i), now_ns));
 }
 
 void flow_set_prefetch(struct flow_table *t, flow_prefetch_fn fn)
@@ -188,47 +168,33 @@ static inline void touch(struct flow *f, uint64_t ts)
 	f->flags |= (uint16_t)(later * FLOW_TOUCHED);
 }
 
-/* Twice the ring, every entry at the same position. */
-static __attribute__((noinline)) void queue_grow(struct flow_queue *q)
+static void list_unlink(struct flow_table *t, struct flow *f)
 {
-	uint32_t n = (q->mask + 1) * 2;
-	if (!n)
-		oom();
-	uint32_t *ring = xmalloc((size_t)n * sizeof(*ring));
-	for (uint32_t pos = q->head; pos != q->tail; pos++)
-		ring[pos & (n - 1)] = q->ring[pos & q->mask];
-	free(q->ring);
-	q->ring = ring;
-	q->mask = n - 1;
+	struct flow_list *l = &t->lists[f->list];
+	if (f->prev)
+		at(t, f->prev)->next = f->next;
+	else
+		l->head = f->next;
+	if (f->next)
+		at(t, f->next)->prev = f->prev;
+	else
+		l->tail = f->prev;
+	f->prev = f->next = 0;
 }
 
-/* Take f out of its list: a hole where it was. */
-static inline void list_unlink(struct flow_table *t, struct flow *f)
+static void list_append(struct flow_table *t, struct flow *f, int which)
 {
-	struct flow_queue *q = &t->lists[f->list];
-	assert(q->ring[f->qpos & q->mask] == index_of(t, f));
-	q->ring[f->qpos & q->mask] = 0;
-}
-
-static inline void list_append(struct flow_table *t, struct flow *f, int which)
-{
-	struct flow_queue *q = &t->lists[which];
-	if (q->tail - q->head > q->mask)
-		queue_grow(q);
+	struct flow_list *l = &t->lists[which];
+	uint32_t i = index_of(t, f);
 	f->list = (uint8_t)which;
 	f->flags &= (uint16_t)~FLOW_TOUCHED;
-	f->qpos = q->tail++;
-	q->ring[f->qpos & q->mask] = index_of(t, f);
-}
-
-/* The oldest flow of a list, or 0; the holes before it are dropped on the way. */
-static uint32_t list_head(struct flow_table *t, int which)
-{
-	struct flow_queue *q = &t->lists[which];
-	for (; q->head != q->tail; q->head++)
-		if (q->ring[q->head & q->mask])
-			return q->ring[q->head & q->mask];
-	return 0;
+	f->prev = l->tail;
+	f->next = 0;
+	if (l->tail)
+		at(t, l->tail)->next = i;
+	else
+		l->head = i;
+	l->tail = i;
 }
 
 static inline __attribute__((always_inline)) void prefetch_lines(const void *p)
@@ -400,51 +366,26 @@ static void settle(struct flow_table *t, struct flow *f, uint64_t now_ns)
 }
 
 /* Settling the head of a list touches lines nothing else has touched for seconds: the flow's own, its
- * hash slot's, and what the settle callback reads. Sweeping a list oldest first, its queue says which
- * flows come next: a window holds the next PF_LINES + 1 flows (w[0] the head), found by a cursor that
- * reads the queue ahead of the sweep. A flow's lines are asked for when it enters the window, PF_LINES
- * flows ahead, its slot PF_SLOT ahead (by the hash the flow keeps, once its line is in), and the
- * callback's lines through the prefetch callback, PF_CB0 and PF_CB1 ahead. */
-enum { PF_LINES = 8, PF_SLOT = 6, PF_CB0 = 5, PF_CB1 = 2, PF_RING = 16 };
-static_assert(PF_LINES < PF_RING && (PF_RING & (PF_RING - 1)) == 0, "the window fits its ring");
+ * hash slot's, and what the settle callback reads. Walking a list oldest first, we know which flows
+ * come next: their lines are asked for PF_LINES flows ahead, their slots PF_SLOT ahead (by the hash the
+ * flow keeps, once its line is in), and the callback's lines through the prefetch callback, PF_CB0 and
+ * PF_CB1 ahead. */
+enum { PF_LINES = 8, PF_SLOT = 6, PF_CB0 = 5, PF_CB1 = 2 };
 
-struct window {
-	uint32_t w[PF_RING];    /* flow indexes, oldest first: w[(start + k) % PF_RING] */
-	unsigned start, n;
-	uint32_t scan;          /* the queue position the next flow is looked for from */
-};
-
-static inline uint32_t win_at(const struct window *a, unsigned k)
+static void prefetch_ahead(const struct flow_table *t, const struct flow *h)
 {
-	return a->w[(a->start + k) % PF_RING];
-}
-
-/* Bring the window up to PF_LINES + 1 flows (one more, in the steady state), then the prefetches by
- * position. Only the window's head leaves the list while it is used (settled, or moved to the tail,
- * where the cursor finds it again), so the window stays the list's first flows. */
-static void win_fill(const struct flow_table *t, struct window *a, const struct flow_queue *q)
-{
-	while (a->n <= PF_LINES && a->scan != q->tail) {
-		uint32_t i = q->ring[a->scan++ & q->mask];
-		if (!i)
-			continue;
-		a->w[(a->start + a->n++) % PF_RING] = i;
-		prefetch_lines(at(t, i));
-	}
-	if (a->n > PF_SLOT)
-		__builtin_prefetch(&t->slots[at(t, win_at(a, PF_SLOT))->hash & t->mask], 1);
-	if (t->prefetch_fn && a->n > PF_CB0)
-		t->prefetch_fn(t->ctx, at(t, win_at(a, PF_CB0)), 0);
-	if (t->prefetch_fn && a->n > PF_CB1)
-		t->prefetch_fn(t->ctx, at(t, win_at(a, PF_CB1)), 1);
-}
-
-/* The window's head has left the list, whose queue may drop everything up to its place. */
-static inline void win_pop(struct window *a, struct flow_queue *q, uint32_t qpos)
-{
-	q->head = qpos + 1;
-	a->start++;
-	a->n--;
+	const struct flow *n[PF_LINES + 1];
+	n[0] = h;
+	for (int i = 1; i <= PF_LINES; i++)
+		n[i] = n[i - 1] && n[i - 1]->next ? at(t, n[i - 1]->next) : NULL;
+	if (n[PF_LINES])
+		prefetch_lines(n[PF_LINES]);
+	if (n[PF_SLOT])
+		__builtin_prefetch(&t->slots[n[PF_SLOT]->hash & t->mask], 1);
+	if (t->prefetch_fn && n[PF_CB0])
+		t->prefetch_fn(t->ctx, n[PF_CB0], 0);
+	if (t->prefetch_fn && n[PF_CB1])
+		t->prefetch_fn(t->ctx, n[PF_CB1], 1);
 }
 
 /* The lists are ordered lazily: a packet does not move its flow (that would touch two more flows' cache
@@ -455,24 +396,17 @@ static __attribute__((noinline)) void sweep(struct flow_table *t, uint64_t now)
 {
 	static const uint64_t timeout[NLISTS] = {FLOW_EMBRYONIC_NS, FLOW_IDLE_NS, FLOW_CLOSED_NS};
 	for (int l = 0; l < NLISTS; l++) {
-		struct flow_queue *q = &t->lists[l];
-		struct window a = {.scan = q->head};
-		for (;;) {
-			win_fill(t, &a, q);
-			if (!a.n)
-				break;
-			struct flow *h = at(t, win_at(&a, 0));
-			uint32_t qpos = h->qpos;
+		while (t->lists[l].head) {
+			struct flow *h = at(t, t->lists[l].head);
 			if (h->last_ns + timeout[l] < now) {
+				prefetch_ahead(t, h);
 				settle(t, h, now);
 			} else if (h->flags & FLOW_TOUCHED) {
 				list_unlink(t, h);
 				list_append(t, h, l);
 			} else {
-				q->head = qpos;
 				break;
 			}
-			win_pop(&a, q, qpos);
 		}
 	}
 	t->swept_ns = now;
@@ -560,11 +494,11 @@ static struct flow *create(struct flow_table *t, const struct flow_key *k, uint3
 {
 	if (t->max && t->count >= t->max) {
 		/* Oldest first, closed flows (already judged) before unanswered attempts before open ones. */
-		uint32_t victim = list_head(t, LIST_CLOSED);
+		uint32_t victim = t->lists[LIST_CLOSED].head;
 		if (!victim)
-			victim = list_head(t, LIST_EMBRYONIC);
+			victim = t->lists[LIST_EMBRYONIC].head;
 		if (!victim)
-			victim = list_head(t, LIST_OPEN);
+			victim = t->lists[LIST_OPEN].head;
 		if (victim) {
 			t->stats.evicted++;
 			settle(t, at(t, victim), t->now_ns);
@@ -817,18 +751,10 @@ void flow_finish(struct flow_table *t, uint64_t end_ns)
 	if (end_ns < t->now_ns)
 		end_ns = t->now_ns;
 	/* Oldest first, so the callback sees flows in the order they went quiet. */
-	for (int l = 0; l < NLISTS; l++) {
-		struct flow_queue *q = &t->lists[l];
-		struct window a = {.scan = q->head};
-		for (;;) {
-			win_fill(t, &a, q);
-			if (!a.n)
-				break;
-			struct flow *h = at(t, win_at(&a, 0));
-			uint32_t qpos = h->qpos;
+	for (int l = 0; l < NLISTS; l++)
+		while (t->lists[l].head) {
+			struct flow *h = at(t, t->lists[l].head);
+			prefetch_ahead(t, h);
 			settle(t, h, end_ns);
-			win_pop(&a, q, qpos);
 		}
-		q->head = q->tail;
-	}
 }

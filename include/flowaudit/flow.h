@@ -59,7 +59,7 @@ struct flow_key {
 
 /* Two cache lines, 128-byte aligned in the table's array: the key and what every packet touches, then
  * the rest. Flows are named by their index in that array (0 is no flow): the hash slots, the expiry
- * queues and the free list hold indexes, so the array may move as it grows. */
+ * lists and the free list hold indexes, so the array may move as it grows. */
 struct flow {
 	struct flow_key key;
 	uint64_t last_ns;
@@ -77,8 +77,7 @@ struct flow {
 	uint16_t encaps;        /* encapsulations that carried it (dec_pkt.encaps, OR of its packets) */
 	uint16_t syns;          /* the client's SYNs (saturating) */
 	uint32_t isn;           /* the client's initial sequence number */
-	uint32_t qpos;          /* its place in its expiry list's queue */
-	uint32_t next;          /* the free list's link */
+	uint32_t prev, next;    /* expiry list, oldest first (indexes; next also links the free list) */
 	uint64_t first_ns, syn_ns;
 	char history[16];       /* Zeek's letters: upper case client, lower case server */
 };
