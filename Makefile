@@ -87,7 +87,7 @@ $(B)/seeds: tests/fuzz/seeds.c | deps
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS)
 
 # make bench: numbers, not assertions (docs/performance.md). BENCH_FLOWS and BENCH_RUNS to vary.
-BENCH_FLOWS ?= 1700000
+BENCH_FLOWS ?= 1000000
 BENCH_RUNS ?= 3
 $(B)/bench_floor: tools/bench_floor.c | deps
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS)

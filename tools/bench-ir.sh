@@ -9,7 +9,9 @@ D=$B/bench
 command -v valgrind >/dev/null && command -v callgrind_annotate >/dev/null ||
 	{ echo "instructions per packet: valgrind not installed, left out"; exit 0; }
 mkdir -p "$D"
-[ -s "$D/small.pcap" ] || "$B/mkpcap" --bench 170000 8500 0 96 "$D/small.pcap" "$D/small.site" >/dev/null || exit 2
+. "$(dirname "$0")/bench-mix.sh"
+bench_mix "$D" small
+[ -s "$D/small.pcap" ] || "$B/mkpcap" --bench 100000 5000 0 96 "$D/small.pcap" "$D/small.site" >/dev/null || exit 2
 pk=$("$B/bench_floor" "$D/small.pcap" | cut -d' ' -f1)
 
 valgrind --tool=callgrind --callgrind-out-file="$D/cg.floor" "$B/bench_floor" "$D/small.pcap" >/dev/null 2>&1
@@ -31,7 +33,7 @@ per() { awk -v n="${1:-0}" -v p="$pk" 'BEGIN { printf "%8.0f", p ? n / p : 0 }';
 # Decoding is inline in the callback (dec_frame() in decode.h): the callback's cost from its callers, less its own.
 loop=$(incl pump) cap=$(( $(incl cap_read_all) - $(called take) )) dec=$(( $(called take) - $(incl take) ))
 table=$(incl packet) key=$(( $(incl flow_push) - table )) settle=$(incl settle)
-printf '\ninstructions per packet (callgrind; %s packets, 170,000 attempts, the same mix and site size)\n' "$pk"
+printf '\ninstructions per packet (callgrind; %s packets, 100,000 attempts, the same mix and site size)\n' "$pk"
 printf '  %-52s %s\n' "libpcap floor (pcap_dispatch, one byte per packet)" "$(per "$(total "$D/cg.floor")")"
 printf '  %-52s %s\n' "flowaudit's packet loop" "$(per "$loop")"
 printf '  %-52s %s\n' "  reading (the record reader and our callback)" "$(per "$cap")"

@@ -46,6 +46,8 @@ struct flowspec {
 	int nvlans;
 	bool dup;
 	uint32_t data;
+	unsigned segments;      /* "ok": the server's answer in this many segments, the client acknowledging
+				 * every second one and the last (0: one segment, acknowledged by the FIN) */
 	char outcome[32];
 };
 
@@ -449,7 +451,23 @@ static int generate(const struct flowspec *f, int lineno)
 		}
 		return 0;
 	}
-	if (!strcmp(o, "ok") || !strcmp(o, "ok-rst")) {
+	if (!strcmp(o, "ok") && f->segments) {
+		emit(f, t, true, SYN, cs, 0, 0);
+		emit(f, t + MS, false, SA, ss, cs + 1, 0);
+		emit(f, t + 2 * MS, true, ACK, cs + 1, ss + 1, 0);
+		emit(f, t + 3 * MS, true, PA, cs + 1, ss + 1, d);
+		uint32_t sn = ss + 1, cn = cs + 1 + d;
+		uint64_t at = t + 4 * MS;
+		for (unsigned i = 1; i <= f->segments; i++, at += MS / 10) {
+			emit(f, at, false, i == f->segments ? PA : ACK, sn, cn, d);
+			sn += d;
+			if (i % 2 == 0 || i == f->segments)
+				emit(f, at + MS / 20, true, ACK, cn, sn, 0);
+		}
+		emit(f, at + MS, true, FA, cn, sn, 0);
+		emit(f, at + 2 * MS, false, FA, sn, cn + 1, 0);
+		emit(f, at + 3 * MS, true, ACK, cn + 1, sn + 1, 0);
+	} else if (!strcmp(o, "ok") || !strcmp(o, "ok-rst")) {
 		emit(f, t, true, SYN, cs, 0, 0);
 		emit(f, t + MS, false, SA, ss, cs + 1, 0);
 		emit(f, t + 2 * MS, true, ACK, cs + 1, ss + 1, 0);
@@ -591,8 +609,9 @@ static int write_bench_site(const char *path)
 }
 
 /* --bench: about `flows` connection attempts at `rate` per second with the firewall-audit mix of the
- * bench issue (60% completed with data, 20% unanswered SYNs with retransmissions, 10% reset, 10% UDP
- * request/reply), plus `flood` SYNs from spoofed sources; streamed to the file in time order. */
+ * bench issue (60% completed with a few data packets: a request answered in 3 to 7 segments, about 15
+ * packets in all; 20% unanswered SYNs with retransmissions; 10% reset; 10% UDP request/reply: about 10
+ * packets an attempt), plus `flood` SYNs from spoofed sources; streamed to the file in time order. */
 static int bench(const char *out, const char *site, uint64_t flows, double rate, uint64_t flood)
 {
 	if (site && write_bench_site(site) < 0) {
@@ -642,6 +661,7 @@ static int bench(const char *out, const char *site, uint64_t flows, double rate,
 					f.sport = 9883;
 				}
 				strcpy(f.outcome, "ok");
+				f.segments = 3 + (unsigned)(rng() % 5); /* a few data packets: 3 to 7 */
 			} else if (pick < 80) {
 				agent_addr(f.c, agent);
 				storage_addr(f.s, agent);
