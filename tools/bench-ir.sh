@@ -10,8 +10,7 @@ command -v valgrind >/dev/null && command -v callgrind_annotate >/dev/null ||
 	{ echo "instructions per packet: valgrind not installed, left out"; exit 0; }
 mkdir -p "$D"
 . "$(dirname "$0")/bench-mix.sh"
-bench_mix "$D" small
-[ -s "$D/small.pcap" ] || "$B/mkpcap" --bench 100000 5000 0 96 "$D/small.pcap" "$D/small.site" >/dev/null || exit 2
+bench_gen "$B" "$D" small 100000 5000 0 96 "$D/small.site" || exit 2
 pk=$("$B/bench_floor" "$D/small.pcap" | cut -d' ' -f1)
 
 valgrind --tool=callgrind --callgrind-out-file="$D/cg.floor" "$B/bench_floor" "$D/small.pcap" >/dev/null 2>&1

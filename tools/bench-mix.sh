@@ -1,12 +1,15 @@
-# bench-mix.sh, sourced by bench.sh and bench-ir.sh: bench_mix DIR TAG drops DIR's captures when they
-# were written by another version of the mix (BENCH_MIX: raise it when mkpcap --bench changes what it
-# writes) or for another TAG (the number of flows), so that they are written again.
-BENCH_MIX=2 # 2: 1 million flows, completed connections answered in 3 to 7 segments (1: 1.7 million, one)
-bench_mix() {
-	local stamp="$1/mix.$2"
-	if [ "$(cat "$stamp" 2>/dev/null)" != "$BENCH_MIX" ]; then
-		if [ "$2" = small ]; then rm -f "$1/small.pcap" "$1/small.site"; else
-			rm -f "$1"/full.pcap "$1"/snap96.pcap "$1"/steady1.pcap "$1"/steady10.pcap "$1"/flood.pcap "$1"/mix.[0-9]*; fi
-		echo "$BENCH_MIX" >"$stamp"
+# bench-mix.sh, sourced by bench.sh and bench-ir.sh.
+# bench_gen BUILD_DIR DIR NAME FLOWS RATE FLOOD SNAPLEN SITE: DIR/NAME.pcap written by mkpcap --bench,
+# unless it is there already from the same arguments and the same mix (BENCH_MIX: raise it whenever
+# mkpcap --bench changes what it writes).
+BENCH_MIX=2 # 2: completed connections answered in 3 to 7 segments (1: in one)
+bench_gen() {
+	local b=$1 d=$2 name=$3 stamp="$2/$3.args"
+	local args="mix $BENCH_MIX: $4 $5 $6 $7 $8"
+	if [ -s "$d/$name.pcap" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$args" ]; then
+		return 0
 	fi
+	rm -f "$stamp"
+	"$b/mkpcap" --bench "$4" "$5" "$6" "$7" "$d/$name.pcap" "$8" >/dev/null || return 2
+	echo "$args" >"$stamp"
 }

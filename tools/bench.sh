@@ -13,12 +13,10 @@ TURNS=$(( RUNS > 5 ? RUNS : 5 )) # runs of the floor and flowaudit, taken in tur
 D=$B/bench
 mkdir -p "$D"
 rate=$((FLOWS / 200)) # flows per second: the capture lasts 200 s
-# Captures of another mix (mkpcap --bench changed) or size are written again.
 . "$(dirname "$0")/bench-mix.sh"
-bench_mix "$D" "$FLOWS"
 
-gen() { # name flows rate flood snaplen
-	[ -s "$D/$1.pcap" ] || "$B/mkpcap" --bench "$2" "$3" "$4" "$5" "$D/$1.pcap" "$D/bench.site" || exit 2
+gen() { # name flows rate flood snaplen (written again when they or the mix change)
+	bench_gen "$B" "$D" "$1" "$2" "$3" "$4" "$5" "$D/bench.site" || exit 2
 }
 gen full "$FLOWS" $rate 0 65535
 gen snap96 "$FLOWS" $rate 0 96
@@ -96,14 +94,16 @@ echo "memory: base (same site, tiny capture) $((base / 1024)) MB; peak $((full /
 	"$(awk -v a="$full" -v b="$base" -v n="$peak" 'BEGIN { printf "%.0f", n ? (a - b) * 1024 / n : 0 }') bytes per concurrent flow"
 
 # The same concurrency, a capture 10x longer. Both must outlast the longest timeout (an idle UDP flow is
-# held 300 s) and see every address pair of the site (each is a report row): a tenth of the flows at a
-# twentieth of the rate (400 s), then all of them at the same rate (4,000 s).
-gen steady1 $((FLOWS / 10)) $((rate / 20)) 0 96
-gen steady10 "$FLOWS" $((rate / 20)) 0 96
+# held 300 s) and see every address pair of the site (each is a report row): a sixth of the flows at a
+# twelfth of the rate (400 s; 20,000 flows held at once), then ten times as many at the same rate
+# (4,000 s).
+srate=$((rate / 12))
+gen steady1 $((srate * 400)) $srate 0 96
+gen steady10 $((srate * 4000)) $srate 0 96
 held() { sed -n 's/.*"peak_flows": \([0-9]*\).*/\1/p' "$1"; }
 read -r _ r1 < <(RUNS=1 measure "$B/flowaudit" audit -r "$D/steady1.pcap" -s "$D/bench.site" --format json -o "$D/steady1.json")
 read -r _ r10 < <(RUNS=1 measure "$B/flowaudit" audit -r "$D/steady10.pcap" -s "$D/bench.site" --format json -o "$D/steady10.json")
-echo "rss over time: $((r1 / 1024)) MB for $((FLOWS / 10)) flows ($(held "$D/steady1.json") held at most)," \
+echo "rss over time: $((r1 / 1024)) MB for $((srate * 400)) flows ($(held "$D/steady1.json") held at most)," \
 	"$((r10 / 1024)) MB for 10x as many at the same rate ($(held "$D/steady10.json") held at most):" \
 	"$(awk -v a="$r1" -v b="$r10" 'BEGIN { printf "%+.1f", (b - a) * 100 / a }')%"
 # What the site's rows cost, all pairs seen: the steady run less its flows at 256 bytes each.
