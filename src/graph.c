@@ -9,18 +9,45 @@
 
 #include "flowaudit/util.h"
 
-struct graph_key {
-	int client, server;
-	uint16_t port;
-	uint8_t proto;
-	uint8_t pad;
-};
+#define IX_FIRST 1024
 
-struct graph_ix {
-	struct graph_key key;
-	int edge;
-	UT_hash_handle hh;
-};
+static uint32_t tuple_hash(int client, int server, uint8_t proto, uint16_t port)
+{
+	uint64_t w0 = (uint64_t)(uint32_t)client | (uint64_t)(uint32_t)server << 32;
+	uint64_t w1 = (uint64_t)port | (uint64_t)proto << 16;
+	uint64_t h = fa_mum(w0 ^ fa_hash_seed ^ 0xa0761d6478bd642full, w1 ^ 0xe7037ed1a0b428dbull);
+	h = fa_mum(h, 0x589965cc75374cc3ull);
+	return (uint32_t)(h ^ h >> 32);
+}
+
+static bool edge_is(const struct graph_edge *e, int client, int server, uint8_t proto, uint16_t port)
+{
+	return e->client == client && e->server == server && e->proto == proto && e->port == port;
+}
+
+/* Where edge i goes in an index of mask + 1 entries. */
+static void ix_place(uint32_t *ix, size_t mask, const struct graph_edge *e, size_t i)
+{
+	size_t k = tuple_hash(e->client, e->server, e->proto, e->port) & mask;
+	while (ix[k])
+		k = (k + 1) & mask;
+	ix[k] = (uint32_t)i + 1;
+}
+
+/* Room for one more edge: twice the entries (or the first ones), every edge placed again. */
+static void ix_reserve(struct graph *g)
+{
+	if (g->ix && (g->nedges + 1) * 2 <= g->ix_mask + 1)
+		return;
+	size_t n = g->ix ? (g->ix_mask + 1) * 2 : IX_FIRST;
+	if (n > (size_t)UINT32_MAX)
+		oom();
+	free(g->ix);
+	g->ix = xcalloc(n, sizeof(*g->ix));
+	g->ix_mask = n - 1;
+	for (size_t i = 0; i < g->nedges; i++)
+		ix_place(g->ix, g->ix_mask, &g->edges[i], i);
+}
 
 const char *graph_end_name(const struct graph *g, int end)
 {
@@ -31,33 +58,20 @@ const char *graph_end_name(const struct graph *g, int end)
 	return g->rules->roles[end].name;
 }
 
-/* The lookup key of a tuple, padding zeroed so that it hashes the same every time. */
-static struct graph_key key_of(int client, int server, uint8_t proto, uint16_t port)
-{
-	struct graph_key k;
-	memset(&k, 0, sizeof(k));
-	k.client = client;
-	k.server = server;
-	k.port = port;
-	k.proto = proto;
-	return k;
-}
-
 static void add_edge(struct graph *g, int rule, int client, int server, uint8_t proto, uint16_t port, int group,
 		     enum rules_level level)
 {
-	struct graph_key k = key_of(client, server, proto, port);
-	struct graph_ix *e;
-	HASH_FIND(hh, g->ix, &k, sizeof(k), e);
-	if (e) {
+	int found = graph_find(g, client, server, proto, port);
+	if (found >= 0) {
 		/* The same path from two rules: keep the first; allowed beats forbidden, required beats optional. */
-		struct graph_edge *old = &g->edges[e->edge];
+		struct graph_edge *old = &g->edges[found];
 		if (level < old->level) {
 			old->level = level;
 			old->rule = rule;
 			old->group = group;
 		}
 	} else {
+		ix_reserve(g);
 		GROW(g->edges, g->cap_edges, g->nedges);
 		struct graph_edge *ge = &g->edges[g->nedges];
 		ge->rule = rule;
@@ -67,10 +81,7 @@ static void add_edge(struct graph *g, int rule, int client, int server, uint8_t 
 		ge->port = port;
 		ge->group = group;
 		ge->level = level;
-		e = xcalloc(1, sizeof(*e));
-		e->key = k;
-		e->edge = (int)g->nedges++;
-		HASH_ADD(hh, g->ix, key, sizeof(k), e);
+		ix_place(g->ix, g->ix_mask, ge, g->nedges++);
 	}
 	if (level != LEVEL_FORBID)
 		g->ports[proto == IPPROTO_UDP][port >> 3] |= (uint8_t)(1u << (port & 7));
@@ -78,19 +89,17 @@ static void add_edge(struct graph *g, int rule, int client, int server, uint8_t 
 
 int graph_find(const struct graph *g, int client, int server, uint8_t proto, uint16_t port)
 {
-	struct graph_key k = key_of(client, server, proto, port);
-	struct graph_ix *e;
-	HASH_FIND(hh, g->ix, &k, sizeof(k), e);
-	return e ? e->edge : -1;
+	if (!g->ix)
+		return -1;
+	for (size_t k = tuple_hash(client, server, proto, port) & g->ix_mask; g->ix[k]; k = (k + 1) & g->ix_mask)
+		if (edge_is(&g->edges[g->ix[k] - 1], client, server, proto, port))
+			return (int)g->ix[k] - 1;
+	return -1;
 }
 
 void graph_free(struct graph *g)
 {
-	struct graph_ix *e, *tmp;
-	HASH_ITER(hh, g->ix, e, tmp) {
-		HASH_DEL(g->ix, e);
-		free(e);
-	}
+	free(g->ix);
 	free(g->edges);
 	memset(g, 0, sizeof(*g));
 }

@@ -21,14 +21,15 @@ struct graph_edge {
 	enum rules_level level;
 };
 
-struct graph_ix;
-
 struct graph {
 	const struct rules *rules;
 	const struct site *site; /* NULL: a role-level graph */
 	struct graph_edge *edges;
 	size_t nedges, cap_edges;
-	struct graph_ix *ix;
+	/* A host-level graph's lookup: edge index + 1 by the hash of (client, server, proto, port), open
+	 * addressing with linear probing, at most half full (0: empty); NULL in a role-level graph. */
+	uint32_t *ix;
+	size_t ix_mask;
 	uint8_t ports[2][8192]; /* bit per port in the graph: [0] tcp, [1] udp (allowed edges only) */
 };
 
