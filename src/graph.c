@@ -25,13 +25,13 @@ static bool edge_is(const struct graph_edge *e, int client, int server, uint8_t 
 	return e->client == client && e->server == server && e->proto == proto && e->port == port;
 }
 
-/* Where edge i goes in an index of mask + 1 entries. */
-static void ix_place(uint32_t *ix, size_t mask, const struct graph_edge *e, size_t i)
+/* The index entry of this tuple's edge, or the empty one where it would go. */
+static uint32_t *ix_slot(const struct graph *g, int client, int server, uint8_t proto, uint16_t port)
 {
-	size_t k = tuple_hash(e->client, e->server, e->proto, e->port) & mask;
-	while (ix[k])
-		k = (k + 1) & mask;
-	ix[k] = (uint32_t)i + 1;
+	size_t k = tuple_hash(client, server, proto, port) & g->ix_mask;
+	while (g->ix[k] && !edge_is(&g->edges[g->ix[k] - 1], client, server, proto, port))
+		k = (k + 1) & g->ix_mask;
+	return &g->ix[k];
 }
 
 /* Room for one more edge: twice the entries (or the first ones), every edge placed again. */
@@ -45,8 +45,10 @@ static void ix_reserve(struct graph *g)
 	free(g->ix);
 	g->ix = xcalloc(n, sizeof(*g->ix));
 	g->ix_mask = n - 1;
-	for (size_t i = 0; i < g->nedges; i++)
-		ix_place(g->ix, g->ix_mask, &g->edges[i], i);
+	for (size_t i = 0; i < g->nedges; i++) {
+		const struct graph_edge *e = &g->edges[i];
+		*ix_slot(g, e->client, e->server, e->proto, e->port) = (uint32_t)i + 1;
+	}
 }
 
 const char *graph_end_name(const struct graph *g, int end)
@@ -61,17 +63,17 @@ const char *graph_end_name(const struct graph *g, int end)
 static void add_edge(struct graph *g, int rule, int client, int server, uint8_t proto, uint16_t port, int group,
 		     enum rules_level level)
 {
-	int found = graph_find(g, client, server, proto, port);
-	if (found >= 0) {
+	ix_reserve(g);
+	uint32_t *slot = ix_slot(g, client, server, proto, port);
+	if (*slot) {
 		/* The same path from two rules: keep the first; allowed beats forbidden, required beats optional. */
-		struct graph_edge *old = &g->edges[found];
+		struct graph_edge *old = &g->edges[*slot - 1];
 		if (level < old->level) {
 			old->level = level;
 			old->rule = rule;
 			old->group = group;
 		}
 	} else {
-		ix_reserve(g);
 		GROW(g->edges, g->cap_edges, g->nedges);
 		struct graph_edge *ge = &g->edges[g->nedges];
 		ge->rule = rule;
@@ -81,7 +83,7 @@ static void add_edge(struct graph *g, int rule, int client, int server, uint8_t 
 		ge->port = port;
 		ge->group = group;
 		ge->level = level;
-		ix_place(g->ix, g->ix_mask, ge, g->nedges++);
+		*slot = (uint32_t)++g->nedges; /* edge index + 1 */
 	}
 	if (level != LEVEL_FORBID)
 		g->ports[proto == IPPROTO_UDP][port >> 3] |= (uint8_t)(1u << (port & 7));
@@ -89,12 +91,7 @@ static void add_edge(struct graph *g, int rule, int client, int server, uint8_t 
 
 int graph_find(const struct graph *g, int client, int server, uint8_t proto, uint16_t port)
 {
-	if (!g->ix)
-		return -1;
-	for (size_t k = tuple_hash(client, server, proto, port) & g->ix_mask; g->ix[k]; k = (k + 1) & g->ix_mask)
-		if (edge_is(&g->edges[g->ix[k] - 1], client, server, proto, port))
-			return (int)g->ix[k] - 1;
-	return -1;
+	return g->ix ? (int)*ix_slot(g, client, server, proto, port) - 1 : -1;
 }
 
 void graph_free(struct graph *g)

@@ -3,8 +3,9 @@
  * rows never sits in memory (the 24,142-row bench report: 124 M instructions; 201 M before its small
  * writers were inlined, 429 M through a stdio call per piece, 1,984 M when jansson built an object per
  * row). Timestamps are seconds since the epoch as JSON numbers with the capture's own precision (6 or 9
- * decimals), written from the integer nanoseconds, never through a double. Strings are escaped per RFC 8259; bytes that are not UTF-8
- * become U+FFFD, so the document stays valid whatever a file name or a rules file holds. */
+ * decimals), written from the integer nanoseconds, never through a double. Strings are escaped per
+ * RFC 8259; bytes that are not UTF-8 become U+FFFD, so the document stays valid whatever a file name or
+ * a rules file holds. */
 #include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
