@@ -65,6 +65,7 @@ $(B)/test_flowaudit: $(TEST_OBJS) $(LIB_OBJS)
 test: $(B)/flowaudit $(B)/test_flowaudit $(B)/mkpcap $(B)/replay_packet $(B)/replay_rules $(B)/replay_site
 	FLOWAUDIT=$(B)/flowaudit MKPCAP=$(B)/mkpcap $(B)/test_flowaudit
 	tests/lint/run.sh $(B)/flowaudit
+	tests/e2e/outputs.sh $(B)/flowaudit
 	tests/e2e/live.sh $(B)/flowaudit $(B)/mkpcap
 	@for t in packet rules site; do \
 	  set -- tests/fuzz/regress/$$t/*; [ -e "$$1" ] || continue; \

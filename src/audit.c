@@ -41,6 +41,8 @@ struct crew {
 	enum crew_req req;
 	uint64_t now_ns;        /* REQ_SNAPSHOT: judge open flows as of this time */
 	const struct graph *g;  /* REQ_RELOAD: the graph to move onto */
+	const char *filters[4]; /* REQ_RELOAD: its capture filters, best first (live_filters()) */
+	uint64_t stop_mono_ns;  /* when the stop was asked for (CLOCK_MONOTONIC), for the drain */
 };
 
 /* One packet loop: a capture, its flow table and its share of the result. Offline there is one, run
@@ -56,6 +58,7 @@ struct worker {
 	bool gone;              /* the thread left its loop (under crew->lock) */
 	int rc;
 	struct audit_result snap; /* the answer to REQ_SNAPSHOT */
+	char *reload_error;     /* REQ_RELOAD: the new filter could not be applied (the old one stays) */
 	pthread_t thread;
 };
 
@@ -234,12 +237,30 @@ static bool serve(struct worker *w)
 	} else {
 		cls_rebase(&w->res.cls, c->g);
 		flow_set_hint(w->ft, (const uint8_t(*)[8192])c->g->ports);
+		/* The kernel's filter follows the graph: a new port or protocol is captured from now on. */
+		struct diag d;
+		diag_init(&d);
+		if (cap_set_filter(&w->cap, c->filters, 4, &d) < 0 && d.n) {
+			free(w->reload_error);
+			w->reload_error = xstrdup(d.msgs[0].msg);
+		}
+		diag_free(&d);
 	}
 	pthread_mutex_lock(&c->lock);
 	w->acked = seq;
 	pthread_cond_broadcast(&c->acked);
 	pthread_mutex_unlock(&c->lock);
 	return false;
+}
+
+#define DRAIN_QUIET_NS 300000000ull /* longer than the ring's block timeout (cap_open_live: 200 ms) */
+#define DRAIN_MAX_NS 2000000000ull
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 /* The packet loop. Offline, the capture's reader (ours, or libpcap's) calls us for each packet. Live, a
@@ -253,14 +274,24 @@ static int pump(struct worker *w)
 	}
 	struct cap_pkt cp;
 	int rc;
+	bool draining = false;
 	while ((rc = cap_next(&w->cap, &cp)) > 0) {
 		if (rc == 1)
 			take(w, &cp);
-		if (w->crew && (rc == CAP_TIMEOUT || atomic_load_explicit(&w->crew->seq, memory_order_relaxed) != w->acked ||
-				atomic_load_explicit(&w->crew->stop, memory_order_relaxed))) {
+		if (draining) {
+			/* Stopping: what the kernel holds is read too. A block of the ring becomes readable when its
+			 * timeout (the 200 ms read timeout) expires, so the drain ends at the first quiet wait after
+			 * that, or after DRAIN_MAX_NS on a link that never goes quiet. */
+			uint64_t since = mono_ns() - w->crew->stop_mono_ns;
+			if ((rc == CAP_TIMEOUT && since > DRAIN_QUIET_NS) || since > DRAIN_MAX_NS)
+				break;
+			continue;
+		}
+		if (rc == CAP_TIMEOUT || atomic_load_explicit(&w->crew->seq, memory_order_relaxed) != w->acked ||
+		    atomic_load_explicit(&w->crew->stop, memory_order_relaxed)) {
 			flow_drain(w->ft);
 			if (serve(w))
-				break;
+				draining = true;
 		}
 	}
 	flow_drain(w->ft);
@@ -277,6 +308,8 @@ static void *worker_main(void *arg)
 	pthread_mutex_unlock(&w->crew->lock);
 	return NULL;
 }
+
+static void live_filters(const struct graph *g, const char *user_bpf, char *out[4]);
 
 /* Post a request to every worker and wait until each has answered it (or has stopped). */
 static void ask(struct crew *c, struct worker *w, size_t n, enum crew_req req)
@@ -357,7 +390,12 @@ static void control(const struct audit_opts *o, struct crew *c, struct worker *w
 			const struct graph *ng = o->reload(o->ctx);
 			if (ng) {
 				c->g = ng;
+				live_filters(ng, o->bpf, (char **)c->filters);
 				ask(c, w, started, REQ_RELOAD);
+				for (size_t i = 0; i < 4; i++) {
+					free((char *)c->filters[i]);
+					c->filters[i] = NULL;
+				}
 				g = ng;
 			}
 		}
@@ -370,6 +408,7 @@ static void control(const struct audit_opts *o, struct crew *c, struct worker *w
 				interim(o, c, w, started, g);
 		}
 	}
+	c->stop_mono_ns = mono_ns();
 	atomic_store(&c->stop, true);
 	for (size_t i = 0; i < started; i++)
 		pthread_join(w[i].thread, NULL);
@@ -383,18 +422,21 @@ int audit_run(const struct audit_opts *o, const struct graph *g, struct audit_re
 	struct crew crew = {.lock = PTHREAD_MUTEX_INITIALIZER, .acked = PTHREAD_COND_INITIALIZER,
 			    .dump_lock = PTHREAD_MUTEX_INITIALIZER};
 	int rc = 0;
+	int filter_used = 0;
 	if (o->iface) {
-		char *filter = audit_live_filter(g, o->bpf, true), *plain = audit_live_filter(g, o->bpf, false);
+		char *filters[4];
+		live_filters(g, o->bpf, filters);
 		struct cap_live_opts lo = {.iface = o->iface, .snaplen = o->snaplen, .buffer_mb = o->buffer_mb,
-					   .promisc = o->promisc, .filter = filter, .fallback = plain,
+					   .promisc = o->promisc, .filters = (const char *const *)filters, .nfilters = 4,
 					   .fanout = n > 1, .fanout_create = true};
 		for (size_t i = 0; i < n && rc == 0; i++) {
 			rc = cap_open_live(&w[i].cap, &lo, d);
+			filter_used = w[i].cap.filter_used;
 			lo.fanout_create = false; /* the others join the first one's group */
 			lo.fanout_id = w[i].cap.fanout_id;
 		}
-		free(filter);
-		free(plain);
+		for (size_t i = 0; i < 4; i++)
+			free(filters[i]);
 		/* Until every socket had joined the group, each saw every packet: start once it is complete. */
 		struct timespec now;
 		clock_gettime(CLOCK_REALTIME, &now);
@@ -413,7 +455,9 @@ int audit_run(const struct audit_opts *o, const struct graph *g, struct audit_re
 	/* Everything that needs privileges is open: give them up before reading a single packet. */
 	if (rc == 0 && o->user)
 		rc = cap_drop_privileges(o->user, d);
-	stop_requested = report_requested = reload_requested = 0;
+	if (rc == 0 && o->ready)
+		rc = o->ready(o->ctx, d);
+	/* The signal flags are not cleared here: a stop asked for while the capture opened still stops it. */
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		cls_init(&w[i].res.cls, g);
 		w[i].want_flows = o->want_flows;
@@ -430,15 +474,24 @@ int audit_run(const struct audit_opts *o, const struct graph *g, struct audit_re
 			w[0].rc = pump(&w[0]);
 		}
 		for (size_t i = 0; i < n; i++) {
-			rc |= w[i].rc;
+			bool cap_error = false;
 			for (size_t j = 0; j < w[i].cap.n; j++)
 				if (w[i].cap.in[j].error) {
+					cap_error = true;
+					/* Live, what was captured before the interface went away is still reported. */
+					if (o->iface) {
+						res->capture_failed = true;
+						continue;
+					}
 					struct diag_loc loc = {.file = w[i].cap.in[j].path};
 					diag_add(d, &loc, "%s", w[i].cap.in[j].error);
 				}
+			if (!(o->iface && cap_error))
+				rc |= w[i].rc;
 		}
 	}
 	if (rc == 0) {
+		bool failed = res->capture_failed;
 		/* The capture ended when its last packet was seen, whichever worker saw it. */
 		uint64_t end_ns = 0;
 		for (size_t i = 0; i < n; i++)
@@ -451,7 +504,24 @@ int audit_run(const struct audit_opts *o, const struct graph *g, struct audit_re
 			merge_result(res, &w[i].res);
 		}
 		res->live = o->iface != NULL;
+		res->capture_failed = failed;
 		res->workers = (unsigned)n;
+		for (size_t i = 0; i < n && failed; i++)
+			for (size_t j = 0; j < w[i].cap.n; j++)
+				if (w[i].cap.in[j].error) {
+					warn(res, xasprintf("the capture on %s ended: %s; this report covers what was captured "
+							    "before", w[i].cap.in[j].path, w[i].cap.in[j].error));
+					failed = false;
+					break;
+				}
+		for (size_t i = 0; i < n; i++)
+			if (w[i].reload_error) {
+				warn(res, xasprintf("after a reload the capture filter stayed the old one: %s", w[i].reload_error));
+				break;
+			}
+		if (filter_used >= 2)
+			warn(res, xasprintf("the graph has too many ports for a kernel filter: capturing every TCP packet "
+					    "(the audit is the same, the kernel copies more)"));
 		cls_finish(&res->cls);
 		if (res->flow_log)
 			qsort(res->flow_log, res->nflow_log, sizeof(*res->flow_log), cmp_flow_log);
@@ -464,6 +534,7 @@ int audit_run(const struct audit_opts *o, const struct graph *g, struct audit_re
 	for (size_t i = 0; i < n; i++) {
 		if (w[i].ft)
 			flow_free(w[i].ft);
+		free(w[i].reload_error);
 		audit_result_free(&w[i].res);
 		cap_close(&w[i].cap);
 	}
@@ -501,31 +572,44 @@ static void cat(char **s, size_t *len, const char *fmt, ...)
 	free(piece);
 }
 
-char *audit_live_filter(const struct graph *g, const char *user_bpf, bool vlan)
+#define FILTER_MAX_RANGES 64 /* port ranges in a filter; more would take libpcap's optimiser minutes */
+
+char *audit_live_filter(const struct graph *g, const char *user_bpf, bool vlan, bool compact)
 {
 	char *f = NULL;
 	size_t len = 0;
-	/* The graph's ports, both protocols. */
+	/* TCP on the graph's ports, as ranges of consecutive ports (per-host port overrides add many). */
+	size_t nranges = 0;
+	for (unsigned port = 1; port < 65536; port++)
+		if (graph_has_port(g, IPPROTO_TCP, (uint16_t)port) &&
+		    (port == 1 || !graph_has_port(g, IPPROTO_TCP, (uint16_t)(port - 1))))
+			nranges++;
+	compact |= nranges > FILTER_MAX_RANGES;
 	cat(&f, &len, "(");
-	bool any = false;
-	for (int proto = 0; proto < 2; proto++)
-		for (unsigned port = 1; port < 65536; port++)
-			if (g->ports[proto][port >> 3] >> (port & 7) & 1) {
-				cat(&f, &len, "%s%s port %u", any ? " or " : "", proto ? "udp" : "tcp", port);
-				any = true;
-			}
-	/* Connection attempts and closes on any port (unexpected flows), IPv4 and IPv6 without extension
-	 * headers; ICMP and ICMPv6 destination-unreachable errors; remote-mirroring tunnels (GRE, VXLAN,
-	 * Geneve and the other UDP tunnels, MPLS, PPPoE), which are decapsulated later. */
-	cat(&f, &len, "%stcp[tcpflags] & (tcp-syn|tcp-rst|tcp-fin) != 0"
-		      " or (ip6 and ip6[6] == 6 and ip6[53] & 7 != 0)"
-		      " or icmp[icmptype] == icmp-unreach or (icmp6 and ip6[40] == 1)"
-		      " or proto gre or ether proto 0x8847 or ether proto 0x8864",
-	    any ? " or " : "");
-	uint16_t tunnels[DEC_NTUNNEL_PORTS];
-	for (size_t i = 0, n = dec_tunnel_ports(tunnels); i < n; i++)
-		cat(&f, &len, " or udp port %u", tunnels[i]);
-	cat(&f, &len, ")");
+	if (compact) {
+		cat(&f, &len, "tcp");
+	} else {
+		for (unsigned port = 1; port < 65536; port++) {
+			if (!graph_has_port(g, IPPROTO_TCP, (uint16_t)port))
+				continue;
+			unsigned last = port;
+			while (last < 65535 && graph_has_port(g, IPPROTO_TCP, (uint16_t)(last + 1)))
+				last++;
+			if (last == port)
+				cat(&f, &len, "tcp port %u or ", port);
+			else
+				cat(&f, &len, "tcp portrange %u-%u or ", port, last);
+			port = last;
+		}
+		/* Connection attempts and closes on any port (unexpected flows), IPv4 and IPv6 without extension
+		 * headers. */
+		cat(&f, &len, "tcp[tcpflags] & (tcp-syn|tcp-rst|tcp-fin) != 0 or (ip6 and ip6[6] == 6 and ip6[53] & 7 != 0)");
+	}
+	/* Every UDP datagram: an answered UDP exchange is judged on any port, as offline; the UDP tunnels of
+	 * remote mirroring too. ICMP and ICMPv6 destination-unreachable errors; GRE, MPLS, PPPoE tunnels,
+	 * decapsulated later. */
+	cat(&f, &len, " or udp or icmp[icmptype] == icmp-unreach or (icmp6 and ip6[40] == 1)"
+		      " or proto gre or ether proto 0x8847 or ether proto 0x8864)");
 	/* The same behind one or two VLAN tags. libpcap's "vlan" shifts the offsets for the rest of the
 	 * expression, so the tagged clauses come last and nest, and the user's expression goes first. */
 	if (vlan) {
@@ -539,4 +623,14 @@ char *audit_live_filter(const struct graph *g, const char *user_bpf, bool vlan)
 		f = all;
 	}
 	return f;
+}
+
+/* The filters a live capture tries, best first: with VLAN clauses, without (a link type may refuse them),
+ * then both compact. */
+static void live_filters(const struct graph *g, const char *user_bpf, char *out[4])
+{
+	out[0] = audit_live_filter(g, user_bpf, true, false);
+	out[1] = audit_live_filter(g, user_bpf, false, false);
+	out[2] = audit_live_filter(g, user_bpf, true, true);
+	out[3] = audit_live_filter(g, user_bpf, false, true);
 }

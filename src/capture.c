@@ -5,6 +5,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
 #include <pwd.h>
@@ -56,16 +57,69 @@ static void advance(struct cap_input *in)
 	}
 }
 
-/* The file's magic number, as a number in this machine's byte order (0 when it has none). */
-static uint32_t file_magic(const char *path)
+/* A regular file's magic number, as a number in this machine's byte order (0 when it has none). */
+static uint32_t file_magic(int fd)
 {
-	FILE *f = fopen(path, "rb");
 	uint32_t m = 0;
-	if (f && fread(&m, 1, 4, f) != 4)
+	if (pread(fd, &m, 4, 0) != 4)
 		m = 0;
-	if (f)
-		fclose(f);
 	return m;
+}
+
+/* A stream that is not a regular file (a pipe, stdin) cannot be read twice: its first four bytes are read
+ * for the magic number, then handed back first by a stream over the rest. */
+struct peeked {
+	int fd;
+	uint8_t head[4];
+	size_t nhead, off;
+};
+
+static ssize_t peeked_read(void *cookie, char *buf, size_t n)
+{
+	struct peeked *p = cookie;
+	if (p->off < p->nhead) {
+		size_t k = p->nhead - p->off < n ? p->nhead - p->off : n;
+		memcpy(buf, p->head + p->off, k);
+		p->off += k;
+		return (ssize_t)k;
+	}
+	ssize_t r;
+	do
+		r = read(p->fd, buf, n);
+	while (r < 0 && errno == EINTR);
+	return r;
+}
+
+static int peeked_close(void *cookie)
+{
+	struct peeked *p = cookie;
+	int rc = close(p->fd);
+	free(p);
+	return rc;
+}
+
+static FILE *open_peeked(int fd, uint32_t *magic)
+{
+	struct peeked *p = xcalloc(1, sizeof(*p));
+	p->fd = fd;
+	while (p->nhead < 4) {
+		ssize_t r = read(fd, p->head + p->nhead, 4 - p->nhead);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		p->nhead += (size_t)r;
+	}
+	*magic = 0;
+	if (p->nhead == 4)
+		memcpy(magic, p->head, 4);
+	cookie_io_functions_t io = {.read = peeked_read, .close = peeked_close};
+	FILE *f = fopencookie(p, "rb", io);
+	if (!f) {
+		close(fd);
+		free(p);
+	}
+	return f;
 }
 
 #define MAGIC_USEC 0xa1b2c3d4u
@@ -80,21 +134,30 @@ int cap_open_files(struct cap *c, char *const *paths, size_t n, const char *bpf,
 		struct cap_input *in = &c->in[i];
 		struct diag_loc loc = {.file = paths[i]};
 		in->path = xstrdup(paths[i]);
+		/* "-" is standard input, as tcpdump reads it. */
+		bool std_in = strcmp(paths[i], "-") == 0;
+		int fd = std_in ? dup(STDIN_FILENO) : open(paths[i], O_RDONLY | O_CLOEXEC);
 		struct stat st;
-		if (stat(paths[i], &st) < 0) {
+		if (fd < 0 || fstat(fd, &st) < 0) {
 			diag_add(d, &loc, "cannot open: %s", strerror(errno));
+			if (fd >= 0)
+				close(fd);
 			return -1;
 		}
 		if (S_ISDIR(st.st_mode)) {
+			close(fd);
 			diag_add(d, &loc, "is a directory, not a capture file");
 			return -1;
 		}
 		char errbuf[PCAP_ERRBUF_SIZE] = "";
 		/* Our own stream with a 1 MB buffer: libpcap reads a record with two freads, and stdio's
 		 * default buffer of 4 KB costs a read(2) every 40 packets at a 96-byte snaplen. */
-		FILE *fp = fopen(paths[i], "rb");
+		uint32_t magic = 0;
+		FILE *fp = S_ISREG(st.st_mode) ? fdopen(fd, "rb") : open_peeked(fd, &magic);
 		if (!fp) {
 			diag_add(d, &loc, "cannot open: %s", strerror(errno));
+			if (S_ISREG(st.st_mode))
+				close(fd);
 			return -1;
 		}
 		in->iobuf = xmalloc(CAP_IOBUF);
@@ -114,9 +177,10 @@ int cap_open_files(struct cap *c, char *const *paths, size_t n, const char *bpf,
 			return -1;
 		}
 		/* Nanoseconds by the magic number, either byte order (pcapng: taken as microseconds). */
-		uint32_t magic = S_ISREG(st.st_mode) ? file_magic(paths[i]) : 0; /* a pipe cannot be read twice */
+		if (S_ISREG(st.st_mode))
+			magic = file_magic(fd);
 		in->nsec = magic == MAGIC_NSEC || magic == __builtin_bswap32(MAGIC_NSEC);
-		in->classic = (magic == MAGIC_USEC || magic == MAGIC_NSEC) && !pcap_is_swapped(in->pcap) &&
+		in->classic = S_ISREG(st.st_mode) && (magic == MAGIC_USEC || magic == MAGIC_NSEC) && !pcap_is_swapped(in->pcap) &&
 			      pcap_major_version(in->pcap) == 2 && pcap_minor_version(in->pcap) == 4;
 		if (bpf && *bpf) {
 			struct bpf_program prog;
@@ -380,21 +444,8 @@ int cap_open_live(struct cap *c, const struct cap_live_opts *o, struct diag *d)
 		diag_add(d, &loc, "link type %s (%d) is not supported", name ? name : "unknown", in->dlt);
 		return -1;
 	}
-	if (o->filter && *o->filter) {
-		struct bpf_program prog;
-		const char *expr = o->filter;
-		if (pcap_compile(in->pcap, &prog, expr, 1, PCAP_NETMASK_UNKNOWN) < 0 && o->fallback &&
-		    pcap_compile(in->pcap, &prog, (expr = o->fallback), 1, PCAP_NETMASK_UNKNOWN) < 0) {
-			diag_add(d, &loc, "bad filter expression '%s': %s", expr, pcap_geterr(in->pcap));
-			return -1;
-		}
-		rc = pcap_setfilter(in->pcap, &prog);
-		pcap_freecode(&prog);
-		if (rc < 0) {
-			diag_add(d, &loc, "cannot apply filter: %s", pcap_geterr(in->pcap));
-			return -1;
-		}
-	}
+	if (o->nfilters && (c->filter_used = cap_set_filter(c, o->filters, o->nfilters, d)) < 0)
+		return -1;
 	if (o->fanout) {
 		uint16_t ports[DEC_NTUNNEL_PORTS];
 		size_t n = dec_tunnel_ports(ports);
@@ -406,6 +457,37 @@ int cap_open_live(struct cap *c, const struct cap_live_opts *o, struct diag *d)
 		}
 	}
 	return 0;
+}
+
+#define KERNEL_BPF_MAXINSNS 4096 /* linux/bpf_common.h: a longer program is refused by the kernel */
+
+int cap_set_filter(struct cap *c, const char *const *filters, size_t n, struct diag *d)
+{
+	struct cap_input *in = &c->in[0];
+	struct diag_loc loc = {.file = in->path};
+	const char *why = "";
+	for (size_t i = 0; i < n; i++) {
+		struct bpf_program prog;
+		if (pcap_compile(in->pcap, &prog, filters[i], 1, PCAP_NETMASK_UNKNOWN) < 0) {
+			why = pcap_geterr(in->pcap);
+			continue;
+		}
+		/* Past the kernel's limit libpcap would filter in user space: every packet copied up first. */
+		if (prog.bf_len > KERNEL_BPF_MAXINSNS) {
+			pcap_freecode(&prog);
+			why = "too many instructions for the kernel";
+			continue;
+		}
+		int rc = pcap_setfilter(in->pcap, &prog);
+		pcap_freecode(&prog);
+		if (rc < 0) {
+			diag_add(d, &loc, "cannot apply filter: %s", pcap_geterr(in->pcap));
+			return -1;
+		}
+		return (int)i;
+	}
+	diag_add(d, &loc, "bad filter expression '%s': %s", n ? filters[n - 1] : "", why);
+	return -1;
 }
 
 void cap_skip_before(struct cap *c, uint64_t ts_ns)

@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include "flowaudit/diag.h"
 #include "flowaudit/graph.h"
 #include "flowaudit/hash.h"
+#include "flowaudit/output.h"
 #include "flowaudit/report.h"
 #include "flowaudit/rules.h"
 #include "flowaudit/site.h"
@@ -102,14 +104,20 @@ static void free_common(struct common *c)
 	free(c->rules);
 }
 
-static int load_rules(struct common *c, struct rules *r, struct diag *d)
+/* The rule packs of the run: those given with -R, or the default one. */
+static void settle_rules(struct common *c)
 {
-	rules_init(r);
 	if (!c->nrules) {
 		char *p = default_rules();
 		add_rules(c, p);
 		free(p);
 	}
+}
+
+static int load_rules(struct common *c, struct rules *r, struct diag *d)
+{
+	rules_init(r);
+	settle_rules(c);
 	/* A reload after dropping privileges reads the same paths again; they must stay readable. */
 	int rc = 0;
 	for (size_t i = 0; i < c->nrules; i++)
@@ -117,46 +125,16 @@ static int load_rules(struct common *c, struct rules *r, struct diag *d)
 	return rc;
 }
 
-/* Write through fn to OUT atomically (a temporary file in the same folder, then rename), or stdout. */
-typedef int (*write_fn)(FILE *out, const void *arg);
-static int write_output(const char *out, write_fn fn, const void *arg)
+/* Write through fn to OUT (output.c: never replacing a device, a FIFO or a link), or stdout; the reason
+ * on stderr when it fails. */
+static int write_output(const char *out, out_fn fn, const void *arg)
 {
-	if (!out || strcmp(out, "-") == 0) {
-		int rc = fn(stdout, arg);
-		if (rc < 0 || fflush(stdout) == EOF) {
-			if (errno != EPIPE)
-				fprintf(stderr, "flowaudit: writing the report: %s\n", strerror(errno));
-			return -1;
-		}
-		return 0;
-	}
-	char *tmp = xasprintf("%s.XXXXXX", out);
-	int fd = mkstemp(tmp);
-	if (fd < 0) {
-		fprintf(stderr, "flowaudit: %s: cannot create a temporary file beside it: %s\n", out, strerror(errno));
-		free(tmp);
-		return -1;
-	}
-	/* mkstemp makes the file 0600; a report is as readable as any file this umask makes. */
-	mode_t mask = umask(0);
-	umask(mask);
-	fchmod(fd, 0666 & ~mask);
-	FILE *f = fdopen(fd, "w");
-	int rc = f ? fn(f, arg) : -1;
-	int e = errno;
-	if (f && fclose(f) == EOF && rc == 0) {
-		rc = -1;
-		e = errno;
-	}
-	if (rc == 0 && rename(tmp, out) < 0) {
-		rc = -1;
-		e = errno;
-	}
-	if (rc < 0) {
-		fprintf(stderr, "flowaudit: %s: %s\n", out, strerror(e));
-		unlink(tmp);
-	}
-	free(tmp);
+	struct diag d;
+	diag_init(&d);
+	int rc = out_write(out, fn, arg, &d);
+	if (rc < 0)
+		diag_print(&d, stderr);
+	diag_free(&d);
 	return rc;
 }
 
@@ -196,6 +174,29 @@ static int write_audit(FILE *out, const void *arg)
 	return a->fmt->audit(out, a->r);
 }
 
+/* An output (-o, -w) that is one of the run's inputs (-r, -s, -R) would destroy it: refused, through
+ * links too, before anything is opened for writing. */
+static int refuse_input_as_output(const char *opt, const char *out, struct common *c, char *const *files,
+				  size_t nfiles)
+{
+	if (!out)
+		return 0;
+	settle_rules(c);
+	const char *hit = NULL, *what = NULL;
+	for (size_t i = 0; i < nfiles && !hit; i++)
+		if (out_same_file(out, files[i]))
+			hit = files[i], what = "the capture read with -r";
+	if (!hit && out_same_file(out, c->site))
+		hit = c->site, what = "the site file (-s)";
+	for (size_t i = 0; i < c->nrules && !hit; i++)
+		if (out_same_file(out, c->rules[i]))
+			hit = c->rules[i], what = "a rule pack (-R)";
+	if (!hit)
+		return 0;
+	return usage_error("%s %s is %s%s%s%s: refusing to overwrite an input", opt, out, what,
+			   strcmp(hit, out) ? " (" : "", strcmp(hit, out) ? hit : "", strcmp(hit, out) ? ")" : "");
+}
+
 static int cmd_graph(int argc, char **argv)
 {
 	struct common c = {.format = "text"};
@@ -219,6 +220,10 @@ static int cmd_graph(int argc, char **argv)
 	if (!fmt || !fmt->graph) {
 		free_common(&c);
 		return usage_error("graph: unknown format '%s' (text, json or dot)", c.format);
+	}
+	if (refuse_input_as_output("-o", c.out, &c, NULL, 0)) {
+		free_common(&c);
+		return EXIT_BAD;
 	}
 	struct diag d;
 	diag_init(&d);
@@ -314,47 +319,57 @@ static bool number_arg(const char *opt, const char *arg, unsigned long long max,
 	return true;
 }
 
+/* One loaded rule pack, site and the graph built from them. */
+struct generation {
+	struct rules rules;
+	struct site site;
+	struct graph graph;
+};
+
+static void generation_free(struct generation *gen)
+{
+	if (!gen)
+		return;
+	graph_free(&gen->graph);
+	site_free(&gen->site);
+	rules_free(&gen->rules);
+	free(gen);
+}
+
 /* What a live audit's callbacks need: how to write reports, how to reload. */
 struct live_ctx {
 	struct common *c;
 	const struct rep_format *fmt;
 	bool flows;
-	struct rules *rules[16];  /* every rule pack, site and graph loaded; freed at exit */
-	struct site *sites[16];
-	struct graph *graphs[16];
-	int ngen;
+	/* The graph in use, and the one before it: the workers move off the old one while the reload that
+	 * replaced it is answered, so it is freed at the next reload (or at exit), never while in use. */
+	struct generation *cur, *prev;
 };
 
 static int live_report(void *ctx, const struct audit_result *res)
 {
 	struct live_ctx *lc = ctx;
-	struct report rp = {.g = lc->graphs[lc->ngen - 1], .res = res, .site_path = lc->c->site, .flows = lc->flows};
+	struct report rp = {.g = &lc->cur->graph, .res = res, .site_path = lc->c->site, .flows = lc->flows};
 	struct audit_arg a = {lc->fmt, &rp};
 	return write_output(lc->c->out, write_audit, &a);
 }
 
-/* Load rules and site as one generation; NULL (with the reason on stderr) when they do not parse. */
+/* Load rules and site as the current generation; NULL (with the reason in d) when they do not parse. */
 static const struct graph *load_generation(struct live_ctx *lc, struct diag *d)
 {
-	if (lc->ngen == 16)
-		return NULL;
-	struct rules *r = xcalloc(1, sizeof(*r));
-	struct site *s = xcalloc(1, sizeof(*s));
-	site_init(s);
-	if (load_rules(lc->c, r, d) < 0 || (lc->c->site && site_load(s, lc->c->site, r, d) < 0)) {
-		site_free(s);
-		rules_free(r);
-		free(s);
-		free(r);
+	struct generation *gen = xcalloc(1, sizeof(*gen));
+	site_init(&gen->site);
+	if (load_rules(lc->c, &gen->rules, d) < 0 || (lc->c->site && site_load(&gen->site, lc->c->site, &gen->rules, d) < 0)) {
+		site_free(&gen->site);
+		rules_free(&gen->rules);
+		free(gen);
 		return NULL;
 	}
-	struct graph *g = xcalloc(1, sizeof(*g));
-	graph_build(g, r, s);
-	lc->rules[lc->ngen] = r;
-	lc->sites[lc->ngen] = s;
-	lc->graphs[lc->ngen] = g;
-	lc->ngen++;
-	return g;
+	graph_build(&gen->graph, &gen->rules, &gen->site);
+	generation_free(lc->prev);
+	lc->prev = lc->cur;
+	lc->cur = gen;
+	return &gen->graph;
 }
 
 static const struct graph *live_reload(void *ctx)
@@ -370,6 +385,25 @@ static const struct graph *live_reload(void *ctx)
 	}
 	diag_free(&d);
 	return g;
+}
+
+/* After privileges are dropped, before the first packet: can the reports still be written and the
+ * files of a reload still be read? */
+static int live_ready(void *ctx, struct diag *d)
+{
+	struct live_ctx *lc = ctx;
+	if (out_check(lc->c->out, "the report (-o)", d) < 0)
+		return -1;
+	const char *unreadable = NULL;
+	if (lc->c->site && access(lc->c->site, R_OK) < 0)
+		unreadable = lc->c->site;
+	for (size_t i = 0; i < lc->c->nrules && !unreadable; i++)
+		if (access(lc->c->rules[i], R_OK) < 0)
+			unreadable = lc->c->rules[i];
+	if (unreadable)
+		fprintf(stderr, "flowaudit: warning: %s: not readable by the user the sensor runs as (-Z): a SIGHUP "
+				"will keep the rules and site loaded now\n", unreadable);
+	return 0;
 }
 
 static void on_signal(int sig)
@@ -469,6 +503,27 @@ static int cmd_audit(int argc, char **argv)
 		rc = usage_error("audit: nothing to read: give -r FILE or -i IFACE");
 		goto out;
 	}
+	if (refuse_input_as_output("-o", c.out, &c, files, nfiles) || refuse_input_as_output("-w", o.write_path, &c, files, nfiles)) {
+		rc = EXIT_BAD;
+		goto out;
+	}
+	if (c.out && o.write_path && out_same_file(c.out, o.write_path)) {
+		rc = usage_error("audit: -o and -w name the same file");
+		goto out;
+	}
+	if (user && !getpwnam(user)) {
+		rc = usage_error("audit: -Z %s: no such user", user);
+		goto out;
+	}
+	{
+		struct diag od;
+		diag_init(&od);
+		if (out_check(c.out, "the report (-o)", &od) < 0 || out_check(o.write_path, "the packet copy (-w)", &od) < 0) {
+			rc = report_diag(&od);
+			goto out;
+		}
+		diag_free(&od);
+	}
 	/* As tcpdump does: a live capture started as root gives root up once the interface is open.
 	 * "-Z root" keeps it, and says so. */
 	if (o.iface && geteuid() == 0)
@@ -490,7 +545,22 @@ static int cmd_audit(int argc, char **argv)
 	o.bpf = bpf;
 	o.report = live_report;
 	o.reload = live_reload;
+	o.ready = live_ready;
 	o.ctx = &lc;
+
+	/* Signals are caught before anything slow (loading a large site, compiling the filter): a stop asked
+	 * for at any moment is kept, and a write they interrupt goes on (SA_RESTART). */
+	if (o.iface) {
+		struct sigaction sa;
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_signal;
+		sa.sa_flags = SA_RESTART;
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+		sigaction(SIGUSR1, &sa, NULL);
+		sigaction(SIGHUP, &sa, NULL);
+	}
 
 	struct diag d;
 	diag_init(&d);
@@ -499,16 +569,6 @@ static int cmd_audit(int argc, char **argv)
 		rc = report_diag(&d);
 		goto out;
 	}
-	if (o.iface) {
-		struct sigaction sa;
-		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = on_signal;
-		sigemptyset(&sa.sa_mask);
-		sigaction(SIGINT, &sa, NULL);
-		sigaction(SIGTERM, &sa, NULL);
-		sigaction(SIGUSR1, &sa, NULL);
-		sigaction(SIGHUP, &sa, NULL);
-	}
 	struct audit_result res;
 	if (audit_run(&o, g, &res, &d) < 0) {
 		rc = report_diag(&d);
@@ -516,24 +576,18 @@ static int cmd_audit(int argc, char **argv)
 		for (size_t i = 0; i < res.nwarnings; i++)
 			fprintf(stderr, "flowaudit: warning: %s\n", res.warnings[i]);
 		const char *nc = getenv("NO_COLOR");
-		struct report rp = {.g = lc.graphs[lc.ngen - 1], .res = &res, .site_path = c.site, .flows = o.want_flows,
+		struct report rp = {.g = &lc.cur->graph, .res = &res, .site_path = c.site, .flows = o.want_flows,
 				    .color = !c.out && isatty(STDOUT_FILENO) && !(nc && *nc)};
 		struct audit_arg a = {lc.fmt, &rp};
-		if (write_output(c.out, write_audit, &a) < 0)
-			rc = EXIT_BAD;
+		if (write_output(c.out, write_audit, &a) < 0 || res.capture_failed)
+			rc = EXIT_BAD; /* a capture that failed is reported, and the run still failed */
 		else
 			rc = cls_has_findings(&res.cls) ? EXIT_FINDINGS : 0;
 	}
 	audit_result_free(&res);
 out:
-	for (int i = 0; i < lc.ngen; i++) {
-		graph_free(lc.graphs[i]);
-		site_free(lc.sites[i]);
-		rules_free(lc.rules[i]);
-		free(lc.graphs[i]);
-		free(lc.sites[i]);
-		free(lc.rules[i]);
-	}
+	generation_free(lc.prev);
+	generation_free(lc.cur);
 	free(bpf);
 	free(files);
 	free_common(&c);
@@ -550,22 +604,27 @@ int main(int argc, char **argv)
 	if (argc < 2)
 		return usage_error("no command given");
 	const char *cmd = argv[1];
-	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
-		printf("flowaudit %s\n", FLOWAUDIT_VERSION);
-		return 0;
-	}
-	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0 || strcmp(cmd, "-h") == 0) {
-		fputs(usage_text, stdout);
-		return 0;
-	}
+	int rc;
 	argc--;
 	argv++;
 	optind = 1;
-	if (strcmp(cmd, "audit") == 0)
-		return cmd_audit(argc, argv);
-	if (strcmp(cmd, "graph") == 0)
-		return cmd_graph(argc, argv);
-	if (strcmp(cmd, "lint") == 0)
-		return cmd_lint(argc, argv);
-	return usage_error("unknown command '%s'", cmd);
+	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+		printf("flowaudit %s\n", FLOWAUDIT_VERSION);
+		rc = 0;
+	} else if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0 || strcmp(cmd, "-h") == 0) {
+		fputs(usage_text, stdout);
+		rc = 0;
+	} else if (strcmp(cmd, "audit") == 0) {
+		rc = cmd_audit(argc, argv);
+	} else if (strcmp(cmd, "graph") == 0) {
+		rc = cmd_graph(argc, argv);
+	} else if (strcmp(cmd, "lint") == 0) {
+		rc = cmd_lint(argc, argv);
+	} else {
+		return usage_error("unknown command '%s'", cmd);
+	}
+	/* What a command printed must have reached stdout (a full disk, a closed pipe): otherwise exit 2. */
+	if (out_close_stdout() < 0)
+		rc = EXIT_BAD;
+	return rc;
 }

@@ -624,6 +624,12 @@ int site_load(struct site *s, const char *path, const struct rules *r, struct di
 		HASH_DEL(p.addrs, e);
 		free(e);
 	}
+	if (!p.errors && s->nhosts == 0) {
+		/* An empty site would audit nothing and call it verified (a truncated or overwritten file). */
+		struct diag_loc loc = {.file = path, .line = 1, .col = 1};
+		diag_add(d, &loc, "no hosts: a site declares at least one 'host' (docs/site.md)");
+		p.errors++;
+	}
 	if (p.errors)
 		return -1;
 	index_addrs(s);

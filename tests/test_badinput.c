@@ -163,7 +163,7 @@ static void test_closed_stdout_is_a_clean_error(void)
 	char *cmd = xasprintf("sh -c '%s audit -r pcaps/demo.pcap -s rules/demo.site >&-'", tu_flowaudit());
 	char *out, *err;
 	CU_ASSERT_EQUAL(tu_run(cmd, &out, &err), 2);
-	CU_ASSERT_STRING_EQUAL(err, "flowaudit: writing the report: Bad file descriptor\n");
+	CU_ASSERT_STRING_EQUAL(err, "standard output: error: cannot write the report: Bad file descriptor\n");
 	free(out);
 	free(err);
 	free(cmd);

@@ -34,6 +34,9 @@ struct audit_opts {
 	/* Live, on SIGHUP: load the rules and site again; returns the new graph, or NULL to keep the old one
 	 * (the callee reports why). The old graph stays valid until the callee frees it after this returns. */
 	const struct graph *(*reload)(void *ctx);
+	/* After the capture is open and privileges are dropped, before the first packet: can the run's
+	 * results still be written? -1 (with diagnostics) ends the audit before it starts. May be NULL. */
+	int (*ready)(void *ctx, struct diag *d);
 	void *ctx;
 };
 
@@ -68,6 +71,8 @@ struct audit_result {
 	uint64_t dropped;       /* live: packets the kernel dropped (pcap_stats ps_drop) */
 	uint64_t ifdropped;     /* live: packets the interface dropped, where the driver says */
 	char **warnings;        /* e.g. a file cut short, kernel drops */
+	bool capture_failed;    /* live: a capture ended in an error (the interface went away); the result
+				 * holds what was captured before, and a warning says why */
 	size_t nwarnings;
 	struct flow_stats flows;
 	struct cls cls;
@@ -81,9 +86,10 @@ int audit_run(const struct audit_opts *o, const struct graph *g, struct audit_re
 void audit_result_free(struct audit_result *res);
 /* Async-signal-safe: record a signal for the live loop (SIGINT/SIGTERM stop, SIGUSR1 report, SIGHUP reload). */
 void audit_signal(int sig);
-/* The capture filter for a live sensor: the graph's ports, TCP SYN/RST/FIN anywhere, ICMP errors and
- * the remote-mirroring tunnels, behind up to two VLAN tags unless vlan is false, ANDed with the user's
- * expression. Caller frees. */
-char *audit_live_filter(const struct graph *g, const char *user_bpf, bool vlan);
+/* The capture filter for a live sensor: TCP on the graph's ports (as port ranges; every TCP port when
+ * compact, for a graph with too many to compile), TCP SYN/RST/FIN anywhere, all UDP (answered UDP on any
+ * port is judged offline too), ICMP errors and the remote-mirroring tunnels, behind up to two VLAN tags
+ * unless vlan is false, ANDed with the user's expression. Caller frees. */
+char *audit_live_filter(const struct graph *g, const char *user_bpf, bool vlan, bool compact);
 
 #endif

@@ -45,6 +45,7 @@ struct cap {
 	bool dump_owned;        /* this capture opened it (and closes it) */
 	pthread_mutex_t *dump_lock; /* several captures (workers) write to one dump */
 	uint16_t fanout_id;     /* live, with workers: the fanout group joined */
+	int filter_used;        /* live: which of cap_live_opts.filters is applied */
 };
 
 struct cap_live_opts {
@@ -52,8 +53,11 @@ struct cap_live_opts {
 	int snaplen;            /* bytes kept per packet */
 	int buffer_mb;          /* kernel buffer */
 	bool promisc;
-	const char *filter;     /* BPF, already combined with the user's expression */
-	const char *fallback;   /* the same without the clauses a link type may refuse (VLAN on cooked) */
+	/* BPF expressions, already combined with the user's, best first: the first that compiles for this link
+	 * type and fits the kernel's limit is used (a link type may refuse VLAN clauses; a graph of many ports
+	 * needs the compact form). */
+	const char *const *filters;
+	size_t nfilters;
 	bool fanout;            /* join a PACKET_FANOUT group (one of several workers) ... */
 	bool fanout_create;     /* ... a new one (its id is then in cap.fanout_id), or ... */
 	uint16_t fanout_id;     /* ... this one */
@@ -75,6 +79,9 @@ struct cap_pkt {
 int cap_open_files(struct cap *c, char *const *paths, size_t n, const char *bpf, struct diag *d);
 /* Open a live interface. -1 with a diagnostic naming the interface. */
 int cap_open_live(struct cap *c, const struct cap_live_opts *o, struct diag *d);
+/* Live: filter with the first of filters that compiles and fits the kernel (BPF_MAXINSNS); which one
+ * (0-based), or -1 with a diagnostic naming the interface. Safe while capturing (a reload). */
+int cap_set_filter(struct cap *c, const char *const *filters, size_t n, struct diag *d);
 /* Also write every packet read to path (pcap, nanoseconds). */
 int cap_write_to(struct cap *c, const char *path, struct diag *d);
 /* The next packet across all inputs in timestamp order: 1, 0 at the end, -1 when an input is

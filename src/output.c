@@ -1,0 +1,208 @@
+/* output.c: reports and copies written without destroying anything: see output.h. */
+#include "flowaudit/output.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "flowaudit/util.h"
+
+static bool stdout_failed; /* already said: the end of the run does not say it again */
+
+static bool is_stdout(const char *path)
+{
+	return !path || strcmp(path, "-") == 0;
+}
+
+/* The file a path names, following links; a link to nothing names its target-to-be. NULL (errno set)
+ * when the path cannot be resolved, e.g. a link loop. */
+static char *resolve(const char *path)
+{
+	char *r = realpath(path, NULL);
+	if (r)
+		return r;
+	if (errno != ENOENT)
+		return NULL;
+	/* Not there yet: the folder must be, and a dangling link is followed to the file it would make. */
+	char buf[PATH_MAX];
+	ssize_t n = readlink(path, buf, sizeof(buf) - 1);
+	if (n > 0) {
+		buf[n] = '\0';
+		if (buf[0] == '/')
+			return resolve(buf);
+		char *dir = xstrdup(path);
+		char *joined = xasprintf("%s/%s", dirname(dir), buf);
+		free(dir);
+		char *r2 = strcmp(joined, path) ? resolve(joined) : NULL;
+		free(joined);
+		return r2;
+	}
+	char *copy = xstrdup(path), *copy2 = xstrdup(path);
+	char *dir = realpath(dirname(copy), NULL);
+	char *out = dir ? xasprintf("%s/%s", dir, basename(copy2)) : NULL;
+	int e = errno;
+	free(dir);
+	free(copy);
+	free(copy2);
+	errno = e;
+	return out;
+}
+
+static int fail(struct diag *d, const char *path, const char *fmt, int e)
+{
+	struct diag_loc loc = {.file = path};
+	diag_add(d, &loc, fmt, strerror(e));
+	return -1;
+}
+
+/* Run fn on a stream over fd, and close it; 0, or -1 with errno from the first failure. */
+static int write_fd(int fd, out_fn fn, const void *arg)
+{
+	FILE *f = fdopen(fd, "w");
+	if (!f) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	int rc = fn(f, arg);
+	int e = errno;
+	if (rc == 0 && (fflush(f) == EOF || ferror(f))) {
+		rc = -1;
+		e = errno ? errno : EIO;
+	}
+	if (fclose(f) == EOF && rc == 0) {
+		rc = -1;
+		e = errno;
+	}
+	errno = e;
+	return rc;
+}
+
+int out_write(const char *path, out_fn fn, const void *arg, struct diag *d)
+{
+	if (is_stdout(path)) {
+		errno = 0;
+		if (fn(stdout, arg) < 0 || fflush(stdout) == EOF || ferror(stdout)) {
+			int e = errno ? errno : EIO;
+			stdout_failed = true;
+			struct diag_loc loc = {.file = "standard output"};
+			if (e != EPIPE)
+				diag_add(d, &loc, "cannot write the report: %s", strerror(e));
+			else
+				diag_add(d, &loc, "the reader went away before the report was written");
+			return -1;
+		}
+		return 0;
+	}
+	char *real = resolve(path);
+	if (!real)
+		return fail(d, path, "cannot write here: %s", errno);
+	struct stat st;
+	bool exists = stat(real, &st) == 0;
+	if (exists && S_ISDIR(st.st_mode)) {
+		free(real);
+		return fail(d, path, "cannot write a report over a folder: %s", EISDIR);
+	}
+	int rc;
+	if (exists && !S_ISREG(st.st_mode)) {
+		/* A device, FIFO or socket: written in place, never replaced. */
+		int fd = open(real, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+		rc = fd < 0 ? -1 : write_fd(fd, fn, arg);
+		if (rc < 0)
+			fail(d, path, "cannot write the report: %s", errno);
+		free(real);
+		return rc;
+	}
+	char *tmp = xasprintf("%s.XXXXXX", real);
+	int fd = mkstemp(tmp);
+	if (fd < 0) {
+		rc = fail(d, path, "cannot create a temporary file beside it: %s", errno);
+		free(tmp);
+		free(real);
+		return rc;
+	}
+	/* The replacement keeps the mode (and, where allowed, the owner) of what it replaces; a new report is
+	 * as readable as any file this umask makes (mkstemp made it 0600). */
+	if (exists) {
+		fchmod(fd, st.st_mode & 07777);
+		if (fchown(fd, st.st_uid, st.st_gid) < 0) {
+			/* not ours to give away: the report stays ours */
+		}
+	} else {
+		mode_t mask = umask(0);
+		umask(mask);
+		fchmod(fd, 0666 & ~mask);
+	}
+	rc = write_fd(fd, fn, arg);
+	if (rc == 0 && rename(tmp, real) < 0)
+		rc = -1;
+	if (rc < 0) {
+		fail(d, path, "cannot write the report: %s", errno);
+		unlink(tmp);
+	}
+	free(tmp);
+	free(real);
+	return rc;
+}
+
+int out_check(const char *path, const char *what, struct diag *d)
+{
+	if (is_stdout(path))
+		return 0;
+	struct diag_loc loc = {.file = path};
+	char *real = resolve(path);
+	if (!real) {
+		diag_add(d, &loc, "%s cannot be written: %s", what, strerror(errno));
+		return -1;
+	}
+	struct stat st;
+	int rc = 0;
+	if (stat(real, &st) == 0 && S_ISDIR(st.st_mode)) {
+		diag_add(d, &loc, "%s is a folder", what);
+		rc = -1;
+	} else if (stat(real, &st) == 0 && !S_ISREG(st.st_mode)) {
+		if (access(real, W_OK) < 0) {
+			diag_add(d, &loc, "%s cannot be written: %s", what, strerror(errno));
+			rc = -1;
+		}
+	} else {
+		/* A regular file is replaced through a new file in its folder: that folder must take one. */
+		char *copy = xstrdup(real);
+		char *dir = dirname(copy);
+		if (access(dir, W_OK | X_OK) < 0) {
+			diag_add(d, &loc, "%s cannot be written: folder %s: %s", what, dir, strerror(errno));
+			rc = -1;
+		}
+		free(copy);
+	}
+	free(real);
+	return rc;
+}
+
+bool out_same_file(const char *path, const char *input)
+{
+	struct stat a, b;
+	if (!path || !input || is_stdout(path) || stat(path, &a) < 0 || stat(input, &b) < 0)
+		return false;
+	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+int out_close_stdout(void)
+{
+	if (stdout_failed)
+		return -1;
+	errno = 0;
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		int e = errno ? errno : EIO;
+		if (e != EPIPE)
+			fprintf(stderr, "flowaudit: standard output: %s\n", strerror(e));
+		return -1;
+	}
+	return 0;
+}
