@@ -338,19 +338,19 @@ void cls_flow(struct cls *c, const struct flow *f, enum flow_verdict v)
 	land(c, hit->kind, hit->idx, f, v);
 }
 
-/* The slow path: site lookups, the graph, the row tables; the answer is remembered for the pair. */
-static void classify_pair(struct cls *c, const struct flow *f, enum flow_verdict v, const struct cls_key *pk)
+/* Where a (client, server, proto, port) lands under the current graph: site lookups, the graph, the row
+ * tables (a row is made if new). *ch gets the client's host. */
+static enum pair_kind locate(struct cls *c, const struct cls_key *pk, int *ch_out, size_t *idx)
 {
 	const struct graph *g = c->g;
 	const uint8_t *ca = pk->client, *sa = pk->server;
 	uint16_t port = pk->port;
 	uint8_t proto = pk->proto;
 	int ch = site_lookup(g->site, ca), sh = site_lookup(g->site, sa);
-	if (ch < 0 && sh < 0) {
-		c->outside++;
-		remember(c, pk, ch, PAIR_OUTSIDE, 0);
-		return;
-	}
+	*ch_out = ch;
+	*idx = 0;
+	if (ch < 0 && sh < 0)
+		return PAIR_OUTSIDE;
 	int e = ch >= 0 ? graph_find(g, ch, sh < 0 ? GRAPH_INTERNET : sh, proto, port) : -1;
 	if (e >= 0 && g->edges[e].level != LEVEL_FORBID) {
 		struct cls_key k;
@@ -363,6 +363,7 @@ static void classify_pair(struct cls *c, const struct flow *f, enum flow_verdict
 		if (added) {
 			GROW(c->rows, c->cap_rows, c->nrows);
 			struct cls_row *r = &c->rows[c->nrows++];
+			memset(r, 0, sizeof(*r));
 			r->edge = e;
 			memcpy(r->client.a, ca, 16);
 			r->client.plen = 128;
@@ -370,23 +371,16 @@ static void classify_pair(struct cls *c, const struct flow *f, enum flow_verdict
 			r->server.plen = 128;
 			r->seen = true;
 		}
-		count(&c->rows[row].n, f, v);
-		remember(c, pk, ch, PAIR_ROW, row);
-		return;
+		*idx = row;
+		return PAIR_ROW;
 	}
 	bool forbidden = e >= 0;
 	bool both_site = ch >= 0 && sh >= 0;
 	if (!forbidden && !graph_has_port(g, proto, port)) {
-		if (!both_site) {
-			c->outside++;
-			remember(c, pk, ch, PAIR_OUTSIDE, 0);
-			return;
-		}
-		if (rules_ignored(g->rules, proto, port)) {
-			c->ignored++;
-			remember(c, pk, ch, PAIR_IGNORED, 0);
-			return;
-		}
+		if (!both_site)
+			return PAIR_OUTSIDE;
+		if (rules_ignored(g->rules, proto, port))
+			return PAIR_IGNORED;
 	}
 	/* Clients outside the site are one row per server and port, so that a flood of spoofed sources
 	 * makes one row, not millions (client_addr is then the whole address family, 0.0.0.0/0 or ::/0). */
@@ -405,6 +399,7 @@ static void classify_pair(struct cls *c, const struct flow *f, enum flow_verdict
 	if (added) {
 		GROW(c->unexp, c->cap_unexp, c->nunexp);
 		struct cls_unexpected *u = &c->unexp[c->nunexp++];
+		memset(u, 0, sizeof(*u));
 		memcpy(u->client, k.client, 16);
 		u->client_any = ch < 0;
 		memcpy(u->server, sa, 16);
@@ -414,8 +409,18 @@ static void classify_pair(struct cls *c, const struct flow *f, enum flow_verdict
 		u->port = port;
 		u->why = why_unexpected(c, ch, sh, proto, port, forbidden ? e : -1);
 	}
-	count(&c->unexp[row].n, f, v);
-	remember(c, pk, ch, PAIR_UNEXPECTED, row);
+	*idx = row;
+	return PAIR_UNEXPECTED;
+}
+
+/* The slow path: where the pair lands, remembered for the next flow of the pair. */
+static void classify_pair(struct cls *c, const struct flow *f, enum flow_verdict v, const struct cls_key *pk)
+{
+	int ch;
+	size_t idx;
+	enum pair_kind kind = locate(c, pk, &ch, &idx);
+	land(c, kind, idx, f, v);
+	remember(c, pk, ch, kind, idx);
 }
 
 void cls_clone(struct cls *dst, const struct cls *src)
@@ -512,31 +517,68 @@ void cls_merge(struct cls *c, const struct cls *from)
 	c->not_connections += from->not_connections;
 }
 
+/* Counts of an old row, placed where its address pair lands now. */
+static void replace_counts(struct cls *c, const struct cls_key *pk, const struct cls_counts *n)
+{
+	int ch;
+	size_t idx;
+	switch (locate(c, pk, &ch, &idx)) {
+	case PAIR_ROW:
+		merge_counts(&c->rows[idx].n, n);
+		break;
+	case PAIR_UNEXPECTED:
+		merge_counts(&c->unexp[idx].n, n);
+		break;
+	case PAIR_OUTSIDE:
+		c->outside += n->attempts;
+		break;
+	case PAIR_IGNORED:
+	case PAIR_NONE:
+		c->ignored += n->attempts;
+		break;
+	}
+}
+
 void cls_rebase(struct cls *c, const struct graph *g)
 {
-	const struct graph *old = c->g;
 	free_pairs(c);
 	struct cls_row *rows = c->rows;
 	size_t nrows = c->nrows;
+	struct cls_unexpected *unexp = c->unexp;
+	size_t nunexp = c->nunexp;
 	free_ix(&c->rows_ix);
+	free_ix(&c->unexp_ix);
 	c->rows = NULL;
 	c->nrows = c->cap_rows = 0;
+	c->unexp = NULL;
+	c->nunexp = c->cap_unexp = 0;
+	const struct graph *old = c->g;
 	c->g = g;
+	/* Every row is judged again by its address pair, as its flows would be now: a path the new graph
+	 * expects gains the flows seen before, one it forbids or no longer knows becomes unexpected (with
+	 * today's reason), and an unexpected one the new graph expects becomes a path. */
 	for (size_t i = 0; i < nrows; i++) {
 		const struct graph_edge *e = &old->edges[rows[i].edge];
-		int ch = site_host_find(g->site, old->site->hosts[e->client].name);
-		int sh = e->server == GRAPH_INTERNET ? GRAPH_INTERNET
-						     : site_host_find(g->site, old->site->hosts[e->server].name);
-		int ne = ch >= 0 && (sh >= 0 || sh == GRAPH_INTERNET) ? graph_find(g, ch, sh, e->proto, e->port) : -1;
-		if (ne < 0 || g->edges[ne].level == LEVEL_FORBID)
-			continue;
-		absorb_row(c, &rows[i], ne);
+		struct cls_key pk;
+		memset(&pk, 0, sizeof(pk));
+		pk.port = e->port;
+		pk.proto = e->proto;
+		memcpy(pk.client, rows[i].client.a, 16);
+		memcpy(pk.server, rows[i].server.a, 16);
+		replace_counts(c, &pk, &rows[i].n);
+	}
+	for (size_t i = 0; i < nunexp; i++) {
+		struct cls_key pk;
+		memset(&pk, 0, sizeof(pk));
+		pk.port = unexp[i].port;
+		pk.proto = unexp[i].proto;
+		memcpy(pk.client, unexp[i].client, 16);
+		memcpy(pk.server, unexp[i].server, 16);
+		replace_counts(c, &pk, &unexp[i].n);
+		free(unexp[i].why);
 	}
 	free(rows);
-	for (size_t i = 0; i < c->nunexp; i++) {
-		c->unexp[i].client_host = site_lookup(g->site, c->unexp[i].client);
-		c->unexp[i].server_host = site_lookup(g->site, c->unexp[i].server);
-	}
+	free(unexp);
 }
 
 static void judge(const struct cls_counts *n, enum cls_status *st, enum cls_reason *why)

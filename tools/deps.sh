@@ -27,6 +27,7 @@ if [ "${1:-}" = e2e ]; then
     have_cmd openssl || need="$need openssl"
     have_cmd jq || need="$need jq"
     have_cmd tcpreplay || need="$need tcpreplay"
+    have_cmd tcpdump || need="$need tcpdump"
 fi
 if [ "${1:-}" = bench ]; then
     have_cmd tcpdump || need="$need tcpdump"

@@ -82,9 +82,10 @@ void cls_prefetch(struct cls *c, const struct flow *f, int stage);
 void cls_clone(struct cls *dst, const struct cls *src);
 /* Add another running classification of the same graph to this one (workers' shares of one capture). */
 void cls_merge(struct cls *c, const struct cls *from);
-/* The rules or site were reloaded: move the running aggregates onto the new graph (rows whose hosts and
- * port still form an expected edge keep their counts; the others are dropped; unexpected rows are kept
- * as they are). */
+/* The rules or site were reloaded: judge every row again, by its address pair and port, against the new
+ * graph, keeping its counts (an expected path that is now forbidden becomes unexpected with the new
+ * reason, an unexpected flow that is now expected joins its path's row; one now outside the site is
+ * counted as outside). */
 void cls_rebase(struct cls *c, const struct graph *g);
 /* Compute statuses, add missing rows, and sort rows and unexpected flows findings-first. */
 void cls_finish(struct cls *c);
