@@ -57,6 +57,13 @@ struct worker {
 	unsigned acked;         /* the last request answered (under crew->lock) */
 	bool gone;              /* the thread left its loop (under crew->lock) */
 	int rc;
+	struct clk clock;       /* the capture's clock: a record with an absurd stamp cannot move it */
+	/* Packets whose stamps wait for the next ones: the capture's first few (clk_start()), then at most one
+	 * whose stamp the next packet must confirm. */
+	struct cap_pkt held[CLK_START];
+	uint8_t *held_data[CLK_START];
+	uint64_t held_no[CLK_START]; /* their record numbers in their inputs */
+	size_t nheld;
 	struct audit_result snap; /* the answer to REQ_SNAPSHOT */
 	char *reload_error;     /* REQ_RELOAD: the new filter could not be applied (the old one stays) */
 	pthread_t thread;
@@ -156,10 +163,14 @@ static void merge_result(struct audit_result *to, const struct audit_result *fro
 		to->by_status[i] += from->by_status[i];
 	for (size_t i = 0; i < DEC_NENCAP; i++)
 		to->by_encap[i] += from->by_encap[i];
-	if (from->first_ns && (!to->first_ns || from->first_ns < to->first_ns))
+	if (from->timed && (!to->timed || from->first_ns < to->first_ns))
 		to->first_ns = from->first_ns;
-	if (from->last_ns > to->last_ns)
+	if (from->timed && (!to->timed || from->last_ns > to->last_ns))
 		to->last_ns = from->last_ns;
+	to->timed |= from->timed;
+	to->time_jumps += from->time_jumps;
+	for (size_t i = 0; i < from->njumps && to->njumps < CLK_KEEP; i++)
+		to->jumps[to->njumps++] = from->jumps[i];
 	to->dropped += from->dropped;
 	to->ifdropped += from->ifdropped;
 	to->flows.flows += from->flows.flows;
@@ -177,15 +188,14 @@ static void merge_result(struct audit_result *to, const struct audit_result *fro
 	}
 }
 
-/* Decode one captured packet (of worker ctx) into the flow table's pipeline. */
-static void take(void *ctx, const struct cap_pkt *cp)
+/* Decode one captured packet, at time ts, into the flow table's pipeline. */
+static void ingest(struct worker *w, const struct cap_pkt *cp, uint64_t ts)
 {
-	struct worker *w = ctx;
 	struct audit_result *res = &w->res;
-	res->packets++;
-	if (!res->first_ns || cp->ts_ns < res->first_ns)
-		res->first_ns = cp->ts_ns;
-	res->last_ns = cp->ts_ns > res->last_ns ? cp->ts_ns : res->last_ns; /* no branch: see flow.c's touch() */
+	if (!res->timed || ts < res->first_ns)
+		res->first_ns = ts;
+	res->last_ns = ts > res->last_ns ? ts : res->last_ns; /* no branch: see flow.c's touch() */
+	res->timed = true;
 	struct dec_pkt *p = flow_slot(w->ft);
 	enum dec_status st = dec_frame(cp->dlt, cp->data, cp->caplen, cp->len, p);
 	res->by_status[st]++;
@@ -198,7 +208,63 @@ static void take(void *ctx, const struct cap_pkt *cp)
 	res->decoded++;
 	for (unsigned e = 0; p->encaps >> e; e++)
 		res->by_encap[e] += p->encaps >> e & 1;
-	flow_push(w->ft, cp->ts_ns);
+	flow_push(w->ft, ts);
+}
+
+/* Keep a copy of a packet whose stamp is not judged yet (its data is valid during the call only). */
+static void hold(struct worker *w, const struct cap_pkt *cp)
+{
+	size_t i = w->nheld++;
+	if (!w->held_data[i])
+		w->held_data[i] = xmalloc(CAP_MAX_RECORD);
+	w->held[i] = *cp;
+	w->held[i].caplen = cp->caplen < CAP_MAX_RECORD ? cp->caplen : CAP_MAX_RECORD;
+	memcpy(w->held_data[i], cp->data, w->held[i].caplen);
+	w->held[i].data = w->held_data[i];
+	w->held_no[i] = w->cap.in[cp->input].packets;
+}
+
+/* Judge the held packets now that the next stamp is known (has_next), or that there is none. */
+static void release(struct worker *w, bool has_next, uint64_t next_ts)
+{
+	if (!w->nheld)
+		return;
+	size_t n = w->nheld;
+	w->nheld = 0;
+	if (!w->clock.started) {
+		uint64_t ts[CLK_START];
+		for (size_t i = 0; i < n; i++)
+			ts[i] = w->held[i].ts_ns;
+		clk_start(&w->clock, ts, n);
+		for (size_t i = 0; i < n; i++) {
+			uint64_t t = w->held[i].ts_ns;
+			if (clk_judge(&w->clock, t) != CLK_TRUSTED)
+				t = clk_jump(&w->clock, t, w->held[i].input, w->held_no[i]);
+			ingest(w, &w->held[i], t);
+		}
+		return;
+	}
+	uint64_t at = clk_resolve(&w->clock, w->held[0].ts_ns, w->held[0].input, w->held_no[0], has_next, next_ts);
+	ingest(w, &w->held[0], at);
+}
+
+/* One captured packet (of worker ctx): its stamp judged by the capture's clock, then decoded. */
+static void take(void *ctx, const struct cap_pkt *cp)
+{
+	struct worker *w = ctx;
+	w->res.packets++;
+	if (__builtin_expect(!w->clock.started, 0)) {
+		hold(w, cp);
+		if (w->nheld == CLK_START)
+			release(w, false, 0);
+		return;
+	}
+	release(w, true, cp->ts_ns);
+	if (__builtin_expect(clk_judge(&w->clock, cp->ts_ns) == CLK_TRUSTED, 1)) {
+		ingest(w, cp, cp->ts_ns);
+		return;
+	}
+	hold(w, cp);
 }
 
 /* A worker's answer to a snapshot request: its classification so far, with the flows still open folded
@@ -269,6 +335,7 @@ static int pump(struct worker *w)
 {
 	if (!w->crew) {
 		int rc = cap_read_all(&w->cap, take, w);
+		release(w, false, 0);
 		flow_drain(w->ft);
 		return rc < 0 ? -1 : 0;
 	}
@@ -294,6 +361,7 @@ static int pump(struct worker *w)
 				draining = true;
 		}
 	}
+	release(w, false, 0);
 	flow_drain(w->ft);
 	return rc < 0 ? -1 : 0;
 }
@@ -310,6 +378,7 @@ static void *worker_main(void *arg)
 }
 
 static void live_filters(const struct graph *g, const char *user_bpf, char *out[4]);
+static void cat(char **s, size_t *len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Post a request to every worker and wait until each has answered it (or has stopped). */
 static void ask(struct crew *c, struct worker *w, size_t n, enum crew_req req)
@@ -460,6 +529,7 @@ int audit_run(const struct audit_opts *o, const struct graph *g, struct audit_re
 	/* The signal flags are not cleared here: a stop asked for while the capture opened still stops it. */
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		cls_init(&w[i].res.cls, g);
+		clk_init(&w[i].clock);
 		w[i].want_flows = o->want_flows;
 		w[i].crew = o->iface ? &crew : NULL;
 		w[i].ft = flow_new(o->max_flows ? (o->max_flows + n - 1) / n : 0, (const uint8_t(*)[8192])g->ports,
@@ -500,6 +570,9 @@ int audit_run(const struct audit_opts *o, const struct graph *g, struct audit_re
 		for (size_t i = 0; i < n; i++) {
 			flow_finish(w[i].ft, end_ns);
 			w[i].res.flows = *flow_stats(w[i].ft);
+			w[i].res.time_jumps = w[i].clock.jumps;
+			w[i].res.njumps = w[i].clock.nnamed;
+			memcpy(w[i].res.jumps, w[i].clock.named, sizeof(w[i].clock.named));
 			describe_inputs(&w[i].res, &w[i].cap);
 			merge_result(res, &w[i].res);
 		}
@@ -519,6 +592,18 @@ int audit_run(const struct audit_opts *o, const struct graph *g, struct audit_re
 				warn(res, xasprintf("after a reload the capture filter stayed the old one: %s", w[i].reload_error));
 				break;
 			}
+		if (res->time_jumps) {
+			char *list = NULL;
+			size_t len = 0;
+			for (size_t i = 0; i < res->njumps; i++)
+				cat(&list, &len, "%s%s packet %llu", i ? ", " : "", res->inputs[res->jumps[i].input].source,
+				    (unsigned long long)res->jumps[i].packet);
+			warn(res, xasprintf("%llu record%s stamped far from the capture's clock (%s%s) taken at the clock's "
+					    "time instead: a bad time stamp settles no other flow",
+					    (unsigned long long)res->time_jumps, res->time_jumps == 1 ? "" : "s", list,
+					    res->time_jumps > res->njumps ? ", ..." : ""));
+			free(list);
+		}
 		if (filter_used >= 2)
 			warn(res, xasprintf("the graph has too many ports for a kernel filter: capturing every TCP packet "
 					    "(the audit is the same, the kernel copies more)"));
@@ -535,6 +620,8 @@ int audit_run(const struct audit_opts *o, const struct graph *g, struct audit_re
 		if (w[i].ft)
 			flow_free(w[i].ft);
 		free(w[i].reload_error);
+		for (size_t k = 0; k < CLK_START; k++)
+			free(w[i].held_data[k]);
 		audit_result_free(&w[i].res);
 		cap_close(&w[i].cap);
 	}

@@ -491,6 +491,17 @@ static void capture_json(struct jw *w, const struct audit_result *res)
 	kv_u64(w, "peak_flows", res->flows.peak);
 	kv_u64(w, "icmp_errors_matched", res->flows.icmp_matched);
 	kv_u64(w, "icmp_errors_unmatched", res->flows.icmp_unmatched);
+	kv_u64(w, "time_jumps", res->time_jumps);
+	jw_key(w, "time_jump_packets");
+	jw_open(w, '[');
+	for (size_t i = 0; i < res->njumps; i++) {
+		jw_open(w, '{');
+		kv_str(w, "source", res->inputs[res->jumps[i].input].source);
+		kv_u64(w, "packet", res->jumps[i].packet);
+		kv_ts(w, "ts", res->jumps[i].ts_ns);
+		jw_close(w, '}');
+	}
+	jw_close(w, ']');
 	jw_key(w, "warnings");
 	jw_open(w, '[');
 	for (size_t i = 0; i < res->nwarnings; i++)

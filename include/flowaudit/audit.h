@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "flowaudit/classify.h"
+#include "flowaudit/clock.h"
 #include "flowaudit/decode.h"
 #include "flowaudit/diag.h"
 #include "flowaudit/flow.h"
@@ -64,6 +65,10 @@ struct audit_result {
 	uint64_t by_status[DEC_NSTATUS];
 	uint64_t by_encap[DEC_NENCAP]; /* decoded packets that crossed each encapsulation */
 	uint64_t first_ns, last_ns;
+	bool timed;             /* first_ns and last_ns hold a packet's time (a record may be stamped 0) */
+	uint64_t time_jumps;    /* records whose stamp the capture's clock did not believe (clock.h) */
+	struct clk_jump jumps[CLK_KEEP]; /* the first of them; input indexes inputs[] */
+	size_t njumps;
 	bool nsec;              /* any input stores nanoseconds */
 	bool live;
 	bool interim;           /* a report written while the capture goes on */
