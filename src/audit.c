@@ -592,6 +592,12 @@ int audit_run(const struct audit_opts *o, const struct graph *g, struct audit_re
 				warn(res, xasprintf("after a reload the capture filter stayed the old one: %s", w[i].reload_error));
 				break;
 			}
+		if (res->flows.evicted) {
+			size_t rows = cls_incomplete_rows(&res->cls);
+			warn(res, xasprintf("%llu flows were settled early to make room (--max-flows): the verdicts of %zu "
+					    "rows are incomplete (marked \"incomplete\")",
+					    (unsigned long long)res->flows.evicted, rows));
+		}
 		if (res->time_jumps) {
 			char *list = NULL;
 			size_t len = 0;

@@ -133,6 +133,7 @@ void cls_free(struct cls *c)
 static void count(struct cls_counts *n, const struct flow *f, enum flow_verdict v)
 {
 	n->attempts++;
+	n->evicted += (f->flags & FLOW_EVICTED) != 0;
 	switch (flow_open(f, v)) {
 	case FO_OPEN:
 		n->established++;
@@ -462,6 +463,7 @@ static void merge_counts(struct cls_counts *to, const struct cls_counts *from)
 	to->icmp_unreachable += from->icmp_unreachable;
 	to->no_reply += from->no_reply;
 	to->unverified += from->unverified;
+	to->evicted += from->evicted;
 	if (!to->first_ns || (from->first_ns && from->first_ns < to->first_ns))
 		to->first_ns = from->first_ns;
 	if (from->last_ns > to->last_ns)
@@ -763,4 +765,14 @@ bool cls_has_findings(const struct cls *c)
 {
 	return c->nunexp || c->summary[CLS_BLOCKED] || c->summary[CLS_DEGRADED] || c->summary[CLS_MISSING] ||
 	       c->summary[CLS_UNVERIFIED];
+}
+
+size_t cls_incomplete_rows(const struct cls *c)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < c->nrows; i++)
+		n += c->rows[i].n.evicted != 0;
+	for (size_t i = 0; i < c->nunexp; i++)
+		n += c->unexp[i].n.evicted != 0;
+	return n;
 }

@@ -501,6 +501,8 @@ static struct flow *create(struct flow_table *t, const struct flow_key *k, uint3
 			victim = t->lists[LIST_OPEN].head;
 		if (victim) {
 			t->stats.evicted++;
+			if (victim != t->lists[LIST_CLOSED].head)
+				at(t, victim)->flags |= FLOW_EVICTED; /* a closed flow's verdict was already final */
 			settle(t, at(t, victim), t->now_ns);
 		}
 	}

@@ -418,6 +418,12 @@ static void put_counts(struct jw *w, const struct cls_counts *n)
 	kv_u64(w, "icmp", n->icmp_prohibited + n->icmp_unreachable);
 	kv_u64(w, "no_reply", n->no_reply);
 	kv_u64(w, "unverified", n->unverified);
+	if (n->evicted) {
+		/* Only then: reports without evictions keep the contract's bytes. */
+		kv_u64(w, "evicted", n->evicted);
+		jw_key(w, "incomplete");
+		jw_lit(w, "true");
+	}
 	kv_ts(w, "first_seen", n->first_ns);
 	kv_ts(w, "last_seen", n->last_ns);
 }
@@ -526,6 +532,9 @@ static void summary_json(struct jw *w, const struct cls *c)
 	jw_close(w, '}');
 	kv_u64(w, "ignored_flows", c->ignored);
 	kv_u64(w, "outside_flows", c->outside);
+	size_t incomplete = cls_incomplete_rows(c);
+	if (incomplete)
+		kv_u64(w, "incomplete_rows", incomplete);
 	jw_close(w, '}');
 }
 

@@ -120,6 +120,9 @@ static char *fmt_tries(const struct cls_counts *n)
 {
 	if (!n->attempts)
 		return xstrdup("no attempt seen");
+	if (n->evicted)
+		return xasprintf("%llu/%llu ok, incomplete: %llu evicted early", (unsigned long long)n->established,
+				 (unsigned long long)n->attempts, (unsigned long long)n->evicted);
 	return xasprintf("%llu/%llu ok", (unsigned long long)n->established, (unsigned long long)n->attempts);
 }
 
@@ -212,6 +215,9 @@ static int audit_text(FILE *out, const struct report *rp)
 		(unsigned long long)res->flows.evicted, (unsigned long long)c->ignored, (unsigned long long)c->outside);
 	if (c->optional_unseen)
 		fprintf(out, "%zu optional paths had no traffic (see flowaudit graph)\n", c->optional_unseen);
+	size_t incomplete = cls_incomplete_rows(c);
+	if (incomplete)
+		fprintf(out, "Incomplete: %zu rows lost attempts to --max-flows evictions before they settled\n", incomplete);
 	fprintf(out, "Summary: %zu ok, %zu degraded, %zu blocked, %zu missing, %zu unverified, %zu unexpected\n",
 		c->summary[CLS_OK], c->summary[CLS_DEGRADED], c->summary[CLS_BLOCKED], c->summary[CLS_MISSING],
 		c->summary[CLS_UNVERIFIED], c->nunexp);

@@ -337,6 +337,40 @@ static void test_text_report_ends_with_the_summary_line(void)
 	free(cmd);
 }
 
+/* --max-flows settles flows early to make room: a row that lost attempts so says, and the summary counts
+ * those rows; without evictions nothing is marked. */
+static void test_evictions_mark_rows_incomplete(void)
+{
+	int st;
+	json_t *j = tu_audit_json("-r pcaps/statuses-eth.pcap -s rules/demo.site --max-flows 2", &st);
+	CU_ASSERT_FATAL(j != NULL);
+	json_t *e;
+	size_t i, marked = 0;
+	json_array_foreach(json_object_get(j, "edges"), i, e)
+		if (json_is_true(json_object_get(e, "incomplete"))) {
+			marked++;
+			CU_ASSERT(json_integer_value(json_object_get(e, "evicted")) > 0);
+		}
+	CU_ASSERT(marked > 0);
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_object_get(j, "summary"), "incomplete_rows")), (json_int_t)marked);
+	char *warnings = json_dumps(json_object_get(json_object_get(j, "capture"), "warnings"), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(warnings, "are incomplete"));
+	free(warnings);
+	json_decref(j);
+	j = tu_audit_json("-r pcaps/statuses-eth.pcap -s rules/demo.site", &st);
+	json_array_foreach(json_object_get(j, "edges"), i, e)
+		CU_ASSERT_PTR_NULL(json_object_get(e, "incomplete"));
+	CU_ASSERT_PTR_NULL(json_object_get(json_object_get(j, "summary"), "incomplete_rows"));
+	json_decref(j);
+	char *cmd = xasprintf("%s audit -r pcaps/statuses-eth.pcap -s rules/demo.site --max-flows 2", tu_flowaudit());
+	char *out;
+	tu_run(cmd, &out, NULL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "evicted early"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "Incomplete: "));
+	free(out);
+	free(cmd);
+}
+
 static void test_html_report_lists_findings_with_advice_and_draws_the_graph(void)
 {
 	char *cmd = xasprintf("%s audit -r pcaps/demo.pcap -s rules/demo.site --format html", tu_flowaudit());
@@ -410,5 +444,6 @@ void suite_e2e(void)
 	TU_ADD(s, test_nanosecond_captures_keep_nanoseconds);
 	TU_ADD(s, test_html_report_lists_findings_with_advice_and_draws_the_graph);
 	TU_ADD(s, test_mkpcap_is_deterministic);
+	TU_ADD(s, test_evictions_mark_rows_incomplete);
 	TU_ADD(s, test_json_strings_are_escaped_and_valid_utf8);
 }

@@ -15,6 +15,7 @@ enum cls_reason { CLS_R_NONE, CLS_R_NO_REPLY, CLS_R_RESET, CLS_R_ICMP_PROHIBITED
 
 struct cls_counts {
 	uint64_t attempts, established, resets, icmp_prohibited, icmp_unreachable, no_reply, unverified;
+	uint64_t evicted;       /* attempts settled early to make room (--max-flows): the verdict may lack them */
 	uint64_t first_ns, last_ns;
 };
 
@@ -90,6 +91,8 @@ void cls_rebase(struct cls *c, const struct graph *g);
 /* Compute statuses, add missing rows, and sort rows and unexpected flows findings-first. */
 void cls_finish(struct cls *c);
 bool cls_has_findings(const struct cls *c);
+/* Rows (expected and unexpected) some of whose attempts were evicted before settling. */
+size_t cls_incomplete_rows(const struct cls *c);
 const char *cls_status_name(enum cls_status s);
 const char *cls_reason_name(enum cls_reason r); /* NULL for CLS_R_NONE */
 

@@ -56,6 +56,7 @@ struct flow_key {
 #define FLOW_TALK_S 0x1000      /* the server sent something other than a RST */
 #define FLOW_DATA_S 0x2000      /* the server sent payload */
 #define FLOW_TOUCHED 0x4000     /* a later packet came since it was put on its expiry list (lazy LRU) */
+#define FLOW_EVICTED 0x8000     /* settled early to make room (--max-flows): its verdict may be incomplete */
 
 /* Two cache lines, 128-byte aligned in the table's array: the key and what every packet touches, then
  * the rest. Flows are named by their index in that array (0 is no flow): the hash slots, the expiry
