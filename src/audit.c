@@ -500,7 +500,8 @@ int audit_run(const struct audit_opts *o, const struct graph *g, struct audit_re
 					   .fanout = n > 1, .fanout_create = true};
 		for (size_t i = 0; i < n && rc == 0; i++) {
 			rc = cap_open_live(&w[i].cap, &lo, d);
-			filter_used = w[i].cap.filter_used;
+			/* the compact filter: chosen by the kernel's limit, or already for the number of ranges */
+			filter_used = strcmp(filters[0], filters[2]) ? w[i].cap.filter_used : 2;
 			lo.fanout_create = false; /* the others join the first one's group */
 			lo.fanout_id = w[i].cap.fanout_id;
 		}

@@ -159,6 +159,7 @@ echo "e2e reload: SIGINT at 10, 50 and 100 ms ends the sensor with its report"
 # A slow start: 3,000 hosts with a web UI port each (a filter too large for the kernel, then the compact one).
 {
 	echo "host agent1 192.0.2.10 role=agent"
+	echo "host admins 192.0.2.20 role=client"
 	i=0
 	while [ $i -lt 3000 ]; do
 		echo "host pmc$i 10.$((i / 250)).$((i % 250)).1 role=pmc webui_port=$((20000 + i * 2))"
@@ -171,6 +172,28 @@ sleep 0.3
 sensor_stop
 [ $rc -le 1 ] && [ -s "$work/stop.json" ] || fail "SIGINT during a slow start: exit $rc: $(cat "$work/sensor.err")"
 echo "e2e reload: SIGINT during a slow start ends the sensor with its report"
+# Per-host ports never push the filter into user space: 3,000 ports give the compact filter, said so; 50
+# give a kernel filter of ranges.
+! grep -q 'Kernel filter failed' "$work/sensor.err" || fail "3,000 web UI ports: libpcap filters in user space"
+jq -r '.capture.warnings[]' "$work/stop.json" | grep -q 'too many ports for a kernel filter' ||
+	fail "3,000 web UI ports: the compact filter is not reported"
+head -52 "$work/big.site" >"$work/fifty.site"
+rm -f "$work/stop.json"
+sensor_start -s "$work/fifty.site" -o "$work/stop.json"
+sleep 1
+sensor_stop
+[ $rc -le 1 ] && ! grep -q 'Kernel filter failed' "$work/sensor.err" || fail "50 web UI ports: $(cat "$work/sensor.err")"
+echo "e2e reload: per-host ports keep the filter in the kernel"
+# A report folder the sensor's user cannot write is found before the capture starts, not at the end.
+mkdir -m 700 "$work/private"
+sensor_start -s "$work/v1.site" -o "$work/private/r.json"
+i=0
+while kill -0 $sensor 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+kill -0 $sensor 2>/dev/null && { sensor_stop; fail "-o unwritable after -Z nobody: the sensor started"; }
+wait $sensor
+rc=$?
+[ $rc -eq 2 ] && grep -q 'cannot be written' "$work/sensor.err" || fail "-o unwritable after -Z nobody: exit $rc: $(cat "$work/sensor.err")"
+echo "e2e reload: a report that nobody can write stops the sensor at start"
 # The drain: three connections, then SIGINT at once.
 sensor_start -s "$work/v1.site" -o "$work/drain.json" -w "$work/drain.pcap"
 sleep 2
