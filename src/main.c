@@ -573,8 +573,11 @@ static int cmd_audit(int argc, char **argv)
 	if (audit_run(&o, g, &res, &d) < 0) {
 		rc = report_diag(&d);
 	} else {
-		for (size_t i = 0; i < res.nwarnings; i++)
-			fprintf(stderr, "flowaudit: warning: %s\n", res.warnings[i]);
+		for (size_t i = 0; i < res.nwarnings; i++) {
+			char *w = str_printable(res.warnings[i]);
+			fprintf(stderr, "flowaudit: warning: %s\n", w);
+			free(w);
+		}
 		const char *nc = getenv("NO_COLOR");
 		struct report rp = {.g = &lc.cur->graph, .res = &res, .site_path = c.site, .flows = o.want_flows,
 				    .color = !c.out && isatty(STDOUT_FILENO) && !(nc && *nc)};

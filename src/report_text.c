@@ -17,6 +17,13 @@ struct table {
 	int color[1024];        /* colour of a row's first cell, for the first 1024 rows */
 };
 
+static void print_safe(FILE *out, const char *s)
+{
+	char *p = str_printable(s);
+	fputs(p, out);
+	free(p);
+}
+
 static void row(struct table *t, int color, ...)
 {
 	va_list ap;
@@ -24,7 +31,7 @@ static void row(struct table *t, int color, ...)
 	t->cells = grow(t->cells, &t->cap, (t->rows + 1) * NCOLS, sizeof(char *));
 	for (int c = 0; c < NCOLS; c++) {
 		const char *s = va_arg(ap, const char *);
-		t->cells[t->rows * NCOLS + c] = s ? xstrdup(s) : NULL;
+		t->cells[t->rows * NCOLS + c] = s ? str_printable(s) : NULL;
 	}
 	va_end(ap);
 	if (t->rows < 1024)
@@ -158,12 +165,19 @@ static int audit_text(FILE *out, const struct report *rp)
 	const struct cls *c = &res->cls;
 	bool col = rp->color;
 	fprintf(out, "flowaudit %s: ", FLOWAUDIT_VERSION);
-	for (size_t i = 0; i < res->ninputs; i++)
-		fprintf(out, "%s%s (%s, %llu packets)", i ? ", " : "", res->inputs[i].source, res->inputs[i].linktype,
-			(unsigned long long)res->inputs[i].packets);
-	fprintf(out, " against %s\n", rp->site_path ? rp->site_path : "(no site)");
-	for (size_t i = 0; i < res->nwarnings; i++)
-		fprintf(out, "%swarning:%s %s\n", col ? "\033[33m" : "", col ? "\033[0m" : "", res->warnings[i]);
+	for (size_t i = 0; i < res->ninputs; i++) {
+		fputs(i ? ", " : "", out);
+		print_safe(out, res->inputs[i].source);
+		fprintf(out, " (%s, %llu packets)", res->inputs[i].linktype, (unsigned long long)res->inputs[i].packets);
+	}
+	fputs(" against ", out);
+	print_safe(out, rp->site_path ? rp->site_path : "(no site)");
+	fputc('\n', out);
+	for (size_t i = 0; i < res->nwarnings; i++) {
+		fprintf(out, "%swarning:%s ", col ? "\033[33m" : "", col ? "\033[0m" : "");
+		print_safe(out, res->warnings[i]);
+		fputc('\n', out);
+	}
 
 	size_t nfind = c->summary[CLS_BLOCKED] + c->summary[CLS_DEGRADED] + c->summary[CLS_MISSING] +
 		       c->summary[CLS_UNVERIFIED];

@@ -177,3 +177,24 @@ bool port_parse(const char *s, uint16_t *port)
 	*port = (uint16_t)v;
 	return true;
 }
+
+/* s with every control byte (C0, DEL, and UTF-8's C1 controls) written as \xHH, as ls -b does: a file or
+ * host name must not reach the terminal as an escape sequence. Caller frees. */
+char *str_printable(const char *s)
+{
+	size_t n = strlen(s);
+	char *o = xmalloc(4 * n + 1), *p = o;
+	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+		bool c1 = c[0] == 0xc2 && c[1] >= 0x80 && c[1] <= 0x9f;
+		if (*c < 0x20 || *c == 0x7f || c1) {
+			p += sprintf(p, "\\x%02x", *c);
+			if (c1)
+				p += sprintf(p, "\\x%02x", *++c);
+		} else {
+			*p++ = (char)*c;
+		}
+	}
+	*p = '\0';
+	return o;
+}
+

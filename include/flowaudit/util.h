@@ -65,6 +65,10 @@ bool addr_parse(const char *s, uint8_t a[16]);
 /* Does addr fall in prefix/plen (plen counted over the 16-byte form)? */
 bool addr_in_prefix(const uint8_t addr[16], const uint8_t prefix[16], int plen);
 
+/* s with every control byte (C0, DEL, UTF-8's C1 controls) written as \xHH, as ls -b does, for text
+ * meant for a terminal. Caller frees. */
+char *str_printable(const char *s);
+
 /* Parse a decimal port 1..65535 with nothing after it. */
 bool port_parse(const char *s, uint16_t *port);
 

@@ -113,4 +113,11 @@ c=$(cat "$top/pcaps/nsec.pcap" | "$bin" audit -r - -s site.site --format json | 
 [ "$a" = "$b" ] && [ "$a" = "$c" ] || fail "-r - differs from -r FILE: '$a' '$b' '$c'"
 case "$a" in 1763971200.0000002*) ;; *) fail "nanoseconds lost: $a" ;; esac
 ok
+# The text report escapes control bytes of file names (JSON and HTML escape them their own way).
+evil=$(printf 'evil\033[31m\033]0;title\007.pcap')
+cp cap.pcap "$evil"
+"$bin" audit -r "$evil" -s site.site >out 2>err
+! grep -q "$(printf '\033')" out err || fail "an escape sequence in a file name reached the terminal"
+grep -q 'evil\\x1b\[31m' out || fail "the file name is not shown escaped: $(head -1 out)"
+ok
 echo "e2e outputs: $n checks passed"
