@@ -741,12 +741,19 @@ static void parse_include(struct parser *p)
 		path = xasprintf("%s/%s", dirname(dup), t->s);
 		free(dup);
 	}
-	p->errors += parse_file(p, path, t, p->lf) < 0;
+	int rc = parse_file(p, path, t, p->lf);
+	if (rc == -2) {
+		/* The errors name the included file's lines; this names the line that brought it in. */
+		struct diag_loc loc = lex_loc(p->lf, t);
+		diag_add(p->d, &loc, "in %s, included here", path);
+	}
+	p->errors += rc < 0;
 	free(path);
 }
 
 static const char *const keywords[] = {"include", "role", "param", "service", "edge", "forbid", "ignore"};
 
+/* 0; -1 with an error at the include line (from) or the path; -2 with errors inside the file. */
 static int parse_file(struct parser *p, const char *path, const struct lex_tok *from, struct lex_file *from_lf)
 {
 	char real[PATH_MAX];
@@ -775,7 +782,7 @@ static int parse_file(struct parser *p, const char *path, const struct lex_tok *
 	struct lex_file lf;
 	if (lex_file(&lf, path, LEX_PUNCT, p->d) < 0) {
 		lex_free(&lf);
-		return -1;
+		return -2;
 	}
 	struct parser sub = *p;
 	sub.lf = &lf;
@@ -817,7 +824,7 @@ static int parse_file(struct parser *p, const char *path, const struct lex_tok *
 	}
 	free(sub.stack);
 	lex_free(&lf);
-	return sub.errors ? -1 : 0;
+	return sub.errors ? -2 : 0;
 }
 
 int rules_load(struct rules *r, const char *path, struct diag *d)
