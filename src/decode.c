@@ -19,12 +19,10 @@
 #define ETH_QINQ_OLD 0x9100
 #define ETH_VNTAG 0x8926 /* Cisco VN-Tag: 4 bytes, then the Ethertype */
 #define ETH_PBB 0x88e7   /* IEEE 802.1ah I-TAG: 4 bytes, the customer MAC addresses, the Ethertype */
-#define MAX_TAGS 8      /* deeper stacks are hostile or broken */
-#define MAX_EXT_HDRS 16 /* IPv6 extension headers walked before giving up */
 
 static const char *const status_names[DEC_NSTATUS] = {
 	"ok", "not-ip", "other-l4", "fragment", "truncated-link", "truncated-ip", "truncated-l4", "bad-ip", "bad-l4",
-	"tunnel-depth",
+	"tunnel-depth", "too-many-headers",
 };
 
 static const char *const encap_names[DEC_NENCAP] = {
@@ -135,7 +133,7 @@ static bool enter(struct dec_pkt *out, enum dec_encap e)
  * DEC_FRAGMENT for a non-first fragment, or a truncation/other status. */
 static enum dec_status ip6_walk(struct rd *r, uint8_t *nh, size_t *off)
 {
-	for (int i = 0; i < MAX_EXT_HDRS; i++) {
+	for (int i = 0; i < DEC_MAX_HEADERS; i++) {
 		switch (*nh) {
 		case IPPROTO_HOPOPTS:
 		case IPPROTO_ROUTING:
@@ -172,7 +170,9 @@ static enum dec_status ip6_walk(struct rd *r, uint8_t *nh, size_t *off)
 			return DEC_OK;
 		}
 	}
-	return DEC_BAD_IP;
+	bool more = *nh == IPPROTO_HOPOPTS || *nh == IPPROTO_ROUTING || *nh == IPPROTO_DSTOPTS ||
+		    *nh == IPPROTO_FRAGMENT || *nh == IPPROTO_AH;
+	return more ? DEC_TOO_MANY_HEADERS : DEC_OK;
 }
 
 /* The packet quoted by an ICMP error: its addresses always, its ports when the quote reaches them. */
@@ -516,8 +516,8 @@ static enum dec_status mpls(struct rd *r, struct dec_pkt *out)
 		off += 4;
 		if (e & 0x100)
 			break;
-		if (i == 16)
-			return DEC_BAD_IP;
+		if (i == DEC_MAX_HEADERS - 1)
+			return DEC_TOO_MANY_HEADERS;
 	}
 	uint8_t nib = rd_u8(r, off) >> 4;
 	if (r->trunc)
@@ -609,15 +609,15 @@ static enum dec_status gre(struct rd *r, struct dec_pkt *out)
 	return eth ? ethernet(&in, out) : by_ethertype(&in, type, out);
 }
 
-/* Ethertype at off, then any number (up to MAX_TAGS) of 802.1Q/802.1ad tags. */
+/* Ethertype at off, then any number (up to DEC_MAX_HEADERS) of 802.1Q/802.1ad tags. */
 static enum dec_status tagged(struct rd *r, size_t off, struct dec_pkt *out)
 {
 	uint16_t type = rd_be16(r, off);
 	off += 2;
 	for (int tags = 0; type == ETH_VLAN || type == ETH_QINQ || type == ETH_QINQ_OLD || type == ETH_VNTAG ||
 			   type == ETH_PBB; tags++) {
-		if (tags == MAX_TAGS)
-			return DEC_BAD_IP;
+		if (tags == DEC_MAX_HEADERS)
+			return DEC_TOO_MANY_HEADERS;
 		if (type == ETH_PBB) {
 			type = rd_be16(r, off + 16);
 			off += 18;

@@ -830,5 +830,5 @@ static int parse_file(struct parser *p, const char *path, const struct lex_tok *
 int rules_load(struct rules *r, const char *path, struct diag *d)
 {
 	struct parser p = {.r = r, .d = d};
-	return parse_file(&p, path, NULL, NULL);
+	return parse_file(&p, path, NULL, NULL) < 0 ? -1 : 0;
 }

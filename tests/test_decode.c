@@ -182,6 +182,69 @@ static void test_vlan_and_qinq_tags_at_any_depth(void)
 	}
 }
 
+/* Deep stacks are decoded up to DEC_MAX_HEADERS, and past it counted under a reason of their own (they
+ * were once "bad-ip", which made the path read "missing"). */
+static void test_deep_header_stacks(void)
+{
+	static uint8_t f[1200], t[1200];
+	size_t n = tu_eth_tcp(f, "192.0.2.1", "192.0.2.2", 40000, 9883, DEC_TH_SYN, 1, 0);
+	struct dec_pkt p;
+	static const int tags[] = {9, 20, DEC_MAX_HEADERS, DEC_MAX_HEADERS + 1};
+	for (size_t k = 0; k < 4; k++) {
+		int depth = tags[k];
+		memcpy(t, f, 12);
+		for (int i = 0; i < depth; i++) {
+			t[12 + 4 * i] = 0x81, t[13 + 4 * i] = 0;
+			t[14 + 4 * i] = 0, t[15 + 4 * i] = (uint8_t)i;
+		}
+		memcpy(t + 12 + 4 * depth, f + 12, n - 12);
+		size_t len = n + 4 * (size_t)depth;
+		enum dec_status st = decode_tight(DLT_EN10MB, t, len, len, &p);
+		CU_ASSERT_EQUAL(st, depth <= DEC_MAX_HEADERS ? DEC_OK : DEC_TOO_MANY_HEADERS);
+		if (st == DEC_OK)
+			CU_ASSERT_EQUAL(p.dport, 9883);
+	}
+	CU_ASSERT_STRING_EQUAL(dec_status_name(DEC_TOO_MANY_HEADERS), "too-many-headers");
+	/* MPLS: 20 labels, then 65 without a bottom of stack. */
+	static const int labels[] = {20, DEC_MAX_HEADERS, DEC_MAX_HEADERS + 1};
+	for (size_t k = 0; k < 3; k++) {
+		int depth = labels[k];
+		memcpy(t, f, 12);
+		t[12] = 0x88, t[13] = 0x47;
+		for (int i = 0; i < depth; i++) {
+			uint32_t e = (uint32_t)(100 + i) << 12 | (i == depth - 1 ? 0x100 : 0) | 64;
+			t[14 + 4 * i] = (uint8_t)(e >> 24), t[15 + 4 * i] = (uint8_t)(e >> 16);
+			t[16 + 4 * i] = (uint8_t)(e >> 8), t[17 + 4 * i] = (uint8_t)e;
+		}
+		memcpy(t + 14 + 4 * depth, f + 14, n - 14);
+		size_t len = n + 4 * (size_t)depth;
+		enum dec_status st = decode_tight(DLT_EN10MB, t, len, len, &p);
+		CU_ASSERT_EQUAL(st, depth <= DEC_MAX_HEADERS ? DEC_OK : DEC_TOO_MANY_HEADERS);
+	}
+	/* IPv6: 20 destination-options headers before TCP, then 65. */
+	n = tu_eth_tcp(f, "2001:db8::1", "2001:db8::2", 50000, 9883, DEC_TH_SYN, 7, 0);
+	static const int exts[] = {16, 20, DEC_MAX_HEADERS, DEC_MAX_HEADERS + 1};
+	for (size_t k = 0; k < 4; k++) {
+		int depth = exts[k];
+		memcpy(t, f, 54);
+		t[14 + 6] = IPPROTO_DSTOPTS;
+		size_t plen = 20 + 8 * (size_t)depth;
+		t[14 + 4] = (uint8_t)(plen >> 8), t[14 + 5] = (uint8_t)plen;
+		for (int i = 0; i < depth; i++) {
+			uint8_t *x = t + 54 + 8 * i;
+			memset(x, 0, 8);
+			x[0] = i == depth - 1 ? IPPROTO_TCP : IPPROTO_DSTOPTS;
+			x[2] = 1, x[3] = 4; /* a PadN option filling the header */
+		}
+		memcpy(t + 54 + 8 * depth, f + 54, n - 54);
+		size_t len = n + 8 * (size_t)depth;
+		enum dec_status st = decode_tight(DLT_EN10MB, t, len, len, &p);
+		CU_ASSERT_EQUAL(st, depth <= DEC_MAX_HEADERS ? DEC_OK : DEC_TOO_MANY_HEADERS);
+		if (st == DEC_OK)
+			CU_ASSERT_EQUAL(p.dport, 9883);
+	}
+}
+
 static void test_cooked_raw_and_null_link_types(void)
 {
 	uint8_t eth[128], f[160];
@@ -345,6 +408,7 @@ void suite_decode(void)
 	TU_ADD(s, test_addresses_print_as_tcpdump_does);
 	TU_ADD(s, test_ethernet_padding_is_not_payload);
 	TU_ADD(s, test_vlan_and_qinq_tags_at_any_depth);
+	TU_ADD(s, test_deep_header_stacks);
 	TU_ADD(s, test_cooked_raw_and_null_link_types);
 	TU_ADD(s, test_ipv6_extension_headers_are_walked);
 	TU_ADD(s, test_ipv4_fragments_and_options);

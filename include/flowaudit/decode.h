@@ -23,6 +23,7 @@ enum dec_status {
 	DEC_BAD_IP,             /* impossible IP header: version, IHL, lengths */
 	DEC_BAD_L4,             /* impossible TCP data offset, UDP length, ICMP quote */
 	DEC_TUNNEL_DEPTH,       /* encapsulations nested deeper than DEC_MAX_DEPTH */
+	DEC_TOO_MANY_HEADERS,   /* more than DEC_MAX_HEADERS VLAN tags, IPv6 extension headers or MPLS labels */
 	DEC_NSTATUS
 };
 
@@ -33,6 +34,7 @@ enum dec_encap {
 	DEC_ENC_TEREDO, DEC_ENC_AYIYA, DEC_NENCAP
 };
 #define DEC_MAX_DEPTH 8
+#define DEC_MAX_HEADERS 64 /* VLAN tags, IPv6 extension headers, MPLS labels: each a loop bounded by this */
 
 enum dec_icmp { DEC_ICMP_NONE, DEC_ICMP_PROHIBITED, DEC_ICMP_UNREACHABLE };
 
