@@ -236,10 +236,12 @@ static void release(struct worker *w, bool has_next, uint64_t next_ts)
 		for (size_t i = 0; i < n; i++)
 			ts[i] = w->held[i].ts_ns;
 		clk_start(&w->clock, ts, n);
+		/* Each of the first packets, judged as any other: against the clock, then the packet after it. */
 		for (size_t i = 0; i < n; i++) {
 			uint64_t t = w->held[i].ts_ns;
 			if (clk_judge(&w->clock, t) != CLK_TRUSTED)
-				t = clk_jump(&w->clock, t, w->held[i].input, w->held_no[i]);
+				t = clk_resolve(&w->clock, t, w->held[i].input, w->held_no[i], i + 1 < n || has_next,
+						i + 1 < n ? w->held[i + 1].ts_ns : next_ts);
 			ingest(w, &w->held[i], t);
 		}
 		return;
@@ -253,10 +255,8 @@ static void take(void *ctx, const struct cap_pkt *cp)
 {
 	struct worker *w = ctx;
 	w->res.packets++;
-	if (__builtin_expect(!w->clock.started, 0)) {
-		hold(w, cp);
-		if (w->nheld == CLK_START)
-			release(w, false, 0);
+	if (__builtin_expect(!w->clock.started, 0) && w->nheld < CLK_START) {
+		hold(w, cp); /* the clock starts with the first few, judged when the one after them comes */
 		return;
 	}
 	release(w, true, cp->ts_ns);

@@ -17,6 +17,16 @@ void clk_start(struct clk *c, const uint64_t *ts, size_t n)
 {
 	uint64_t v[CLK_START];
 	n = n < CLK_START ? n : CLK_START;
+	bool ordered = true;
+	for (size_t i = 1; i < n; i++)
+		ordered &= ts[i] >= ts[i - 1] && ts[i] - ts[i - 1] <= CLK_LAST_AHEAD_NS;
+	if (ordered) {
+		/* Time going forward, however sparse the traffic (within a year a step): each is judged against
+		 * the one before. */
+		c->now_ns = n ? ts[0] : 0;
+		c->started = true;
+		return;
+	}
 	memcpy(v, ts, n * sizeof(*v));
 	for (size_t i = 1; i < n; i++)
 		for (size_t k = i; k > 0 && v[k - 1] > v[k]; k--) {
@@ -44,11 +54,15 @@ uint64_t clk_jump(struct clk *c, uint64_t ts, size_t input, uint64_t packet)
 
 uint64_t clk_resolve(struct clk *c, uint64_t held_ts, size_t input, uint64_t packet, bool has_next, uint64_t next_ts)
 {
-	if (has_next && near(held_ts, next_ts)) {
-		/* Confirmed: a real gap in the traffic; the clock moves there. */
-		if (held_ts > c->now_ns)
-			c->now_ns = held_ts;
-		return held_ts;
-	}
-	return clk_jump(c, held_ts, input, packet);
+	bool believed;
+	if (held_ts > c->now_ns) /* far ahead: believed unless time then goes back */
+		believed = has_next ? next_ts >= held_ts || held_ts - next_ts <= CLK_BEHIND_NS
+				    : held_ts - c->now_ns <= CLK_LAST_AHEAD_NS;
+	else /* far behind: believed when the next packet is back there too */
+		believed = has_next && near(held_ts, next_ts);
+	if (!believed)
+		return clk_jump(c, held_ts, input, packet);
+	if (held_ts > c->now_ns)
+		c->now_ns = held_ts;
+	return held_ts;
 }

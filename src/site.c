@@ -16,6 +16,30 @@ struct site_addr_ix {
 	UT_hash_handle hh;
 };
 
+/* A prefix by its address with the host bits clear and its length: a site of 100,000 prefixes answers a
+ * lookup with one probe per length in use, not a scan of every prefix. */
+struct site_prefix_key {
+	uint8_t a[16];
+	uint8_t plen;
+};
+
+struct site_prefix_ix {
+	struct site_prefix_key key;
+	int host;
+	UT_hash_handle hh;
+};
+
+static struct site_prefix_key prefix_key(const uint8_t addr[16], uint8_t plen)
+{
+	struct site_prefix_key k;
+	memset(&k, 0, sizeof(k));
+	memcpy(k.a, addr, plen / 8);
+	if (plen % 8)
+		k.a[plen / 8] = (uint8_t)(addr[plen / 8] & (0xff << (8 - plen % 8)));
+	k.plen = plen;
+	return k;
+}
+
 /* Names (of hosts, of storage systems) -> host index: a site of thousands of hosts checks each name
  * and each reference in constant time, not by a walk over every host. */
 struct site_name_ix {
@@ -82,7 +106,11 @@ void site_free(struct site *s)
 		free(e);
 	}
 	name_ix_free(&s->names);
-	free(s->prefixes);
+	struct site_prefix_ix *p, *ptmp;
+	HASH_ITER(hh, s->prefixes, p, ptmp) {
+		HASH_DEL(s->prefixes, p);
+		free(p);
+	}
 	free(s->path);
 	memset(s, 0, sizeof(*s));
 }
@@ -103,9 +131,13 @@ int site_lookup(const struct site *s, const uint8_t addr[16])
 	HASH_FIND(hh, s->exact, addr, 16, e);
 	if (e)
 		return e->host;
-	for (size_t i = 0; i < s->nprefixes; i++)
-		if (addr_in_prefix(addr, s->prefixes[i].a, s->prefixes[i].plen))
-			return s->prefixes[i].host;
+	for (size_t i = 0; i < s->nplens; i++) {
+		struct site_prefix_key k = prefix_key(addr, s->plens[i]);
+		struct site_prefix_ix *p;
+		HASH_FIND(hh, s->prefixes, &k, sizeof(k), p);
+		if (p)
+			return p->host;
+	}
 	return -1;
 }
 
@@ -549,14 +581,9 @@ static void resolve(struct sp *p)
 	}
 }
 
-static int cmp_prefix(const void *a, const void *b)
-{
-	const struct { uint8_t a[16]; uint8_t plen; int host; } *x = a, *y = b;
-	return (int)y->plen - (int)x->plen;
-}
-
 static void index_addrs(struct site *s)
 {
+	bool used[129] = {false};
 	for (size_t i = 0; i < s->nhosts; i++)
 		for (size_t k = 0; k < s->hosts[i].naddrs; k++) {
 			const struct site_addr *sa = &s->hosts[i].addrs[k];
@@ -565,16 +592,24 @@ static void index_addrs(struct site *s)
 				memcpy(e->a, sa->a, 16);
 				e->host = (int)i;
 				HASH_ADD(hh, s->exact, a, 16, e);
-			} else {
-				s->prefixes = xrealloc(s->prefixes, (s->nprefixes + 1) * sizeof(*s->prefixes));
-				memcpy(s->prefixes[s->nprefixes].a, sa->a, 16);
-				s->prefixes[s->nprefixes].plen = sa->plen;
-				s->prefixes[s->nprefixes].host = (int)i;
-				s->nprefixes++;
+				continue;
 			}
+			struct site_prefix_ix *p = xcalloc(1, sizeof(*p));
+			p->key = prefix_key(sa->a, sa->plen);
+			p->host = (int)i;
+			struct site_prefix_ix *old;
+			HASH_FIND(hh, s->prefixes, &p->key, sizeof(p->key), old);
+			if (old) {
+				free(p); /* the same prefix twice: the first host keeps it */
+				continue;
+			}
+			HASH_ADD(hh, s->prefixes, key, sizeof(p->key), p);
+			used[sa->plen] = true;
 		}
-	if (s->nprefixes)
-		qsort(s->prefixes, s->nprefixes, sizeof(*s->prefixes), cmp_prefix);
+	s->nplens = 0;
+	for (int l = 128; l >= 0; l--)
+		if (used[l])
+			s->plens[s->nplens++] = (uint8_t)l;
 }
 
 int site_load(struct site *s, const char *path, const struct rules *r, struct diag *d)

@@ -36,6 +36,7 @@ struct site_host {
 
 struct site_addr_ix;            /* uthash of exact addresses, private to site.c */
 struct site_name_ix;            /* uthash of host names, private to site.c */
+struct site_prefix_ix;          /* uthash of prefixes by (masked address, length), private to site.c */
 
 struct site {
 	char *path;
@@ -45,8 +46,9 @@ struct site {
 	size_t nsettings, cap_settings;
 	struct site_addr_ix *exact;
 	struct site_name_ix *names;
-	struct { uint8_t a[16]; uint8_t plen; int host; } *prefixes; /* longest first */
-	size_t nprefixes;
+	struct site_prefix_ix *prefixes; /* (prefix, length) -> host */
+	uint8_t plens[129];     /* the prefix lengths in use, longest first: a lookup is one probe each */
+	size_t nplens;
 };
 
 void site_init(struct site *s);
