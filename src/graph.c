@@ -339,6 +339,59 @@ static void build_roles(struct graph *g)
 	}
 }
 
+/* Paths one direction of a rule gives at most: every pair its scope allows, times its ports. */
+static uint64_t expansion(const struct rules *r, const struct site *s, const struct site_ix *ix, int ri, int crole,
+			  int srole)
+{
+	const struct rules_edge *e = &r->edges[ri];
+	uint64_t pairs = 0;
+	if (srole == RULES_ROLE_INTERNET)
+		pairs = ix->nrole[crole];
+	else if (e->scope == SCOPE_ANY)
+		pairs = (uint64_t)ix->nrole[crole] * ix->nrole[srole];
+	else if (e->scope == SCOPE_BROKERS)
+		for (size_t ci = 0; ci < ix->nrole[crole]; ci++) {
+			const struct site_host *ch = &s->hosts[ix->by_role[crole][ci]];
+			pairs += ch->brokers ? ch->nbrokers : ix->nrole[srole];
+		}
+	return pairs * e->nports; /* partner and CEE scopes follow the site's own lists: small */
+}
+
+int graph_check_size(const struct rules *r, const struct site *s, struct diag *d)
+{
+	struct site_ix ix;
+	index_site(&ix, s, r->nroles);
+	uint64_t total = 0, worst = 0;
+	int worst_rule = -1;
+	for (size_t ri = 0; ri < r->nedges; ri++) {
+		const struct rules_edge *e = &r->edges[ri];
+		uint64_t n = expansion(r, s, &ix, (int)ri, e->client, e->server);
+		if (e->both_ways && e->client != e->server)
+			n += expansion(r, s, &ix, (int)ri, e->server, e->client);
+		total += n;
+		if (n > worst) {
+			worst = n;
+			worst_rule = (int)ri;
+		}
+	}
+	int rc = 0;
+	if (total > GRAPH_MAX_EDGES) {
+		const struct rules_edge *e = &r->edges[worst_rule];
+		struct diag_loc loc = {.file = s->path};
+		diag_add(d, &loc,
+			 "the site expands to %llu expected paths, more than %u; \"%s\" alone gives %llu (%zu %s x %zu %s): %s",
+			 (unsigned long long)total, GRAPH_MAX_EDGES, e->requirement, (unsigned long long)worst,
+			 ix.nrole[e->client], r->roles[e->client].name,
+			 e->server == RULES_ROLE_INTERNET ? (size_t)1 : ix.nrole[e->server],
+			 e->server == RULES_ROLE_INTERNET ? "internet" : r->roles[e->server].name,
+			 e->scope == SCOPE_BROKERS ? "assign each agent its brokers (brokers=)"
+						   : "audit the site in parts, or declare hosts of one role as one prefix host");
+		rc = -1;
+	}
+	free_index(&ix);
+	return rc;
+}
+
 void graph_build(struct graph *g, const struct rules *r, const struct site *s)
 {
 	memset(g, 0, sizeof(*g));

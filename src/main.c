@@ -231,7 +231,8 @@ static int cmd_graph(int argc, char **argv)
 	struct site s;
 	site_init(&s);
 	int rc = 0;
-	if (load_rules(&c, &r, &d) < 0 || (c.site && site_load(&s, c.site, &r, &d) < 0)) {
+	if (load_rules(&c, &r, &d) < 0 || (c.site && site_load(&s, c.site, &r, &d) < 0) ||
+	    (c.site && graph_check_size(&r, &s, &d) < 0)) {
 		rc = report_diag(&d);
 	} else {
 		struct graph g;
@@ -285,7 +286,7 @@ static int cmd_lint(int argc, char **argv)
 				pack_loaded = true;
 			}
 			struct site s;
-			if (site_load(&s, path, &pack, &d) < 0)
+			if (site_load(&s, path, &pack, &d) < 0 || graph_check_size(&pack, &s, &d) < 0)
 				rc = report_diag(&d);
 			else
 				printf("%s: ok (%zu hosts)\n", path, s.nhosts);
@@ -359,7 +360,9 @@ static const struct graph *load_generation(struct live_ctx *lc, struct diag *d)
 {
 	struct generation *gen = xcalloc(1, sizeof(*gen));
 	site_init(&gen->site);
-	if (load_rules(lc->c, &gen->rules, d) < 0 || (lc->c->site && site_load(&gen->site, lc->c->site, &gen->rules, d) < 0)) {
+	if (load_rules(lc->c, &gen->rules, d) < 0 ||
+	    (lc->c->site && site_load(&gen->site, lc->c->site, &gen->rules, d) < 0) ||
+	    (lc->c->site && graph_check_size(&gen->rules, &gen->site, d) < 0)) {
 		site_free(&gen->site);
 		rules_free(&gen->rules);
 		free(gen);

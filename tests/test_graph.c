@@ -354,6 +354,73 @@ static void test_graph_json_cli_lists_host_edges(void)
 	free(err);
 }
 
+/* A site whose pairs would expand to millions of paths is refused with the rule and the counts; the demo
+ * site passes. */
+static void test_huge_pair_expansions_are_refused(void)
+{
+	struct diag d;
+	diag_init(&d);
+	struct rules r;
+	rules_init(&r);
+	CU_ASSERT_FATAL(rules_load(&r, "rules/peergfs.rules", &d) == 0);
+	size_t cap = 3000 * 48, len = 0;
+	char *text = xmalloc(cap);
+	for (int i = 0; i < 3000; i++)
+		len += (size_t)snprintf(text + len, cap - len, "host b%d 10.%d.%d.1 role=broker\n", i, i / 250, i % 250);
+	struct site s;
+	CU_ASSERT_FATAL(site_load(&s, tu_write("brokers.site", text, len), &r, &d) == 0);
+	CU_ASSERT_EQUAL(graph_check_size(&r, &s, &d), -1);
+	CU_ASSERT_EQUAL(d.n, 1);
+	if (d.n) {
+		CU_ASSERT_PTR_NOT_NULL(strstr(d.msgs[0].msg, "expected paths, more than"));
+		CU_ASSERT_PTR_NOT_NULL(strstr(d.msgs[0].msg, "3000 broker x 3000 broker"));
+	}
+	site_free(&s);
+	diag_free(&d);
+	diag_init(&d);
+	CU_ASSERT_FATAL(site_load(&s, "rules/demo.site", &r, &d) == 0);
+	CU_ASSERT_EQUAL(graph_check_size(&r, &s, &d), 0);
+	site_free(&s);
+	rules_free(&r);
+	diag_free(&d);
+	free(text);
+}
+
+/* Prefix hosts: the longest prefix wins whatever the order of declaration, among thousands. */
+static void test_prefix_lookup_takes_the_longest_match(void)
+{
+	struct diag d;
+	diag_init(&d);
+	struct rules r;
+	rules_init(&r);
+	CU_ASSERT_FATAL(rules_load(&r, "rules/peergfs.rules", &d) == 0);
+	size_t cap = 20000 * 48, len = 0;
+	char *text = xmalloc(cap);
+	len += (size_t)snprintf(text + len, cap - len, "host wide 10.0.0.0/8 role=client\nhost v6 2001:db8::/32 role=client\n");
+	for (int i = 0; i < 20000; i++)
+		len += (size_t)snprintf(text + len, cap - len, "host n%d 10.%d.%d.%d/28 role=client\n", i, i >> 12,
+					(i >> 4) & 255, (i & 15) << 4);
+	len += (size_t)snprintf(text + len, cap - len, "host one 10.0.0.17 role=agent\nhost mid 10.9.0.0/16 role=client\n");
+	struct site s;
+	CU_ASSERT_FATAL(site_load(&s, tu_write("prefixes.site", text, len), &r, &d) == 0);
+	static const struct {
+		const char *addr, *host;
+	} want[] = {{"10.0.0.17", "one"}, {"10.0.0.18", "n1"}, {"10.0.1.5", "n16"}, {"10.4.226.0", "wide"},
+		    {"10.4.225.255", "n19999"}, {"10.9.255.1", "mid"}, {"10.200.0.1", "wide"}, {"2001:db8:5::1", "v6"},
+		    {"192.0.2.1", NULL}};
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		uint8_t a[16];
+		CU_ASSERT_FATAL(addr_parse(want[i].addr, a));
+		int h = site_lookup(&s, a);
+		const char *got = h >= 0 ? s.hosts[h].name : "(none)";
+		CU_ASSERT_STRING_EQUAL(got, want[i].host ? want[i].host : "(none)");
+	}
+	site_free(&s);
+	rules_free(&r);
+	diag_free(&d);
+	free(text);
+}
+
 void suite_graph(void)
 {
 	CU_pSuite s = CU_add_suite("graph", NULL, NULL);
@@ -365,4 +432,6 @@ void suite_graph(void)
 	TU_ADD(s, test_port_parameters_follow_site_and_host_overrides);
 	TU_ADD(s, test_role_graph_without_a_site_lists_rule_edges);
 	TU_ADD(s, test_graph_json_cli_lists_host_edges);
+	TU_ADD(s, test_huge_pair_expansions_are_refused);
+	TU_ADD(s, test_prefix_lookup_takes_the_longest_match);
 }

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "flowaudit/diag.h"
 #include "flowaudit/rules.h"
 #include "flowaudit/site.h"
 
@@ -33,6 +34,11 @@ struct graph {
 	uint8_t ports[2][8192]; /* bit per port in the graph: [0] tcp, [1] udp (allowed edges only) */
 };
 
+#define GRAPH_MAX_EDGES 2000000 /* host-level paths a site may expand to (some 350 MB at the bound) */
+
+/* Would the site expand to more than GRAPH_MAX_EDGES paths (3,000 brokers are 9 million broker pairs)?
+ * -1 with a diagnostic naming the rule that expands most and what to change; 0 otherwise. */
+int graph_check_size(const struct rules *r, const struct site *s, struct diag *d);
 /* Host level when site is given, role level otherwise. Never fails. */
 void graph_build(struct graph *g, const struct rules *r, const struct site *s);
 void graph_free(struct graph *g);
