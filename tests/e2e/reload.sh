@@ -203,6 +203,39 @@ got=$(jq -c '[.edges[] | select(.port == 61617 and .attempts > 0) | [.attempts, 
 [ "$got" = "[[3,3]]" ] || fail "connections just before SIGINT lost: $got; packets $(jq .capture.packets "$work/drain.json")"
 echo "e2e reload: three connections just before SIGINT are all in the report"
 
+# Signals while a large report goes into a slow pipe: the write goes on (SA_RESTART), the report is whole.
+# (SIGHUP only: a SIGUSR1 report would go into the FIFO too, and its end is the reader's end of file.)
+{
+	echo "host admins 192.0.2.0/28 role=client"
+	i=0
+	while [ $i -lt 400 ]; do echo "host pmc$i 10.1.$((i / 200)).$((i % 200 + 1)) role=pmc"; i=$((i + 1)); done
+} >"$work/many.site"
+mkfifo -m 666 "$work/slow.fifo"
+sensor_start -s "$work/many.site" -o "$work/slow.fifo"
+sleep 1.5
+kill -INT $sensor
+timeout 60 sh -c '
+	while :; do
+		n=$(dd bs=4096 count=1 status=none | tee -a "$1" | wc -c)
+		[ "$n" -eq 0 ] && break
+		sleep 0.01
+	done <"$2"' - "$work/slow.json" "$work/slow.fifo" &
+reader=$!
+i=0
+while kill -0 $sensor 2>/dev/null && [ $i -lt 1500 ]; do
+	kill -HUP $sensor 2>/dev/null
+	sleep 0.02
+	i=$((i + 1))
+done
+kill -0 $sensor 2>/dev/null && { kill -9 $sensor; fail "signals during a report into a slow pipe: the sensor hangs"; }
+wait $sensor
+rc=$?
+wait $reader
+[ $rc -eq 1 ] || fail "signals during a report into a slow pipe: exit $rc: $(cat "$work/sensor.err")"
+[ "$(stat -c %s "$work/slow.json")" -gt 100000 ] && jq -e '.summary.missing > 1000' "$work/slow.json" >/dev/null ||
+	fail "signals during a report into a slow pipe: the report is cut ($(stat -c %s "$work/slow.json") bytes)"
+echo "e2e reload: signals during a large report into a slow pipe: the report is whole ($(stat -c %s "$work/slow.json") bytes)"
+
 # --- The interface goes away -------------------------------------------------------------------------
 sensor_start -s "$work/v1.site" -o "$work/gone.json"
 sleep 2
