@@ -25,6 +25,9 @@ A=fa-agent-$tag B=fa-broker-$tag S=fa-storage-$tag R=fa-router-$tag
 work=$(mktemp -d)
 chmod 755 "$work"
 mkdir "$work/out" && chmod 777 "$work/out" # flowaudit writes here after dropping to nobody
+# ... and reads the rules and site again on SIGHUP: copies it can read, wherever the checkout lies (a
+# private 0700 folder included).
+cp "$top/rules/peergfs.rules" "$here/e2e.site" "$work/" && chmod 644 "$work/peergfs.rules" "$work/e2e.site"
 cleanup() {
 	for ns in $A $B $S $R; do
 		ip netns pids $ns 2>/dev/null | xargs -r kill -9 2>/dev/null
@@ -88,7 +91,7 @@ round() {
 	workers=$1
 	rm -f "$work/out/live.json" "$work/out/live.pcap"
 	# The sensor, live on the router.
-	ip netns exec $R "$bin" audit -i any --workers $workers -s "$here/e2e.site" -R "$top/rules/peergfs.rules" --format json \
+	ip netns exec $R "$bin" audit -i any --workers $workers -s "$work/e2e.site" -R "$work/peergfs.rules" --format json \
 		-o "$work/out/live.json" -w "$work/out/live.pcap" 2>"$work/sensor.err" &
 	sensor=$!
 	sleep 2
@@ -139,7 +142,7 @@ round() {
 	[ "$(jq '.capture.workers' "$report")" -eq "$workers" ] || fail "the report does not say $workers worker(s)"
 
 	# The same traffic, from flowaudit's own -w capture, offline.
-	"$bin" audit -r "$work/out/live.pcap" -s "$here/e2e.site" -R "$top/rules/peergfs.rules" --format json \
+	"$bin" audit -r "$work/out/live.pcap" -s "$work/e2e.site" -R "$work/peergfs.rules" --format json \
 		-o "$work/offline.json"
 	[ $? -eq 1 ] || fail "offline audit of the -w capture"
 	a=$(jq -S '[.edges, .unexpected, .summary]' "$report")
