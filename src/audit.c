@@ -64,6 +64,7 @@ struct worker {
 	uint8_t *held_data[CLK_START];
 	uint64_t held_no[CLK_START]; /* their record numbers in their inputs */
 	size_t nheld;
+	bool holding;           /* nheld, or the clock not started yet: take()'s one test for the rare path */
 	struct audit_result snap; /* the answer to REQ_SNAPSHOT */
 	char *reload_error;     /* REQ_RELOAD: the new filter could not be applied (the old one stays) */
 	pthread_t thread;
@@ -189,13 +190,11 @@ static void merge_result(struct audit_result *to, const struct audit_result *fro
 }
 
 /* Decode one captured packet, at time ts, into the flow table's pipeline. */
-static void ingest(struct worker *w, const struct cap_pkt *cp, uint64_t ts)
+static inline __attribute__((always_inline)) void ingest(struct worker *w, const struct cap_pkt *cp, uint64_t ts)
 {
 	struct audit_result *res = &w->res;
-	if (!res->timed || ts < res->first_ns)
-		res->first_ns = ts;
-	res->last_ns = ts > res->last_ns ? ts : res->last_ns; /* no branch: see flow.c's touch() */
-	res->timed = true;
+	/* No branch (see flow.c's touch()); the newest time is the clock's, taken when the result is read. */
+	res->first_ns = ts < res->first_ns ? ts : res->first_ns;
 	struct dec_pkt *p = flow_slot(w->ft);
 	enum dec_status st = dec_frame(cp->dlt, cp->data, cp->caplen, cp->len, p);
 	res->by_status[st]++;
@@ -222,6 +221,7 @@ static void hold(struct worker *w, const struct cap_pkt *cp)
 	memcpy(w->held_data[i], cp->data, w->held[i].caplen);
 	w->held[i].data = w->held_data[i];
 	w->held_no[i] = w->cap.in[cp->input].packets;
+	w->holding = true;
 }
 
 /* Judge the held packets now that the next stamp is known (has_next), or that there is none. */
@@ -231,6 +231,7 @@ static void release(struct worker *w, bool has_next, uint64_t next_ts)
 		return;
 	size_t n = w->nheld;
 	w->nheld = 0;
+	w->holding = false;
 	if (!w->clock.started) {
 		uint64_t ts[CLK_START];
 		for (size_t i = 0; i < n; i++)
@@ -250,29 +251,49 @@ static void release(struct worker *w, bool has_next, uint64_t next_ts)
 	ingest(w, &w->held[0], at);
 }
 
+/* take()'s rare path, out of its way: packets held, or a stamp the clock does not trust. */
+static __attribute__((noinline, cold)) void take_held(struct worker *w, const struct cap_pkt *cp)
+{
+	if (w->holding) {
+		if (!w->clock.started && w->nheld < CLK_START) {
+			hold(w, cp); /* the clock starts with the first few, judged when the one after them comes */
+			return;
+		}
+		release(w, true, cp->ts_ns);
+		if (clk_judge(&w->clock, cp->ts_ns) == CLK_TRUSTED) {
+			ingest(w, cp, cp->ts_ns);
+			return;
+		}
+	}
+	hold(w, cp);
+}
+
 /* One captured packet (of worker ctx): its stamp judged by the capture's clock, then decoded. */
 static void take(void *ctx, const struct cap_pkt *cp)
 {
 	struct worker *w = ctx;
 	w->res.packets++;
-	if (__builtin_expect(!w->clock.started, 0) && w->nheld < CLK_START) {
-		hold(w, cp); /* the clock starts with the first few, judged when the one after them comes */
-		return;
-	}
-	release(w, true, cp->ts_ns);
-	if (__builtin_expect(clk_judge(&w->clock, cp->ts_ns) == CLK_TRUSTED, 1)) {
+	if (__builtin_expect(!w->holding && clk_judge(&w->clock, cp->ts_ns) == CLK_TRUSTED, 1))
 		ingest(w, cp, cp->ts_ns);
-		return;
-	}
-	hold(w, cp);
+	else
+		take_held(w, cp);
 }
 
 /* A worker's answer to a snapshot request: its classification so far, with the flows still open folded
  * in with the verdict they would get now. The running state goes on untouched. */
+/* The capture's window as a result says it: the oldest time taken, and the clock's newest. */
+static void window(const struct worker *w, struct audit_result *r)
+{
+	r->timed = r->first_ns != UINT64_MAX;
+	r->first_ns = r->timed ? r->first_ns : 0;
+	r->last_ns = r->timed ? w->clock.now_ns : 0;
+}
+
 static void snapshot(struct worker *w, uint64_t now_ns)
 {
 	struct audit_result *s = &w->snap;
 	*s = w->res;
+	window(w, s);
 	s->inputs = NULL;
 	s->ninputs = 0;
 	describe_inputs(s, &w->cap);
@@ -531,6 +552,8 @@ int audit_run(const struct audit_opts *o, const struct graph *g, struct audit_re
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		cls_init(&w[i].res.cls, g);
 		clk_init(&w[i].clock);
+		w[i].holding = true; /* until the clock starts */
+		w[i].res.first_ns = UINT64_MAX;
 		w[i].want_flows = o->want_flows;
 		w[i].crew = o->iface ? &crew : NULL;
 		w[i].ft = flow_new(o->max_flows ? (o->max_flows + n - 1) / n : 0, (const uint8_t(*)[8192])g->ports,
@@ -565,6 +588,8 @@ int audit_run(const struct audit_opts *o, const struct graph *g, struct audit_re
 		bool failed = res->capture_failed;
 		/* The capture ended when its last packet was seen, whichever worker saw it. */
 		uint64_t end_ns = 0;
+		for (size_t i = 0; i < n; i++)
+			window(&w[i], &w[i].res);
 		for (size_t i = 0; i < n; i++)
 			end_ns = w[i].res.last_ns > end_ns ? w[i].res.last_ns : end_ns;
 		cls_init(&res->cls, g);

@@ -31,7 +31,7 @@ static void row(struct table *t, int color, ...)
 	t->cells = grow(t->cells, &t->cap, (t->rows + 1) * NCOLS, sizeof(char *));
 	for (int c = 0; c < NCOLS; c++) {
 		const char *s = va_arg(ap, const char *);
-		t->cells[t->rows * NCOLS + c] = s ? str_printable(s) : NULL;
+		t->cells[t->rows * NCOLS + c] = s ? xstrdup(s) : NULL;
 	}
 	va_end(ap);
 	if (t->rows < 1024)
@@ -116,11 +116,16 @@ static int status_color(enum cls_status s)
 	return s == CLS_OK ? 3 : s == CLS_BLOCKED ? 1 : 2;
 }
 
+/* "client addr -> server addr"; host names escaped for the terminal (the cells of rules text are the
+ * rule pack's own). */
 static char *fmt_ends(const struct graph *g, int ch, const char *ca, int sh, const char *sa)
 {
 	const char *cn = ch >= 0 ? g->site->hosts[ch].name : ch == GRAPH_INTERNET ? "internet" : "?";
 	const char *sn = sh >= 0 ? g->site->hosts[sh].name : sh == GRAPH_INTERNET ? "internet" : "?";
-	return xasprintf("%s %s -> %s %s", cn, ca, sn, sa);
+	char *ends = xasprintf("%s %s -> %s %s", cn, ca, sn, sa);
+	char *safe = str_printable(ends);
+	free(ends);
+	return safe;
 }
 
 static char *fmt_tries(const struct cls_counts *n)

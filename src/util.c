@@ -182,7 +182,14 @@ bool port_parse(const char *s, uint16_t *port)
  * host name must not reach the terminal as an escape sequence. Caller frees. */
 char *str_printable(const char *s)
 {
-	size_t n = strlen(s);
+	/* Most names hold nothing to escape: one pass with a table tells (0xc2 starts the C1 controls). */
+	static const bool suspect[256] = {[0x01 ... 0x1f] = true, [0x7f] = true, [0xc2] = true};
+	size_t n = 0;
+	bool any = false;
+	for (; s[n]; n++)
+		any |= suspect[(unsigned char)s[n]];
+	if (!any)
+		return xstrndup(s, n);
 	char *o = xmalloc(4 * n + 1), *p = o;
 	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
 		bool c1 = c[0] == 0xc2 && c[1] >= 0x80 && c[1] <= 0x9f;
