@@ -131,6 +131,9 @@ int lex_file(struct lex_file *lf, const char *path, int flags, struct diag *d)
 	const char *buf = lf->buf;
 	size_t pos = 0;
 	int line = 1;
+	/* A UTF-8 byte order mark (some Windows editors write one) is not text. */
+	if (lf->len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0)
+		pos = 3;
 	while (pos < lf->len && errors < DIAG_MAX) {
 		size_t start = pos;
 		while (pos < lf->len && buf[pos] != '\n')
@@ -191,9 +194,12 @@ int lex_file(struct lex_file *lf, const char *path, int flags, struct diag *d)
 						break;
 					}
 					unsigned char sc = (unsigned char)buf[j];
-					if (sc < 0x20 || sc == 0x7f || utf8_len((const unsigned char *)buf + j, end - j) == 0)
+					size_t cl = sc < 0x20 || sc == 0x7f ? 0 : utf8_len((const unsigned char *)buf + j, end - j);
+					if (cl == 0)
 						break; /* reported when the scan reaches it below */
-					s[n++] = buf[j++];
+					memcpy(s + n, buf + j, cl); /* a whole character at a time */
+					n += cl;
+					j += cl;
 				}
 				s[n] = '\0';
 				if (!closed && j < end) { /* stopped at a NUL or a bad byte: report that byte */
@@ -225,9 +231,10 @@ int lex_file(struct lex_file *lf, const char *path, int flags, struct diag *d)
 			size_t j = i;
 			while (j < end && is_word_char((unsigned char)buf[j], flags)) {
 				unsigned char wc = (unsigned char)buf[j];
-				if (wc < 0x20 || wc == 0x7f || utf8_len((const unsigned char *)buf + j, end - j) == 0)
+				size_t cl = wc < 0x20 || wc == 0x7f ? 0 : utf8_len((const unsigned char *)buf + j, end - j);
+				if (cl == 0)
 					break;
-				j++;
+				j += cl; /* a whole character at a time */
 			}
 			t->type = LEX_WORD;
 			t->s = xstrndup(buf + i, j - i);

@@ -494,6 +494,10 @@ static int cmd_audit(int argc, char **argv)
 		rc = usage_error("audit: unknown format '%s' (text, json or html)", c.format);
 		goto out;
 	}
+	if (o.want_flows && strcmp(c.format, "json") != 0) {
+		rc = usage_error("audit: --flows adds every connection attempt to the JSON report: give --format json");
+		goto out;
+	}
 	if (o.iface && nfiles) {
 		rc = usage_error("audit: give either -i IFACE (live) or -r FILE (offline), not both");
 		goto out;
@@ -575,6 +579,11 @@ static int cmd_audit(int argc, char **argv)
 	struct audit_result res;
 	if (audit_run(&o, g, &res, &d) < 0) {
 		rc = report_diag(&d);
+	} else if (!c.site && !o.want_flows) {
+		/* Nothing to verify against: a clean-looking report would hide a forgotten -s in a script. The
+		 * capture was read first, so that a bad capture is named before this. */
+		rc = usage_error("audit: no site (-s SITE): no host is known, so no path can be verified "
+				 "(without a site, --flows --format json lists every connection attempt)");
 	} else {
 		for (size_t i = 0; i < res.nwarnings; i++) {
 			char *w = str_printable(res.warnings[i]);

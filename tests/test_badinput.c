@@ -139,7 +139,7 @@ static void test_pcapng_with_unknown_blocks_and_mixed_interfaces(void)
 	memmove(b + one, b + 28 + 16 + 40, 52);
 	le32(b + one + 8, 0);
 	p = tu_write("unknown-block.pcapng", b, one + 52);
-	a = xasprintf("audit -r %s", p);
+	a = xasprintf("audit -r %s --flows --format json", p);
 	run_expect(a, 0, "");
 	free(a);
 }
@@ -156,6 +156,10 @@ static void test_paths_that_are_not_files(void)
 	run_expect("audit -i lo --workers 65", 2, "--workers needs a number from 1 to 64");
 	run_expect("audit -i fa-no-such-if -Z root", 2, "fa-no-such-if: error: cannot capture");
 	run_expect("audit", 2, "nothing to read");
+	/* A forgotten -s is not a clean audit; --flows is for the JSON report only. */
+	run_expect("audit -r pcaps/demo.pcap", 2, "no site (-s SITE)");
+	run_expect("audit -r pcaps/demo.pcap -s rules/demo.site --flows", 2, "give --format json");
+	run_expect("audit -r pcaps/demo.pcap -s rules/demo.site --flows --format html", 2, "give --format json");
 }
 
 static void test_closed_stdout_is_a_clean_error(void)
