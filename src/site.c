@@ -197,6 +197,8 @@ struct sp {
 	int errors;
 	struct addr_seen *addrs; /* the addresses of the hosts read so far */
 	struct site_name_ix *systems; /* system= values, for partner= references */
+	struct { size_t first, n; } *host_toks; /* each host's declaration, continuation lines included */
+	size_t cap_host_toks;
 };
 
 static void err_at(struct sp *p, const struct lex_tok *t, int off, int len, const char *fmt, ...)
@@ -409,6 +411,9 @@ static void parse_host(struct sp *p, const struct lex_tok *toks, size_t n)
 	}
 	GROW(p->s->hosts, p->s->cap_hosts, p->s->nhosts);
 	int hi = (int)p->s->nhosts;
+	GROW(p->host_toks, p->cap_host_toks, (size_t)hi);
+	p->host_toks[hi].first = (size_t)(toks - p->lf->toks);
+	p->host_toks[hi].n = n;
 	p->s->hosts[p->s->nhosts++] = h; /* kept even when bad, so later lines see the name */
 	name_ix_add(&p->s->names, p->s->hosts[hi].name, hi);
 	for (size_t k = 0; k < h.naddrs; k++) {
@@ -467,21 +472,12 @@ static void parse_set(struct sp *p, const struct lex_tok *toks, size_t n)
 	p->s->nsettings++;
 }
 
-/* Find the token on host line `line` whose word starts with "key=". */
-static const struct lex_tok *key_tok(struct sp *p, int line, const char *key)
+/* The token of host hi's declaration (its continuation lines too) whose word starts with "key=". */
+static const struct lex_tok *key_tok(struct sp *p, size_t hi, const char *key)
 {
 	size_t kl = strlen(key);
-	/* Tokens are in line order: find the line's first token by bisection. */
-	size_t lo = 0, hi = p->lf->ntoks;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (p->lf->toks[mid].line < line)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	for (size_t i = lo; i < p->lf->ntoks && p->lf->toks[i].line == line; i++) {
-		const struct lex_tok *t = &p->lf->toks[i];
+	for (size_t i = 0; i < p->host_toks[hi].n; i++) {
+		const struct lex_tok *t = &p->lf->toks[p->host_toks[hi].first + i];
 		if (strncmp(t->s, key, kl) == 0 && t->s[kl] == '=')
 			return t;
 	}
@@ -492,7 +488,7 @@ static const struct lex_tok *key_tok(struct sp *p, int line, const char *key)
 static void check_refs(struct sp *p, struct site_host *h, const char *key,
 		       bool (*good)(struct sp *p, const char *name, const char **why))
 {
-	const struct lex_tok *t = key_tok(p, h->line, key);
+	const struct lex_tok *t = key_tok(p, (size_t)(h - p->s->hosts), key);
 	if (!t)
 		return;
 	const char *v = t->s + strlen(key) + 1;
@@ -652,6 +648,7 @@ int site_load(struct site *s, const char *path, const struct rules *r, struct di
 		i = j;
 	}
 	resolve(&p); /* also after errors: one run shows every broken reference */
+	free(p.host_toks);
 	lex_free(&lf);
 	name_ix_free(&p.systems);
 	struct addr_seen *e, *tmp;
