@@ -115,12 +115,19 @@ static const char *lookup(const struct site *s, const struct site_host *c, const
 	return v;
 }
 
-static bool conds_hold(const struct rules_cond *conds, size_t n, const struct site *s, const struct site_host *c,
-		       const struct site_host *sv, const struct site_host *link)
+/* Do the conditions hold? A key no one gives takes the pack's default for it (attr ... default V). */
+static bool conds_hold(const struct rules *r, const struct rules_cond *conds, size_t n, const struct site *s,
+		       const struct site_host *c, const struct site_host *sv, const struct site_host *link)
 {
-	for (size_t i = 0; i < n; i++)
-		if (!rules_cond_holds(&conds[i], lookup(s, c, sv, link, conds[i].key)))
+	for (size_t i = 0; i < n; i++) {
+		const char *v = lookup(s, c, sv, link, conds[i].key);
+		if (!v) {
+			const struct rules_attr *a = rules_attr_find(r, conds[i].key);
+			v = a ? a->def : NULL;
+		}
+		if (!rules_cond_holds(&conds[i], v))
 			return false;
+	}
 	return true;
 }
 
@@ -137,7 +144,7 @@ static uint16_t param_port(const struct rules *r, const struct site *s, int para
 		return port;
 	for (size_t i = (size_t)param; i < r->nparams; i++)
 		if (strcmp(r->params[i].name, name) == 0 && r->params[i].nconds &&
-		    conds_hold(r->params[i].conds, r->params[i].nconds, s, NULL, sv, NULL))
+		    conds_hold(r, r->params[i].conds, r->params[i].nconds, s, NULL, sv, NULL))
 			return r->params[i].port;
 	return port;
 }
@@ -159,7 +166,7 @@ static void emit(struct graph *g, int ri, int c, int sv, const struct site_host 
 	const struct site *s = g->site;
 	const struct site_host *ch = &s->hosts[c];
 	const struct site_host *sh = sv == GRAPH_INTERNET ? NULL : &s->hosts[sv];
-	if (!conds_hold(e->conds, e->nconds, s, ch, sh, link))
+	if (!conds_hold(r, e->conds, e->nconds, s, ch, sh, link))
 		return;
 	for (size_t k = 0; k < e->nports; k++) {
 		const struct rules_port *p = &e->ports[k];

@@ -13,25 +13,27 @@
 #include "flowaudit/lex.h"
 #include "flowaudit/util.h"
 
-static const char *const notify_values[] = {"cee", "syslog", "cee-http", NULL};
-static const char *const install_values[] = {"appliance", "rhel", NULL};
-static const char *const data_values[] = {"smb", "nfs", NULL};
-static const char *const tls_values[] = {"required", "optional", NULL};
-
-const struct rules_attr rules_attrs[] = {
-	{"tls", tls_values, true},
-	{"notify", notify_values, false},
-	{"install", install_values, false},
-	{"data", data_values, false},
-};
-const size_t rules_nattrs = sizeof(rules_attrs) / sizeof(rules_attrs[0]);
-
-const struct rules_attr *rules_attr_find(const char *key)
+const struct rules_attr *rules_attr_find(const struct rules *r, const char *key)
 {
-	for (size_t i = 0; i < rules_nattrs; i++)
-		if (strcmp(rules_attrs[i].key, key) == 0)
-			return &rules_attrs[i];
+	for (size_t i = 0; i < r->nattrs; i++)
+		if (strcmp(r->attrs[i].key, key) == 0)
+			return &r->attrs[i];
 	return NULL;
+}
+
+bool rules_value_has(const char *value, const char *item)
+{
+	size_t n = strlen(item);
+	for (const char *v = value; v && *v;) {
+		const char *comma = strchr(v, ',');
+		size_t len = comma ? (size_t)(comma - v) : strlen(v);
+		if (len == n && strncmp(v, item, n) == 0)
+			return true;
+		if (!comma)
+			break;
+		v = comma + 1;
+	}
+	return false;
 }
 
 static const char *const scope_names[] = {"any", "partner", "brokers", "cee"};
@@ -103,6 +105,20 @@ void rules_free(struct rules *r)
 	}
 	for (size_t i = 0; i < r->nignores; i++)
 		free(r->ignores[i].why);
+	for (size_t i = 0; i < r->nattrs; i++) {
+		struct rules_attr *a = &r->attrs[i];
+		free(a->key);
+		free(a->desc);
+		for (size_t k = 0; k < a->nvalues; k++)
+			free(a->values[k]);
+		free(a->values);
+		free(a->def);
+		for (size_t k = 0; k < a->nreqs; k++)
+			free_conds(a->reqs[k].conds, a->reqs[k].nconds);
+		free(a->reqs);
+		free(a->file);
+	}
+	free(r->attrs);
 	for (size_t i = 0; i < r->nloaded; i++)
 		free(r->loaded[i]);
 	free(r->roles);
@@ -140,9 +156,10 @@ static int service_find(const struct rules *r, const char *name)
 
 bool rules_cond_holds(const struct rules_cond *c, const char *value)
 {
+	/* A list value (data=smb,nfs) meets key=V when it holds V, and key!=V when it holds none of them. */
 	bool any = false;
 	for (size_t i = 0; value && i < c->nvalues; i++)
-		if (strcmp(c->values[i], value) == 0)
+		if (rules_value_has(value, c->values[i]))
 			any = true;
 	return c->negate ? !any : any;
 }
@@ -409,12 +426,12 @@ static bool parse_cond(struct parser *p, struct rules_cond *c)
 		klen--;
 	}
 	c->key = xstrndup(t->s, klen);
-	const struct rules_attr *a = rules_attr_find(c->key);
+	const struct rules_attr *a = rules_attr_find(p->r, c->key);
 	if (!a && rules_param_find(p->r, c->key) < 0) {
-		const char *names[16];
+		const char *names[64];
 		size_t nn = 0;
-		for (size_t k = 0; k < rules_nattrs && nn < 16; k++)
-			names[nn++] = rules_attrs[k].key;
+		for (size_t k = 0; k < p->r->nattrs && nn < 64; k++)
+			names[nn++] = p->r->attrs[k].key;
 		const char *s = diag_suggest(c->key, names, nn);
 		struct diag_loc loc = lex_loc_at(p->lf, t, 0, (int)klen);
 		if (s)
@@ -437,13 +454,10 @@ static bool parse_cond(struct parser *p, struct rules_cond *c)
 		}
 		if (a && a->values) {
 			bool known = false;
-			for (const char *const *k = a->values; *k; k++)
-				known |= strcmp(*k, v) == 0;
+			for (size_t k = 0; k < a->nvalues; k++)
+				known |= strcmp(a->values[k], v) == 0;
 			if (!known) {
-				size_t nv = 0;
-				while (a->values[nv])
-					nv++;
-				const char *s = diag_suggest(v, a->values, nv);
+				const char *s = diag_suggest(v, (const char *const *)a->values, a->nvalues);
 				struct diag_loc loc = lex_loc_at(p->lf, vt, voff, (int)strlen(v));
 				diag_add(p->d, &loc, "'%s' is not a value of '%s'%s%s%s", v, c->key,
 					 s ? "; did you mean '" : "", s ? s : "", s ? "'?" : "");
@@ -518,6 +532,158 @@ static void parse_role(struct parser *p)
 }
 
 /* param NAME PORT [when COND...] ["description"] */
+/* WORD {, WORD}: the items of a list, as new strings; false (with an error) on a missing item. */
+static bool parse_words(struct parser *p, const char *what, char ***out, size_t *n)
+{
+	for (;;) {
+		const struct lex_tok *t = expect(p, LEX_WORD, what);
+		if (!t)
+			return false;
+		*out = xrealloc(*out, (*n + 1) * sizeof(char *));
+		(*out)[(*n)++] = xstrdup(t->s);
+		const struct lex_tok *nx = peek(p);
+		if (!nx || nx->type != LEX_COMMA)
+			return true;
+		p->pos++;
+	}
+}
+
+/* attr KEY "DESCRIPTION" [on site | on ROLE{,ROLE}] [values V{,V}] [list] [default V]
+ *      [refs system|host|ROLE | names system] {required [for ROLE{,ROLE}] [when COND...]} */
+static void parse_attr(struct parser *p)
+{
+	const struct lex_tok *name = expect_ident(p, "an attribute name");
+	if (!name)
+		return;
+	if (rules_attr_find(p->r, name->s) || rules_param_find(p->r, name->s) >= 0 || strcmp(name->s, "role") == 0) {
+		err_tok(p, name, "'%s' is already declared", name->s);
+		return;
+	}
+	struct rules_attr a = {.ref_role = -1};
+	const struct lex_tok *d = expect(p, LEX_STRING, "a description in quotes");
+	if (!d)
+		return;
+	a.desc = xstrdup(d->s);
+	size_t cap = 0, cap_reqs = 0;
+	bool ok = true;
+	for (const struct lex_tok *t; ok && (t = peek(p)) && t->type == LEX_WORD;) {
+		p->pos++;
+		if (strcmp(t->s, "on") == 0) {
+			for (;;) {
+				const struct lex_tok *w = expect(p, LEX_WORD, "a role, or 'site'");
+				int role = w ? rules_role_find(p->r, w->s) : -1;
+				if (!w) {
+					ok = false;
+				} else if (strcmp(w->s, "site") == 0) {
+					a.site_setting = true;
+				} else if (role <= RULES_ROLE_INTERNET) {
+					err_tok(p, w, "unknown role '%s' (roles are declared before the attributes of their hosts)",
+						w->s);
+					ok = false;
+				} else {
+					a.roles |= (uint64_t)1 << role;
+				}
+				const struct lex_tok *nx = peek(p);
+				if (!ok || !nx || nx->type != LEX_COMMA)
+					break;
+				p->pos++;
+			}
+		} else if (strcmp(t->s, "values") == 0) {
+			ok = parse_words(p, "a value", &a.values, &a.nvalues);
+		} else if (strcmp(t->s, "list") == 0) {
+			a.list = true;
+		} else if (strcmp(t->s, "default") == 0) {
+			const struct lex_tok *v = expect(p, LEX_WORD, "a default value");
+			ok = v != NULL;
+			if (v)
+				a.def = xstrdup(v->s);
+		} else if (strcmp(t->s, "refs") == 0 || strcmp(t->s, "names") == 0) {
+			const struct lex_tok *v = expect(p, LEX_WORD, "system, host or a role");
+			ok = v != NULL;
+			if (v && strcmp(t->s, "names") == 0) {
+				a.ref = REF_NAMES_SYSTEM;
+				if (strcmp(v->s, "system") != 0) {
+					err_tok(p, v, "an attribute names a 'system', not '%s'", v->s);
+					ok = false;
+				}
+			} else if (v && strcmp(v->s, "system") == 0) {
+				a.ref = REF_SYSTEM;
+			} else if (v && strcmp(v->s, "host") == 0) {
+				a.ref = REF_HOST;
+			} else if (v) {
+				a.ref = REF_ROLE;
+				a.ref_role = rules_role_find(p->r, v->s);
+				if (a.ref_role <= RULES_ROLE_INTERNET) {
+					err_tok(p, v, "unknown role '%s' (refs takes system, host or a role)", v->s);
+					ok = false;
+				}
+			}
+		} else if (strcmp(t->s, "required") == 0) {
+			struct rules_require rq = {0};
+			const struct lex_tok *w = peek(p);
+			if (w && w->type == LEX_WORD && strcmp(w->s, "for") == 0) {
+				p->pos++;
+				for (;;) {
+					const struct lex_tok *rt = expect(p, LEX_WORD, "a role");
+					int role = rt ? rules_role_find(p->r, rt->s) : -1;
+					if (rt && role <= RULES_ROLE_INTERNET)
+						err_tok(p, rt, "unknown role '%s'", rt->s);
+					if (role <= RULES_ROLE_INTERNET) {
+						ok = false;
+						break;
+					}
+					rq.roles |= (uint64_t)1 << role;
+					const struct lex_tok *nx = peek(p);
+					if (!nx || nx->type != LEX_COMMA)
+						break;
+					p->pos++;
+				}
+				w = peek(p);
+			}
+			cap = 0;
+			if (ok && w && w->type == LEX_WORD && strcmp(w->s, "when") == 0) {
+				p->pos++;
+				ok = parse_when(p, &rq.conds, &rq.nconds, &cap);
+			}
+			GROW(a.reqs, cap_reqs, a.nreqs);
+			a.reqs[a.nreqs++] = rq;
+		} else {
+			static const char *const words_ok[] = {"on", "values", "list", "default", "refs", "names", "required"};
+			suggest_from(p, t, "attribute clause", t->s, words_ok, sizeof(words_ok) / sizeof(words_ok[0]));
+			ok = false;
+		}
+	}
+	if (ok && a.def && a.values) {
+		bool known = false;
+		for (size_t i = 0; i < a.nvalues; i++)
+			known |= strcmp(a.values[i], a.def) == 0;
+		if (!known) {
+			err_tok(p, name, "the default '%s' of '%s' is not one of its values", a.def, name->s);
+			ok = false;
+		}
+	}
+	if (ok && !a.site_setting && !a.roles) {
+		err_tok(p, name, "'%s': say which hosts take it ('on ROLE,...') or 'on site'", name->s);
+		ok = false;
+	}
+	if (!ok || !end_of_statement(p)) {
+		free(a.desc);
+		for (size_t i = 0; i < a.nvalues; i++)
+			free(a.values[i]);
+		free(a.values);
+		free(a.def);
+		for (size_t k = 0; k < a.nreqs; k++)
+			free_conds(a.reqs[k].conds, a.reqs[k].nconds);
+		free(a.reqs);
+		return;
+	}
+	a.key = xstrdup(name->s);
+	a.file = xstrdup(p->lf->path);
+	a.line = name->line;
+	GROW(p->r->attrs, p->r->cap_attrs, p->r->nattrs);
+	p->r->attrs[p->r->nattrs++] = a;
+}
+
 static void parse_param(struct parser *p)
 {
 	const struct lex_tok *name = expect_ident(p, "a parameter name");
@@ -751,7 +917,7 @@ static void parse_include(struct parser *p)
 	free(path);
 }
 
-static const char *const keywords[] = {"include", "role", "param", "service", "edge", "forbid", "ignore"};
+static const char *const keywords[] = {"include", "role", "attr", "param", "service", "edge", "forbid", "ignore"};
 
 /* 0; -1 with an error at the include line (from) or the path; -2 with errors inside the file. */
 static int parse_file(struct parser *p, const char *path, const struct lex_tok *from, struct lex_file *from_lf)
@@ -807,6 +973,8 @@ static int parse_file(struct parser *p, const char *path, const struct lex_tok *
 			parse_include(&sub);
 		} else if (strcmp(kw->s, "role") == 0) {
 			parse_role(&sub);
+		} else if (strcmp(kw->s, "attr") == 0) {
+			parse_attr(&sub);
 		} else if (strcmp(kw->s, "param") == 0) {
 			parse_param(&sub);
 		} else if (strcmp(kw->s, "service") == 0) {

@@ -198,6 +198,7 @@ struct sp {
 	struct addr_seen *addrs; /* the addresses of the hosts read so far */
 	struct site_name_ix *systems; /* system= values, for partner= references */
 	struct { size_t first, n; } *host_toks; /* each host's declaration, continuation lines included */
+	int ref_role;           /* the role the reference being checked must name */
 	size_t cap_host_toks;
 };
 
@@ -235,6 +236,64 @@ static bool each_item(struct sp *p, const struct lex_tok *t, int off, const char
 			return true;
 		start = comma + 1;
 	}
+}
+
+/* "a, b, c": the names of a list, for an error that says what is valid. Caller frees. */
+static char *joined(const char *const *names, size_t n)
+{
+	size_t len = 1;
+	for (size_t i = 0; i < n; i++)
+		len += strlen(names[i]) + 2;
+	char *s = xcalloc(len, 1);
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			strcat(s, ", ");
+		strcat(s, names[i]);
+	}
+	return s;
+}
+
+/* An unknown word: the closest valid one, and all of them. */
+static void err_unknown(struct sp *p, const struct lex_tok *t, int off, const char *kind, const char *word,
+			const char *const *valid, size_t n)
+{
+	const char *sug = diag_suggest(word, valid, n);
+	char *all = joined(valid, n);
+	err_at(p, t, off, (int)strlen(word), "unknown %s '%s'%s%s%s (%s)", kind, word, sug ? "; did you mean '" : "",
+	       sug ? sug : "", sug ? "'?" : "", all);
+	free(all);
+}
+
+struct value_ctx {
+	const struct rules_attr *a;
+};
+
+static bool check_value(struct sp *p, const struct lex_tok *t, int off, const char *item, void *ctx)
+{
+	const struct rules_attr *a = ((struct value_ctx *)ctx)->a;
+	for (size_t i = 0; i < a->nvalues; i++)
+		if (strcmp(a->values[i], item) == 0)
+			return true;
+	const char *sug = diag_suggest(item, (const char *const *)a->values, a->nvalues);
+	char *all = joined((const char *const *)a->values, a->nvalues);
+	err_at(p, t, off, (int)strlen(item), "'%s' is not a value of '%s'%s%s%s (%s)", item, a->key,
+	       sug ? "; did you mean '" : "", sug ? sug : "", sug ? "'?" : "", all);
+	free(all);
+	return false;
+}
+
+/* A value of attribute a at byte off of token t: one of its values, or a list of them where it takes one. */
+static bool check_attr_value(struct sp *p, const struct lex_tok *t, int off, const struct rules_attr *a,
+			     const char *val)
+{
+	if (!a->list && strchr(val, ',')) {
+		err_at(p, t, off, (int)strlen(val), "'%s' takes one value, not a list", a->key);
+		return false;
+	}
+	if (!a->values)
+		return true; /* a name, checked once the whole file is read */
+	struct value_ctx vc = {a};
+	return each_item(p, t, off, val, check_value, &vc);
 }
 
 static bool add_addr(struct sp *p, const struct lex_tok *t, int off, const char *item, void *ctx)
@@ -287,17 +346,15 @@ static bool add_role(struct sp *p, const struct lex_tok *t, int off, const char 
 	struct site_host *h = ctx;
 	int role = rules_role_find(p->r, item);
 	if (role < 0 || role == RULES_ROLE_INTERNET) {
+		if (role == RULES_ROLE_INTERNET) {
+			err_at(p, t, off, (int)strlen(item), "'internet' is every address outside the site, not a host role");
+			return false;
+		}
 		const char **names = xcalloc(p->r->nroles, sizeof(*names));
 		for (size_t k = 1; k < p->r->nroles; k++)
 			names[k - 1] = p->r->roles[k].name;
-		const char *sug = diag_suggest(item, names, p->r->nroles - 1);
+		err_unknown(p, t, off, "role", item, names, p->r->nroles - 1);
 		free(names);
-		if (role == RULES_ROLE_INTERNET)
-			err_at(p, t, off, (int)strlen(item), "'internet' is every address outside the site, not a host role");
-		else if (sug)
-			err_at(p, t, off, (int)strlen(item), "unknown role '%s'; did you mean '%s'?", item, sug);
-		else
-			err_at(p, t, off, (int)strlen(item), "unknown role '%s'", item);
 		return false;
 	}
 	h->roles |= (uint64_t)1 << role;
@@ -312,9 +369,6 @@ static bool add_partner(struct sp *p, const struct lex_tok *t, int off, const ch
 	h->partners[h->npartners++] = xstrdup(item);
 	return true;
 }
-
-static const char *const host_keys[] = {"role", "system", "partner", "brokers", "cee", "notify", "install",
-					"data"};
 
 /* host NAME ADDR[,ADDR...] role=ROLE[,ROLE...] [KEY=VALUE...] */
 static void parse_host(struct sp *p, const struct lex_tok *toks, size_t n)
@@ -350,10 +404,7 @@ static void parse_host(struct sp *p, const struct lex_tok *toks, size_t n)
 		char *key = xstrndup(t->s, (size_t)(eq - t->s));
 		const char *val = eq + 1;
 		int voff = (int)(val - t->s);
-		bool known = false;
-		for (size_t k = 0; k < sizeof(host_keys) / sizeof(host_keys[0]); k++)
-			known |= strcmp(key, host_keys[k]) == 0;
-		const struct rules_attr *attr = rules_attr_find(key);
+		const struct rules_attr *attr = rules_attr_find(p->r, key);
 		bool is_param = rules_param_find(p->r, key) >= 0;
 		if (!*val) {
 			err_at(p, t, voff - 1, 1, "expected a value after '%s='", key);
@@ -364,35 +415,28 @@ static void parse_host(struct sp *p, const struct lex_tok *toks, size_t n)
 		} else if (strcmp(key, "role") == 0) {
 			have_role = true;
 			ok = each_item(p, t, voff, val, add_role, &h);
-		} else if (strcmp(key, "partner") == 0) {
-			ok = each_item(p, t, voff, val, add_partner, &h);
 		} else if (is_param) {
 			uint16_t port;
 			if (!port_parse(val, &port)) {
 				err_at(p, t, voff, (int)strlen(val), "bad port '%s' (expected 1-65535)", val);
 				ok = false;
 			}
-		} else if (attr && !attr->site_setting && attr->values) {
-			bool good = false;
-			size_t nv = 0;
-			for (; attr->values[nv]; nv++)
-				good |= strcmp(attr->values[nv], val) == 0;
-			if (!good) {
-				const char *sug = diag_suggest(val, attr->values, nv);
-				err_at(p, t, voff, (int)strlen(val), "'%s' is not a value of '%s'%s%s%s", val, key,
-				       sug ? "; did you mean '" : "", sug ? sug : "", sug ? "'?" : "");
-				ok = false;
-			}
-		} else if (!known) {
-			const char *cands[32];
+		} else if (attr && !attr->site_setting) {
+			ok = check_attr_value(p, t, voff, attr, val);
+			/* The partner scope's systems (grammar: docs/rules.md, scopes). */
+			if (ok && strcmp(key, "partner") == 0)
+				ok = each_item(p, t, voff, val, add_partner, &h);
+		} else {
+			const char *cands[RULES_MAX_ROLES + 64];
 			size_t nc = 0;
-			for (size_t k = 0; k < sizeof(host_keys) / sizeof(host_keys[0]); k++)
-				cands[nc++] = host_keys[k];
-			for (size_t k = 0; k < p->r->nparams && nc < 32; k++)
-				cands[nc++] = p->r->params[k].name;
-			const char *sug = diag_suggest(key, cands, nc);
-			err_at(p, t, 0, (int)strlen(key), "unknown key '%s'%s%s%s", key, sug ? "; did you mean '" : "",
-			       sug ? sug : "", sug ? "'?" : "");
+			cands[nc++] = "role";
+			for (size_t k = 0; k < p->r->nattrs && nc < 64; k++)
+				if (!p->r->attrs[k].site_setting)
+					cands[nc++] = p->r->attrs[k].key;
+			for (size_t k = 0; k < p->r->nparams && nc < sizeof(cands) / sizeof(cands[0]); k++)
+				if (k == 0 || strcmp(p->r->params[k].name, p->r->params[k - 1].name) != 0)
+					cands[nc++] = p->r->params[k].name;
+			err_unknown(p, t, 0, attr ? "host key (it is a site setting: 'set KEY VALUE')" : "key", key, cands, nc);
 			ok = false;
 		}
 		if (ok && strcmp(key, "role") != 0) {
@@ -434,19 +478,14 @@ static void parse_set(struct sp *p, const struct lex_tok *toks, size_t n)
 		return;
 	}
 	const struct lex_tok *k = &toks[1], *v = &toks[2];
-	const struct rules_attr *attr = rules_attr_find(k->s);
+	const struct rules_attr *attr = rules_attr_find(p->r, k->s);
 	if (site_setting(p->s, k->s)) {
 		err_at(p, k, 0, k->len, "'%s' set twice", k->s);
 		return;
 	}
 	if (attr && attr->site_setting) {
-		bool good = false;
-		for (size_t i = 0; attr->values[i]; i++)
-			good |= strcmp(attr->values[i], v->s) == 0;
-		if (!good) {
-			err_at(p, v, 0, v->len, "'%s' is not a value of '%s'", v->s, k->s);
+		if (!check_attr_value(p, v, 0, attr, v->s))
 			return;
-		}
 	} else if (rules_param_find(p->r, k->s) >= 0) {
 		uint16_t port;
 		if (!port_parse(v->s, &port)) {
@@ -454,16 +493,15 @@ static void parse_set(struct sp *p, const struct lex_tok *toks, size_t n)
 			return;
 		}
 	} else {
-		const char *cands[40];
+		const char *cands[128];
 		size_t nc = 0;
-		for (size_t i = 0; i < rules_nattrs; i++)
-			if (rules_attrs[i].site_setting)
-				cands[nc++] = rules_attrs[i].key;
-		for (size_t i = 0; i < p->r->nparams && nc < 40; i++)
-			cands[nc++] = p->r->params[i].name;
-		const char *sug = diag_suggest(k->s, cands, nc);
-		err_at(p, k, 0, k->len, "unknown setting '%s'%s%s%s", k->s, sug ? "; did you mean '" : "",
-		       sug ? sug : "", sug ? "'?" : "");
+		for (size_t i = 0; i < p->r->nattrs && nc < 64; i++)
+			if (p->r->attrs[i].site_setting)
+				cands[nc++] = p->r->attrs[i].key;
+		for (size_t i = 0; i < p->r->nparams && nc < 128; i++)
+			if (i == 0 || strcmp(p->r->params[i].name, p->r->params[i - 1].name) != 0)
+				cands[nc++] = p->r->params[i].name;
+		err_unknown(p, k, 0, attr ? "setting (it is given on hosts: KEY=VALUE)" : "setting", k->s, cands, nc);
 		return;
 	}
 	GROW(p->s->settings, p->s->cap_settings, p->s->nsettings);
@@ -519,13 +557,15 @@ static bool system_exists(struct sp *p, const char *name, const char **why)
 	return false;
 }
 
-static bool broker_exists(struct sp *p, const char *name, const char **why)
+static bool role_host_exists(struct sp *p, const char *name, const char **why)
 {
 	int h = site_host_find(p->s, name);
-	int broker = rules_role_find(p->r, "broker");
-	if (h >= 0 && site_host_has_role(&p->s->hosts[h], broker))
+	if (h >= 0 && site_host_has_role(&p->s->hosts[h], p->ref_role))
 		return true;
-	snprintf(why_buf, sizeof(why_buf), h < 0 ? "unknown host '%s'" : "host '%s' is not a broker", name);
+	if (h < 0)
+		snprintf(why_buf, sizeof(why_buf), "unknown host '%s'", name);
+	else
+		snprintf(why_buf, sizeof(why_buf), "host '%s' is not a %s", name, p->r->roles[p->ref_role].name);
 	*why = why_buf;
 	return false;
 }
@@ -549,9 +589,17 @@ static void resolve(struct sp *p)
 	}
 	for (size_t i = 0; i < p->s->nhosts; i++) {
 		struct site_host *h = &p->s->hosts[i];
-		check_refs(p, h, "partner", system_exists);
-		check_refs(p, h, "brokers", broker_exists);
-		check_refs(p, h, "cee", host_exists);
+		/* Each name an attribute of the pack refers to must exist. */
+		for (size_t a = 0; a < p->r->nattrs; a++) {
+			const struct rules_attr *at = &p->r->attrs[a];
+			p->ref_role = at->ref_role;
+			if (at->ref == REF_SYSTEM)
+				check_refs(p, h, at->key, system_exists);
+			else if (at->ref == REF_HOST)
+				check_refs(p, h, at->key, host_exists);
+			else if (at->ref == REF_ROLE)
+				check_refs(p, h, at->key, role_host_exists);
+		}
 		const char *b = site_attr(h, "brokers");
 		if (b) {
 			for (const char *v = b; *v;) {

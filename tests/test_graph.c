@@ -421,6 +421,48 @@ static void test_prefix_lookup_takes_the_longest_match(void)
 	free(text);
 }
 
+/* data= takes a list: a multi-protocol agent expects SMB and NFS paths to its partner; smb alone (or no
+ * data=, the pack's default) SMB only; a value outside the pack's list is an error naming the valid ones. */
+static void test_data_takes_a_list_of_protocols(void)
+{
+	struct diag d;
+	diag_init(&d);
+	struct rules r;
+	rules_init(&r);
+	CU_ASSERT_FATAL(rules_load(&r, "rules/peergfs.rules", &d) == 0);
+	static const struct {
+		const char *data;
+		bool smb, nfs;
+	} cases[] = {{"", true, false}, {" data=smb", true, false}, {" data=nfs", false, true},
+		     {" data=smb,nfs", true, true}, {" data=nfs,smb", true, true}};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *text = xasprintf("host a1 192.0.2.1 role=agent partner=ntx1%s\n"
+				       "host ntx 203.0.113.10 role=nutanix-files system=ntx1\n", cases[i].data);
+		struct site s;
+		CU_ASSERT_FATAL(site_load(&s, tu_write("data.site", text, (size_t)-1), &r, &d) == 0);
+		struct graph g;
+		graph_build(&g, &r, &s);
+		bool smb = graph_find(&g, 0, 1, IPPROTO_TCP, 445) >= 0, nfs = graph_find(&g, 0, 1, IPPROTO_TCP, 2049) >= 0;
+		if (smb != cases[i].smb || nfs != cases[i].nfs)
+			fprintf(stderr, "\ndata '%s': smb %d nfs %d\n", cases[i].data, smb, nfs);
+		CU_ASSERT(smb == cases[i].smb && nfs == cases[i].nfs);
+		graph_free(&g);
+		site_free(&s);
+		free(text);
+	}
+	struct site s;
+	CU_ASSERT_EQUAL(site_load(&s, tu_write("data.site", "host a1 192.0.2.1 role=agent data=smb,cifs\n", (size_t)-1), &r, &d), -1);
+	CU_ASSERT(d.n == 1 && strstr(d.msgs[0].msg, "'cifs' is not a value of 'data'") && strstr(d.msgs[0].msg, "(smb, nfs)"));
+	site_free(&s);
+	diag_free(&d);
+	diag_init(&d);
+	CU_ASSERT_EQUAL(site_load(&s, tu_write("data.site", "host p 192.0.2.1 role=peeriq install=rhel,appliance\n", (size_t)-1), &r, &d), -1);
+	CU_ASSERT(d.n == 1 && strstr(d.msgs[0].msg, "'install' takes one value"));
+	site_free(&s);
+	rules_free(&r);
+	diag_free(&d);
+}
+
 void suite_graph(void)
 {
 	CU_pSuite s = CU_add_suite("graph", NULL, NULL);
@@ -434,4 +476,5 @@ void suite_graph(void)
 	TU_ADD(s, test_graph_json_cli_lists_host_edges);
 	TU_ADD(s, test_huge_pair_expansions_are_refused);
 	TU_ADD(s, test_prefix_lookup_takes_the_longest_match);
+	TU_ADD(s, test_data_takes_a_list_of_protocols);
 }

@@ -30,44 +30,45 @@ static void test_rule_pack_parses_without_errors(void)
 static const char prelude[] =
 	"role agent \"a\"\n"
 	"role broker \"b\"\n"
+	"attr notify \"n\" on agent values cee, syslog, cee-http\n"
 	"param webui_port 8443\n";
 
 struct bad_case {
 	const char *name;
-	const char *text;       /* appended to the prelude (3 lines), or a whole file when prelude is false */
+	const char *text;       /* appended to the prelude (4 lines), or a whole file when prelude is false */
 	bool prelude;
 	int line, col;
 	const char *message;    /* a substring of the first diagnostic */
 };
 
 static const struct bad_case bad_rules[] = {
-	{"unknown-role", "edge \"x\"\n\tagent -> brokr tcp/61617 required\n", true, 5, 11,
+	{"unknown-role", "edge \"x\"\n\tagent -> brokr tcp/61617 required\n", true, 6, 11,
 	 "unknown role 'brokr'; did you mean 'broker'?"},
-	{"duplicate-role", "role agent \"again\"\n", true, 4, 6, "duplicate role 'agent'"},
-	{"bad-port", "edge \"x\" agent -> broker tcp/70000 required\n", true, 4, 30, "bad port '70000'"},
-	{"port-zero", "edge \"x\" agent -> broker tcp/0 required\n", true, 4, 30, "bad port '0'"},
-	{"undefined-param", "edge \"x\" agent -> broker tcp/$nope required\n", true, 4, 30,
+	{"duplicate-role", "role agent \"again\"\n", true, 5, 6, "duplicate role 'agent'"},
+	{"bad-port", "edge \"x\" agent -> broker tcp/70000 required\n", true, 5, 30, "bad port '70000'"},
+	{"port-zero", "edge \"x\" agent -> broker tcp/0 required\n", true, 5, 30, "bad port '0'"},
+	{"undefined-param", "edge \"x\" agent -> broker tcp/$nope required\n", true, 5, 30,
 	 "undefined parameter '$nope'"},
-	{"unknown-keyword", "rol pmc \"p\"\n", true, 4, 1, "unknown keyword 'rol'; did you mean 'role'?"},
-	{"unterminated-string", "role pmc \"Peer Management\n", true, 4, 10, "unterminated string"},
-	{"bad-level", "edge \"x\" agent -> broker tcp/61617 requird\n", true, 4, 36,
+	{"unknown-keyword", "rol pmc \"p\"\n", true, 5, 1, "unknown keyword 'rol'; did you mean 'role'?"},
+	{"unterminated-string", "role pmc \"Peer Management\n", true, 5, 10, "unterminated string"},
+	{"bad-level", "edge \"x\" agent -> broker tcp/61617 requird\n", true, 5, 36,
 	 "expected 'required' or 'optional', found 'requird'"},
-	{"unknown-scope", "edge \"x\" agent -> broker tcp/61617 required scope=partners\n", true, 4, 51,
+	{"unknown-scope", "edge \"x\" agent -> broker tcp/61617 required scope=partners\n", true, 5, 51,
 	 "unknown scope 'partners'"},
-	{"unknown-attribute", "edge \"x\" agent -> broker tcp/61617 required when notfy=cee\n", true, 4, 50,
+	{"unknown-attribute", "edge \"x\" agent -> broker tcp/61617 required when notfy=cee\n", true, 5, 50,
 	 "unknown attribute 'notfy'; did you mean 'notify'?"},
-	{"bad-value", "edge \"x\" agent -> broker tcp/61617 required when notify=cees\n", true, 4, 57,
+	{"bad-value", "edge \"x\" agent -> broker tcp/61617 required when notify=cees\n", true, 5, 57,
 	 "'cees' is not a value of 'notify'; did you mean 'cee'?"},
-	{"unknown-protocol", "edge \"x\" agent -> broker sctp/61617 required\n", true, 4, 26,
+	{"unknown-protocol", "edge \"x\" agent -> broker sctp/61617 required\n", true, 5, 26,
 	 "unknown protocol 'sctp'"},
 	{"duplicate-requirement", "edge \"x\" agent -> broker tcp/1 required\nedge \"x\" agent -> broker tcp/2 required\n",
-	 true, 5, 6, "duplicate requirement \"x\""},
-	{"missing-arrow", "edge \"x\" agent => broker tcp/1 required\n", true, 4, 16, "expected '->' or '<->', found '=>'"},
-	{"duplicate-param", "param webui_port 9443\n", true, 4, 7, "duplicate parameter 'webui_port'"},
-	{"both-in-alternative", "edge \"x\" agent -> broker both/1 | tcp/2 required\n", true, 4, 26,
+	 true, 6, 6, "duplicate requirement \"x\""},
+	{"missing-arrow", "edge \"x\" agent => broker tcp/1 required\n", true, 5, 16, "expected '->' or '<->', found '=>'"},
+	{"duplicate-param", "param webui_port 9443\n", true, 5, 7, "duplicate parameter 'webui_port'"},
+	{"both-in-alternative", "edge \"x\" agent -> broker both/1 | tcp/2 required\n", true, 5, 26,
 	 "an alternative must name one protocol"},
 	{"dangling-indent", "  role pmc \"p\"\n", false, 1, 3, "indented line continues no statement"},
-	{"missing-level", "edge \"x\" agent -> broker tcp/1\n", true, 4, 31, "expected 'required' or 'optional' after 'tcp/1'"},
+	{"missing-level", "edge \"x\" agent -> broker tcp/1\n", true, 5, 31, "expected 'required' or 'optional' after 'tcp/1'"},
 	{"nul-byte", "role pmc \"p\0\"\n", false, 1, 12, "NUL byte"},
 	{"control-character", "role pmc \"p\x01\"\n", false, 1, 12, "control character 0x01"},
 	{"invalid-utf8", "role pmc \"caf\xc3\x28\"\n", false, 1, 14, "invalid UTF-8 byte 0xc3"},
@@ -220,10 +221,9 @@ static void test_lint_cli_points_at_the_broken_token_and_exits_2(void)
 	char *out, *err;
 	int st = tu_run(cmd, &out, &err);
 	CU_ASSERT_EQUAL(st, 2);
-	char *want = xasprintf("%s:2:24: error: unknown role 'brokr'; did you mean 'broker'?\n"
-			       "    host a2 192.0.2.2 role=brokr\n"
-			       "                           ^^^^^\n", p);
-	CU_ASSERT_STRING_EQUAL(err, want);
+	char *want = xasprintf("%s:2:24: error: unknown role 'brokr'; did you mean 'broker'? (pmc, broker, agent, ", p);
+	CU_ASSERT_NSTRING_EQUAL(err, want, strlen(want));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, ", powerstore)\n    host a2 192.0.2.2 role=brokr\n                           ^^^^^\n"));
 	free(want);
 	free(cmd);
 	free(out);

@@ -83,25 +83,51 @@ struct rules {
 	size_t nedges, cap_edges;
 	struct rules_ignore *ignores;
 	size_t nignores, cap_ignores;
+	struct rules_attr *attrs;
+	size_t nattrs, cap_attrs;
 	char **loaded;          /* real paths already read, so an include is read once */
 	size_t nloaded, cap_loaded;
 };
 
-/* Attributes a site may set and conditions may test, with their allowed values (NULL: any). */
-struct rules_attr {
-	const char *key;
-	const char *const *values;
-	bool site_setting;      /* set with "set KEY VALUE" in a site, not on a host */
+/* "required [for ROLE,...] [when COND...]": hosts of those roles (all the attribute's, when none are named)
+ * should give the attribute when the conditions hold; lint warns otherwise. */
+struct rules_require {
+	uint64_t roles;
+	struct rules_cond *conds;
+	size_t nconds;
 };
-extern const struct rules_attr rules_attrs[];
-extern const size_t rules_nattrs;
-const struct rules_attr *rules_attr_find(const char *key);
+
+/* What an attribute's value names, when it names something of the site rather than a value of a list. */
+enum rules_ref { REF_NONE, REF_SYSTEM, REF_HOST, REF_ROLE, REF_NAMES_SYSTEM };
+
+/* An attribute a site may give (on a host, or with "set" for the site) and conditions may test: the
+ * pack's vocabulary ("attr" statements, docs/rules.md). */
+struct rules_attr {
+	char *key;
+	char *desc;
+	char **values;          /* the values it takes; NULL: a name (ref) */
+	size_t nvalues;
+	uint64_t roles;         /* the roles whose hosts take it (bit per role); 0 for a site setting */
+	bool site_setting;      /* "on site": set with "set KEY VALUE" */
+	bool list;              /* a comma-separated list of values */
+	char *def;              /* the value conditions see when none is given, or NULL */
+	struct rules_require *reqs; /* when a host should give it */
+	size_t nreqs;
+	enum rules_ref ref;     /* what the value names */
+	int ref_role;           /* REF_ROLE: a host with this role */
+	char *file;
+	int line;
+};
 
 void rules_init(struct rules *r);
 void rules_free(struct rules *r);
 /* Parse path (and its includes) into r. Returns 0, or -1 with diagnostics in d. */
 int rules_load(struct rules *r, const char *path, struct diag *d);
 int rules_role_find(const struct rules *r, const char *name);
+/* The attribute the pack declares with this key, or NULL. */
+const struct rules_attr *rules_attr_find(const struct rules *r, const char *key);
+/* Does a comma-separated value of a list attribute hold item? (A plain value is a list of one.) */
+bool rules_value_has(const char *value, const char *item);
 int rules_param_find(const struct rules *r, const char *name);
 /* Does a condition hold for this value (NULL when the key is not set)? */
 bool rules_cond_holds(const struct rules_cond *c, const char *value);
