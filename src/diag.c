@@ -73,14 +73,19 @@ static void print_source(FILE *out, const char *text)
 
 void diag_print(const struct diag *d, FILE *out)
 {
+	diag_print_as(d, out, "error");
+}
+
+void diag_print_as(const struct diag *d, FILE *out, const char *severity)
+{
 	for (int i = 0; i < d->n; i++) {
 		const struct diag_msg *m = &d->msgs[i];
 		if (m->file && m->line > 0)
-			fprintf(out, "%s:%d:%d: error: %s\n", m->file, m->line, m->col, m->msg);
+			fprintf(out, "%s:%d:%d: %s: %s\n", m->file, m->line, m->col, severity, m->msg);
 		else if (m->file)
-			fprintf(out, "%s: error: %s\n", m->file, m->msg);
+			fprintf(out, "%s: %s: %s\n", m->file, severity, m->msg);
 		else
-			fprintf(out, "error: %s\n", m->msg);
+			fprintf(out, "%s: %s\n", severity, m->msg);
 		if (m->text && m->col > 0 && (size_t)m->col <= strlen(m->text) + 1) {
 			print_source(out, m->text);
 			fprintf(out, "    %*s", m->col - 1, "");
@@ -90,7 +95,7 @@ void diag_print(const struct diag *d, FILE *out)
 		}
 	}
 	if (d->dropped)
-		fprintf(out, "(%d more errors not shown)\n", d->dropped);
+		fprintf(out, "(%d more %ss not shown)\n", d->dropped, severity);
 }
 
 /* Optimal string alignment distance: insertions, deletions, substitutions and transpositions of

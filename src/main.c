@@ -33,13 +33,34 @@
 #define EXIT_BAD 2
 
 static const char usage_text[] =
-	"usage: flowaudit audit [-r FILE]... [-s SITE] [-R RULES]... [--format text|json|html] [-o OUT]\n"
-	"                       [--flows] [--max-flows N] [--vxlan-port N] [BPF...]\n"
-	"       flowaudit audit -i IFACE [-s SITE] [-R RULES]... [-o OUT] [--interval S] [-w FILE]\n"
-	"                       [-B MB] [--snaplen N] [--workers N] [-p] [-Z USER] [BPF...]\n"
+	"usage: flowaudit audit -r FILE... -s SITE [options] [BPF...]   audit captures against a site\n"
+	"       flowaudit audit -i IFACE -s SITE [options] [BPF...]     audit live on a SPAN port\n"
 	"       flowaudit graph [-s SITE] [-R RULES]... [--format text|json|dot] [-o OUT]\n"
-	"       flowaudit lint [-R RULES]... FILE...\n"
-	"       flowaudit --version\n";
+	"       flowaudit lint [--strict] [-R RULES]... FILE...         check rules and site files\n"
+	"       flowaudit roles [-R RULES]...                           the roles, attributes, ports of the pack\n"
+	"       flowaudit --version\n"
+	"\n"
+	"audit options:\n"
+	"  -r FILE            a capture file (pcap or pcapng; repeat for several; - is standard input)\n"
+	"  -i IFACE           capture live on IFACE (any: every interface) until SIGINT or SIGTERM\n"
+	"  -s SITE            the site file: hosts, roles and attributes (docs/site.md)\n"
+	"  -R RULES           a rule pack (repeatable; default: rules/peergfs.rules)\n"
+	"  --format FMT       text (default), json or html\n"
+	"  -o OUT             write the report to OUT (a file is replaced whole; devices and FIFOs written in place)\n"
+	"  --flows            with --format json: every connection attempt too\n"
+	"  --max-flows N      hold at most N flows (older ones are settled early; their rows say so)\n"
+	"  --vxlan-port N     the UDP port VXLAN mirrors arrive on (default 4789)\n"
+	"  -w FILE            also write the packets read to FILE (pcap)\n"
+	"  --interval S       live: a report every S seconds (SIGUSR1: now; SIGHUP: reload rules and site)\n"
+	"  --workers N        live: spread the capture over N threads\n"
+	"  -B MB              live: kernel buffer (default 64)\n"
+	"  --snaplen N        live: bytes kept per packet (default 262)\n"
+	"  -p                 live: not in promiscuous mode\n"
+	"  -Z USER            live: become USER once the capture is open (as root, default nobody)\n"
+	"  BPF...             a filter expression, as tcpdump takes it\n"
+	"lint options:\n"
+	"  --strict           warnings (what a site leaves out) are errors\n"
+	"Exit status: 0 every required path verified, 1 findings, 2 bad usage or input.\n";
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int usage_error(const char *fmt, ...)
@@ -138,7 +159,8 @@ static int write_output(const char *out, out_fn fn, const void *arg)
 	return rc;
 }
 
-enum { OPT_FORMAT = 256, OPT_FLOWS, OPT_MAX_FLOWS, OPT_VXLAN_PORT, OPT_SNAPLEN, OPT_INTERVAL, OPT_WORKERS, OPT_HELP };
+enum { OPT_FORMAT = 256, OPT_FLOWS, OPT_MAX_FLOWS, OPT_VXLAN_PORT, OPT_SNAPLEN, OPT_INTERVAL, OPT_WORKERS, OPT_HELP,
+       OPT_STRICT };
 
 static const struct option long_opts[] = {
 	{"format", required_argument, NULL, OPT_FORMAT},
@@ -149,6 +171,7 @@ static const struct option long_opts[] = {
 	{"snaplen", required_argument, NULL, OPT_SNAPLEN},
 	{"interval", required_argument, NULL, OPT_INTERVAL},
 	{"help", no_argument, NULL, OPT_HELP},
+	{"strict", no_argument, NULL, OPT_STRICT},
 	{NULL, 0, NULL, 0},
 };
 
@@ -253,13 +276,80 @@ static bool has_suffix(const char *s, const char *suffix)
 	return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
+/* Hosts that another host names as its CEE host (refs host) but that no expected path reaches: e.g. a
+ * cee= on a system whose notify= needs no CEE. Warnings at the naming host's name. */
+static void lint_unreached(const struct rules *r, const struct site *s, struct diag *w)
+{
+	struct graph g;
+	graph_build(&g, r, s);
+	bool *used = xcalloc(s->nhosts + 1, sizeof(bool));
+	for (size_t i = 0; i < g.nedges; i++) {
+		if (g.edges[i].level == LEVEL_FORBID)
+			continue;
+		if (g.edges[i].client >= 0)
+			used[g.edges[i].client] = true;
+		if (g.edges[i].server >= 0)
+			used[g.edges[i].server] = true;
+	}
+	for (size_t h = 0; h < s->nhosts; h++)
+		for (size_t a = 0; a < r->nattrs; a++) {
+			const char *v = r->attrs[a].ref == REF_HOST ? site_attr(&s->hosts[h], r->attrs[a].key) : NULL;
+			int x = v ? site_host_find(s, v) : -1;
+			if (x >= 0 && !used[x]) {
+				struct diag_loc loc = {.file = s->path, .line = s->hosts[h].line, .col = s->hosts[h].col,
+						       .len = (int)strlen(s->hosts[h].name)};
+				diag_add(w, &loc, "%s=%s: no expected path reaches '%s' (is %s= what this host needs?)",
+					 r->attrs[a].key, v, v, r->attrs[a].key);
+			}
+		}
+	free(used);
+	graph_free(&g);
+}
+
+static int write_vocabulary(FILE *out, const void *arg)
+{
+	return rules_print_vocabulary(out, arg);
+}
+
+/* flowaudit roles [-R RULES]...: the vocabulary of the loaded pack. */
+static int cmd_roles(int argc, char **argv)
+{
+	struct common c = {0};
+	int opt;
+	while ((opt = getopt_long(argc, argv, "+R:o:", long_opts, NULL)) != -1) {
+		switch (opt) {
+		case 'R': add_rules(&c, optarg); break;
+		case 'o': c.out = optarg; break;
+		case OPT_HELP: fputs(usage_text, stdout); free_common(&c); return 0;
+		default: free_common(&c); return usage_error("roles: bad option");
+		}
+	}
+	if (optind < argc) {
+		free_common(&c);
+		return usage_error("roles: unexpected argument '%s'", argv[optind]);
+	}
+	struct diag d;
+	diag_init(&d);
+	struct rules r;
+	int rc = 0;
+	if (load_rules(&c, &r, &d) < 0)
+		rc = report_diag(&d);
+	else if (refuse_input_as_output("-o", c.out, &c, NULL, 0) || write_output(c.out, write_vocabulary, &r) < 0)
+		rc = EXIT_BAD;
+	rules_free(&r);
+	free_common(&c);
+	return rc;
+}
+
 static int cmd_lint(int argc, char **argv)
 {
 	struct common c = {0};
 	int opt;
+	bool strict = false;
 	while ((opt = getopt_long(argc, argv, "+R:", long_opts, NULL)) != -1) {
 		switch (opt) {
 		case 'R': add_rules(&c, optarg); break;
+		case OPT_STRICT: strict = true; break;
 		case OPT_HELP: fputs(usage_text, stdout); free_common(&c); return 0;
 		default: free_common(&c); return usage_error("lint: bad option");
 		}
@@ -286,10 +376,22 @@ static int cmd_lint(int argc, char **argv)
 				pack_loaded = true;
 			}
 			struct site s;
-			if (site_load(&s, path, &pack, &d) < 0 || graph_check_size(&pack, &s, &d) < 0)
+			struct diag w;
+			diag_init(&w);
+			if (site_load_lint(&s, path, &pack, &d, &w) < 0 || graph_check_size(&pack, &s, &d) < 0) {
 				rc = report_diag(&d);
-			else
-				printf("%s: ok (%zu hosts)\n", path, s.nhosts);
+			} else {
+				lint_unreached(&pack, &s, &w);
+				diag_print_as(&w, stderr, strict ? "error" : "warning");
+				if (strict && diag_count(&w))
+					rc = EXIT_BAD;
+				else if (diag_count(&w))
+					printf("%s: ok (%zu hosts), %d warning%s\n", path, s.nhosts, diag_count(&w),
+					       diag_count(&w) == 1 ? "" : "s");
+				else
+					printf("%s: ok (%zu hosts)\n", path, s.nhosts);
+			}
+			diag_free(&w);
 			site_free(&s);
 		} else {
 			struct rules r;
@@ -635,6 +737,8 @@ int main(int argc, char **argv)
 		rc = cmd_graph(argc, argv);
 	} else if (strcmp(cmd, "lint") == 0) {
 		rc = cmd_lint(argc, argv);
+	} else if (strcmp(cmd, "roles") == 0) {
+		rc = cmd_roles(argc, argv);
 	} else {
 		return usage_error("unknown command '%s'", cmd);
 	}

@@ -21,6 +21,87 @@ const struct rules_attr *rules_attr_find(const struct rules *r, const char *key)
 	return NULL;
 }
 
+/* "role, role" of a role mask. */
+static void print_roles(FILE *out, const struct rules *r, uint64_t roles)
+{
+	bool first = true;
+	for (size_t i = 1; i < r->nroles; i++)
+		if (roles >> i & 1) {
+			fprintf(out, "%s`%s`", first ? "" : ", ", r->roles[i].name);
+			first = false;
+		}
+}
+
+static void print_conds(FILE *out, const struct rules_cond *c, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		fprintf(out, " `%s%s", c[i].key, c[i].negate ? "!=" : "=");
+		for (size_t k = 0; k < c[i].nvalues; k++)
+			fprintf(out, "%s%s", k ? "|" : "", c[i].values[k]);
+		fputc('`', out);
+	}
+}
+
+int rules_print_vocabulary(FILE *out, const struct rules *r)
+{
+	fputs("Roles (`role=ROLE[,ROLE...]` on a host):\n\n", out);
+	for (size_t i = 1; i < r->nroles; i++)
+		fprintf(out, "- `%s`: %s\n", r->roles[i].name, r->roles[i].desc ? r->roles[i].desc : "");
+	fputs("\nAttributes (`KEY=VALUE` on a host; `set KEY VALUE` for the site):\n\n", out);
+	for (size_t i = 0; i < r->nattrs; i++) {
+		const struct rules_attr *a = &r->attrs[i];
+		fprintf(out, "- `%s`: %s. ", a->key, a->desc);
+		if (a->site_setting) {
+			fputs("Site setting", out);
+		} else {
+			fputs("On ", out);
+			print_roles(out, r, a->roles);
+		}
+		if (a->values) {
+			fputs(a->list ? "; one or more of " : "; one of ", out);
+			for (size_t k = 0; k < a->nvalues; k++)
+				fprintf(out, "%s`%s`", k ? ", " : "", a->values[k]);
+			if (a->list)
+				fputs(", comma-separated", out);
+		} else if (a->ref == REF_ROLE) {
+			fprintf(out, "; the name%s of `%s` host%s", a->list ? "s" : "", r->roles[a->ref_role].name,
+				a->list ? "s, comma-separated" : "");
+		} else if (a->ref == REF_SYSTEM) {
+			fprintf(out, "; the name%s of storage system%s (a `system=` of its hosts)", a->list ? "s" : "",
+				a->list ? "s, comma-separated" : "");
+		} else if (a->ref == REF_HOST) {
+			fprintf(out, "; the name%s of a host%s", a->list ? "s" : "", a->list ? ", comma-separated" : "");
+		} else if (a->ref == REF_NAMES_SYSTEM) {
+			fputs("; a name shared by the hosts of one storage system", out);
+		}
+		if (a->def)
+			fprintf(out, "; default `%s`", a->def);
+		for (size_t k = 0; k < a->nreqs; k++) {
+			fputs(k ? "; also required" : "; required", out);
+			if (a->reqs[k].roles) {
+				fputs(" for ", out);
+				print_roles(out, r, a->reqs[k].roles);
+			}
+			if (a->reqs[k].nconds) {
+				fputs(" when", out);
+				print_conds(out, a->reqs[k].conds, a->reqs[k].nconds);
+			}
+		}
+		fputs(".\n", out);
+	}
+	fputs("\nPort parameters (`set NAME PORT` for the site, `NAME=PORT` on a server host):\n\n", out);
+	for (size_t i = 0; i < r->nparams; i++) {
+		const struct rules_param *p = &r->params[i];
+		fprintf(out, "- `%s` %u", p->name, p->port);
+		if (p->nconds) {
+			fputs(" when", out);
+			print_conds(out, p->conds, p->nconds);
+		}
+		fprintf(out, "%s%s\n", p->desc ? ": " : "", p->desc ? p->desc : "");
+	}
+	return ferror(out) ? -1 : 0;
+}
+
 bool rules_value_has(const char *value, const char *item)
 {
 	size_t n = strlen(item);

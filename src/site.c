@@ -390,7 +390,7 @@ static void parse_host(struct sp *p, const struct lex_tok *toks, size_t n)
 		err_at(p, name, name->len, 1, "expected the addresses of '%s'", name->s);
 		return;
 	}
-	struct site_host h = {.name = xstrdup(name->s), .line = name->line};
+	struct site_host h = {.name = xstrdup(name->s), .line = name->line, .col = name->col};
 	bool ok = each_item(p, &toks[2], 0, toks[2].s, add_addr, &h);
 	bool have_role = false;
 	for (size_t i = 3; ok && i < n; i++) {
@@ -656,7 +656,75 @@ static void index_addrs(struct site *s)
 			s->plens[s->nplens++] = (uint8_t)l;
 }
 
+/* Do a requirement's conditions hold for host h (its own attributes, the site's settings, the defaults)? */
+static bool require_holds(const struct sp *p, const struct rules_require *rq, const struct site_host *h)
+{
+	for (size_t i = 0; i < rq->nconds; i++) {
+		const char *v = site_attr(h, rq->conds[i].key);
+		if (!v)
+			v = site_setting(p->s, rq->conds[i].key);
+		if (!v) {
+			const struct rules_attr *a = rules_attr_find(p->r, rq->conds[i].key);
+			v = a ? a->def : NULL;
+		}
+		if (!rules_cond_holds(&rq->conds[i], v))
+			return false;
+	}
+	return true;
+}
+
+static void warn_at(struct sp *p, struct diag *w, size_t hi, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void warn_at(struct sp *p, struct diag *w, size_t hi, const char *fmt, ...)
+{
+	const struct lex_tok *name = &p->lf->toks[p->host_toks[hi].first + 1];
+	va_list ap;
+	va_start(ap, fmt);
+	struct diag_loc loc = lex_loc_at(p->lf, name, 0, name->len);
+	diag_vadd(w, &loc, fmt, ap);
+	va_end(ap);
+}
+
+/* What a site that loads still leaves out (site_load_lint()). */
+static void lint(struct sp *p, struct diag *w)
+{
+	const struct site *s = p->s;
+	for (size_t hi = 0; hi < s->nhosts; hi++) {
+		const struct site_host *h = &s->hosts[hi];
+		for (size_t a = 0; a < p->r->nattrs; a++) {
+			const struct rules_attr *at = &p->r->attrs[a];
+			if (at->site_setting || site_attr(h, at->key))
+				continue;
+			for (size_t k = 0; k < at->nreqs; k++) {
+				uint64_t roles = (at->reqs[k].roles ? at->reqs[k].roles : at->roles) & h->roles;
+				if (!roles || !require_holds(p, &at->reqs[k], h))
+					continue;
+				int role = __builtin_ctzll(roles);
+				warn_at(p, w, hi, "%s '%s' has no %s=, so no path that needs it is expected (%s: %s)",
+					p->r->roles[role].name, h->name, at->key, at->key, at->desc);
+				break;
+			}
+		}
+	}
+	/* A storage system no agent partners with: its notification and data paths join nobody. */
+	for (size_t hi = 0; hi < s->nhosts; hi++) {
+		const char *sys = site_attr(&s->hosts[hi], "system");
+		bool first = sys != NULL, partnered = false;
+		for (size_t k = 0; sys && k < hi && first; k++)
+			first = !rules_value_has(site_attr(&s->hosts[k], "system"), sys);
+		for (size_t k = 0; first && k < s->nhosts && !partnered; k++)
+			partnered = rules_value_has(site_attr(&s->hosts[k], "partner"), sys);
+		if (first && !partnered)
+			warn_at(p, w, hi, "no agent is partnered with storage system '%s' (partner=%s on its agent): its "
+					  "notification and data paths are not expected", sys, sys);
+	}
+}
+
 int site_load(struct site *s, const char *path, const struct rules *r, struct diag *d)
+{
+	return site_load_lint(s, path, r, d, NULL);
+}
+
+int site_load_lint(struct site *s, const char *path, const struct rules *r, struct diag *d, struct diag *w)
 {
 	struct lex_file lf;
 	site_init(s);
@@ -696,6 +764,8 @@ int site_load(struct site *s, const char *path, const struct rules *r, struct di
 		i = j;
 	}
 	resolve(&p); /* also after errors: one run shows every broken reference */
+	if (w && !p.errors)
+		lint(&p, w);
 	free(p.host_toks);
 	lex_free(&lf);
 	name_ix_free(&p.systems);

@@ -38,6 +38,8 @@ void diag_vadd(struct diag *d, const struct diag_loc *loc, const char *fmt, va_l
 int diag_count(const struct diag *d);
 /* FILE:LINE:COL: error: MESSAGE, the source line, and a caret under the token. */
 void diag_print(const struct diag *d, FILE *out);
+/* The same with another word than "error" (lint's warnings). */
+void diag_print_as(const struct diag *d, FILE *out, const char *severity);
 /* The closest candidate to word by edit distance, or NULL when nothing is close. */
 const char *diag_suggest(const char *word, const char *const *cands, size_t n);
 

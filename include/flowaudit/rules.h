@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "flowaudit/diag.h"
 
@@ -124,6 +125,10 @@ void rules_free(struct rules *r);
 /* Parse path (and its includes) into r. Returns 0, or -1 with diagnostics in d. */
 int rules_load(struct rules *r, const char *path, struct diag *d);
 int rules_role_find(const struct rules *r, const char *name);
+/* The vocabulary a site file may use with this pack, as Markdown lists (flowaudit roles, docs/site.md):
+ * roles, attributes (where, values, default, when required) and port parameters. 0, or -1 on a write
+ * error. */
+int rules_print_vocabulary(FILE *out, const struct rules *r);
 /* The attribute the pack declares with this key, or NULL. */
 const struct rules_attr *rules_attr_find(const struct rules *r, const char *key);
 /* Does a comma-separated value of a list attribute hold item? (A plain value is a list of one.) */

@@ -31,7 +31,7 @@ struct site_host {
 	size_t npartners;
 	int *brokers;           /* assigned brokers (host indices); NULL: every broker */
 	size_t nbrokers;
-	int line;
+	int line, col;          /* where its name is */
 };
 
 struct site_addr_ix;            /* uthash of exact addresses, private to site.c */
@@ -55,6 +55,10 @@ void site_init(struct site *s);
 void site_free(struct site *s);
 /* Parse path against the rule pack r. Returns 0, or -1 with diagnostics in d. */
 int site_load(struct site *s, const char *path, const struct rules *r, struct diag *d);
+/* site_load(), and what a loadable site leaves out, as warnings in w at FILE:LINE:COL: an attribute the
+ * pack says a host needs (partner= on an agent, notify= on PowerScale, ...), a storage system no agent
+ * partners with. */
+int site_load_lint(struct site *s, const char *path, const struct rules *r, struct diag *d, struct diag *w);
 int site_host_find(const struct site *s, const char *name);
 /* The host owning addr (exact address first, then the longest prefix), or -1. */
 int site_lookup(const struct site *s, const uint8_t addr[16]);
