@@ -193,6 +193,48 @@ static char *roles_str(const struct graph *g, int host)
 	return s;
 }
 
+/* The pack's rule that uses proto/port and best fits the two hosts: one whose server role the server
+ * holds (and then whose client role the client holds), else any; -1 when no rule uses the port. */
+static int rule_for_port(const struct graph *g, int ch, int sh, uint8_t proto, uint16_t port)
+{
+	const struct rules *r = g->rules;
+	int best = -1, best_score = -1;
+	for (size_t i = 0; i < r->nedges; i++) {
+		const struct rules_edge *e = &r->edges[i];
+		if (e->level == LEVEL_FORBID)
+			continue;
+		bool uses = false;
+		for (size_t k = 0; k < e->nports && !uses; k++)
+			uses = e->ports[k].proto == proto && e->ports[k].port == port;
+		if (!uses)
+			continue;
+		int score = (sh >= 0 && site_host_has_role(&g->site->hosts[sh], e->server)) * 2 +
+			    (ch >= 0 && site_host_has_role(&g->site->hosts[ch], e->client));
+		if (score > best_score) {
+			best = (int)i;
+			best_score = score;
+		}
+	}
+	return best;
+}
+
+/* "\"ONTAP REST API\" (agent -> ontap-mgmt, when ...)": a rule named for a person. */
+static char *rule_words(const struct graph *g, int ri)
+{
+	const struct rules *r = g->rules;
+	const struct rules_edge *e = &r->edges[ri];
+	char conds[160] = "";
+	size_t len = 0;
+	for (size_t i = 0; i < e->nconds && len < sizeof(conds) - 1; i++) {
+		len += (size_t)snprintf(conds + len, sizeof(conds) - len, "%s%s%s%s", i ? " " : ", when ", e->conds[i].key,
+					e->conds[i].negate ? "!=" : "=", e->conds[i].values[0]);
+		for (size_t k = 1; k < e->conds[i].nvalues && len < sizeof(conds) - 1; k++)
+			len += (size_t)snprintf(conds + len, sizeof(conds) - len, "|%s", e->conds[i].values[k]);
+	}
+	return xasprintf("\"%s\" (%s %s %s%s)", e->requirement, r->roles[e->client].name, e->both_ways ? "<->" : "->",
+			 r->roles[e->server].name, conds);
+}
+
 /* A sentence saying why a flow on a site host matches no expected edge. */
 static char *why_unexpected(const struct cls *c, int ch, int sh, uint8_t proto, uint16_t port, int forbid)
 {
@@ -203,17 +245,18 @@ static char *why_unexpected(const struct cls *c, int ch, int sh, uint8_t proto, 
 	int rev = (ch >= 0) ? graph_find(g, sh < 0 ? GRAPH_INTERNET : sh, ch, proto, port) : -1;
 	char *cr = roles_str(g, ch), *sr = roles_str(g, sh);
 	char *why;
+	int ri = rule_for_port(g, ch, sh, proto, port);
 	if (rev >= 0 && g->edges[rev].level != LEVEL_FORBID) {
 		why = xasprintf("wrong direction: %s/%u is expected from %s to %s (\"%s\"), not the reverse", pn, port, sr,
 				cr, g->rules->edges[g->edges[rev].rule].requirement);
+	} else if (ri >= 0) {
+		/* Name the requirement that uses this port, so the reader sees what was probably meant. */
+		char *rw = rule_words(g, ri);
+		why = xasprintf("%s/%u is the port of %s, but no path of this site expects it from %s to %s", pn, port, rw,
+				cr, sr);
+		free(rw);
 	} else if (graph_has_port(g, proto, port)) {
-		/* Name one requirement that uses this port, so the reader sees what was probably meant. */
-		const char *req = NULL;
-		for (size_t i = 0; i < g->nedges && !req; i++)
-			if (g->edges[i].proto == proto && g->edges[i].port == port && g->edges[i].level != LEVEL_FORBID)
-				req = g->rules->edges[g->edges[i].rule].requirement;
-		why = xasprintf("no rule allows %s/%u from %s to %s (the port is expected for \"%s\")", pn, port, cr, sr,
-				req ? req : "?");
+		why = xasprintf("no rule allows %s/%u from %s to %s (the site uses the port elsewhere)", pn, port, cr, sr);
 	} else {
 		why = xasprintf("%s/%u is not a PeerGFS port and no rule allows it from %s to %s", pn, port, cr, sr);
 	}

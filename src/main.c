@@ -96,9 +96,11 @@ static char *default_rules(void)
 		static const char *const rel[] = {"/../../rules/peergfs.rules", "/../rules/peergfs.rules"};
 		for (size_t i = 0; i < 2; i++) {
 			char *p = xasprintf("%s%s", dir, rel[i]);
-			if (access(p, R_OK) == 0)
-				return p;
+			/* The path a report names the pack by: without the build folder's "../..". */
+			char *real = access(p, R_OK) == 0 ? realpath(p, NULL) : NULL;
 			free(p);
+			if (real)
+				return real;
 		}
 	}
 	return xstrdup(FLOWAUDIT_RULES_DIR "/peergfs.rules");

@@ -371,6 +371,40 @@ static void test_evictions_mark_rows_incomplete(void)
 	free(cmd);
 }
 
+/* What an unexpected row says names the requirement that uses its port, the one that fits the hosts, and
+ * the rule a row came from is named by the pack's own path. */
+static void test_unexpected_rows_name_the_requirement_meant(void)
+{
+	int st;
+	json_t *j = tu_audit_json("-r pcaps/demo.pcap -s rules/demo.site", &st);
+	CU_ASSERT_FATAL(j != NULL);
+	json_t *u;
+	size_t i;
+	bool nfs = false;
+	json_array_foreach(json_object_get(j, "unexpected"), i, u)
+		if (json_integer_value(json_object_get(u, "port")) == 2049) {
+			nfs = true;
+			CU_ASSERT_PTR_NOT_NULL(strstr(str(u, "why"), "is the port of \""));
+			CU_ASSERT_PTR_NULL(strstr(str(u, "why"), "not a PeerGFS port"));
+		}
+	CU_ASSERT(nfs);
+	CU_ASSERT_PTR_NULL(strstr(str(json_array_get(json_object_get(j, "edges"), 0), "rule"), "/../"));
+	json_decref(j);
+	/* agent-ontap to an ONTAP node on 443, reset: ONTAP's REST API was meant (it goes to the SVM's
+	 * management LIF), not the PMC's uploads. */
+	static uint8_t syn[128], rst[128];
+	uint8_t *frames[2] = {syn, rst};
+	size_t lens[2] = {tu_eth_tcp(syn, "198.51.100.11", "203.0.113.20", 40000, 443, 0x02, 1, 0),
+			  tu_eth_tcp(rst, "203.0.113.20", "198.51.100.11", 443, 40000, 0x14, 0, 0)};
+	char *args = xasprintf("-r %s -s rules/demo.site", tu_pcap("ontap443.pcap", frames, lens, 2));
+	j = tu_audit_json(args, &st);
+	CU_ASSERT_FATAL(j != NULL);
+	u = json_array_get(json_object_get(j, "unexpected"), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(str(u, "why"), "\"ONTAP REST API\" (agent -> ontap-mgmt)"));
+	json_decref(j);
+	free(args);
+}
+
 static void test_html_report_lists_findings_with_advice_and_draws_the_graph(void)
 {
 	char *cmd = xasprintf("%s audit -r pcaps/demo.pcap -s rules/demo.site --format html", tu_flowaudit());
@@ -445,5 +479,6 @@ void suite_e2e(void)
 	TU_ADD(s, test_html_report_lists_findings_with_advice_and_draws_the_graph);
 	TU_ADD(s, test_mkpcap_is_deterministic);
 	TU_ADD(s, test_evictions_mark_rows_incomplete);
+	TU_ADD(s, test_unexpected_rows_name_the_requirement_meant);
 	TU_ADD(s, test_json_strings_are_escaped_and_valid_utf8);
 }

@@ -197,3 +197,24 @@ size_t tu_eth_icmp_unreach(uint8_t *buf, const char *router, const char *to, uin
 	memcpy(icmp + 8, orig_ip, quote_len);
 	return off + 8 + quote_len;
 }
+
+const char *tu_pcap(const char *name, uint8_t *const *frames, const size_t *lens, size_t n)
+{
+	size_t total = 24;
+	for (size_t i = 0; i < n; i++)
+		total += 16 + lens[i];
+	uint8_t *b = xmalloc(total), *p = b;
+	uint32_t hdr[6] = {0xa1b2c3d4, 2 | 4 << 16, 0, 0, 65535, 1}; /* little-endian, as the machines here */
+	memcpy(p, hdr, 24);
+	p += 24;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t rec[4] = {1763971200u + (uint32_t)(i / 1000), (uint32_t)(i % 1000) * 1000, (uint32_t)lens[i],
+				   (uint32_t)lens[i]};
+		memcpy(p, rec, 16);
+		memcpy(p + 16, frames[i], lens[i]);
+		p += 16 + lens[i];
+	}
+	const char *path = tu_write(name, b, total);
+	free(b);
+	return path;
+}

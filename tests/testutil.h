@@ -22,6 +22,8 @@ json_t *tu_audit_json(const char *args, int *status);
 /* The edge row of a JSON report with this client address (and port when > 0), or NULL. */
 json_t *tu_edge_by_client(json_t *report, const char *client_addr, int port);
 
+/* A pcap file (Ethernet, microseconds) of n frames, one a millisecond from 1763971200 s; returns its path. */
+const char *tu_pcap(const char *name, uint8_t *const *frames, const size_t *lens, size_t n);
 /* Frames: Ethernet + IPv4/IPv6 + TCP/UDP. Addresses as text. Returns the frame length. */
 size_t tu_eth_tcp(uint8_t *buf, const char *src, const char *dst, uint16_t sport, uint16_t dport, uint8_t flags,
 		  uint32_t seq, size_t payload);
