@@ -382,6 +382,34 @@ void cls_flow(struct cls *c, const struct flow *f, enum flow_verdict v)
 	land(c, hit->kind, hit->idx, f, v);
 }
 
+/* Is there a row for this key already? */
+static bool known_row(const struct cls *c, const struct cls_key *k)
+{
+	struct cls_ix *e;
+	HASH_FIND(hh, c->unexp_ix, k, sizeof(*k), e);
+	return e != NULL;
+}
+
+/* May one more outside client of (server, proto, port) have a row of its own? Counted in the row index
+ * under a key of its own kind (edge -2, no client). */
+static bool name_outside(struct cls *c, const struct cls_key *k)
+{
+	struct cls_key ck = *k;
+	ck.edge = -2;
+	memset(ck.client, 0, 16);
+	struct cls_ix *e;
+	HASH_FIND(hh, c->unexp_ix, &ck, sizeof(ck), e);
+	if (!e) {
+		e = xcalloc(1, sizeof(*e));
+		e->key = ck;
+		HASH_ADD(hh, c->unexp_ix, key, sizeof(e->key), e);
+	}
+	if (e->row >= CLS_OUTSIDE_NAMED)
+		return false;
+	e->row++;
+	return true;
+}
+
 /* Where a (client, server, proto, port) lands under the current graph: site lookups, the graph, the row
  * tables (a row is made if new). *ch gets the client's host. */
 static enum pair_kind locate(struct cls *c, const struct cls_key *pk, int *ch_out, size_t *idx)
@@ -426,18 +454,23 @@ static enum pair_kind locate(struct cls *c, const struct cls_key *pk, int *ch_ou
 		if (rules_ignored(g->rules, proto, port))
 			return PAIR_IGNORED;
 	}
-	/* Clients outside the site are one row per server and port, so that a flood of spoofed sources
-	 * makes one row, not millions (client_addr is then the whole address family, 0.0.0.0/0 or ::/0). */
+	/* Clients outside the site are named, up to CLS_OUTSIDE_NAMED per server and port; past that they
+	 * are one row, so that a flood of spoofed sources makes a few rows, not millions (client_addr is then
+	 * the whole address family, 0.0.0.0/0 or ::/0). */
 	struct cls_key k;
 	memset(&k, 0, sizeof(k));
 	k.edge = -1;
 	k.port = port;
 	k.proto = proto;
-	if (ch >= 0)
-		memcpy(k.client, ca, 16);
-	else if (addr_is_v4(ca))
-		k.client[10] = k.client[11] = 0xff; /* ::ffff:0.0.0.0, the IPv4 family */
 	memcpy(k.server, sa, 16);
+	memcpy(k.client, ca, 16);
+	bool any = false;
+	if (ch < 0 && !known_row(c, &k) && !name_outside(c, &k)) {
+		memset(k.client, 0, 16);
+		if (addr_is_v4(ca))
+			k.client[10] = k.client[11] = 0xff; /* ::ffff:0.0.0.0, the IPv4 family */
+		any = true;
+	}
 	bool added;
 	size_t row = find_or_add(&c->unexp_ix, &k, c->nunexp, &added);
 	if (added) {
@@ -445,7 +478,7 @@ static enum pair_kind locate(struct cls *c, const struct cls_key *pk, int *ch_ou
 		struct cls_unexpected *u = &c->unexp[c->nunexp++];
 		memset(u, 0, sizeof(*u));
 		memcpy(u->client, k.client, 16);
-		u->client_any = ch < 0;
+		u->client_any = any;
 		memcpy(u->server, sa, 16);
 		u->client_host = ch;
 		u->server_host = sh;

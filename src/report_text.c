@@ -120,8 +120,8 @@ static int status_color(enum cls_status s)
  * rule pack's own). */
 static char *fmt_ends(const struct graph *g, int ch, const char *ca, int sh, const char *sa)
 {
-	const char *cn = ch >= 0 ? g->site->hosts[ch].name : ch == GRAPH_INTERNET ? "internet" : "?";
-	const char *sn = sh >= 0 ? g->site->hosts[sh].name : sh == GRAPH_INTERNET ? "internet" : "?";
+	const char *cn = ch >= 0 ? g->site->hosts[ch].name : ch == GRAPH_INTERNET ? "internet" : "outside";
+	const char *sn = sh >= 0 ? g->site->hosts[sh].name : sh == GRAPH_INTERNET ? "internet" : "outside";
 	char *ends = xasprintf("%s %s -> %s %s", cn, ca, sn, sa);
 	char *safe = str_printable(ends);
 	free(ends);

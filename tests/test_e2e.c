@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "flowaudit/classify.h"
 #include "flowaudit/util.h"
 #include "testutil.h"
 
@@ -405,6 +406,40 @@ static void test_unexpected_rows_name_the_requirement_meant(void)
 	free(args);
 }
 
+/* Unexpected attempts from outside the site name their clients, up to CLS_OUTSIDE_NAMED per server and
+ * port; the rest are one row that counts them (a flood of spoofed sources stays a few rows). */
+static void test_outside_clients_are_named_up_to_a_bound(void)
+{
+	enum { N = CLS_OUTSIDE_NAMED + 4 };
+	static uint8_t buf[N][128];
+	uint8_t *frames[N];
+	size_t lens[N];
+	for (int i = 0; i < N; i++) {
+		char src[32];
+		snprintf(src, sizeof(src), "203.0.113.%d", 200 + i);
+		frames[i] = buf[i];
+		lens[i] = tu_eth_tcp(buf[i], src, "198.51.100.11", (uint16_t)(40000 + i), 9883, 0x02, 1, 0);
+	}
+	char *args = xasprintf("-r %s -s rules/demo.site", tu_pcap("outside.pcap", frames, lens, N));
+	int st;
+	json_t *j = tu_audit_json(args, &st);
+	CU_ASSERT_FATAL(j != NULL);
+	json_t *u;
+	size_t i, named = 0, rest = 0;
+	json_array_foreach(json_object_get(j, "unexpected"), i, u) {
+		if (json_integer_value(json_object_get(u, "port")) != 9883)
+			continue;
+		if (!strcmp(str(u, "client_addr"), "0.0.0.0/0"))
+			rest += (size_t)json_integer_value(json_object_get(u, "attempts"));
+		else if (!strncmp(str(u, "client_addr"), "203.0.113.2", 11))
+			named++;
+	}
+	CU_ASSERT_EQUAL(named, CLS_OUTSIDE_NAMED);
+	CU_ASSERT_EQUAL(rest, N - CLS_OUTSIDE_NAMED);
+	json_decref(j);
+	free(args);
+}
+
 static void test_html_report_lists_findings_with_advice_and_draws_the_graph(void)
 {
 	char *cmd = xasprintf("%s audit -r pcaps/demo.pcap -s rules/demo.site --format html", tu_flowaudit());
@@ -480,5 +515,6 @@ void suite_e2e(void)
 	TU_ADD(s, test_mkpcap_is_deterministic);
 	TU_ADD(s, test_evictions_mark_rows_incomplete);
 	TU_ADD(s, test_unexpected_rows_name_the_requirement_meant);
+	TU_ADD(s, test_outside_clients_are_named_up_to_a_bound);
 	TU_ADD(s, test_json_strings_are_escaped_and_valid_utf8);
 }

@@ -29,10 +29,13 @@ struct cls_row {
 	enum cls_reason reason;
 };
 
+#define CLS_OUTSIDE_NAMED 16 /* clients outside the site named per server and port; the rest are one row */
+
 struct cls_unexpected {
 	uint8_t client[16], server[16];
 	int client_host, server_host; /* site host indices, or -1 */
-	bool client_any;        /* clients outside the site, aggregated (client is 0.0.0.0/0 or ::/0) */
+	bool client_any;        /* clients outside the site past the CLS_OUTSIDE_NAMED named ones, aggregated
+				 * (client is 0.0.0.0/0 or ::/0) */
 	uint8_t proto;
 	uint16_t port;
 	char *why;
