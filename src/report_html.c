@@ -28,21 +28,36 @@ static const char *status_color(enum cls_status s)
 	return c[s];
 }
 
-/* An nft rule that would let this path through, for the firewall's forward chain. */
-static void nft_rule(FILE *out, const char *ca, const char *sa, uint8_t proto, uint16_t port, bool v4)
+/* The rules that would let this path through: nftables on a Linux router or host (inserted, so that it
+ * comes before a final drop, into the chain the admin names), and Windows Defender Firewall on the server
+ * when it is a Windows host (a Peer Agent for SMB, the PMC, a CEE host). */
+static void open_rules(FILE *out, const char *requirement, const char *ca, const char *sa, uint8_t proto,
+		       uint16_t port, bool v4)
 {
-	fprintf(out, "<code>nft add rule inet filter forward %s saddr ", v4 ? "ip" : "ip6");
+	bool any_server = !strcmp(sa, "0.0.0.0/0") || !strcmp(sa, "::/0");
+	fprintf(out, "<br>nftables (replace <code>inet filter forward</code> with the family, table and chain of "
+		     "your ruleset: <code>nft list ruleset</code>; <code>input</code> on the server itself): "
+		     "<code>nft insert rule inet filter forward %s saddr ", v4 ? "ip" : "ip6");
 	esc(out, ca);
-	if (strcmp(sa, "0.0.0.0/0") && strcmp(sa, "::/0")) {
+	if (!any_server) {
 		fprintf(out, " %s daddr ", v4 ? "ip" : "ip6");
 		esc(out, sa);
 	}
-	fprintf(out, " %s dport %u accept</code>", rep_proto(proto), port);
+	fprintf(out, " %s dport %u ct state new accept</code>", rep_proto(proto), port);
+	if (any_server)
+		return;
+	fputs("<br>Windows Defender Firewall on the server (elevated PowerShell): <code>New-NetFirewallRule "
+	      "-DisplayName &quot;PeerGFS: ", out);
+	esc(out, requirement);
+	fprintf(out, "&quot; -Direction Inbound -Protocol %s -LocalPort %u -RemoteAddress ", proto == 17 ? "UDP" : "TCP",
+		port);
+	esc(out, ca);
+	fputs(" -Action Allow</code>", out);
 }
 
 /* What a network engineer should do about a finding. */
-static void advice(FILE *out, enum cls_status st, enum cls_reason why, const char *ca, const char *sa, uint8_t proto,
-		   uint16_t port, bool v4)
+static void advice(FILE *out, enum cls_status st, enum cls_reason why, const char *requirement, const char *ca,
+		   const char *sa, uint8_t proto, uint16_t port, bool v4)
 {
 	switch (st) {
 	case CLS_BLOCKED:
@@ -59,7 +74,7 @@ static void advice(FILE *out, enum cls_status st, enum cls_reason why, const cha
 		else
 			fputs("The SYNs went unanswered: a firewall drops them, or the server is down. Allow the path: ",
 			      out);
-		nft_rule(out, ca, sa, proto, port, v4);
+		open_rules(out, requirement, ca, sa, proto, port, v4);
 		if (st == CLS_DEGRADED)
 			fputs(" Some attempts succeeded: look for one of several firewalls or servers behind a load "
 			      "balancer.", out);
@@ -68,7 +83,7 @@ static void advice(FILE *out, enum cls_status st, enum cls_reason why, const cha
 		fputs("No attempt was seen. Make sure the sensor sees this path (a blocked inbound path leaves no "
 		      "packet on the server's side), that the product is configured to use it (brokers, FPolicy "
 		      "engine, CEE, syslog target), then allow it: ", out);
-		nft_rule(out, ca, sa, proto, port, v4);
+		open_rules(out, requirement, ca, sa, proto, port, v4);
 		break;
 	case CLS_UNVERIFIED:
 		fputs("The capture cannot tell the outcome (one direction only, or it ended right after the attempt). "
@@ -207,7 +222,8 @@ static void row_cells(FILE *out, const struct report *rp, const struct cls_row *
 		(unsigned long long)r->n.established, (unsigned long long)r->n.attempts);
 	if (with_advice) {
 		fputs("<td>", out);
-		advice(out, r->status, r->reason, ca, sa, e->proto, e->port, addr_is_v4(r->client.a));
+		advice(out, r->status, r->reason, g->rules->edges[e->rule].requirement, ca, sa, e->proto, e->port,
+		       addr_is_v4(r->client.a));
 		fputs("</td>", out);
 	}
 	fputs("</tr>\n", out);
@@ -257,8 +273,12 @@ static int audit_html(FILE *out, const struct report *rp)
 		else
 			addr_str(u->client, ca);
 		addr_str(u->server, sa);
-		fprintf(out, "<tr><td>%s</td><td>%s &rarr; %s</td><td>%s/%u</td><td>%llu</td><td>", cls_status_name(u->status),
-			ca, sa, rep_proto(u->proto), u->port, (unsigned long long)u->n.attempts);
+		fprintf(out, "<tr><td>%s</td><td>", cls_status_name(u->status));
+		esc(out, u->client_host >= 0 ? rp->g->site->hosts[u->client_host].name : "outside");
+		fprintf(out, " <small>%s</small> &rarr; ", ca);
+		esc(out, u->server_host >= 0 ? rp->g->site->hosts[u->server_host].name : "outside");
+		fprintf(out, " <small>%s</small></td><td>%s/%u</td><td>%llu</td><td>", sa, rep_proto(u->proto), u->port,
+			(unsigned long long)u->n.attempts);
 		esc(out, u->why);
 		fputs("</td></tr>\n", out);
 	}

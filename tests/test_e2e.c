@@ -448,8 +448,14 @@ static void test_html_report_lists_findings_with_advice_and_draws_the_graph(void
 	CU_ASSERT(strncmp(out, "<!DOCTYPE html>", 15) == 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "</html>"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "<svg"));
-	/* the dropped FPolicy path, with the rule that would open it */
-	CU_ASSERT_PTR_NOT_NULL(strstr(out, "nft add rule inet filter forward ip saddr 203.0.113.21 ip daddr 198.51.100.11 tcp dport 9883 accept"));
+	/* the dropped FPolicy path, with the rules that would open it: inserted before a final drop, and on
+	 * the Windows agent itself */
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "nft insert rule inet filter forward ip saddr 203.0.113.21 ip daddr 198.51.100.11 tcp dport 9883 ct state new accept"));
+	CU_ASSERT_PTR_NULL(strstr(out, "nft add rule"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "New-NetFirewallRule -DisplayName &quot;PeerGFS: ONTAP FPolicy notifications&quot; "
+					   "-Direction Inbound -Protocol TCP -LocalPort 9883 -RemoteAddress 203.0.113.21 -Action Allow"));
+	/* unexpected flows name their hosts */
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "<td>agent-unityh <small>198.51.100.16</small> &rarr; pmc1 <small>192.0.2.10</small></td>"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "ONTAP FPolicy notifications"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "plain-text broker link (61616)"));
 	/* the arrow from ontap1-n2 to agent-ontap is drawn red (blocked) */
