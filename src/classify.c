@@ -208,7 +208,8 @@ static int rule_for_port(const struct graph *g, int ch, int sh, uint8_t proto, u
 			uses = e->ports[k].proto == proto && e->ports[k].port == port;
 		if (!uses)
 			continue;
-		int score = (sh >= 0 && site_host_has_role(&g->site->hosts[sh], e->server)) * 2 +
+		bool server_fits = sh >= 0 ? site_host_has_role(&g->site->hosts[sh], e->server) : e->server == RULES_ROLE_INTERNET;
+		int score = server_fits * 2 +
 			    (ch >= 0 && site_host_has_role(&g->site->hosts[ch], e->client));
 		if (score > best_score) {
 			best = (int)i;

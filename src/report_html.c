@@ -101,25 +101,19 @@ struct node {
 	double x, y;
 };
 
-/* Column of a host in the drawing: storage, agents, management, admins and the internet. */
+#define DRAW_COLUMNS 4 /* the pack's role groups, the last also taking what follows it and the internet */
+
+/* Column of a host in the drawing: the display group (rules: role ... group) of its first role that has
+ * one, in the order the pack names the groups; the internet in the last column. */
 static int column_of(const struct graph *g, int host)
 {
 	if (host == GRAPH_INTERNET)
-		return 3;
+		return DRAW_COLUMNS - 1;
 	const struct site_host *h = &g->site->hosts[host];
-	static const char *const cols[][6] = {
-		{"nutanix-files", "ontap-node", "ontap-mgmt", "ontap-data", "powerscale", "unity"},
-		{"agent", "mds", "edge", "cee", NULL, NULL},
-		{"pmc", "broker", "peeriq", NULL, NULL, NULL},
-		{"client", NULL, NULL, NULL, NULL, NULL},
-	};
-	for (int c = 0; c < 4; c++)
-		for (int k = 0; k < 6 && cols[c][k]; k++)
-			if (site_host_has_role(h, rules_role_find(g->rules, cols[c][k])))
-				return c;
-	if (site_host_has_role(h, rules_role_find(g->rules, "powerstore")))
-		return 0;
-	return 1;
+	for (size_t r = 1; r < g->rules->nroles; r++)
+		if (site_host_has_role(h, (int)r) && g->rules->roles[r].group >= 0)
+			return g->rules->roles[r].group < DRAW_COLUMNS ? g->rules->roles[r].group : DRAW_COLUMNS - 1;
+	return 1 < DRAW_COLUMNS ? 1 : 0;
 }
 
 static void draw(FILE *out, const struct report *rp)
@@ -132,7 +126,7 @@ static void draw(FILE *out, const struct report *rp)
 		return;
 	}
 	struct node *nodes = xcalloc(nh + 1, sizeof(*nodes));
-	int per_col[4] = {0};
+	int per_col[DRAW_COLUMNS] = {0};
 	for (size_t i = 0; i <= nh; i++) {
 		nodes[i].host = i < nh ? (int)i : GRAPH_INTERNET;
 		nodes[i].column = column_of(g, nodes[i].host);
@@ -140,17 +134,24 @@ static void draw(FILE *out, const struct report *rp)
 		nodes[i].x = 110 + 260.0 * nodes[i].column;
 	}
 	int rows = 0;
-	for (int k = 0; k < 4; k++)
+	for (int k = 0; k < DRAW_COLUMNS; k++)
 		rows = per_col[k] > rows ? per_col[k] : rows;
 	int height = 60 + 34 * rows;
 	fprintf(out, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"1060\" height=\"%d\" font-family=\"sans-serif\" "
 		     "font-size=\"11\">\n<defs><marker id=\"a\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"6\" "
 		     "markerHeight=\"6\" orient=\"auto\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#555\"/></marker></defs>\n",
 		height);
-	static const char *const titles[] = {"storage", "agents", "management", "admins, internet"};
-	for (int k = 0; k < 4; k++)
-		fprintf(out, "<text x=\"%d\" y=\"18\" text-anchor=\"middle\" font-weight=\"bold\">%s</text>\n", 110 + 260 * k,
-			titles[k]);
+	/* The columns' titles: the pack's group names, the last column also holding the internet. */
+	for (int k = 0; k < DRAW_COLUMNS; k++) {
+		fprintf(out, "<text x=\"%d\" y=\"18\" text-anchor=\"middle\" font-weight=\"bold\">", 110 + 260 * k);
+		for (size_t gi = (size_t)k; gi < g->rules->ngroups && (gi == (size_t)k || k == DRAW_COLUMNS - 1); gi++) {
+			fputs(gi > (size_t)k ? ", " : "", out);
+			esc(out, g->rules->groups[gi]);
+		}
+		if (k == DRAW_COLUMNS - 1)
+			fputs((size_t)k < g->rules->ngroups ? ", internet" : "internet", out);
+		fputs("</text>\n", out);
+	}
 	/* One arrow per (client, server) pair with its worst required status. */
 	for (size_t i = 0; i < c->nrows; i++) {
 		const struct cls_row *r = &c->rows[i];

@@ -141,6 +141,7 @@ void rules_init(struct rules *r)
 	GROW(r->roles, r->cap_roles, 0);
 	r->roles[0].name = xstrdup("internet");
 	r->roles[0].desc = xstrdup("any address outside the site");
+	r->roles[0].group = -1;
 	r->nroles = 1;
 }
 
@@ -200,6 +201,9 @@ void rules_free(struct rules *r)
 		free(a->file);
 	}
 	free(r->attrs);
+	for (size_t i = 0; i < r->ngroups; i++)
+		free(r->groups[i]);
+	free(r->groups);
 	for (size_t i = 0; i < r->nloaded; i++)
 		free(r->loaded[i]);
 	free(r->roles);
@@ -600,15 +604,34 @@ static void parse_role(struct parser *p)
 		return;
 	}
 	const struct lex_tok *desc = expect(p, LEX_STRING, "a quoted description");
-	if (!desc || !end_of_statement(p))
+	if (!desc)
+		return;
+	/* group NAME: where reports draw the role's hosts (storage, agents, management, ...). */
+	const struct lex_tok *gt = NULL, *t = peek(p);
+	if (t && t->type == LEX_WORD && strcmp(t->s, "group") == 0) {
+		p->pos++;
+		if (!(gt = expect_ident(p, "a group name")))
+			return;
+	}
+	if (!end_of_statement(p))
 		return;
 	if (p->r->nroles >= RULES_MAX_ROLES) {
 		err_tok(p, name, "too many roles (at most %d)", RULES_MAX_ROLES);
 		return;
 	}
+	int group = -1;
+	for (size_t i = 0; gt && i < p->r->ngroups && group < 0; i++)
+		if (strcmp(p->r->groups[i], gt->s) == 0)
+			group = (int)i;
+	if (gt && group < 0) {
+		p->r->groups = xrealloc(p->r->groups, (p->r->ngroups + 1) * sizeof(char *));
+		p->r->groups[p->r->ngroups] = xstrdup(gt->s);
+		group = (int)p->r->ngroups++;
+	}
 	GROW(p->r->roles, p->r->cap_roles, p->r->nroles);
 	p->r->roles[p->r->nroles].name = xstrdup(name->s);
 	p->r->roles[p->r->nroles].desc = xstrdup(desc->s);
+	p->r->roles[p->r->nroles].group = group;
 	p->r->nroles++;
 }
 

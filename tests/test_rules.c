@@ -221,9 +221,9 @@ static void test_lint_cli_points_at_the_broken_token_and_exits_2(void)
 	char *out, *err;
 	int st = tu_run(cmd, &out, &err);
 	CU_ASSERT_EQUAL(st, 2);
-	char *want = xasprintf("%s:2:24: error: unknown role 'brokr'; did you mean 'broker'? (pmc, broker, agent, ", p);
+	char *want = xasprintf("%s:2:24: error: unknown role 'brokr'; did you mean 'broker'? (nutanix-files, ", p);
 	CU_ASSERT_NSTRING_EQUAL(err, want, strlen(want));
-	CU_ASSERT_PTR_NOT_NULL(strstr(err, ", powerstore)\n    host a2 192.0.2.2 role=brokr\n                           ^^^^^\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, ", client)\n    host a2 192.0.2.2 role=brokr\n                           ^^^^^\n"));
 	free(want);
 	free(cmd);
 	free(out);

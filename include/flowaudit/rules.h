@@ -58,6 +58,7 @@ struct rules_param {
 struct rules_role {
 	char *name;
 	char *desc;
+	int group;              /* index into rules.groups: where reports draw its hosts; -1 when none */
 };
 
 struct rules_service {
@@ -86,6 +87,8 @@ struct rules {
 	size_t nignores, cap_ignores;
 	struct rules_attr *attrs;
 	size_t nattrs, cap_attrs;
+	char **groups;          /* role display groups, in the order the pack names them ("group" on a role) */
+	size_t ngroups;
 	char **loaded;          /* real paths already read, so an include is read once */
 	size_t nloaded, cap_loaded;
 };
