@@ -71,6 +71,8 @@ int rules_print_vocabulary(FILE *out, const struct rules *r)
 				a->list ? "s, comma-separated" : "");
 		} else if (a->ref == REF_HOST) {
 			fprintf(out, "; the name%s of a host%s", a->list ? "s" : "", a->list ? ", comma-separated" : "");
+			if (a->gives_role > 0)
+				fprintf(out, ", which then plays `%s`", r->roles[a->gives_role].name);
 		} else if (a->ref == REF_NAMES_SYSTEM) {
 			fputs("; a name shared by the hosts of one storage system", out);
 		}
@@ -663,7 +665,7 @@ static void parse_attr(struct parser *p)
 		err_tok(p, name, "'%s' is already declared", name->s);
 		return;
 	}
-	struct rules_attr a = {.ref_role = -1};
+	struct rules_attr a = {.ref_role = -1, .gives_role = -1};
 	const struct lex_tok *d = expect(p, LEX_STRING, "a description in quotes");
 	if (!d)
 		return;
@@ -722,6 +724,12 @@ static void parse_attr(struct parser *p)
 					ok = false;
 				}
 			}
+		} else if (strcmp(t->s, "gives") == 0) {
+			const struct lex_tok *v = expect(p, LEX_WORD, "a role");
+			a.gives_role = v ? rules_role_find(p->r, v->s) : -1;
+			if (v && a.gives_role <= RULES_ROLE_INTERNET)
+				err_tok(p, v, "unknown role '%s'", v->s);
+			ok = a.gives_role > RULES_ROLE_INTERNET;
 		} else if (strcmp(t->s, "required") == 0) {
 			struct rules_require rq = {0};
 			const struct lex_tok *w = peek(p);
@@ -752,7 +760,7 @@ static void parse_attr(struct parser *p)
 			GROW(a.reqs, cap_reqs, a.nreqs);
 			a.reqs[a.nreqs++] = rq;
 		} else {
-			static const char *const words_ok[] = {"on", "values", "list", "default", "refs", "names", "required"};
+			static const char *const words_ok[] = {"on", "values", "list", "default", "refs", "names", "gives", "required"};
 			suggest_from(p, t, "attribute clause", t->s, words_ok, sizeof(words_ok) / sizeof(words_ok[0]));
 			ok = false;
 		}
@@ -765,6 +773,10 @@ static void parse_attr(struct parser *p)
 			err_tok(p, name, "the default '%s' of '%s' is not one of its values", a.def, name->s);
 			ok = false;
 		}
+	}
+	if (ok && a.gives_role > 0 && a.ref != REF_HOST) {
+		err_tok(p, name, "'gives' goes with 'refs host': the host named takes the role");
+		ok = false;
 	}
 	if (ok && !a.site_setting && !a.roles) {
 		err_tok(p, name, "'%s': say which hosts take it ('on ROLE,...') or 'on site'", name->s);

@@ -581,7 +581,6 @@ static bool host_exists(struct sp *p, const char *name, const char **why)
 
 static void resolve(struct sp *p)
 {
-	int cee_role = rules_role_find(p->r, "cee");
 	for (size_t i = 0; i < p->s->nhosts; i++) {
 		const char *sys = site_attr(&p->s->hosts[i], "system");
 		if (sys && name_ix_find(p->systems, sys) < 0)
@@ -617,11 +616,15 @@ static void resolve(struct sp *p)
 				v = comma + 1;
 			}
 		}
-		/* The host a storage system names with cee= runs CEE, whatever else it is. */
-		const char *cee = site_attr(h, "cee");
-		int ch = cee ? site_host_find(p->s, cee) : -1;
-		if (ch >= 0 && cee_role >= 0)
-			p->s->hosts[ch].roles |= (uint64_t)1 << cee_role;
+		/* A host another names takes the role the pack says it then plays (cee= names the host running
+		 * CEE, whatever else it is: attr cee ... refs host gives cee). */
+		for (size_t a = 0; a < p->r->nattrs; a++) {
+			const struct rules_attr *at = &p->r->attrs[a];
+			const char *v = at->gives_role > 0 && at->ref == REF_HOST ? site_attr(h, at->key) : NULL;
+			int x = v ? site_host_find(p->s, v) : -1;
+			if (x >= 0)
+				p->s->hosts[x].roles |= (uint64_t)1 << at->gives_role;
+		}
 	}
 }
 

@@ -119,6 +119,7 @@ struct rules_attr {
 	size_t nreqs;
 	enum rules_ref ref;     /* what the value names */
 	int ref_role;           /* REF_ROLE: a host with this role */
+	int gives_role;         /* REF_HOST: the role the named host takes ("gives ROLE"), or -1 */
 	char *file;
 	int line;
 };
