@@ -383,6 +383,18 @@ void cls_flow(struct cls *c, const struct flow *f, enum flow_verdict v)
 	land(c, hit->kind, hit->idx, f, v);
 }
 
+/* A host all of whose roles the pack keeps apart (role ... apart): known, but not part of the product. */
+static bool host_apart(const struct graph *g, int h)
+{
+	if (h < 0)
+		return false;
+	uint64_t roles = g->site->hosts[h].roles;
+	for (size_t r = 1; r < g->rules->nroles; r++)
+		if (roles >> r & 1 && !g->rules->roles[r].apart)
+			return false;
+	return roles != 0;
+}
+
 /* Is there a row for this key already? */
 static bool known_row(const struct cls *c, const struct cls_key *k)
 {
@@ -449,7 +461,8 @@ static enum pair_kind locate(struct cls *c, const struct cls_key *pk, int *ch_ou
 	}
 	bool forbidden = e >= 0;
 	bool both_site = ch >= 0 && sh >= 0;
-	if (!forbidden && !graph_has_port(g, proto, port)) {
+	bool apart = !forbidden && (host_apart(g, ch) || host_apart(g, sh));
+	if (!forbidden && !apart && !graph_has_port(g, proto, port)) {
 		if (!both_site)
 			return PAIR_OUTSIDE;
 		if (rules_ignored(g->rules, proto, port))
@@ -485,7 +498,8 @@ static enum pair_kind locate(struct cls *c, const struct cls_key *pk, int *ch_ou
 		u->server_host = sh;
 		u->proto = proto;
 		u->port = port;
-		u->why = why_unexpected(c, ch, sh, proto, port, forbidden ? e : -1);
+		u->apart = apart;
+		u->why = apart ? xstrdup("a known host outside PeerGFS") : why_unexpected(c, ch, sh, proto, port, forbidden ? e : -1);
 	}
 	*idx = row;
 	return PAIR_UNEXPECTED;
@@ -824,9 +838,11 @@ void cls_finish(struct cls *c)
 		else
 			c->optional[r->status]++;
 	}
+	c->nknown = 0;
 	for (size_t i = 0; i < c->nunexp; i++) {
 		struct cls_unexpected *u = &c->unexp[i];
 		judge(&u->n, &u->status, &u->reason);
+		c->nknown += u->apart;
 	}
 	free_pairs(c); /* its indices are about to change */
 	sort_graph = g;
@@ -840,7 +856,7 @@ void cls_finish(struct cls *c)
 
 bool cls_has_findings(const struct cls *c)
 {
-	return c->nunexp || c->summary[CLS_BLOCKED] || c->summary[CLS_DEGRADED] || c->summary[CLS_MISSING] ||
+	return c->nunexp > c->nknown || c->summary[CLS_BLOCKED] || c->summary[CLS_DEGRADED] || c->summary[CLS_MISSING] ||
 	       c->summary[CLS_UNVERIFIED];
 }
 

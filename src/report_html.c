@@ -251,7 +251,7 @@ static int audit_html(FILE *out, const struct report *rp)
 	for (int s = 0; s < CLS_NSTATUS; s++)
 		fprintf(out, "<span class=\"badge\" style=\"background:%s\">%zu %s</span>", status_color((enum cls_status)s),
 			c->summary[s], cls_status_name((enum cls_status)s));
-	fprintf(out, "<span class=\"badge\" style=\"background:#37474f\">%zu unexpected</span></p>\n", c->nunexp);
+	fprintf(out, "<span class=\"badge\" style=\"background:#37474f\">%zu unexpected</span></p>\n", c->nunexp - c->nknown);
 	for (size_t i = 0; i < res->nwarnings; i++) {
 		fputs("<p><b>Warning:</b> ", out);
 		esc(out, res->warnings[i]);
@@ -268,6 +268,8 @@ static int audit_html(FILE *out, const struct report *rp)
 	      "<th>tries</th><th>why</th></tr>\n", out);
 	for (size_t i = 0; i < c->nunexp; i++) {
 		const struct cls_unexpected *u = &c->unexp[i];
+		if (u->apart)
+			continue; /* known hosts outside the product: counted in the JSON and text reports */
 		char ca[50], sa[50];
 		if (u->client_any)
 			strcpy(ca, addr_is_v4(u->client) ? "0.0.0.0/0" : "::/0");

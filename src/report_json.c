@@ -428,6 +428,30 @@ static void put_counts(struct jw *w, const struct cls_counts *n)
 	kv_ts(w, "last_seen", n->last_ns);
 }
 
+static void status_reason(struct jw *w, enum cls_status st, enum cls_reason why);
+static void host_name(struct jw *w, const char *key, const struct graph *g, int host);
+
+static void unexpected_row(struct jw *w, const struct graph *g, const struct cls_unexpected *u)
+{
+	doc_elem(w);
+	jw_open(w, '{');
+	jw_key(w, "client_addr");
+	if (u->client_any)
+		jw_str(w, addr_is_v4(u->client) ? "0.0.0.0/0" : "::/0");
+	else
+		jw_addr(w, u->client);
+	jw_key(w, "server_addr");
+	jw_addr(w, u->server);
+	host_name(w, "client", g, u->client_host);
+	host_name(w, "server", g, u->server_host);
+	kv_str(w, "proto", rep_proto(u->proto));
+	kv_int(w, "port", u->port);
+	kv_str(w, "why", u->why);
+	status_reason(w, u->status, u->reason);
+	put_counts(w, &u->n);
+	jw_close(w, '}');
+}
+
 static void status_reason(struct jw *w, enum cls_status st, enum cls_reason why)
 {
 	kv_str(w, "status", cls_status_name(st));
@@ -522,7 +546,7 @@ static void summary_json(struct jw *w, const struct cls *c)
 	jw_open(w, '{');
 	for (int s = 0; s < CLS_NSTATUS; s++)
 		kv_u64(w, cls_status_name((enum cls_status)s), c->summary[s]);
-	kv_u64(w, "unexpected", c->nunexp);
+	kv_u64(w, "unexpected", c->nunexp - c->nknown);
 	jw_key(w, "optional");
 	jw_open(w, '{');
 	for (int s = 0; s < CLS_NSTATUS; s++)
@@ -532,6 +556,12 @@ static void summary_json(struct jw *w, const struct cls *c)
 	jw_close(w, '}');
 	kv_u64(w, "ignored_flows", c->ignored);
 	kv_u64(w, "outside_flows", c->outside);
+	if (c->nknown) {
+		uint64_t known = 0;
+		for (size_t i = 0; i < c->nunexp; i++)
+			known += c->unexp[i].apart ? c->unexp[i].n.attempts : 0;
+		kv_u64(w, "known_flows", known);
+	}
 	size_t incomplete = cls_incomplete_rows(c);
 	if (incomplete)
 		kv_u64(w, "incomplete_rows", incomplete);
@@ -582,28 +612,16 @@ static int audit_json(FILE *out, const struct report *rp)
 	}
 	doc_array_end(&w);
 
-	doc_array(&w, "unexpected");
-	for (size_t i = 0; i < c->nunexp; i++) {
-		const struct cls_unexpected *u = &c->unexp[i];
-		doc_elem(&w);
-		jw_open(&w, '{');
-		jw_key(&w, "client_addr");
-		if (u->client_any)
-			jw_str(&w, addr_is_v4(u->client) ? "0.0.0.0/0" : "::/0");
-		else
-			jw_addr(&w, u->client);
-		jw_key(&w, "server_addr");
-		jw_addr(&w, u->server);
-		host_name(&w, "client", g, u->client_host);
-		host_name(&w, "server", g, u->server_host);
-		kv_str(&w, "proto", rep_proto(u->proto));
-		kv_int(&w, "port", u->port);
-		kv_str(&w, "why", u->why);
-		status_reason(&w, u->status, u->reason);
-		put_counts(&w, &u->n);
-		jw_close(&w, '}');
+	/* Unexpected rows; then, only when there are any, the flows of known hosts outside the product. */
+	for (int apart = 0; apart < 2; apart++) {
+		if (apart && !c->nknown)
+			break;
+		doc_array(&w, apart ? "known" : "unexpected");
+		for (size_t i = 0; i < c->nunexp; i++)
+			if (c->unexp[i].apart == (apart != 0))
+				unexpected_row(&w, g, &c->unexp[i]);
+		doc_array_end(&w);
 	}
-	doc_array_end(&w);
 
 	if (rp->flows) {
 		doc_array(&w, "flows");

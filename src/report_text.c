@@ -163,9 +163,35 @@ static void edge_rows(struct table *t, const struct report *rp, bool findings, b
 	}
 }
 
-static int audit_text(FILE *out, const struct report *rp)
+/* The unexpected rows, or those of known hosts outside the product (apart). */
+static void unexpected_rows(struct table *t, const struct report *rp, bool apart)
 {
 	const struct graph *g = rp->g;
+	const struct cls *c = &rp->res->cls;
+	for (size_t i = 0; i < c->nunexp; i++) {
+		const struct cls_unexpected *u = &c->unexp[i];
+		if (u->apart != apart)
+			continue;
+		char ca[50], sa[50];
+		if (u->client_any)
+			strcpy(ca, addr_is_v4(u->client) ? "0.0.0.0/0" : "::/0");
+		else
+			addr_str(u->client, ca);
+		addr_str(u->server, sa);
+		char *ends = fmt_ends(g, u->client_host, ca, u->server_host, sa);
+		char *port = xasprintf("%s/%u", rep_proto(u->proto), u->port);
+		char *tries = fmt_tries(&u->n);
+		const char *why = cls_reason_name(u->reason);
+		row(t, apart ? 4 : 1, cls_status_name(u->status), why ? why : "", ends, port, tries, apart ? NULL : u->why,
+		    NULL);
+		free(ends);
+		free(port);
+		free(tries);
+	}
+}
+
+static int audit_text(FILE *out, const struct report *rp)
+{
 	const struct audit_result *res = rp->res;
 	const struct cls *c = &res->cls;
 	bool col = rp->color;
@@ -192,25 +218,9 @@ static int audit_text(FILE *out, const struct report *rp)
 		edge_rows(&t, rp, true, true);
 		print_table(out, &t, col);
 	}
-	if (c->nunexp) {
-		fprintf(out, "\nUnexpected flows (%zu):\n", c->nunexp);
-		for (size_t i = 0; i < c->nunexp; i++) {
-			const struct cls_unexpected *u = &c->unexp[i];
-			char ca[50], sa[50];
-			if (u->client_any)
-				strcpy(ca, addr_is_v4(u->client) ? "0.0.0.0/0" : "::/0");
-			else
-				addr_str(u->client, ca);
-			addr_str(u->server, sa);
-			char *ends = fmt_ends(g, u->client_host, ca, u->server_host, sa);
-			char *port = xasprintf("%s/%u", rep_proto(u->proto), u->port);
-			char *tries = fmt_tries(&u->n);
-			const char *why = cls_reason_name(u->reason);
-			row(&t, 1, cls_status_name(u->status), why ? why : "", ends, port, tries, u->why, NULL);
-			free(ends);
-			free(port);
-			free(tries);
-		}
+	if (c->nunexp > c->nknown) {
+		fprintf(out, "\nUnexpected flows (%zu):\n", c->nunexp - c->nknown);
+		unexpected_rows(&t, rp, false);
 		print_table(out, &t, col);
 	}
 	if (c->summary[CLS_OK]) {
@@ -227,6 +237,11 @@ static int audit_text(FILE *out, const struct report *rp)
 		edge_rows(&t, rp, false, false);
 		print_table(out, &t, col);
 	}
+	if (c->nknown) {
+		fprintf(out, "\nKnown hosts outside PeerGFS (%zu address pairs, not findings):\n", c->nknown);
+		unexpected_rows(&t, rp, true);
+		print_table(out, &t, col);
+	}
 	fprintf(out, "\nCapture: %llu packets, %llu decoded, %llu skipped; %llu flows, %llu SPAN duplicates, "
 		"%llu evicted; %llu flows ignored by rule, %llu outside the graph\n",
 		(unsigned long long)res->packets, (unsigned long long)res->decoded, (unsigned long long)res->skipped,
@@ -239,7 +254,7 @@ static int audit_text(FILE *out, const struct report *rp)
 		fprintf(out, "Incomplete: %zu rows lost attempts to --max-flows evictions before they settled\n", incomplete);
 	fprintf(out, "Summary: %zu ok, %zu degraded, %zu blocked, %zu missing, %zu unverified, %zu unexpected\n",
 		c->summary[CLS_OK], c->summary[CLS_DEGRADED], c->summary[CLS_BLOCKED], c->summary[CLS_MISSING],
-		c->summary[CLS_UNVERIFIED], c->nunexp);
+		c->summary[CLS_UNVERIFIED], c->nunexp - c->nknown);
 	return ferror(out) ? -1 : 0;
 }
 

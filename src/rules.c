@@ -614,7 +614,12 @@ static void parse_role(struct parser *p)
 		p->pos++;
 		if (!(gt = expect_ident(p, "a group name")))
 			return;
+		t = peek(p);
 	}
+	/* apart: its hosts are known, but not part of the product: their flows are listed apart. */
+	bool apart = t && t->type == LEX_WORD && strcmp(t->s, "apart") == 0;
+	if (apart)
+		p->pos++;
 	if (!end_of_statement(p))
 		return;
 	if (p->r->nroles >= RULES_MAX_ROLES) {
@@ -634,6 +639,7 @@ static void parse_role(struct parser *p)
 	p->r->roles[p->r->nroles].name = xstrdup(name->s);
 	p->r->roles[p->r->nroles].desc = xstrdup(desc->s);
 	p->r->roles[p->r->nroles].group = group;
+	p->r->roles[p->r->nroles].apart = apart;
 	p->r->nroles++;
 }
 

@@ -440,6 +440,40 @@ static void test_outside_clients_are_named_up_to_a_bound(void)
 	free(args);
 }
 
+/* A host declared role=other (a domain controller) is known: its flows with PeerGFS hosts are listed
+ * apart, not unexpected, and are no finding; declared as an admin client instead, RDP to it is unexpected
+ * (and LDAP ignored by the pack). */
+static void test_known_hosts_outside_peergfs_are_listed_apart(void)
+{
+	static uint8_t buf[4][128];
+	uint8_t *frames[4] = {buf[0], buf[1], buf[2], buf[3]};
+	size_t lens[4] = {tu_eth_tcp(buf[0], "198.51.100.1", "198.51.100.53", 40000, 389, 0x02, 1, 0),
+			  tu_eth_tcp(buf[1], "198.51.100.53", "198.51.100.1", 389, 40000, 0x12, 5, 0),
+			  tu_eth_tcp(buf[2], "198.51.100.1", "198.51.100.53", 40001, 3389, 0x02, 1, 0),
+			  tu_eth_tcp(buf[3], "198.51.100.53", "198.51.100.1", 3389, 40001, 0x14, 0, 0)};
+	const char *pcap = tu_pcap("dc.pcap", frames, lens, 4);
+	const char *known = tu_write("dc.site", "host agent1 198.51.100.1 role=agent\nhost dc1 198.51.100.53 role=other\n", (size_t)-1);
+	const char *plain = tu_write("nodc.site", "host agent1 198.51.100.1 role=agent\nhost dc1 198.51.100.53 role=client\n", (size_t)-1);
+	char *args = xasprintf("-r %s -s %s", pcap, known);
+	int st;
+	json_t *j = tu_audit_json(args, &st);
+	CU_ASSERT_FATAL(j != NULL);
+	CU_ASSERT_EQUAL(json_array_size(json_object_get(j, "unexpected")), 0);
+	CU_ASSERT_EQUAL(json_array_size(json_object_get(j, "known")), 2);
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_object_get(j, "summary"), "known_flows")), 2);
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_object_get(j, "summary"), "unexpected")), 0);
+	json_decref(j);
+	free(args);
+	args = xasprintf("-r %s -s %s", pcap, plain);
+	j = tu_audit_json(args, &st);
+	CU_ASSERT_FATAL(j != NULL);
+	CU_ASSERT_EQUAL(json_array_size(json_object_get(j, "unexpected")), 1);
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_object_get(j, "summary"), "ignored_flows")), 1);
+	CU_ASSERT_PTR_NULL(json_object_get(j, "known"));
+	json_decref(j);
+	free(args);
+}
+
 static void test_html_report_lists_findings_with_advice_and_draws_the_graph(void)
 {
 	char *cmd = xasprintf("%s audit -r pcaps/demo.pcap -s rules/demo.site --format html", tu_flowaudit());
@@ -522,5 +556,6 @@ void suite_e2e(void)
 	TU_ADD(s, test_evictions_mark_rows_incomplete);
 	TU_ADD(s, test_unexpected_rows_name_the_requirement_meant);
 	TU_ADD(s, test_outside_clients_are_named_up_to_a_bound);
+	TU_ADD(s, test_known_hosts_outside_peergfs_are_listed_apart);
 	TU_ADD(s, test_json_strings_are_escaped_and_valid_utf8);
 }

@@ -223,7 +223,7 @@ static void test_lint_cli_points_at_the_broken_token_and_exits_2(void)
 	CU_ASSERT_EQUAL(st, 2);
 	char *want = xasprintf("%s:2:24: error: unknown role 'brokr'; did you mean 'broker'? (nutanix-files, ", p);
 	CU_ASSERT_NSTRING_EQUAL(err, want, strlen(want));
-	CU_ASSERT_PTR_NOT_NULL(strstr(err, ", client)\n    host a2 192.0.2.2 role=brokr\n                           ^^^^^\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, ", other)\n    host a2 192.0.2.2 role=brokr\n                           ^^^^^\n"));
 	free(want);
 	free(cmd);
 	free(out);

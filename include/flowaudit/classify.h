@@ -39,6 +39,8 @@ struct cls_unexpected {
 	uint8_t proto;
 	uint16_t port;
 	char *why;
+	bool apart;             /* a flow of a known host outside the product (role ... apart): listed apart,
+				 * not a finding */
 	struct cls_counts n;
 	enum cls_status status;
 	enum cls_reason reason;
@@ -71,6 +73,7 @@ struct cls {
 	uint64_t not_connections; /* lone RSTs and the like */
 	size_t optional_unseen; /* optional edges with no traffic (not listed as rows) */
 	size_t summary[CLS_NSTATUS]; /* required rows by status */
+	size_t nknown;          /* unexpected rows that are apart (cls_finish()): nunexp - nknown are findings */
 	size_t optional[CLS_NSTATUS]; /* optional rows by status */
 	struct cls_ahead ahead[CLS_AHEAD]; /* cleared whenever the pair cache changes its entries' places */
 };

@@ -59,6 +59,7 @@ struct rules_role {
 	char *name;
 	char *desc;
 	int group;              /* index into rules.groups: where reports draw its hosts; -1 when none */
+	bool apart;             /* "apart": a known host that is not part of the product (DNS, a domain controller) */
 };
 
 struct rules_service {
