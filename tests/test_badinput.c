@@ -156,6 +156,21 @@ static void test_paths_that_are_not_files(void)
 	run_expect("audit -i lo --workers 65", 2, "--workers needs a number from 1 to 64");
 	run_expect("audit -i fa-no-such-if -Z root", 2, "fa-no-such-if: error: cannot capture");
 	run_expect("audit", 2, "nothing to read");
+	/* --help says what every option does, one line each */
+	char *cmd = xasprintf("%s --help", tu_flowaudit());
+	char *out;
+	CU_ASSERT_EQUAL(tu_run(cmd, &out, NULL), 0);
+	static const char *const opts[] = {"-r FILE ", "-i IFACE ", "-s SITE ", "-R RULES ", "--format FMT ", "-o OUT ",
+					   "--flows ", "--max-flows N ", "--vxlan-port N ", "-w FILE ", "--interval S ",
+					   "--workers N ", "-B MB ", "--snaplen N ", "-p ", "-Z USER ", "--strict "};
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+		char *line = xasprintf("\n  %s", opts[i]);
+		char *at = strstr(out, line);
+		CU_ASSERT(at && strchr(at + 1, '\n') - at > 24); /* the option, then what it does */
+		free(line);
+	}
+	free(out);
+	free(cmd);
 	/* A forgotten -s is not a clean audit; --flows is for the JSON report only. */
 	run_expect("audit -r pcaps/demo.pcap", 2, "no site (-s SITE)");
 	run_expect("audit -r pcaps/demo.pcap -s rules/demo.site --flows", 2, "give --format json");

@@ -86,7 +86,7 @@ SITE
 tcp() { ip netns exec $C timeout 3 socat -u "TCP:$1,bind=$2${3:+,sourceport=$3}" /dev/null >/dev/null 2>&1; }
 udp() { echo q | ip netns exec $C timeout 1 socat -t 0.5 - "UDP:$1,bind=$2" >/dev/null 2>&1; }
 sensor_start() { # extra args
-	ip netns exec $S "$bin" audit -i s-c -R "$rules" --format json "$@" 2>"$work/sensor.err" &
+	ip netns exec $S "$bin" audit -i s-c -R "${pack:-$rules}" --format json "$@" 2>"$work/sensor.err" &
 	sensor=$!
 }
 sensor_stop() { # wait for the sensor, at most 20 s; its exit status in $rc
@@ -194,6 +194,20 @@ wait $sensor
 rc=$?
 [ $rc -eq 2 ] && grep -q 'cannot be written' "$work/sensor.err" || fail "-o unwritable after -Z nobody: exit $rc: $(cat "$work/sensor.err")"
 echo "e2e reload: a report that nobody can write stops the sensor at start"
+# Rules in a private (0700) folder, as in a checkout under /root: the sensor says at start that a SIGHUP
+# could not read them once it runs as nobody, and a SIGHUP keeps what it has.
+cp "$rules" "$work/private/pack.rules"
+pack="$work/private/pack.rules"
+sensor_start -s "$work/v1.site" -o "$work/priv.json"
+pack=
+sleep 1.5
+kill -HUP $sensor
+sleep 0.5
+sensor_stop
+grep -q 'private/pack.rules: not readable by the user the sensor runs as' "$work/sensor.err" &&
+	grep -q 'keeping the old ones' "$work/sensor.err" && [ -s "$work/priv.json" ] ||
+	fail "rules nobody can read: $(cat "$work/sensor.err")"
+echo "e2e reload: rules in a 0700 folder: said at start, kept on SIGHUP"
 # The drain: three connections, then SIGINT at once.
 sensor_start -s "$work/v1.site" -o "$work/drain.json" -w "$work/drain.pcap"
 sleep 2
