@@ -281,12 +281,15 @@ static void take(void *ctx, const struct cap_pkt *cp)
 
 /* A worker's answer to a snapshot request: its classification so far, with the flows still open folded
  * in with the verdict they would get now. The running state goes on untouched. */
-/* The capture's window as a result says it: the oldest time taken, and the clock's newest. */
+/* What the capture's clock says in a result: the oldest time taken, the clock's newest, its time jumps. */
 static void window(const struct worker *w, struct audit_result *r)
 {
 	r->timed = r->first_ns != UINT64_MAX;
 	r->first_ns = r->timed ? r->first_ns : 0;
 	r->last_ns = r->timed ? w->clock.now_ns : 0;
+	r->time_jumps = w->clock.jumps;
+	r->njumps = w->clock.nnamed;
+	memcpy(r->jumps, w->clock.named, sizeof(w->clock.named));
 }
 
 static void snapshot(struct worker *w, uint64_t now_ns)
@@ -596,9 +599,6 @@ int audit_run(const struct audit_opts *o, const struct graph *g, struct audit_re
 		for (size_t i = 0; i < n; i++) {
 			flow_finish(w[i].ft, end_ns);
 			w[i].res.flows = *flow_stats(w[i].ft);
-			w[i].res.time_jumps = w[i].clock.jumps;
-			w[i].res.njumps = w[i].clock.nnamed;
-			memcpy(w[i].res.jumps, w[i].clock.named, sizeof(w[i].clock.named));
 			describe_inputs(&w[i].res, &w[i].cap);
 			merge_result(res, &w[i].res);
 		}

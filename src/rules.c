@@ -163,6 +163,20 @@ static void free_conds(struct rules_cond *c, size_t n)
 	free(c);
 }
 
+static void attr_free(struct rules_attr *a)
+{
+	free(a->key);
+	free(a->desc);
+	for (size_t k = 0; k < a->nvalues; k++)
+		free(a->values[k]);
+	free(a->values);
+	free(a->def);
+	for (size_t k = 0; k < a->nreqs; k++)
+		free_conds(a->reqs[k].conds, a->reqs[k].nconds);
+	free(a->reqs);
+	free(a->file);
+}
+
 void rules_free(struct rules *r)
 {
 	for (size_t i = 0; i < r->nroles; i++) {
@@ -189,19 +203,8 @@ void rules_free(struct rules *r)
 	}
 	for (size_t i = 0; i < r->nignores; i++)
 		free(r->ignores[i].why);
-	for (size_t i = 0; i < r->nattrs; i++) {
-		struct rules_attr *a = &r->attrs[i];
-		free(a->key);
-		free(a->desc);
-		for (size_t k = 0; k < a->nvalues; k++)
-			free(a->values[k]);
-		free(a->values);
-		free(a->def);
-		for (size_t k = 0; k < a->nreqs; k++)
-			free_conds(a->reqs[k].conds, a->reqs[k].nconds);
-		free(a->reqs);
-		free(a->file);
-	}
+	for (size_t i = 0; i < r->nattrs; i++)
+		attr_free(&r->attrs[i]);
 	free(r->attrs);
 	for (size_t i = 0; i < r->ngroups; i++)
 		free(r->groups[i]);
@@ -789,14 +792,7 @@ static void parse_attr(struct parser *p)
 		ok = false;
 	}
 	if (!ok || !end_of_statement(p)) {
-		free(a.desc);
-		for (size_t i = 0; i < a.nvalues; i++)
-			free(a.values[i]);
-		free(a.values);
-		free(a.def);
-		for (size_t k = 0; k < a.nreqs; k++)
-			free_conds(a.reqs[k].conds, a.reqs[k].nconds);
-		free(a.reqs);
+		attr_free(&a);
 		return;
 	}
 	a.key = xstrdup(name->s);
