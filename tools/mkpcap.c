@@ -582,15 +582,31 @@ static void v4(uint8_t a[16], unsigned b0, unsigned b1, unsigned b2, unsigned b3
 #define BENCH_AGENTS 990 /* each partnered with its own storage host: 2000 hosts in all */
 
 static void broker_addr(uint8_t a[16], unsigned i) { v4(a, 198, 18, 0, 1 + i); }
+
+/* --spread: the same mix over prefix hosts, nearly every attempt a new address pair: agents anywhere in
+ * 198.18.4.0/22, storage in 198.19.0.0/21, brokers in 198.18.0.0/24. */
+static bool spread;
+#define SPREAD_AGENTS 1024
+#define SPREAD_STORAGE 2048
+static void spread_agent(uint8_t a[16], uint64_t r) { unsigned i = (unsigned)(r % SPREAD_AGENTS); v4(a, 198, 18, 4 + i / 256, i % 256); }
+static void spread_storage(uint8_t a[16], uint64_t r) { unsigned i = (unsigned)(r % SPREAD_STORAGE); v4(a, 198, 19, i / 256, i % 256); }
 static void agent_addr(uint8_t a[16], unsigned i) { v4(a, 198, 18, 1 + i / 250, i % 250 + 1); }
 static void storage_addr(uint8_t a[16], unsigned i) { v4(a, 198, 19, 1 + i / 250, i % 250 + 1); }
 
-/* The site of a benchmark capture: brokers, agents, one ONTAP-like storage host per agent. */
+/* The site of a benchmark capture: brokers, agents, one ONTAP-like storage host per agent; or (--spread)
+ * three prefix hosts. */
 static int write_bench_site(const char *path)
 {
 	FILE *f = fopen(path, "w");
 	if (!f)
 		return -1;
+	if (spread) {
+		fprintf(f, "# written by tools/mkpcap --spread: prefix hosts (RFC 2544 addresses)\n"
+			   "host brokers 198.18.0.0/24 role=pmc,broker\n"
+			   "host agents 198.18.4.0/22 role=agent partner=sys\n"
+			   "host storage 198.19.0.0/21 role=ontap-node,ontap-mgmt,ontap-data system=sys\n");
+		return fclose(f);
+	}
 	fprintf(f, "# written by tools/mkpcap --bench: %d brokers, %d agents, %d storage hosts (RFC 2544 addresses)\n",
 		BENCH_BROKERS, BENCH_AGENTS, BENCH_AGENTS);
 	char buf[50];
@@ -650,6 +666,8 @@ static int bench(const char *out, const char *site, uint64_t flows, double rate,
 				if (kind < 2) {
 					agent_addr(f.c, agent);
 					broker_addr(f.s, (unsigned)(r >> 16) % BENCH_BROKERS);
+					if (spread)
+						v4(f.s, 198, 18, 0, (unsigned)(r >> 16) & 255);
 					f.sport = 61617;
 				} else if (kind < 4) {
 					agent_addr(f.c, agent);
@@ -679,6 +697,20 @@ static int bench(const char *out, const char *site, uint64_t flows, double rate,
 				f.sport = 137;
 				strcpy(f.outcome, "ok");
 			}
+		}
+		if (spread && f.sport != 9883 && !(f.c[12] == 100)) {
+			/* a new address pair nearly every time; half of the completed ones on ports no rule
+			 * expects (unexpected rows, a few hundred reasons) */
+			uint64_t x = rng();
+			spread_agent(f.c, x);
+			if (f.sport != 61617)
+				spread_storage(f.s, x >> 16);
+			if (!strcmp(f.outcome, "ok") && f.proto == IPPROTO_TCP && x >> 40 & 1)
+				f.sport = (uint16_t)(8000 + (x >> 44) % 500);
+		} else if (spread && f.sport == 9883) {
+			uint64_t x = rng();
+			spread_storage(f.c, x);
+			spread_agent(f.s, x >> 16);
 		}
 		if (generate(&f, 0) < 0)
 			return 2;
@@ -838,10 +870,11 @@ static int read_scenario(const char *path, int depth)
 
 int main(int argc, char **argv)
 {
-	if (argc >= 2 && !strcmp(argv[1], "--bench")) {
-		/* mkpcap --bench FLOWS RATE FLOOD SNAPLEN OUT.pcap [OUT.site] */
+	if (argc >= 2 && (!strcmp(argv[1], "--bench") || !strcmp(argv[1], "--spread"))) {
+		/* mkpcap --bench|--spread FLOWS RATE FLOOD SNAPLEN OUT.pcap [OUT.site] */
+		spread = !strcmp(argv[1], "--spread");
 		if (argc < 7) {
-			fprintf(stderr, "usage: mkpcap --bench FLOWS RATE FLOOD SNAPLEN OUT.pcap [OUT.site]\n");
+			fprintf(stderr, "usage: mkpcap --bench|--spread FLOWS RATE FLOOD SNAPLEN OUT.pcap [OUT.site]\n");
 			return 2;
 		}
 		opt.snaplen = (uint32_t)strtoul(argv[5], NULL, 10);
@@ -849,7 +882,7 @@ int main(int argc, char **argv)
 			     strtoull(argv[4], NULL, 10));
 	}
 	if (argc != 3) {
-		fprintf(stderr, "usage: mkpcap SCENARIO OUT.pcap\n       mkpcap --bench FLOWS RATE FLOOD SNAPLEN OUT.pcap [OUT.site]\n");
+		fprintf(stderr, "usage: mkpcap SCENARIO OUT.pcap\n       mkpcap --bench|--spread FLOWS RATE FLOOD SNAPLEN OUT.pcap [OUT.site]\n");
 		return 2;
 	}
 	int rc = read_scenario(argv[1], 0);
