@@ -70,41 +70,29 @@ struct worker {
 	pthread_t thread;
 };
 
-static void on_settle(void *ctx, const struct flow *f, enum flow_verdict v)
+/* A batch of settled flows: to the classifier, and appended to the flow log with --flows. */
+static void on_records(void *ctx, const struct flow_record *r, size_t n)
 {
 	struct worker *w = ctx;
 	struct audit_result *res = &w->res;
-	cls_flow(&res->cls, f, v);
+	cls_flows(&res->cls, r, n);
 	if (!w->want_flows)
 		return;
-	GROW(res->flow_log, res->cap_flow_log, res->nflow_log);
-	struct audit_flow *af = &res->flow_log[res->nflow_log++];
-	memcpy(af->client, flow_client_addr(f), 16);
-	memcpy(af->server, flow_server_addr(f), 16);
-	af->client_port = flow_client_port(f);
-	af->server_port = flow_server_port(f);
-	af->proto = f->key.proto;
-	af->first_ns = f->first_ns;
-	af->last_ns = f->last_ns;
-	memcpy(af->history, f->history, sizeof(af->history));
-	af->encaps = f->encaps;
-	af->verdict = v;
+	while (res->nflow_log + n > res->cap_flow_log)
+		res->cap_flow_log = res->cap_flow_log ? res->cap_flow_log * 2 : 1024;
+	res->flow_log = xrealloc(res->flow_log, res->cap_flow_log * sizeof(*res->flow_log));
+	memcpy(res->flow_log + res->nflow_log, r, n * sizeof(*r));
+	res->nflow_log += n;
 }
 
-static void on_prefetch(void *ctx, const struct flow *f, int stage)
+static void fold_into_copy(void *ctx, const struct flow_record *r, size_t n)
 {
-	struct worker *w = ctx;
-	cls_prefetch(&w->res.cls, f, stage);
-}
-
-static void fold_into_copy(void *ctx, const struct flow *f, enum flow_verdict v)
-{
-	cls_flow(ctx, f, v);
+	cls_flows(ctx, r, n);
 }
 
 static int cmp_flow_log(const void *a, const void *b)
 {
-	const struct audit_flow *x = a, *y = b;
+	const struct flow_record *x = a, *y = b;
 	return x->first_ns < y->first_ns ? -1 : x->first_ns > y->first_ns;
 }
 
@@ -295,6 +283,7 @@ static void window(const struct worker *w, struct audit_result *r)
 static void snapshot(struct worker *w, uint64_t now_ns)
 {
 	struct audit_result *s = &w->snap;
+	flow_flush(w->ft);
 	*s = w->res;
 	window(w, s);
 	s->inputs = NULL;
@@ -310,7 +299,7 @@ static void snapshot(struct worker *w, uint64_t now_ns)
 	}
 	s->cap_flow_log = s->nflow_log;
 	cls_clone(&s->cls, &w->res.cls);
-	flow_foreach(w->ft, now_ns, fold_into_copy, &s->cls);
+	flow_snapshot(w->ft, now_ns, fold_into_copy, &s->cls);
 }
 
 /* Live: answer the controller's newest request, if not answered yet. True when told to stop. */
@@ -325,6 +314,7 @@ static bool serve(struct worker *w)
 	if (c->req == REQ_SNAPSHOT) {
 		snapshot(w, c->now_ns);
 	} else {
+		flow_flush(w->ft); /* what settled under the old graph is judged as the rest is */
 		cls_rebase(&w->res.cls, c->g);
 		flow_set_hint(w->ft, (const uint8_t(*)[8192])c->g->ports);
 		/* The kernel's filter follows the graph: a new port or protocol is captured from now on. */
@@ -560,8 +550,7 @@ int audit_run(const struct audit_opts *o, const struct graph *g, struct audit_re
 		w[i].want_flows = o->want_flows;
 		w[i].crew = o->iface ? &crew : NULL;
 		w[i].ft = flow_new(o->max_flows ? (o->max_flows + n - 1) / n : 0, (const uint8_t(*)[8192])g->ports,
-				   on_settle, &w[i]);
-		flow_set_prefetch(w[i].ft, on_prefetch);
+				   on_records, &w[i]);
 	}
 	if (rc == 0) {
 		if (o->iface) {

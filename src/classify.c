@@ -7,39 +7,45 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
-#include "flowaudit/hash.h"
 
+#include "flowaudit/hash.h"
 #include "flowaudit/util.h"
 
+/* What a flow is looked up by: (client, server, proto, port). w0 holds port << 32 | proto << 48, so that
+ * the key is five 8-byte words, hashed from registers (fa_hash5). */
 struct cls_key {
-	int edge;               /* edge row: edge index; unexpected row: -1 */
-	uint16_t port;
-	uint8_t proto;
-	uint8_t pad;
+	uint64_t w0;
 	uint8_t client[16], server[16];
 };
 
-struct cls_ix {
+/* Where a key lands: the kind in the payload's top two bits, an index below. */
+enum { K_ROW, K_UNEXP, K_OUTSIDE, K_IGNORED };
+#define KIND(p) ((p) >> 30)
+#define INDEX(p) ((p) & 0x3fffffffu)
+#define PAYLOAD(kind, i) ((uint32_t)(kind) << 30 | (uint32_t)(i))
+#define ROWS_MAX 0x3fffffffu
+
+/* A pair that lands on no row (outside the site, ignored), remembered for site clients: the flows of a
+ * site client's pair come back; a flood of spoofed outside sources would fill the table with pairs never
+ * seen again (their flows take the slow path's two site lookups instead, which allocate nothing). */
+struct cls_other {
 	struct cls_key key;
-	size_t row;
-	UT_hash_handle hh;
+};
+#define OTHERS_MAX 262144
+
+/* Outside clients named so far for a (server, proto, port). */
+struct cls_named {
+	uint8_t server[16];
+	uint64_t w0;
+	uint32_t count;
 };
 
-/* The verdict of the classifier for one (client address, server address, proto, port), remembered:
- * the same pair always lands in the same place, and millions of flows share a few thousand pairs.
- * One cache line each, in a table of their own (open addressing, linear probing, at most half full):
- * a settled flow's pair is one line away, which cls_prefetch() asks for a few flows ahead. */
-enum pair_kind { PAIR_NONE, PAIR_ROW, PAIR_UNEXPECTED, PAIR_OUTSIDE, PAIR_IGNORED };
-struct cls_pair {
-	struct cls_key key;     /* edge field unused (0) */
-	uint32_t hash;          /* fa_hash of the key */
-	uint32_t kind;          /* enum pair_kind; PAIR_NONE: an empty entry */
-	uint64_t idx;
-	uint64_t pad;
+struct cls_why_entry {
+	int32_t ch, sh;
+	uint64_t w0;
+	uint8_t code;
+	int32_t ref;
 };
-static_assert(sizeof(struct cls_pair) == 64, "a pair is one cache line");
-#define PAIR_CACHE_MAX 262144 /* cleared when full: the pairs of a big site, 32 MB at most */
-#define PAIR_FIRST 4096
 
 static const char *const status_names[CLS_NSTATUS] = {"ok", "degraded", "blocked", "missing", "unverified"};
 static const char *const reason_names[] = {NULL, "no-reply", "reset", "icmp-prohibited", "icmp-unreachable"};
@@ -58,139 +64,160 @@ void cls_init(struct cls *c, const struct graph *g)
 {
 	memset(c, 0, sizeof(*c));
 	c->g = g;
+	oat_init(&c->ix, 0, 0);
+	oat_init(&c->named_ix, 0, 0);
+	oat_init(&c->why_ix, 0, 0);
 }
 
-static void free_ix(struct cls_ix **ix)
+/* The indexes and what only they need: gone once rows are sorted (cls_finish()) or placed again. */
+static void free_index(struct cls *c)
 {
-	struct cls_ix *e, *tmp;
-	HASH_ITER(hh, *ix, e, tmp) {
-		HASH_DEL(*ix, e);
-		free(e);
-	}
-}
-
-static void forget_ahead(struct cls *c)
-{
-	memset(c->ahead, 0, sizeof(c->ahead));
-}
-
-static void free_pairs(struct cls *c)
-{
-	forget_ahead(c);
-	free(c->pairs);
-	c->pairs = NULL;
-	c->npairs = c->pairs_mask = 0;
-}
-
-static struct cls_pair *pair_find(const struct cls *c, const struct cls_key *k, uint32_t hash)
-{
-	if (!c->pairs)
-		return NULL;
-	for (size_t i = hash & c->pairs_mask;; i = (i + 1) & c->pairs_mask) {
-		struct cls_pair *p = &c->pairs[i];
-		if (p->kind == PAIR_NONE)
-			return NULL;
-		if (p->hash == hash && !fa_keycmp(&p->key, k, sizeof(*k)))
-			return p;
-	}
-}
-
-static struct cls_pair *pair_slot(struct cls_pair *pairs, size_t mask, uint32_t hash)
-{
-	size_t i = hash & mask;
-	while (pairs[i].kind != PAIR_NONE)
-		i = (i + 1) & mask;
-	return &pairs[i];
-}
-
-/* Twice the entries (or the first ones), each placed again by the hash it carries. */
-static void grow_pairs(struct cls *c)
-{
-	size_t n = c->pairs ? (c->pairs_mask + 1) * 2 : PAIR_FIRST;
-	struct cls_pair *pairs = xmalloc_lines(n * sizeof(*pairs));
-	memset(pairs, 0, n * sizeof(*pairs));
-	for (size_t i = 0; c->pairs && i <= c->pairs_mask; i++)
-		if (c->pairs[i].kind != PAIR_NONE)
-			*pair_slot(pairs, n - 1, c->pairs[i].hash) = c->pairs[i];
-	free(c->pairs);
-	forget_ahead(c);
-	c->pairs = pairs;
-	c->pairs_mask = n - 1;
+	oat_free(&c->ix);
+	oat_free(&c->named_ix);
+	oat_free(&c->why_ix);
+	free(c->others);
+	free(c->named);
+	free(c->whys);
+	c->others = NULL;
+	c->named = NULL;
+	c->whys = NULL;
+	c->nothers = c->cap_others = c->nnamed = c->cap_named = c->nwhys = c->cap_whys = 0;
 }
 
 void cls_free(struct cls *c)
 {
-	free_pairs(c);
-	free_ix(&c->rows_ix);
-	free_ix(&c->unexp_ix);
-	for (size_t i = 0; i < c->nunexp; i++)
-		free(c->unexp[i].why);
+	free_index(c);
 	free(c->rows);
 	free(c->unexp);
 	memset(c, 0, sizeof(*c));
 }
 
-static void count(struct cls_counts *n, const struct flow *f, enum flow_verdict v)
+static inline uint64_t key_w0(uint8_t proto, uint16_t port)
+{
+	return (uint64_t)port << 32 | (uint64_t)proto << 48;
+}
+
+static inline uint16_t key_port(const struct cls_key *k)
+{
+	return (uint16_t)(k->w0 >> 32);
+}
+
+static inline uint8_t key_proto(const struct cls_key *k)
+{
+	return (uint8_t)(k->w0 >> 48);
+}
+
+static inline uint32_t key_hash(const struct cls_key *k)
+{
+	return fa_hash5(k->w0, fa_ld64(k->client), fa_ld64(k->client + 8), fa_ld64(k->server), fa_ld64(k->server + 8));
+}
+
+static inline bool eq16(const uint8_t *a, const uint8_t *b)
+{
+	return !((fa_ld64(a) ^ fa_ld64(b)) | (fa_ld64(a + 8) ^ fa_ld64(b + 8)));
+}
+
+static void make_key(struct cls_key *k, const uint8_t *client, const uint8_t *server, uint8_t proto, uint16_t port)
+{
+	k->w0 = key_w0(proto, port);
+	memcpy(k->client, client, 16);
+	memcpy(k->server, server, 16);
+}
+
+/* A record's key (client, server, proto, port) and its hash. */
+static inline uint32_t record_key(const struct flow_record *r, struct cls_key *k)
+{
+	make_key(k, r->client, r->server, r->proto, r->server_port);
+	return key_hash(k);
+}
+
+/* Does the entry a payload names carry this key? */
+static bool entry_is(const struct cls *c, uint32_t p, const struct cls_key *k)
+{
+	uint32_t i = INDEX(p);
+	switch (KIND(p)) {
+	case K_ROW: {
+		const struct cls_row *r = &c->rows[i];
+		return key_w0(r->proto, r->port) == k->w0 && eq16(r->client.a, k->client) && eq16(r->server.a, k->server);
+	}
+	case K_UNEXP: {
+		const struct cls_unexpected *u = &c->unexp[i];
+		return key_w0(u->proto, u->port) == k->w0 && eq16(u->client, k->client) && eq16(u->server, k->server);
+	}
+	default: {
+		const struct cls_key *o = &c->others[i].key;
+		return o->w0 == k->w0 && eq16(o->client, k->client) && eq16(o->server, k->server);
+	}
+	}
+}
+
+static const void *entry_addr(const struct cls *c, uint32_t p)
+{
+	switch (KIND(p)) {
+	case K_ROW:
+		return &c->rows[INDEX(p)];
+	case K_UNEXP:
+		return &c->unexp[INDEX(p)];
+	default:
+		return &c->others[INDEX(p)];
+	}
+}
+
+/* The payload of the entry with this key, or OAT_NONE. */
+static uint32_t find(const struct cls *c, const struct cls_key *k, uint32_t hash)
+{
+	size_t pos = oat_home(&c->ix, hash);
+	for (uint32_t p; (p = oat_next(&c->ix, hash, &pos)) != OAT_NONE;)
+		if (entry_is(c, p, k))
+			return p;
+	return OAT_NONE;
+}
+
+static void count(struct cls_counts *n, const struct flow_record *r)
 {
 	n->attempts++;
-	n->evicted += (f->flags & FLOW_EVICTED) != 0;
-	switch (flow_open(f, v)) {
+	n->evicted += r->evicted;
+	switch (r->open) {
 	case FO_OPEN:
 		n->established++;
 		break;
 	case FO_FAILED:
-		if (v == FV_RESET)
+		if (r->verdict == FV_RESET)
 			n->resets++;
-		else if (v == FV_ICMP_PROHIBITED)
+		else if (r->verdict == FV_ICMP_PROHIBITED)
 			n->icmp_prohibited++;
-		else if (v == FV_ICMP_UNREACHABLE)
+		else if (r->verdict == FV_ICMP_UNREACHABLE)
 			n->icmp_unreachable++;
 		else
 			n->no_reply++;
 		break;
-	case FO_UNKNOWN:
+	default:
 		n->unverified++;
 		break;
 	}
-	if (!n->first_ns || f->first_ns < n->first_ns)
-		n->first_ns = f->first_ns;
-	if (f->last_ns > n->last_ns)
-		n->last_ns = f->last_ns;
+	if (!n->first_ns || r->first_ns < n->first_ns)
+		n->first_ns = r->first_ns;
+	if (r->last_ns > n->last_ns)
+		n->last_ns = r->last_ns;
 }
 
-static size_t find_or_add(struct cls_ix **ix, const struct cls_key *k, size_t next, bool *added)
+/* A flow lands where its key does. */
+static void land(struct cls *c, uint32_t p, const struct flow_record *r)
 {
-	struct cls_ix *e;
-	HASH_FIND(hh, *ix, k, sizeof(*k), e);
-	*added = !e;
-	if (e)
-		return e->row;
-	e = xcalloc(1, sizeof(*e));
-	e->key = *k;
-	e->row = next;
-	HASH_ADD(hh, *ix, key, sizeof(*k), e);
-	FA_HASH_KEEP_SHORT(hh, *ix);
-	return next;
-}
-
-/* Roles of a host as "agent,mds", or "outside the site". */
-static char *roles_str(const struct graph *g, int host)
-{
-	if (host < 0)
-		return xstrdup("an address outside the site");
-	const struct site_host *h = &g->site->hosts[host];
-	size_t cap = 256, len = 0;
-	char *s = xmalloc(cap);
-	len += (size_t)snprintf(s, cap, "%s (", h->name);
-	bool first = true;
-	for (size_t r = 0; r < g->rules->nroles && len < cap - 1; r++)
-		if (site_host_has_role(h, (int)r)) {
-			len += (size_t)snprintf(s + len, cap - len, "%s%s", first ? "" : ",", g->rules->roles[r].name);
-			first = false;
-		}
-	if (len < cap - 1)
-		snprintf(s + len, cap - len, ")");
-	return s;
+	switch (KIND(p)) {
+	case K_ROW:
+		count(&c->rows[INDEX(p)].n, r);
+		break;
+	case K_UNEXP:
+		count(&c->unexp[INDEX(p)].n, r);
+		break;
+	case K_OUTSIDE:
+		c->outside++;
+		break;
+	default:
+		c->ignored++;
+		break;
+	}
 }
 
 /* The pack's rule that uses proto/port and best fits the two hosts: one whose server role the server
@@ -219,168 +246,40 @@ static int rule_for_port(const struct graph *g, int ch, int sh, uint8_t proto, u
 	return best;
 }
 
-/* "\"ONTAP REST API\" (agent -> ontap-mgmt, when ...)": a rule named for a person. */
-static char *rule_words(const struct graph *g, int ri)
-{
-	const struct rules *r = g->rules;
-	const struct rules_edge *e = &r->edges[ri];
-	char conds[160] = "";
-	size_t len = 0;
-	for (size_t i = 0; i < e->nconds && len < sizeof(conds) - 1; i++) {
-		len += (size_t)snprintf(conds + len, sizeof(conds) - len, "%s%s%s%s", i ? " " : ", when ", e->conds[i].key,
-					e->conds[i].negate ? "!=" : "=", e->conds[i].values[0]);
-		for (size_t k = 1; k < e->conds[i].nvalues && len < sizeof(conds) - 1; k++)
-			len += (size_t)snprintf(conds + len, sizeof(conds) - len, "|%s", e->conds[i].values[k]);
-	}
-	return xasprintf("\"%s\" (%s %s %s%s)", e->requirement, r->roles[e->client].name, e->both_ways ? "<->" : "->",
-			 r->roles[e->server].name, conds);
-}
-
-/* A sentence saying why a flow on a site host matches no expected edge. */
-static char *why_unexpected(const struct cls *c, int ch, int sh, uint8_t proto, uint16_t port, int forbid)
+/* Why a flow between these hosts on proto/port matches no expected edge (forbid: the forbidding edge, or
+ * -1), decided once per (client host, server host, proto, port). */
+static void decide_why(struct cls *c, int ch, int sh, uint8_t proto, uint16_t port, int forbid, uint8_t *code, int *ref)
 {
 	const struct graph *g = c->g;
-	const char *pn = rules_proto_name(proto);
-	if (forbid >= 0)
-		return xstrdup(g->rules->edges[g->edges[forbid].rule].requirement);
-	int rev = (ch >= 0) ? graph_find(g, sh < 0 ? GRAPH_INTERNET : sh, ch, proto, port) : -1;
-	char *cr = roles_str(g, ch), *sr = roles_str(g, sh);
-	char *why;
-	int ri = rule_for_port(g, ch, sh, proto, port);
-	if (rev >= 0 && g->edges[rev].level != LEVEL_FORBID) {
-		why = xasprintf("wrong direction: %s/%u is expected from %s to %s (\"%s\"), not the reverse", pn, port, sr,
-				cr, g->rules->edges[g->edges[rev].rule].requirement);
-	} else if (ri >= 0) {
-		/* Name the requirement that uses this port, so the reader sees what was probably meant. */
-		char *rw = rule_words(g, ri);
-		why = xasprintf("%s/%u is the port of %s, but no path of this site expects it from %s to %s", pn, port, rw,
-				cr, sr);
-		free(rw);
-	} else if (graph_has_port(g, proto, port)) {
-		why = xasprintf("no rule allows %s/%u from %s to %s (the site uses the port elsewhere)", pn, port, cr, sr);
+	struct cls_why_entry k = {.ch = ch, .sh = sh, .w0 = key_w0(proto, port)};
+	uint32_t hash = fa_hash(&k, 16);
+	size_t pos = oat_home(&c->why_ix, hash);
+	for (uint32_t i; (i = oat_next(&c->why_ix, hash, &pos)) != OAT_NONE;)
+		if (c->whys[i].ch == ch && c->whys[i].sh == sh && c->whys[i].w0 == k.w0) {
+			*code = c->whys[i].code;
+			*ref = c->whys[i].ref;
+			return;
+		}
+	int rev = ch >= 0 ? graph_find(g, sh < 0 ? GRAPH_INTERNET : sh, ch, proto, port) : -1;
+	int ri;
+	if (forbid >= 0) {
+		k.code = CLS_WHY_FORBIDDEN;
+		k.ref = forbid;
+	} else if (rev >= 0 && g->edges[rev].level != LEVEL_FORBID) {
+		k.code = CLS_WHY_REVERSE;
+		k.ref = rev;
+	} else if ((ri = rule_for_port(g, ch, sh, proto, port)) >= 0) {
+		k.code = CLS_WHY_OTHER_HOSTS;
+		k.ref = ri;
 	} else {
-		why = xasprintf("%s/%u is not a PeerGFS port and no rule allows it from %s to %s", pn, port, cr, sr);
+		k.code = graph_has_port(g, proto, port) ? CLS_WHY_PORT_ELSEWHERE : CLS_WHY_NOT_PEERGFS;
+		k.ref = -1;
 	}
-	free(cr);
-	free(sr);
-	return why;
-}
-
-/* Remember where a pair landed. Not for clients outside the site: the key holds the client's address, so
- * a flood of spoofed sources would fill the cache with pairs never seen again (and their flows take the
- * slow path's two site lookups instead, which allocate nothing). */
-static void remember(struct cls *c, const struct cls_key *k, int client_host, enum pair_kind kind, size_t idx)
-{
-	if (client_host < 0)
-		return;
-	if (c->npairs >= PAIR_CACHE_MAX)
-		free_pairs(c);
-	if (!c->pairs || (c->npairs + 1) * 2 > c->pairs_mask + 1)
-		grow_pairs(c);
-	uint32_t hash = fa_hash(k, sizeof(*k));
-	struct cls_pair *p = pair_slot(c->pairs, c->pairs_mask, hash);
-	p->key = *k;
-	p->hash = hash;
-	p->kind = kind;
-	p->idx = idx;
-	c->npairs++;
-}
-
-static void classify_pair(struct cls *c, const struct flow *f, enum flow_verdict v, const struct cls_key *pk);
-
-/* A flow's key in the pair cache, (client, server, proto, port), and its hash. The hash comes from the
- * words in registers (fa_hash5), not from the key just stored field by field, which the loads would wait on. */
-static uint32_t pair_key(const struct flow *f, struct cls_key *pk)
-{
-	const uint8_t *client = flow_client_addr(f), *server = flow_server_addr(f);
-	uint16_t port = flow_server_port(f);
-	uint8_t proto = f->key.proto;
-	static_assert(offsetof(struct cls_key, client) == 8 && sizeof(struct cls_key) == 40, "cls_key layout");
-	memset(pk, 0, sizeof(*pk));
-	pk->port = port;
-	pk->proto = proto;
-	memcpy(pk->client, client, 16);
-	memcpy(pk->server, server, 16);
-	if (__BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__)
-		return fa_hash(pk, sizeof(*pk));
-	uint64_t c[2], s[2];
-	memcpy(c, client, 16);
-	memcpy(s, server, 16);
-	return fa_hash5((uint64_t)port << 32 | (uint64_t)proto << 48, c[0], c[1], s[0], s[1]);
-}
-
-/* A flow lands where its pair does. */
-static void land(struct cls *c, uint32_t kind, size_t idx, const struct flow *f, enum flow_verdict v)
-{
-	switch (kind) {
-	case PAIR_ROW:
-		count(&c->rows[idx].n, f, v);
-		break;
-	case PAIR_UNEXPECTED:
-		count(&c->unexp[idx].n, f, v);
-		break;
-	case PAIR_OUTSIDE:
-		c->outside++;
-		break;
-	case PAIR_IGNORED:
-		c->ignored++;
-		break;
-	}
-}
-
-static struct cls_ahead *ahead_of(struct cls *c, const struct flow *f)
-{
-	return &c->ahead[((uintptr_t)f / sizeof(*f)) % CLS_AHEAD];
-}
-
-void cls_prefetch(struct cls *c, const struct flow *f, int stage)
-{
-	static_assert(sizeof(((struct cls_ahead *)0)->pk) == sizeof(struct cls_key), "cls_ahead.pk");
-	struct cls_ahead *a = ahead_of(c, f);
-	if (stage == 0 || a->f != f) {
-		a->f = f;
-		a->hash = pair_key(f, (struct cls_key *)a->pk);
-		a->pair = NULL;
-	}
-	if (!c->pairs)
-		return;
-	if (stage == 0) {
-		__builtin_prefetch(&c->pairs[a->hash & c->pairs_mask]);
-		return;
-	}
-	const struct cls_pair *p = a->pair = pair_find(c, (const struct cls_key *)a->pk, a->hash);
-	if (p && p->kind == PAIR_ROW)
-		__builtin_prefetch(&c->rows[p->idx].n, 1);
-	else if (p && p->kind == PAIR_UNEXPECTED)
-		__builtin_prefetch(&c->unexp[p->idx].n, 1);
-}
-
-void cls_flow(struct cls *c, const struct flow *f, enum flow_verdict v)
-{
-	/* The pair cls_prefetch() found for f, if it ran and found one: used once, f is about to be freed
-	 * (an answer of "not remembered" is not trusted: the pair may have been remembered since). */
-	struct cls_ahead *a = ahead_of(c, f);
-	const struct cls_pair *hit = NULL;
-	if (a->f == f) {
-		hit = a->pair;
-		a->f = NULL;
-	}
-	if (v == FV_NOT_A_CONNECTION) {
-		c->not_connections++;
-		return;
-	}
-	if (hit) {
-		land(c, hit->kind, hit->idx, f, v);
-		return;
-	}
-	struct cls_key pk;
-	uint32_t hash = pair_key(f, &pk);
-	hit = pair_find(c, &pk, hash);
-	if (!hit) {
-		classify_pair(c, f, v, &pk);
-		return;
-	}
-	land(c, hit->kind, hit->idx, f, v);
+	GROW(c->whys, c->cap_whys, c->nwhys);
+	c->whys[c->nwhys] = k;
+	oat_insert(&c->why_ix, hash, (uint32_t)c->nwhys++);
+	*code = k.code;
+	*ref = k.ref;
 }
 
 /* A host all of whose roles the pack keeps apart (role ... apart): known, but not part of the product. */
@@ -395,154 +294,183 @@ static bool host_apart(const struct graph *g, int h)
 	return roles != 0;
 }
 
-/* Is there a row for this key already? */
-static bool known_row(const struct cls *c, const struct cls_key *k)
-{
-	struct cls_ix *e;
-	HASH_FIND(hh, c->unexp_ix, k, sizeof(*k), e);
-	return e != NULL;
-}
-
-/* May one more outside client of (server, proto, port) have a row of its own? Counted in the row index
- * under a key of its own kind (edge -2, no client). */
+/* May one more outside client of (server, proto, port) have a row of its own? */
 static bool name_outside(struct cls *c, const struct cls_key *k)
 {
-	struct cls_key ck = *k;
-	ck.edge = -2;
-	memset(ck.client, 0, 16);
-	struct cls_ix *e;
-	HASH_FIND(hh, c->unexp_ix, &ck, sizeof(ck), e);
-	if (!e) {
-		e = xcalloc(1, sizeof(*e));
-		e->key = ck;
-		HASH_ADD(hh, c->unexp_ix, key, sizeof(e->key), e);
+	struct cls_named key;
+	memset(&key, 0, sizeof(key));
+	memcpy(key.server, k->server, 16);
+	key.w0 = k->w0;
+	uint32_t hash = fa_hash(&key, 24);
+	size_t pos = oat_home(&c->named_ix, hash);
+	uint32_t i;
+	while ((i = oat_next(&c->named_ix, hash, &pos)) != OAT_NONE)
+		if (c->named[i].w0 == key.w0 && eq16(c->named[i].server, key.server))
+			break;
+	if (i == OAT_NONE) {
+		GROW(c->named, c->cap_named, c->nnamed);
+		c->named[c->nnamed] = key;
+		i = (uint32_t)c->nnamed++;
+		oat_insert(&c->named_ix, hash, i);
 	}
-	if (e->row >= CLS_OUTSIDE_NAMED)
+	if (c->named[i].count >= CLS_OUTSIDE_NAMED)
 		return false;
-	e->row++;
+	c->named[i].count++;
 	return true;
 }
 
-/* Where a (client, server, proto, port) lands under the current graph: site lookups, the graph, the row
- * tables (a row is made if new). *ch gets the client's host. */
-static enum pair_kind locate(struct cls *c, const struct cls_key *pk, int *ch_out, size_t *idx)
+static uint32_t add_row(struct cls *c, const struct cls_key *k, uint32_t hash, int edge)
+{
+	if (c->nrows >= ROWS_MAX)
+		oom();
+	GROW(c->rows, c->cap_rows, c->nrows);
+	struct cls_row *r = &c->rows[c->nrows];
+	memset(r, 0, sizeof(*r));
+	r->edge = edge;
+	r->port = key_port(k);
+	r->proto = key_proto(k);
+	memcpy(r->client.a, k->client, 16);
+	r->client.plen = 128;
+	memcpy(r->server.a, k->server, 16);
+	r->server.plen = 128;
+	r->seen = true;
+	uint32_t p = PAYLOAD(K_ROW, c->nrows++);
+	oat_insert(&c->ix, hash, p);
+	return p;
+}
+
+static uint32_t add_unexpected(struct cls *c, const struct cls_key *k, uint32_t hash, int ch, int sh, bool any, bool apart,
+			       int forbid)
+{
+	if (c->nunexp >= ROWS_MAX)
+		oom();
+	GROW(c->unexp, c->cap_unexp, c->nunexp);
+	struct cls_unexpected *u = &c->unexp[c->nunexp];
+	memset(u, 0, sizeof(*u));
+	memcpy(u->client, k->client, 16);
+	memcpy(u->server, k->server, 16);
+	u->client_any = any;
+	u->client_host = ch;
+	u->server_host = sh;
+	u->proto = key_proto(k);
+	u->port = key_port(k);
+	u->apart = apart;
+	if (apart) {
+		u->why = CLS_WHY_APART;
+		u->why_ref = -1;
+	} else {
+		decide_why(c, ch, sh, u->proto, u->port, forbid, &u->why, &u->why_ref);
+	}
+	uint32_t p = PAYLOAD(K_UNEXP, c->nunexp++);
+	oat_insert(&c->ix, hash, p);
+	return p;
+}
+
+/* Where a key lands under the current graph: site lookups, the graph, the row tables (a row is made if
+ * new; a pair of a site client that lands on no row is remembered). The slow path of cls_flows(). */
+static uint32_t locate(struct cls *c, const struct cls_key *pk, uint32_t hash)
 {
 	const struct graph *g = c->g;
-	const uint8_t *ca = pk->client, *sa = pk->server;
-	uint16_t port = pk->port;
-	uint8_t proto = pk->proto;
-	int ch = site_lookup(g->site, ca), sh = site_lookup(g->site, sa);
-	*ch_out = ch;
-	*idx = 0;
+	uint16_t port = key_port(pk);
+	uint8_t proto = key_proto(pk);
+	int ch = site_lookup(g->site, pk->client), sh = site_lookup(g->site, pk->server);
 	if (ch < 0 && sh < 0)
-		return PAIR_OUTSIDE;
+		return PAYLOAD(K_OUTSIDE, 0);
 	int e = ch >= 0 ? graph_find(g, ch, sh < 0 ? GRAPH_INTERNET : sh, proto, port) : -1;
-	if (e >= 0 && g->edges[e].level != LEVEL_FORBID) {
-		struct cls_key k;
-		memset(&k, 0, sizeof(k));
-		k.edge = e;
-		memcpy(k.client, ca, 16);
-		memcpy(k.server, sa, 16);
-		bool added;
-		size_t row = find_or_add(&c->rows_ix, &k, c->nrows, &added);
-		if (added) {
-			GROW(c->rows, c->cap_rows, c->nrows);
-			struct cls_row *r = &c->rows[c->nrows++];
-			memset(r, 0, sizeof(*r));
-			r->edge = e;
-			memcpy(r->client.a, ca, 16);
-			r->client.plen = 128;
-			memcpy(r->server.a, sa, 16);
-			r->server.plen = 128;
-			r->seen = true;
-		}
-		*idx = row;
-		return PAIR_ROW;
-	}
+	if (e >= 0 && g->edges[e].level != LEVEL_FORBID)
+		return add_row(c, pk, hash, e);
 	bool forbidden = e >= 0;
-	bool both_site = ch >= 0 && sh >= 0;
 	bool apart = !forbidden && (host_apart(g, ch) || host_apart(g, sh));
-	if (!forbidden && !apart && !graph_has_port(g, proto, port)) {
-		if (!both_site)
-			return PAIR_OUTSIDE;
-		if (rules_ignored(g->rules, proto, port))
-			return PAIR_IGNORED;
+	if (!forbidden && !apart && !graph_has_port(g, proto, port) && (ch < 0 || sh < 0 || rules_ignored(g->rules, proto, port))) {
+		uint32_t kind = ch >= 0 && sh >= 0 ? K_IGNORED : K_OUTSIDE;
+		if (ch >= 0 && c->nothers < OTHERS_MAX) {
+			GROW(c->others, c->cap_others, c->nothers);
+			c->others[c->nothers].key = *pk;
+			oat_insert(&c->ix, hash, PAYLOAD(kind, c->nothers++));
+		}
+		return PAYLOAD(kind, 0);
 	}
 	/* Clients outside the site are named, up to CLS_OUTSIDE_NAMED per server and port; past that they
 	 * are one row, so that a flood of spoofed sources makes a few rows, not millions (client_addr is then
 	 * the whole address family, 0.0.0.0/0 or ::/0). */
-	struct cls_key k;
-	memset(&k, 0, sizeof(k));
-	k.edge = -1;
-	k.port = port;
-	k.proto = proto;
-	memcpy(k.server, sa, 16);
-	memcpy(k.client, ca, 16);
-	bool any = false;
-	if (ch < 0 && !known_row(c, &k) && !name_outside(c, &k)) {
-		memset(k.client, 0, 16);
-		if (addr_is_v4(ca))
-			k.client[10] = k.client[11] = 0xff; /* ::ffff:0.0.0.0, the IPv4 family */
-		any = true;
+	if (ch < 0 && !name_outside(c, pk)) {
+		struct cls_key any = *pk;
+		memset(any.client, 0, 16);
+		if (addr_is_v4(pk->client))
+			any.client[10] = any.client[11] = 0xff; /* ::ffff:0.0.0.0, the IPv4 family */
+		uint32_t ah = key_hash(&any), p = find(c, &any, ah);
+		return p != OAT_NONE ? p : add_unexpected(c, &any, ah, ch, sh, true, apart, forbidden ? e : -1);
 	}
-	bool added;
-	size_t row = find_or_add(&c->unexp_ix, &k, c->nunexp, &added);
-	if (added) {
-		GROW(c->unexp, c->cap_unexp, c->nunexp);
-		struct cls_unexpected *u = &c->unexp[c->nunexp++];
-		memset(u, 0, sizeof(*u));
-		memcpy(u->client, k.client, 16);
-		u->client_any = any;
-		memcpy(u->server, sa, 16);
-		u->client_host = ch;
-		u->server_host = sh;
-		u->proto = proto;
-		u->port = port;
-		u->apart = apart;
-		u->why = apart ? xstrdup("a known host outside PeerGFS") : why_unexpected(c, ch, sh, proto, port, forbidden ? e : -1);
-	}
-	*idx = row;
-	return PAIR_UNEXPECTED;
+	return add_unexpected(c, pk, hash, ch, sh, false, apart, forbidden ? e : -1);
 }
 
-/* The slow path: where the pair lands, remembered for the next flow of the pair. */
-static void classify_pair(struct cls *c, const struct flow *f, enum flow_verdict v, const struct cls_key *pk)
+/* The look-ahead of cls_flows(): a record's index slot is asked for SLOT_AHEAD records before it lands,
+ * the entry that slot names ENTRY_AHEAD before. */
+enum { CHUNK = 64, SLOT_AHEAD = 8, ENTRY_AHEAD = 4 };
+
+static inline uint32_t first_candidate(const struct cls *c, uint32_t hash)
 {
-	int ch;
-	size_t idx;
-	enum pair_kind kind = locate(c, pk, &ch, &idx);
-	land(c, kind, idx, f, v);
-	remember(c, pk, ch, kind, idx);
+	size_t pos = oat_home(&c->ix, hash);
+	return oat_next(&c->ix, hash, &pos);
+}
+
+void cls_flows(struct cls *c, const struct flow_record *r, size_t n)
+{
+	struct cls_key k[CHUNK];
+	uint32_t h[CHUNK], cand[CHUNK];
+	for (size_t base = 0; base < n; base += CHUNK) {
+		size_t m = n - base < CHUNK ? n - base : CHUNK;
+		const struct flow_record *b = r + base;
+		for (size_t i = 0; i < m; i++) {
+			h[i] = record_key(&b[i], &k[i]);
+			if (i < SLOT_AHEAD)
+				oat_prefetch(&c->ix, h[i]);
+		}
+		for (size_t i = 0; i < m && i < ENTRY_AHEAD; i++)
+			cand[i] = first_candidate(c, h[i]);
+		for (size_t i = 0; i < m; i++) {
+			if (i + SLOT_AHEAD < m)
+				oat_prefetch(&c->ix, h[i + SLOT_AHEAD]);
+			if (i + ENTRY_AHEAD < m) {
+				uint32_t p = cand[i + ENTRY_AHEAD] = first_candidate(c, h[i + ENTRY_AHEAD]);
+				if (p != OAT_NONE)
+					__builtin_prefetch(entry_addr(c, p), 1);
+			}
+			if (b[i].verdict == FV_NOT_A_CONNECTION)
+				continue;
+			/* The candidate found ahead is trusted only if it carries the key: an entry made since
+			 * (by the slow path of an earlier record) may be the one. */
+			uint32_t p = cand[i];
+			if (p == OAT_NONE || !entry_is(c, p, &k[i]))
+				p = find(c, &k[i], h[i]);
+			if (p == OAT_NONE)
+				p = locate(c, &k[i], h[i]);
+			land(c, p, &b[i]);
+		}
+	}
 }
 
 void cls_clone(struct cls *dst, const struct cls *src)
 {
 	*dst = *src;
-	dst->rows_ix = dst->unexp_ix = NULL;
-	dst->pairs = NULL;
-	dst->npairs = dst->pairs_mask = 0;
-	forget_ahead(dst);
 	dst->rows = xcalloc(src->cap_rows + 1, sizeof(*dst->rows));
 	if (src->nrows)
 		memcpy(dst->rows, src->rows, src->nrows * sizeof(*src->rows));
 	dst->unexp = xcalloc(src->cap_unexp + 1, sizeof(*dst->unexp));
-	for (size_t i = 0; i < src->nunexp; i++) {
-		dst->unexp[i] = src->unexp[i];
-		dst->unexp[i].why = xstrdup(src->unexp[i].why);
-	}
-	struct cls_ix *e, *tmp;
-	HASH_ITER(hh, src->rows_ix, e, tmp) {
-		struct cls_ix *n = xcalloc(1, sizeof(*n));
-		n->key = e->key;
-		n->row = e->row;
-		HASH_ADD(hh, dst->rows_ix, key, sizeof(n->key), n);
-	}
-	HASH_ITER(hh, src->unexp_ix, e, tmp) {
-		struct cls_ix *n = xcalloc(1, sizeof(*n));
-		n->key = e->key;
-		n->row = e->row;
-		HASH_ADD(hh, dst->unexp_ix, key, sizeof(n->key), n);
-	}
+	if (src->nunexp)
+		memcpy(dst->unexp, src->unexp, src->nunexp * sizeof(*src->unexp));
+	dst->others = xcalloc(src->cap_others + 1, sizeof(*dst->others));
+	if (src->nothers)
+		memcpy(dst->others, src->others, src->nothers * sizeof(*src->others));
+	dst->named = xcalloc(src->cap_named + 1, sizeof(*dst->named));
+	if (src->nnamed)
+		memcpy(dst->named, src->named, src->nnamed * sizeof(*src->named));
+	dst->whys = xcalloc(src->cap_whys + 1, sizeof(*dst->whys));
+	if (src->nwhys)
+		memcpy(dst->whys, src->whys, src->nwhys * sizeof(*src->whys));
+	oat_copy(&dst->ix, &src->ix);
+	oat_copy(&dst->named_ix, &src->named_ix);
+	oat_copy(&dst->why_ix, &src->why_ix);
 }
 
 static void merge_counts(struct cls_counts *to, const struct cls_counts *from)
@@ -561,72 +489,53 @@ static void merge_counts(struct cls_counts *to, const struct cls_counts *from)
 		to->last_ns = from->last_ns;
 }
 
-/* Add row r's counts to this classification's row for (edge, r's addresses), made if new. */
-static void absorb_row(struct cls *c, const struct cls_row *r, int edge)
-{
-	struct cls_key k;
-	memset(&k, 0, sizeof(k));
-	k.edge = edge;
-	memcpy(k.client, r->client.a, 16);
-	memcpy(k.server, r->server.a, 16);
-	bool added;
-	size_t row = find_or_add(&c->rows_ix, &k, c->nrows, &added);
-	if (added) {
-		GROW(c->rows, c->cap_rows, c->nrows);
-		c->rows[c->nrows] = *r;
-		c->rows[c->nrows].edge = edge;
-		memset(&c->rows[c->nrows].n, 0, sizeof(c->rows[c->nrows].n));
-		c->nrows++;
-	}
-	merge_counts(&c->rows[row].n, &r->n);
-}
-
 void cls_merge(struct cls *c, const struct cls *from)
 {
-	for (size_t i = 0; i < from->nrows; i++)
-		absorb_row(c, &from->rows[i], from->rows[i].edge);
+	struct cls_key k;
+	for (size_t i = 0; i < from->nrows; i++) {
+		const struct cls_row *r = &from->rows[i];
+		make_key(&k, r->client.a, r->server.a, r->proto, r->port);
+		uint32_t hash = key_hash(&k), p = find(c, &k, hash);
+		if (p == OAT_NONE)
+			p = add_row(c, &k, hash, r->edge);
+		merge_counts(&c->rows[INDEX(p)].n, &r->n);
+	}
 	for (size_t i = 0; i < from->nunexp; i++) {
 		const struct cls_unexpected *u = &from->unexp[i];
-		struct cls_key k;
-		memset(&k, 0, sizeof(k));
-		k.edge = -1;
-		k.port = u->port;
-		k.proto = u->proto;
-		memcpy(k.client, u->client, 16);
-		memcpy(k.server, u->server, 16);
-		bool added;
-		size_t row = find_or_add(&c->unexp_ix, &k, c->nunexp, &added);
-		if (added) {
+		make_key(&k, u->client, u->server, u->proto, u->port);
+		uint32_t hash = key_hash(&k), p = find(c, &k, hash);
+		if (p == OAT_NONE) {
+			if (c->nunexp >= ROWS_MAX)
+				oom();
 			GROW(c->unexp, c->cap_unexp, c->nunexp);
 			c->unexp[c->nunexp] = *u;
-			c->unexp[c->nunexp].why = xstrdup(u->why);
-			memset(&c->unexp[c->nunexp].n, 0, sizeof(c->unexp[c->nunexp].n));
-			c->nunexp++;
+			memset(&c->unexp[c->nunexp].n, 0, sizeof(u->n));
+			p = PAYLOAD(K_UNEXP, c->nunexp++);
+			oat_insert(&c->ix, hash, p);
 		}
-		merge_counts(&c->unexp[row].n, &u->n);
+		merge_counts(&c->unexp[INDEX(p)].n, &u->n);
 	}
 	c->outside += from->outside;
 	c->ignored += from->ignored;
-	c->not_connections += from->not_connections;
 }
 
 /* Counts of an old row, placed where its address pair lands now. */
 static void replace_counts(struct cls *c, const struct cls_key *pk, const struct cls_counts *n)
 {
-	int ch;
-	size_t idx;
-	switch (locate(c, pk, &ch, &idx)) {
-	case PAIR_ROW:
-		merge_counts(&c->rows[idx].n, n);
+	uint32_t hash = key_hash(pk), p = find(c, pk, hash);
+	if (p == OAT_NONE)
+		p = locate(c, pk, hash);
+	switch (KIND(p)) {
+	case K_ROW:
+		merge_counts(&c->rows[INDEX(p)].n, n);
 		break;
-	case PAIR_UNEXPECTED:
-		merge_counts(&c->unexp[idx].n, n);
+	case K_UNEXP:
+		merge_counts(&c->unexp[INDEX(p)].n, n);
 		break;
-	case PAIR_OUTSIDE:
+	case K_OUTSIDE:
 		c->outside += n->attempts;
 		break;
-	case PAIR_IGNORED:
-	case PAIR_NONE:
+	default:
 		c->ignored += n->attempts;
 		break;
 	}
@@ -634,47 +543,33 @@ static void replace_counts(struct cls *c, const struct cls_key *pk, const struct
 
 void cls_rebase(struct cls *c, const struct graph *g)
 {
-	free_pairs(c);
 	struct cls_row *rows = c->rows;
 	size_t nrows = c->nrows;
 	struct cls_unexpected *unexp = c->unexp;
 	size_t nunexp = c->nunexp;
-	free_ix(&c->rows_ix);
-	free_ix(&c->unexp_ix);
+	free_index(c);
 	c->rows = NULL;
 	c->nrows = c->cap_rows = 0;
 	c->unexp = NULL;
 	c->nunexp = c->cap_unexp = 0;
-	const struct graph *old = c->g;
 	c->g = g;
 	/* Every row is judged again by its address pair, as its flows would be now: a path the new graph
 	 * expects gains the flows seen before, one it forbids or no longer knows becomes unexpected (with
 	 * today's reason), and an unexpected one the new graph expects becomes a path. */
+	struct cls_key pk;
 	for (size_t i = 0; i < nrows; i++) {
-		const struct graph_edge *e = &old->edges[rows[i].edge];
-		struct cls_key pk;
-		memset(&pk, 0, sizeof(pk));
-		pk.port = e->port;
-		pk.proto = e->proto;
-		memcpy(pk.client, rows[i].client.a, 16);
-		memcpy(pk.server, rows[i].server.a, 16);
+		make_key(&pk, rows[i].client.a, rows[i].server.a, rows[i].proto, rows[i].port);
 		replace_counts(c, &pk, &rows[i].n);
 	}
 	for (size_t i = 0; i < nunexp; i++) {
-		struct cls_key pk;
-		memset(&pk, 0, sizeof(pk));
-		pk.port = unexp[i].port;
-		pk.proto = unexp[i].proto;
-		memcpy(pk.client, unexp[i].client, 16);
-		memcpy(pk.server, unexp[i].server, 16);
+		make_key(&pk, unexp[i].client, unexp[i].server, unexp[i].proto, unexp[i].port);
 		replace_counts(c, &pk, &unexp[i].n);
-		free(unexp[i].why);
 	}
 	free(rows);
 	free(unexp);
 }
 
-static void judge(const struct cls_counts *n, enum cls_status *st, enum cls_reason *why)
+static void judge(const struct cls_counts *n, uint8_t *st, uint8_t *why)
 {
 	uint64_t failed = n->resets + n->icmp_prohibited + n->icmp_unreachable + n->no_reply;
 	*why = CLS_R_NONE;
@@ -711,12 +606,11 @@ static int severity(enum cls_status s)
 	return rank[s];
 }
 
-static const struct graph *sort_graph; /* qsort has no context argument */
-
-static int cmp_rows(const void *a, const void *b)
+static int cmp_rows(const void *a, const void *b, void *graph)
 {
 	const struct cls_row *x = a, *y = b;
-	const struct graph_edge *ex = &sort_graph->edges[x->edge], *ey = &sort_graph->edges[y->edge];
+	const struct graph *g = graph;
+	const struct graph_edge *ex = &g->edges[x->edge], *ey = &g->edges[y->edge];
 	int d = (ex->level != LEVEL_REQUIRED) - (ey->level != LEVEL_REQUIRED);
 	if (!d)
 		d = severity(x->status) - severity(y->status);
@@ -761,6 +655,8 @@ static void add_missing(struct cls *c, int e)
 	struct cls_row *r = &c->rows[c->nrows++];
 	memset(r, 0, sizeof(*r));
 	r->edge = e;
+	r->port = ge->port;
+	r->proto = ge->proto;
 	const struct site_addr *ca = pick_addr(&g->site->hosts[ge->client], NULL);
 	if (ca)
 		r->client = *ca;
@@ -844,14 +740,11 @@ void cls_finish(struct cls *c)
 		judge(&u->n, &u->status, &u->reason);
 		c->nknown += u->apart;
 	}
-	free_pairs(c); /* its indices are about to change */
-	sort_graph = g;
+	free_index(c); /* the rows' places are about to change */
 	if (c->nrows)
-		qsort(c->rows, c->nrows, sizeof(*c->rows), cmp_rows);
+		qsort_r(c->rows, c->nrows, sizeof(*c->rows), cmp_rows, (void *)g);
 	if (c->nunexp)
 		qsort(c->unexp, c->nunexp, sizeof(*c->unexp), cmp_unexp);
-	free_ix(&c->rows_ix);
-	free_ix(&c->unexp_ix);
 }
 
 bool cls_has_findings(const struct cls *c)

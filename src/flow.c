@@ -1,14 +1,9 @@
 /* flow.c: the flow table. Flows live in one array that grows without copying (mremap), named by index;
- * a hash table of 8-byte slots (hash and index, open addressing, linear probing) finds them. A flow lives
- * on one of three expiry lists ordered by last packet, and leaves the table only through settle(): the
- * callback sees the flow once, then it goes on the free list (no malloc per packet). Time is packet
- * time, never the wall clock.
- *
- * Not uthash, which the tables off the per-packet path use: a uthash entry carries a 56-byte handle and
- * sits on an insertion-order list, so each packet touched three cache lines of its flow and the bucket,
- * and each settled flow four more (its neighbours on that list and in its bucket), on 60 MB and more of
- * flows that no cache holds. Here a packet touches one slot and the flow's two lines, and settling a
- * flow touches its slot's line. docs/performance.md has the measurements. */
+ * an oatable.h index (hash and index per 8-byte slot) finds them. A flow lives on one of three expiry
+ * lists ordered by last packet, and leaves the table only through settle(): its record joins the batch
+ * handed to the consumer, and the flow goes on the free list (no malloc per packet). Time is packet
+ * time, never the wall clock. Not uthash: a packet here touches one slot and the flow's two lines, where
+ * a uthash entry's handle and lists cost three more lines per packet on tables no cache holds. */
 #include "flowaudit/flow.h"
 
 #include <assert.h>
@@ -18,15 +13,85 @@
 #include <sys/mman.h>
 
 #include "flowaudit/hash.h"
+#include "flowaudit/oatable.h"
 #include "flowaudit/util.h"
+
+struct flow_key {
+	uint8_t a[16], b[16];   /* ordered (make_key), so both directions find one entry */
+	uint16_t pa, pb;
+	uint8_t proto;
+	uint8_t pad[3];
+};
+
+/* flags */
+#define FLOW_SYN 0x0001         /* the client's SYN was seen */
+#define FLOW_SYNACK 0x0002      /* a SYN-ACK was seen */
+#define FLOW_CLIENT_ACK 0x0004  /* the client acknowledged or sent data after its SYN */
+#define FLOW_REJECTED 0x0008    /* RST from the server side before any SYN-ACK */
+#define FLOW_RST_C 0x0010
+#define FLOW_RST_S 0x0020
+#define FLOW_FIN_C 0x0040
+#define FLOW_FIN_S 0x0080
+#define FLOW_MIDSTREAM 0x0100   /* first packet was neither SYN nor SYN-ACK */
+#define FLOW_ONLY_RST 0x0200    /* every packet so far was a RST */
+#define FLOW_CLOSED 0x0400
+#define FLOW_TALK_C 0x0800      /* the client sent something other than a RST */
+#define FLOW_TALK_S 0x1000      /* the server sent something other than a RST */
+#define FLOW_DATA_S 0x2000      /* the server sent payload */
+#define FLOW_TOUCHED 0x4000     /* a later packet came since it was put on its expiry list (lazy LRU) */
+#define FLOW_EVICTED 0x8000     /* settled early to make room (--max-flows): its verdict may be incomplete */
+
+/* Two cache lines, 128-byte aligned in the table's array: the key and what every packet touches, then
+ * the rest. Flows are named by their index in that array (0 is no flow): the hash slots, the expiry
+ * lists and the free list hold indexes, so the array may move as it grows. */
+struct flow {
+	struct flow_key key;
+	uint64_t last_ns;
+	uint32_t fp[2];         /* fingerprint of the last packet each way, for SPAN duplicates */
+	uint16_t flags;
+	uint16_t hseen;         /* history letters already recorded, per direction */
+	uint8_t client;         /* 0: key.a/pa is the client; 1: key.b/pb */
+	uint8_t icmp;           /* enum dec_icmp */
+	uint8_t list;           /* which expiry list holds it */
+	uint8_t hlen;
+	uint16_t pkts[2];       /* packets: [0] client -> server, [1] server -> client (saturating: only
+				 * ever asked whether there were none, one, or more) */
+	uint32_t hash;          /* of the key: its hash slot, found again when it is settled */
+	uint32_t fp_us[2];      /* its time in microseconds, modulo 2^32: only ever compared 1 ms apart */
+	uint16_t encaps;        /* encapsulations that carried it (dec_pkt.encaps, OR of its packets) */
+	uint16_t syns;          /* the client's SYNs (saturating) */
+	uint32_t isn;           /* the client's initial sequence number */
+	uint32_t prev, next;    /* expiry list, oldest first (indexes; next also links the free list) */
+	uint64_t first_ns, syn_ns;
+	char history[16];       /* Zeek's letters: upper case client, lower case server */
+};
+
+/* The client/server view of a flow, without branches: which end is the client is a coin toss per flow. */
+static inline const uint8_t *client_addr(const struct flow *f)
+{
+	return f->key.a + 16 * (size_t)f->client; /* key.b follows key.a */
+}
+
+static inline const uint8_t *server_addr(const struct flow *f)
+{
+	return f->key.a + 16 * (size_t)(f->client ^ 1);
+}
+
+static inline uint16_t client_port(const struct flow *f)
+{
+	return f->client ? f->key.pb : f->key.pa;
+}
+
+static inline uint16_t server_port(const struct flow *f)
+{
+	return f->client ? f->key.pa : f->key.pb;
+}
+
 
 #define FIRST_FLOWS 4096 /* the array's first size, doubled as needed */
 #define FIRST_SLOTS 8192
-/* Hash slots per flow held, at least: the table is at most a quarter full, 32 to 64 bytes of slots a
- * flow. Measured on snap96 in runs taken in turn: 1.71-1.79 s at 2 slots a flow, 1.59-1.66 s at 4,
- * 1.59-1.61 s at 8. With linear probing a fuller table has longer runs, so lookups and their prefetch
- * walk more slots and branch less predictably. Against 2, 4 costs about 9 MB more at the bench's
- * 425,000 flows, and 8 about 25 MB. */
+/* Index slots per flow held, at least: a fuller table has longer runs, so lookups and their prefetch
+ * walk more slots and branch less predictably (docs/performance.md). */
 #define SLOTS_PER_FLOW 4
 #define RECENT 256 /* recently opened attempts, for ICMP quotes cut before their ports */
 
@@ -53,7 +118,7 @@ struct slot {
 enum { LIST_EMBRYONIC, LIST_OPEN, LIST_CLOSED, NLISTS };
 
 static_assert(sizeof(struct flow) == 128, "a flow is two cache lines");
-static_assert(offsetof(struct flow_key, b) == offsetof(struct flow_key, a) + 16, "flow_client_addr: b follows a");
+static_assert(offsetof(struct flow_key, b) == offsetof(struct flow_key, a) + 16, "client_addr: b follows a");
 
 struct flow_list {
 	uint32_t head, tail;    /* flow indexes, 0: empty */
@@ -67,16 +132,14 @@ struct flow_table {
 	uint32_t cap;                   /* flows the array holds */
 	uint32_t used;                  /* indexes below this have been handed out at least once */
 	uint32_t free;                  /* free list through ->next, 0: empty */
-	/* Hash slots: the flow's 32-bit hash in the high half, its index in the low half, 0: empty. At
-	 * most a quarter full (SLOTS_PER_FLOW). */
-	uint64_t *slots;
-	size_t mask;                    /* slots - 1 (a power of two) */
+	struct oat ix;                  /* hash -> flow index */
 	struct flow_list lists[NLISTS]; /* see the enum above */
 	size_t count, max;
 	const uint8_t (*svc)[8192];
-	flow_settle_fn settle_fn;
-	flow_prefetch_fn prefetch_fn;   /* or NULL */
+	flow_records_fn records_fn;
 	void *ctx;
+	struct flow_record batch[FLOW_BATCH]; /* settled, not handed over yet */
+	size_t nbatch;
 	uint64_t now_ns;                /* newest packet time seen */
 	uint64_t swept_ns;              /* when the lists were last swept */
 	struct flow_key recent[RECENT]; /* ring of recent attempt keys */
@@ -96,18 +159,17 @@ const char *flow_verdict_name(enum flow_verdict v)
 	return v < FV_N ? verdict_names[v] : "?";
 }
 
-struct flow_table *flow_new(size_t max_flows, const uint8_t (*svc)[8192], flow_settle_fn fn, void *ctx)
+struct flow_table *flow_new(size_t max_flows, const uint8_t (*svc)[8192], flow_records_fn fn, void *ctx)
 {
 	struct flow_table *t = xcalloc(1, sizeof(*t));
 	t->max = max_flows;
 	t->svc = svc;
-	t->settle_fn = fn;
+	t->records_fn = fn;
 	t->ctx = ctx;
 	t->cap = FIRST_FLOWS;
 	t->flows = xmap(FIRST_FLOWS * sizeof(struct flow));
 	t->used = 1;
-	t->slots = xmap(FIRST_SLOTS * sizeof(*t->slots));
-	t->mask = FIRST_SLOTS - 1;
+	oat_init(&t->ix, FIRST_SLOTS, SLOTS_PER_FLOW);
 	return t;
 }
 
@@ -116,7 +178,7 @@ void flow_free(struct flow_table *t)
 	if (!t)
 		return;
 	munmap(t->flows, (size_t)t->cap * sizeof(struct flow));
-	munmap(t->slots, (t->mask + 1) * sizeof(*t->slots));
+	oat_free(&t->ix);
 	free(t);
 }
 
@@ -128,18 +190,6 @@ static inline struct flow *at(const struct flow_table *t, uint32_t i)
 static inline uint32_t index_of(const struct flow_table *t, const struct flow *f)
 {
 	return (uint32_t)(f - t->flows);
-}
-
-void flow_foreach(const struct flow_table *t, uint64_t now_ns, flow_settle_fn fn, void *ctx)
-{
-	for (int l = 0; l < NLISTS; l++)
-		for (uint32_t i = t->lists[l].head; i; i = at(t, i)->next)
-			fn(ctx, at(t, i), flow_verdict(at(t, i), now_ns));
-}
-
-void flow_set_prefetch(struct flow_table *t, flow_prefetch_fn fn)
-{
-	t->prefetch_fn = fn;
 }
 
 void flow_set_hint(struct flow_table *t, const uint8_t (*svc)[8192])
@@ -216,63 +266,11 @@ static inline bool key_eq(const struct flow_key *x, const struct flow_key *y)
 /* The flow with this key and hash, or NULL. */
 static inline struct flow *lookup(const struct flow_table *t, const struct flow_key *k, uint32_t hash)
 {
-	for (size_t i = hash & t->mask;; i = (i + 1) & t->mask) {
-		uint64_t s = t->slots[i];
-		if (!s)
-			return NULL;
-		if ((uint32_t)(s >> 32) == hash && key_eq(&at(t, (uint32_t)s)->key, k))
-			return at(t, (uint32_t)s);
-	}
-}
-
-static void place(uint64_t *slots, size_t mask, uint64_t s)
-{
-	size_t i = (s >> 32) & mask;
-	while (slots[i])
-		i = (i + 1) & mask;
-	slots[i] = s;
-}
-
-/* Twice the slots, every entry placed again by the hash it carries (no flow is read). */
-static __attribute__((noinline)) void grow_slots(struct flow_table *t)
-{
-	size_t n = (t->mask + 1) * 2;
-	uint64_t *slots = xmap(n * sizeof(*slots));
-	for (size_t i = 0; i <= t->mask; i++)
-		if (t->slots[i])
-			place(slots, n - 1, t->slots[i]);
-	munmap(t->slots, (t->mask + 1) * sizeof(*slots));
-	t->slots = slots;
-	t->mask = n - 1;
-}
-
-static void slot_insert(struct flow_table *t, uint32_t hash, uint32_t idx)
-{
-	if ((t->count + 1) * SLOTS_PER_FLOW > t->mask + 1)
-		grow_slots(t);
-	place(t->slots, t->mask, (uint64_t)hash << 32 | idx);
-}
-
-/* Take flow idx out of the slots: the entries after it in its run move back where their probe allows
- * (backward shift), so no tombstones are left and lookups stay one line long. */
-static void slot_remove(struct flow_table *t, uint32_t hash, uint32_t idx)
-{
-	size_t mask = t->mask, i = hash & mask;
-	while ((uint32_t)t->slots[i] != idx)
-		i = (i + 1) & mask;
-	for (size_t j = i;;) {
-		j = (j + 1) & mask;
-		uint64_t s = t->slots[j];
-		if (!s)
-			break;
-		size_t home = (s >> 32) & mask;
-		/* s may fill the hole at i unless its home lies cyclically in (i, j] */
-		if (((j - home) & mask) >= ((j - i) & mask)) {
-			t->slots[i] = s;
-			i = j;
-		}
-	}
-	t->slots[i] = 0;
+	size_t pos = oat_home(&t->ix, hash);
+	for (uint32_t i; (i = oat_next(&t->ix, hash, &pos)) != OAT_NONE;)
+		if (key_eq(&at(t, i)->key, k))
+			return at(t, i);
+	return NULL;
 }
 
 static struct flow *flow_alloc(struct flow_table *t)
@@ -297,7 +295,8 @@ static struct flow *flow_alloc(struct flow_table *t)
 	return f;
 }
 
-enum flow_verdict flow_verdict(const struct flow *f, uint64_t now_ns)
+/* The verdict a flow would get if settled at now_ns. */
+static enum flow_verdict verdict_of(const struct flow *f, uint64_t now_ns)
 {
 	if (f->flags & FLOW_ONLY_RST)
 		return FV_NOT_A_CONNECTION;
@@ -335,7 +334,8 @@ enum flow_verdict flow_verdict(const struct flow *f, uint64_t now_ns)
 	return FV_ONE_SIDED;
 }
 
-enum flow_open flow_open(const struct flow *f, enum flow_verdict v)
+/* What the verdict says of the port: open, failed, or unknown. */
+static enum flow_open open_of(const struct flow *f, enum flow_verdict v)
 {
 	switch (v) {
 	case FV_ESTABLISHED:
@@ -354,23 +354,66 @@ enum flow_open flow_open(const struct flow *f, enum flow_verdict v)
 	}
 }
 
+static void record_of(const struct flow *f, uint64_t now_ns, struct flow_record *r)
+{
+	enum flow_verdict v = verdict_of(f, now_ns);
+	memcpy(r->client, client_addr(f), 16);
+	memcpy(r->server, server_addr(f), 16);
+	r->client_port = client_port(f);
+	r->server_port = server_port(f);
+	r->proto = f->key.proto;
+	r->verdict = (uint8_t)v;
+	r->open = (uint8_t)open_of(f, v);
+	r->evicted = (f->flags & FLOW_EVICTED) != 0;
+	r->encaps = f->encaps;
+	r->pkts[0] = f->pkts[0];
+	r->pkts[1] = f->pkts[1];
+	r->first_ns = f->first_ns;
+	r->last_ns = f->last_ns;
+	memcpy(r->history, f->history, sizeof(r->history));
+}
+
+void flow_flush(struct flow_table *t)
+{
+	if (t->nbatch)
+		t->records_fn(t->ctx, t->batch, t->nbatch);
+	t->nbatch = 0;
+}
+
+void flow_snapshot(const struct flow_table *t, uint64_t now_ns, flow_records_fn fn, void *ctx)
+{
+	struct flow_record *r = xmalloc(FLOW_BATCH * sizeof(*r));
+	size_t n = 0;
+	for (int l = 0; l < NLISTS; l++)
+		for (uint32_t i = t->lists[l].head; i; i = at(t, i)->next) {
+			record_of(at(t, i), now_ns, &r[n++]);
+			if (n == FLOW_BATCH) {
+				fn(ctx, r, n);
+				n = 0;
+			}
+		}
+	if (n)
+		fn(ctx, r, n);
+	free(r);
+}
+
 static void settle(struct flow_table *t, struct flow *f, uint64_t now_ns)
 {
-	t->settle_fn(t->ctx, f, flow_verdict(f, now_ns));
+	if (t->nbatch == FLOW_BATCH)
+		flow_flush(t);
+	record_of(f, now_ns, &t->batch[t->nbatch++]);
 	uint32_t i = index_of(t, f);
-	slot_remove(t, f->hash, i);
+	oat_remove(&t->ix, f->hash, i);
 	list_unlink(t, f);
 	f->next = t->free;
 	t->free = i;
 	t->count--;
 }
 
-/* Settling the head of a list touches lines nothing else has touched for seconds: the flow's own, its
- * hash slot's, and what the settle callback reads. Walking a list oldest first, we know which flows
- * come next: their lines are asked for PF_LINES flows ahead, their slots PF_SLOT ahead (by the hash the
- * flow keeps, once its line is in), and the callback's lines through the prefetch callback, PF_CB0 and
- * PF_CB1 ahead. */
-enum { PF_LINES = 8, PF_SLOT = 6, PF_CB0 = 5, PF_CB1 = 2 };
+/* Settling the head of a list touches lines nothing else has touched for seconds: the flow's own and
+ * its index slot's. Walking a list oldest first, we know which flows come next: their lines are asked
+ * for PF_LINES flows ahead, their slots PF_SLOT ahead (by the hash the flow keeps, once its line is in). */
+enum { PF_LINES = 8, PF_SLOT = 6 };
 
 static void prefetch_ahead(const struct flow_table *t, const struct flow *h)
 {
@@ -381,11 +424,7 @@ static void prefetch_ahead(const struct flow_table *t, const struct flow *h)
 	if (n[PF_LINES])
 		prefetch_lines(n[PF_LINES]);
 	if (n[PF_SLOT])
-		__builtin_prefetch(&t->slots[n[PF_SLOT]->hash & t->mask], 1);
-	if (t->prefetch_fn && n[PF_CB0])
-		t->prefetch_fn(t->ctx, n[PF_CB0], 0);
-	if (t->prefetch_fn && n[PF_CB1])
-		t->prefetch_fn(t->ctx, n[PF_CB1], 1);
+		oat_prefetch(&t->ix, n[PF_SLOT]->hash);
 }
 
 /* The lists are ordered lazily: a packet does not move its flow (that would touch two more flows' cache
@@ -410,6 +449,7 @@ static __attribute__((noinline)) void sweep(struct flow_table *t, uint64_t now)
 		}
 	}
 	t->swept_ns = now;
+	flow_flush(t);
 }
 
 static bool svc_port(const struct flow_table *t, uint8_t proto, uint16_t port)
@@ -512,7 +552,7 @@ static struct flow *create(struct flow_table *t, const struct flow_key *k, uint3
 	f->client = (uint8_t)client;
 	f->first_ns = f->last_ns = ts;
 	f->flags = FLOW_ONLY_RST;
-	slot_insert(t, hash, index_of(t, f));
+	oat_insert(&t->ix, hash, index_of(t, f));
 	list_append(t, f, LIST_EMBRYONIC);
 	t->count++;
 	t->stats.flows++;
@@ -610,8 +650,8 @@ static __attribute__((noinline)) void icmp_error(struct flow_table *t, const str
 		for (unsigned i = 0; i < RECENT && !f; i++) {
 			const struct flow_key *k = &t->recent[(t->recent_pos - 1 - i) % RECENT];
 			struct flow *cand = lookup(t, k, key_hash(k));
-			if (cand && !memcmp(flow_client_addr(cand), p->src, 16) &&
-			    !memcmp(flow_server_addr(cand), p->dst, p->quote_dst_bytes) && !(cand->flags & FLOW_SYNACK))
+			if (cand && !memcmp(client_addr(cand), p->src, 16) &&
+			    !memcmp(server_addr(cand), p->dst, p->quote_dst_bytes) && !(cand->flags & FLOW_SYNACK))
 				f = cand;
 		}
 	}
@@ -628,7 +668,7 @@ static __attribute__((noinline)) void icmp_error(struct flow_table *t, const str
 static void prepare(const struct flow_table *t, const struct dec_pkt *p, struct lookup *lk)
 {
 	lk->hash = make_key(p, &lk->key, &lk->side);
-	__builtin_prefetch(&t->slots[lk->hash & t->mask]);
+	oat_prefetch(&t->ix, lk->hash);
 }
 
 /* The flow a packet will find, asked for once its slot is in: the first slot of its run with its hash
@@ -636,15 +676,10 @@ static void prepare(const struct flow_table *t, const struct dec_pkt *p, struct 
  * its own, nothing but loads and prefetches, GCC judged it pure and dropped every call to it. */
 static inline __attribute__((always_inline)) void prefetch_entry(const struct flow_table *t, uint32_t hash)
 {
-	for (size_t i = hash & t->mask;; i = (i + 1) & t->mask) {
-		uint64_t s = t->slots[i];
-		if (!s)
-			return;
-		if ((uint32_t)(s >> 32) == hash) {
-			prefetch_lines(at(t, (uint32_t)s));
-			return;
-		}
-	}
+	size_t pos = oat_home(&t->ix, hash);
+	uint32_t i = oat_next(&t->ix, hash, &pos);
+	if (i != OAT_NONE)
+		prefetch_lines(at(t, i));
 }
 
 static void packet(struct flow_table *t, const struct dec_pkt *p, uint64_t ts, const struct lookup *lk);
@@ -759,4 +794,5 @@ void flow_finish(struct flow_table *t, uint64_t end_ns)
 			prefetch_ahead(t, h);
 			settle(t, h, end_ns);
 		}
+	flow_flush(t);
 }

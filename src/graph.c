@@ -9,8 +9,6 @@
 
 #include "flowaudit/util.h"
 
-#define IX_FIRST 1024
-
 static uint32_t tuple_hash(int client, int server, uint8_t proto, uint16_t port)
 {
 	uint64_t w0 = (uint64_t)(uint32_t)client | (uint64_t)(uint32_t)server << 32;
@@ -25,30 +23,13 @@ static bool edge_is(const struct graph_edge *e, int client, int server, uint8_t 
 	return e->client == client && e->server == server && e->proto == proto && e->port == port;
 }
 
-/* The index entry of this tuple's edge, or the empty one where it would go. */
-static uint32_t *ix_slot(const struct graph *g, int client, int server, uint8_t proto, uint16_t port)
+static int find(const struct graph *g, uint32_t hash, int client, int server, uint8_t proto, uint16_t port)
 {
-	size_t k = tuple_hash(client, server, proto, port) & g->ix_mask;
-	while (g->ix[k] && !edge_is(&g->edges[g->ix[k] - 1], client, server, proto, port))
-		k = (k + 1) & g->ix_mask;
-	return &g->ix[k];
-}
-
-/* Room for one more edge: twice the entries (or the first ones), every edge placed again. */
-static void ix_reserve(struct graph *g)
-{
-	if (g->ix && (g->nedges + 1) * 2 <= g->ix_mask + 1)
-		return;
-	size_t n = g->ix ? (g->ix_mask + 1) * 2 : IX_FIRST;
-	if (n > (size_t)UINT32_MAX)
-		oom();
-	free(g->ix);
-	g->ix = xcalloc(n, sizeof(*g->ix));
-	g->ix_mask = n - 1;
-	for (size_t i = 0; i < g->nedges; i++) {
-		const struct graph_edge *e = &g->edges[i];
-		*ix_slot(g, e->client, e->server, e->proto, e->port) = (uint32_t)i + 1;
-	}
+	size_t pos = oat_home(&g->ix, hash);
+	for (uint32_t i; (i = oat_next(&g->ix, hash, &pos)) != OAT_NONE;)
+		if (edge_is(&g->edges[i], client, server, proto, port))
+			return (int)i;
+	return -1;
 }
 
 const char *graph_end_name(const struct graph *g, int end)
@@ -63,11 +44,11 @@ const char *graph_end_name(const struct graph *g, int end)
 static void add_edge(struct graph *g, int rule, int client, int server, uint8_t proto, uint16_t port, int group,
 		     enum rules_level level)
 {
-	ix_reserve(g);
-	uint32_t *slot = ix_slot(g, client, server, proto, port);
-	if (*slot) {
+	uint32_t hash = tuple_hash(client, server, proto, port);
+	int found = find(g, hash, client, server, proto, port);
+	if (found >= 0) {
 		/* The same path from two rules: keep the first; allowed beats forbidden, required beats optional. */
-		struct graph_edge *old = &g->edges[*slot - 1];
+		struct graph_edge *old = &g->edges[found];
 		if (level < old->level) {
 			old->level = level;
 			old->rule = rule;
@@ -83,7 +64,7 @@ static void add_edge(struct graph *g, int rule, int client, int server, uint8_t 
 		ge->port = port;
 		ge->group = group;
 		ge->level = level;
-		*slot = (uint32_t)++g->nedges; /* edge index + 1 */
+		oat_insert(&g->ix, hash, (uint32_t)g->nedges++);
 	}
 	if (level != LEVEL_FORBID)
 		g->ports[proto == IPPROTO_UDP][port >> 3] |= (uint8_t)(1u << (port & 7));
@@ -91,12 +72,12 @@ static void add_edge(struct graph *g, int rule, int client, int server, uint8_t 
 
 int graph_find(const struct graph *g, int client, int server, uint8_t proto, uint16_t port)
 {
-	return g->ix ? (int)*ix_slot(g, client, server, proto, port) - 1 : -1;
+	return find(g, tuple_hash(client, server, proto, port), client, server, proto, port);
 }
 
 void graph_free(struct graph *g)
 {
-	free(g->ix);
+	oat_free(&g->ix);
 	free(g->edges);
 	memset(g, 0, sizeof(*g));
 }

@@ -282,7 +282,9 @@ static int audit_html(FILE *out, const struct report *rp)
 		esc(out, u->server_host >= 0 ? rp->g->site->hosts[u->server_host].name : "outside");
 		fprintf(out, " <small>%s</small></td><td>%s/%u</td><td>%llu</td><td>", sa, rep_proto(u->proto), u->port,
 			(unsigned long long)u->n.attempts);
-		esc(out, u->why);
+		char *why = rep_why(rp->g, u);
+		esc(out, why);
+		free(why);
 		fputs("</td></tr>\n", out);
 	}
 	fputs("</table>\n<details><summary><b>Paths that are ok, and optional paths seen</b></summary>\n<table>"

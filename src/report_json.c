@@ -446,7 +446,9 @@ static void unexpected_row(struct jw *w, const struct graph *g, const struct cls
 	host_name(w, "server", g, u->server_host);
 	kv_str(w, "proto", rep_proto(u->proto));
 	kv_int(w, "port", u->port);
-	kv_str(w, "why", u->why);
+	char *why = rep_why(g, u);
+	kv_str(w, "why", why);
+	free(why);
 	status_reason(w, u->status, u->reason);
 	put_counts(w, &u->n);
 	jw_close(w, '}');
@@ -626,7 +628,7 @@ static int audit_json(FILE *out, const struct report *rp)
 	if (rp->flows) {
 		doc_array(&w, "flows");
 		for (size_t i = 0; i < res->nflow_log; i++) {
-			const struct audit_flow *f = &res->flow_log[i];
+			const struct flow_record *f = &res->flow_log[i];
 			doc_elem(&w);
 			jw_open(&w, '{');
 			jw_key(&w, "client_addr");

@@ -182,8 +182,9 @@ static void unexpected_rows(struct table *t, const struct report *rp, bool apart
 		char *port = xasprintf("%s/%u", rep_proto(u->proto), u->port);
 		char *tries = fmt_tries(&u->n);
 		const char *why = cls_reason_name(u->reason);
-		row(t, apart ? 4 : 1, cls_status_name(u->status), why ? why : "", ends, port, tries, apart ? NULL : u->why,
-		    NULL);
+		char *words = apart ? NULL : rep_why(g, u);
+		row(t, apart ? 4 : 1, cls_status_name(u->status), why ? why : "", ends, port, tries, words, NULL);
+		free(words);
 		free(ends);
 		free(port);
 		free(tries);

@@ -24,17 +24,19 @@ struct settled {
 	int n;
 };
 
-static void on_settle(void *ctx, const struct flow *f, enum flow_verdict v)
+static void on_settle(void *ctx, const struct flow_record *r, size_t n)
 {
 	struct settled *s = ctx;
-	if (s->n < 16) {
-		s->v[s->n] = v;
-		s->open[s->n] = flow_open(f, v);
-		s->client_port[s->n] = flow_client_port(f);
-		memcpy(s->history[s->n], f->history, sizeof(f->history));
-		s->pkts[s->n] = f->pkts[0] + f->pkts[1];
+	for (const struct flow_record *f = r; f < r + n; f++) {
+		if (s->n < 16) {
+			s->v[s->n] = f->verdict;
+			s->open[s->n] = f->open;
+			s->client_port[s->n] = f->client_port;
+			memcpy(s->history[s->n], f->history, sizeof(f->history));
+			s->pkts[s->n] = (uint32_t)f->pkts[0] + f->pkts[1];
+		}
+		s->n++;
 	}
-	s->n++;
 }
 
 static struct dec_pkt pkt(const char *src, uint16_t sport, const char *dst, uint16_t dport, uint8_t flags,
@@ -336,6 +338,8 @@ static void test_table_bound_evicts_oldest_and_counts(void)
 		feed(&r, pkt(C, (uint16_t)(40000 + i), SV, 443, SYN, 1, 0), T0 + i * MS);
 	CU_ASSERT(flow_count(r.t) <= 4);
 	CU_ASSERT_EQUAL(flow_stats(r.t)->evicted, 6);
+	flow_flush(r.t);
+	CU_ASSERT_EQUAL(r.s.n, 6);
 	CU_ASSERT_EQUAL(r.s.client_port[0], 40000); /* oldest first */
 	finish(&r, T0 + S);
 	CU_ASSERT_EQUAL(r.s.n, 10);
@@ -427,12 +431,14 @@ struct tally {
 	uint64_t pkts;
 };
 
-static void on_tally(void *ctx, const struct flow *f, enum flow_verdict v)
+static void on_tally(void *ctx, const struct flow_record *r, size_t n)
 {
 	struct tally *t = ctx;
-	t->n++;
-	t->by[v]++;
-	t->pkts += f->pkts[0] + f->pkts[1];
+	for (const struct flow_record *f = r; f < r + n; f++) {
+		t->n++;
+		t->by[f->verdict]++;
+		t->pkts += (uint64_t)f->pkts[0] + f->pkts[1];
+	}
 }
 
 static void test_flows_are_found_until_settled_under_churn(void)

@@ -48,16 +48,6 @@ struct audit_input {
 	bool nsec;
 };
 
-struct audit_flow {
-	uint8_t client[16], server[16];
-	uint16_t client_port, server_port;
-	uint8_t proto;
-	uint64_t first_ns, last_ns;
-	char history[16];
-	uint16_t encaps;
-	enum flow_verdict verdict;
-};
-
 struct audit_result {
 	struct audit_input *inputs;
 	size_t ninputs;
@@ -81,7 +71,7 @@ struct audit_result {
 	size_t nwarnings;
 	struct flow_stats flows;
 	struct cls cls;
-	struct audit_flow *flow_log; /* with want_flows */
+	struct flow_record *flow_log; /* with want_flows */
 	size_t nflow_log, cap_flow_log;
 };
 

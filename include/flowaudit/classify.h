@@ -1,5 +1,5 @@
 /* classify.h: settled flows x expected edges -> statuses per edge row and unexpected flows.
- * Reads flows only inside the flow table's callback; keeps aggregates, never flows. */
+ * Takes the flow table's records in batches; keeps aggregates, never flows. */
 #ifndef FLOWAUDIT_CLASSIFY_H
 #define FLOWAUDIT_CLASSIFY_H
 
@@ -9,6 +9,7 @@
 
 #include "flowaudit/flow.h"
 #include "flowaudit/graph.h"
+#include "flowaudit/oatable.h"
 
 enum cls_status { CLS_OK, CLS_DEGRADED, CLS_BLOCKED, CLS_MISSING, CLS_UNVERIFIED, CLS_NSTATUS };
 enum cls_reason { CLS_R_NONE, CLS_R_NO_REPLY, CLS_R_RESET, CLS_R_ICMP_PROHIBITED, CLS_R_ICMP_UNREACHABLE };
@@ -21,12 +22,25 @@ struct cls_counts {
 
 /* One report row of an expected edge: the edge and the address pair it was seen on. */
 struct cls_row {
-	int edge;               /* graph edge index */
 	struct site_addr client, server; /* a missing row carries the hosts' first addresses */
+	int edge;               /* graph edge index */
+	uint16_t port;          /* the edge's, so that a row is found by its flows' (client, server, proto, port) */
+	uint8_t proto;
 	bool seen;
+	uint8_t status;         /* enum cls_status, once cls_finish() ran */
+	uint8_t reason;         /* enum cls_reason */
 	struct cls_counts n;
-	enum cls_status status;
-	enum cls_reason reason;
+};
+
+/* Why an unexpected flow is unexpected, decided once per (client host, server host, proto, port); the
+ * report writers put it in words (rep_why()). ref names what the reason points at. */
+enum cls_why {
+	CLS_WHY_FORBIDDEN,      /* a rule forbids it: ref is the forbidding graph edge */
+	CLS_WHY_REVERSE,        /* expected the other way round: ref is that graph edge */
+	CLS_WHY_OTHER_HOSTS,    /* the port of a rule whose roles these hosts do not hold: ref is the rule */
+	CLS_WHY_PORT_ELSEWHERE, /* a port the site uses, between other hosts */
+	CLS_WHY_NOT_PEERGFS,    /* a port no rule uses */
+	CLS_WHY_APART,          /* a known host outside PeerGFS (role ... apart): listed apart, no finding */
 };
 
 #define CLS_OUTSIDE_NAMED 16 /* clients outside the site named per server and port; the rest are one row */
@@ -34,57 +48,53 @@ struct cls_row {
 struct cls_unexpected {
 	uint8_t client[16], server[16];
 	int client_host, server_host; /* site host indices, or -1 */
+	int why_ref;
+	uint16_t port;
+	uint8_t proto;
+	uint8_t why;            /* enum cls_why */
 	bool client_any;        /* clients outside the site past the CLS_OUTSIDE_NAMED named ones, aggregated
 				 * (client is 0.0.0.0/0 or ::/0) */
-	uint8_t proto;
-	uint16_t port;
-	char *why;
 	bool apart;             /* a flow of a known host outside the product (role ... apart): listed apart,
 				 * not a finding */
+	uint8_t status;         /* enum cls_status */
+	uint8_t reason;         /* enum cls_reason */
 	struct cls_counts n;
-	enum cls_status status;
-	enum cls_reason reason;
 };
 
-struct cls_ix;
-struct cls_pair;
-
-/* What cls_prefetch() worked out for a flow a few from settling, kept for cls_flow(): the flow's pair
- * key and hash (stage 0), then the pair it found (stage 1). Found by the flow's address. */
-struct cls_ahead {
-	const struct flow *f;   /* NULL: empty */
-	const struct cls_pair *pair; /* stage 1's answer; NULL before it, or if the pair was not remembered */
-	uint32_t hash;
-	uint8_t pk[40];         /* struct cls_key */
-};
-#define CLS_AHEAD 64
+struct cls_other;
+struct cls_named;
+struct cls_why_entry;
 
 struct cls {
 	const struct graph *g;
-	struct cls_ix *rows_ix, *unexp_ix;
-	struct cls_pair *pairs; /* (client, server, proto, port) -> where it lands, remembered */
-	size_t npairs, pairs_mask;
+	/* Where a (client, server, proto, port) lands, by its hash: an edge row, an unexpected row, or one
+	 * of others[] (outside the site, ignored; remembered for site clients only). One index is the row
+	 * tables' and the cache of verdicts alike: the same pair always lands in the same place. */
+	struct oat ix;
 	struct cls_row *rows;
 	size_t nrows, cap_rows;
 	struct cls_unexpected *unexp;
 	size_t nunexp, cap_unexp;
+	struct cls_other *others;
+	size_t nothers, cap_others;
+	struct oat named_ix;    /* (server, proto, port) -> named[]: outside clients named so far */
+	struct cls_named *named;
+	size_t nnamed, cap_named;
+	struct oat why_ix;      /* (client host, server host, proto, port) -> whys[] */
+	struct cls_why_entry *whys;
+	size_t nwhys, cap_whys;
 	uint64_t outside;       /* flows not touching the site (or not on graph ports, one end outside) */
 	uint64_t ignored;       /* flows matching an ignore declaration */
-	uint64_t not_connections; /* lone RSTs and the like */
 	size_t optional_unseen; /* optional edges with no traffic (not listed as rows) */
 	size_t summary[CLS_NSTATUS]; /* required rows by status */
 	size_t nknown;          /* unexpected rows that are apart (cls_finish()): nunexp - nknown are findings */
 	size_t optional[CLS_NSTATUS]; /* optional rows by status */
-	struct cls_ahead ahead[CLS_AHEAD]; /* cleared whenever the pair cache changes its entries' places */
 };
 
 void cls_init(struct cls *c, const struct graph *g);
 void cls_free(struct cls *c);
-/* Fold one settled flow. */
-void cls_flow(struct cls *c, const struct flow *f, enum flow_verdict v);
-/* Ask for what cls_flow(f) will read, f being a few flows from settling: stage 0 its pair's entry,
- * stage 1 (once that is in) the row it lands on. */
-void cls_prefetch(struct cls *c, const struct flow *f, int stage);
+/* Fold n records of settled flows (any n). */
+void cls_flows(struct cls *c, const struct flow_record *r, size_t n);
 /* A deep copy of a running classification, for an interim report (finish the copy, not the original). */
 void cls_clone(struct cls *dst, const struct cls *src);
 /* Add another running classification of the same graph to this one (workers' shares of one capture). */

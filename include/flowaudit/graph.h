@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "flowaudit/diag.h"
+#include "flowaudit/oatable.h"
 #include "flowaudit/rules.h"
 #include "flowaudit/site.h"
 
@@ -27,10 +28,7 @@ struct graph {
 	const struct site *site; /* NULL: a role-level graph */
 	struct graph_edge *edges;
 	size_t nedges, cap_edges;
-	/* A host-level graph's lookup: edge index + 1 by the hash of (client, server, proto, port), open
-	 * addressing with linear probing, at most half full (0: empty); NULL in a role-level graph. */
-	uint32_t *ix;
-	size_t ix_mask;
+	struct oat ix;          /* edge index by the hash of (client, server, proto, port) */
 	uint8_t ports[2][8192]; /* bit per port in the graph: [0] tcp, [1] udp (allowed edges only) */
 };
 

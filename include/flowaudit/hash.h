@@ -1,5 +1,5 @@
 /* hash.h: the hash function of every table in flowaudit: uthash's (include this, never uthash.h
- * directly), and the flow table's and the classifier's pair cache, which are tables of their own.
+ * directly: it wires uthash's allocation failure to oom()) and oatable.h's.
  * A 64x64->128-bit multiply-and-fold per 8-byte word (the "mum" step of wyhash): every input bit reaches
  * every output bit, where a plain multiply only carries bits upward (IPv4-mapped addresses vary only in
  * their last bytes). Faster than uthash's default on the 16- to 40-byte keys used here, and seeded at
@@ -85,15 +85,12 @@ static inline int fa_keycmp(const void *a, const void *b, size_t len)
 
 #define HASH_FUNCTION(keyptr, keylen, hashv) ((hashv) = fa_hash((keyptr), (keylen)))
 #define HASH_KEYCMP(a, b, len) fa_keycmp((a), (b), (size_t)(len))
+/* uthash's tables are off the per-packet path (site names and addresses, rule systems); when memory runs
+ * out they end the program as every other allocation does, never with uthash's exit(-1). */
+_Noreturn void oom(void);
+void *xmalloc(size_t n);
+#define uthash_malloc(sz) xmalloc(sz)
+#define uthash_fatal(msg) oom()
 #include <uthash.h>
-
-/* uthash doubles its buckets only when one chain reaches 10 entries, so chains average several entries,
- * each a cache miss once the table outgrows the cache. Tables on the per-packet path call this after an
- * add: the buckets double whenever the items outnumber them (a load factor of at most 1). */
-#define FA_HASH_KEEP_SHORT(hh, head)                                                                   \
-	do {                                                                                           \
-		if ((head) && (head)->hh.tbl->num_items > (head)->hh.tbl->num_buckets)                  \
-			HASH_EXPAND_BUCKETS(hh, (head)->hh.tbl, fa_oom);                               \
-	} while (0)
 
 #endif

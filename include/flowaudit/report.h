@@ -37,6 +37,9 @@ struct rep_pair {
 };
 size_t rep_edge_pairs(const struct graph *g, const struct graph_edge *e, struct rep_pair *pairs, size_t max);
 
+/* Why an unexpected row is unexpected, in words (the classifier keeps a code). Caller frees. */
+char *rep_why(const struct graph *g, const struct cls_unexpected *u);
+
 extern const struct rep_format rep_text, rep_json, rep_dot, rep_html;
 
 #endif

@@ -18,14 +18,9 @@ static struct flow_table *table;
 static uint64_t clock_ns = 1700000000ull * 1000000000ull;
 static unsigned inputs;
 
-static void on_settle(void *ctx, const struct flow *f, enum flow_verdict v)
+static void on_records(void *ctx, const struct flow_record *r, size_t n)
 {
-	cls_flow(ctx, f, v);
-}
-
-static void on_prefetch(void *ctx, const struct flow *f, int stage)
-{
-	cls_prefetch(ctx, f, stage);
+	cls_flows(ctx, r, n);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -43,8 +38,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	diag_free(&d);
 	graph_build(&graph, &rules, &site);
 	cls_init(&cls, &graph);
-	table = flow_new(4096, (const uint8_t(*)[8192])graph.ports, on_settle, &cls);
-	flow_set_prefetch(table, on_prefetch); /* as audit.c: the classifier's look-ahead runs too */
+	table = flow_new(4096, (const uint8_t(*)[8192])graph.ports, on_records, &cls);
 	return 0;
 }
 
