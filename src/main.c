@@ -48,6 +48,7 @@ static const char usage_text[] =
 	"  --format FMT       text (default), json or html\n"
 	"  -o OUT             write the report to OUT (a file is replaced whole; devices and FIFOs written in place)\n"
 	"  --flows            with --format json: every connection attempt too\n"
+	"  --by-address       text and html: every address pair on its own line (paths of more than 5 are grouped)\n"
 	"  --max-flows N      hold at most N flows (older ones are settled early; their rows say so)\n"
 	"  --vxlan-port N     the UDP port VXLAN mirrors arrive on (default 4789)\n"
 	"  -w FILE            also write the packets read to FILE (pcap)\n"
@@ -161,12 +162,13 @@ static int write_output(const char *out, out_fn fn, const void *arg)
 	return rc;
 }
 
-enum { OPT_FORMAT = 256, OPT_FLOWS, OPT_MAX_FLOWS, OPT_VXLAN_PORT, OPT_SNAPLEN, OPT_INTERVAL, OPT_WORKERS, OPT_HELP,
+enum { OPT_FORMAT = 256, OPT_FLOWS, OPT_BY_ADDRESS, OPT_MAX_FLOWS, OPT_VXLAN_PORT, OPT_SNAPLEN, OPT_INTERVAL, OPT_WORKERS, OPT_HELP,
        OPT_STRICT };
 
 static const struct option long_opts[] = {
 	{"format", required_argument, NULL, OPT_FORMAT},
 	{"flows", no_argument, NULL, OPT_FLOWS},
+	{"by-address", no_argument, NULL, OPT_BY_ADDRESS},
 	{"max-flows", required_argument, NULL, OPT_MAX_FLOWS},
 	{"vxlan-port", required_argument, NULL, OPT_VXLAN_PORT},
 	{"workers", required_argument, NULL, OPT_WORKERS},
@@ -446,6 +448,7 @@ struct live_ctx {
 	struct common *c;
 	const struct rep_format *fmt;
 	bool flows;
+	bool by_address;
 	/* The graph in use, and the one before it: the workers move off the old one while the reload that
 	 * replaced it is answered, so it is freed at the next reload (or at exit), never while in use. */
 	struct generation *cur, *prev;
@@ -454,7 +457,8 @@ struct live_ctx {
 static int live_report(void *ctx, const struct audit_result *res)
 {
 	struct live_ctx *lc = ctx;
-	struct report rp = {.g = &lc->cur->graph, .res = res, .site_path = lc->c->site, .flows = lc->flows};
+	struct report rp = {.g = &lc->cur->graph, .res = res, .site_path = lc->c->site, .flows = lc->flows,
+			     .by_address = lc->by_address};
 	struct audit_arg a = {lc->fmt, &rp};
 	return write_output(lc->c->out, write_audit, &a);
 }
@@ -572,6 +576,7 @@ static int cmd_audit(int argc, char **argv)
 			break;
 		case OPT_FORMAT: c.format = optarg; break;
 		case OPT_FLOWS: o.want_flows = true; break;
+		case OPT_BY_ADDRESS: lc.by_address = true; break;
 		case OPT_MAX_FLOWS:
 			if (!number_arg("--max-flows", optarg, 1ull << 40, &v)) {
 				rc = EXIT_BAD;
@@ -696,7 +701,7 @@ static int cmd_audit(int argc, char **argv)
 		}
 		const char *nc = getenv("NO_COLOR");
 		struct report rp = {.g = &lc.cur->graph, .res = &res, .site_path = c.site, .flows = o.want_flows,
-				    .color = !c.out && isatty(STDOUT_FILENO) && !(nc && *nc)};
+				    .by_address = lc.by_address, .color = !c.out && isatty(STDOUT_FILENO) && !(nc && *nc)};
 		struct audit_arg a = {lc.fmt, &rp};
 		if (write_output(c.out, write_audit, &a) < 0 || res.capture_failed)
 			rc = EXIT_BAD; /* a capture that failed is reported, and the run still failed */

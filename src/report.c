@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "flowaudit/hash.h"
+#include "flowaudit/oatable.h"
 #include "flowaudit/util.h"
 
 static const struct rep_format *const formats[] = {&rep_text, &rep_json, &rep_dot, &rep_html};
@@ -84,8 +86,14 @@ static char *rule_words(const struct graph *g, int ri)
 
 char *rep_why(const struct graph *g, const struct cls_unexpected *u)
 {
-	const char *pn = rules_proto_name(u->proto);
-	unsigned port = u->port;
+	char port[16];
+	snprintf(port, sizeof(port), "%s/%u", rules_proto_name(u->proto), u->port);
+	return rep_why_ports(g, u, port, 1);
+}
+
+char *rep_why_ports(const struct graph *g, const struct cls_unexpected *u, const char *port, size_t nports)
+{
+	bool many = nports > 1;
 	switch ((enum cls_why)u->why) {
 	case CLS_WHY_APART:
 		return xstrdup("a known host outside PeerGFS");
@@ -97,23 +105,222 @@ char *rep_why(const struct graph *g, const struct cls_unexpected *u)
 	char *cr = roles_str(g, u->client_host), *sr = roles_str(g, u->server_host), *why, *rw;
 	switch ((enum cls_why)u->why) {
 	case CLS_WHY_REVERSE:
-		why = xasprintf("wrong direction: %s/%u is expected from %s to %s (\"%s\"), not the reverse", pn, port, sr, cr,
+		why = xasprintf("wrong direction: %s is expected from %s to %s (\"%s\"), not the reverse", port, sr, cr,
 				g->rules->edges[g->edges[u->why_ref].rule].requirement);
 		break;
 	case CLS_WHY_OTHER_HOSTS:
 		/* Name the requirement that uses this port, so the reader sees what was probably meant. */
 		rw = rule_words(g, u->why_ref);
-		why = xasprintf("%s/%u is the port of %s, but no path of this site expects it from %s to %s", pn, port, rw, cr, sr);
+		why = xasprintf("%s %s the port%s of %s, but no path of this site expects %s from %s to %s", port,
+				many ? "are" : "is", many ? "s" : "", rw, many ? "them" : "it", cr, sr);
 		free(rw);
 		break;
 	case CLS_WHY_PORT_ELSEWHERE:
-		why = xasprintf("no rule allows %s/%u from %s to %s (the site uses the port elsewhere)", pn, port, cr, sr);
+		why = xasprintf("no rule allows %s from %s to %s (the site uses the port%s elsewhere)", port, cr, sr,
+				many ? "s" : "");
 		break;
 	default:
-		why = xasprintf("%s/%u is not a PeerGFS port and no rule allows it from %s to %s", pn, port, cr, sr);
+		why = xasprintf("%s %s PeerGFS port%s and no rule allows %s from %s to %s", port,
+				many ? "are not" : "is not a", many ? "s" : "", many ? "them" : "it", cr, sr);
 		break;
 	}
 	free(cr);
 	free(sr);
 	return why;
+}
+
+/* "41,220": counts a person reads at a glance. */
+const char *rep_count(uint64_t n, char buf[32])
+{
+	char tmp[32];
+	int len = snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long)n), o = 0;
+	for (int i = 0; i < len; i++) {
+		if (i && (len - i) % 3 == 0)
+			buf[o++] = ',';
+		buf[o++] = tmp[i];
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+static int rank(enum cls_status s)
+{
+	static const int r[CLS_NSTATUS] = {[CLS_BLOCKED] = 0, [CLS_DEGRADED] = 1, [CLS_MISSING] = 2, [CLS_UNVERIFIED] = 3,
+					   [CLS_OK] = 4};
+	return r[s];
+}
+
+/* Row `row` joins group gp: its counts, and its place among the group's worst rows. */
+static void join(struct rep_group *gp, size_t row, enum cls_status st, enum cls_reason why, const struct cls_counts *n,
+		 bool list_ok)
+{
+	gp->nrows++;
+	gp->by_status[st]++;
+	gp->by_reason[why]++;
+	gp->attempts += n->attempts;
+	gp->established += n->established;
+	gp->evicted += n->evicted;
+	if (rank(st) < rank(gp->worst_status) || gp->nrows == 1)
+		gp->worst_status = st;
+	if (st == CLS_OK && !list_ok)
+		return;
+	/* Insert by status, then by failed attempts, worst first; among equals the earlier row (rows come
+	 * sorted) stays first. */
+	uint64_t failed = n->resets + n->icmp_prohibited + n->icmp_unreachable + n->no_reply;
+	size_t i = gp->nworst < REP_WORST ? gp->nworst++ : REP_WORST;
+	while (i > 0 && (rank(gp->worst_st[i - 1]) > rank(st) ||
+			 (rank(gp->worst_st[i - 1]) == rank(st) && gp->worst_failed[i - 1] < failed))) {
+		if (i < REP_WORST) {
+			gp->worst[i] = gp->worst[i - 1];
+			gp->worst_st[i] = gp->worst_st[i - 1];
+			gp->worst_failed[i] = gp->worst_failed[i - 1];
+		}
+		i--;
+	}
+	if (i < REP_WORST) {
+		gp->worst[i] = row;
+		gp->worst_st[i] = st;
+		gp->worst_failed[i] = failed;
+	}
+}
+
+struct ukey {
+	int32_t ch, sh, ref;
+	uint8_t proto, why, apart, any;
+};
+
+struct uport {
+	uint32_t group;
+	uint16_t port;
+};
+
+static int cmp_uport(const void *a, const void *b)
+{
+	const struct uport *x = a, *y = b;
+	if (x->group != y->group)
+		return x->group < y->group ? -1 : 1;
+	return (int)x->port - (int)y->port;
+}
+
+/* "tcp/8000-8499 (500 ports)", "tcp/3389", "tcp/139,445" for the sorted distinct ports p[0..n). */
+static char *ports_text(uint8_t proto, const struct uport *p, size_t n)
+{
+	size_t cap = 160, len = 0, ranges = 0;
+	char *s = xmalloc(cap);
+	len += (size_t)snprintf(s, cap, "%s/", rules_proto_name(proto));
+	for (size_t i = 0; i < n && len < cap - 24;) {
+		size_t j = i;
+		while (j + 1 < n && p[j + 1].port == p[j].port + 1)
+			j++;
+		if (++ranges > 4) {
+			len += (size_t)snprintf(s + len, cap - len, ",...");
+			break;
+		}
+		len += (size_t)snprintf(s + len, cap - len, "%s%u", i ? "," : "", p[i].port);
+		if (j > i)
+			len += (size_t)snprintf(s + len, cap - len, "-%u", p[j].port);
+		i = j + 1;
+	}
+	if (n > 1)
+		snprintf(s + len, cap - len, " (%zu ports)", n);
+	return s;
+}
+
+void rep_groups_build(struct rep_groups *gr, const struct graph *g, const struct cls *c)
+{
+	memset(gr, 0, sizeof(*gr));
+	gr->path = xcalloc(g->nedges + 1, sizeof(*gr->path));
+	for (size_t i = 0; i < c->nrows; i++) {
+		const struct cls_row *r = &c->rows[i];
+		join(&gr->path[r->edge], i, r->status, r->reason, &r->n, false);
+	}
+	/* Unexpected rows: one group per (client host, server host, proto, reason), whatever the port when the
+	 * reason does not name a rule, so that a scan of a thousand ports is one line. */
+	gr->unexp_group = xcalloc(c->nunexp + 1, sizeof(*gr->unexp_group));
+	struct ukey *keys = NULL;
+	size_t cap_keys = 0;
+	struct oat ix;
+	oat_init(&ix, 0, 0);
+	struct uport *ports = xcalloc(c->nunexp + 1, sizeof(*ports));
+	for (size_t i = 0; i < c->nunexp; i++) {
+		const struct cls_unexpected *u = &c->unexp[i];
+		struct ukey k = {u->client_host, u->server_host, u->why_ref, u->proto, u->why, u->apart, u->client_any};
+		uint32_t hash = fa_hash(&k, sizeof(k)), gi;
+		size_t pos = oat_home(&ix, hash);
+		while ((gi = oat_next(&ix, hash, &pos)) != OAT_NONE && memcmp(&keys[gi], &k, sizeof(k)))
+			;
+		if (gi == OAT_NONE) {
+			GROW(keys, cap_keys, gr->nunexp_groups);
+			keys[gr->nunexp_groups] = k;
+			gi = (uint32_t)gr->nunexp_groups++;
+			oat_insert(&ix, hash, gi);
+			gr->unexp = grow(gr->unexp, &gr->cap_unexp, gi, sizeof(*gr->unexp));
+			memset(&gr->unexp[gi], 0, sizeof(gr->unexp[gi]));
+		}
+		gr->unexp_group[i] = gi;
+		join(&gr->unexp[gi], i, u->status, u->reason, &u->n, true);
+		ports[i] = (struct uport){gi, u->port};
+	}
+	oat_free(&ix);
+	free(keys);
+	qsort(ports, c->nunexp, sizeof(*ports), cmp_uport);
+	gr->unexp_ports = xcalloc(gr->nunexp_groups + 1, sizeof(char *));
+	size_t n = 0;
+	for (size_t i = 0; i < c->nunexp;) {
+		size_t j = i;
+		n = 0;
+		while (j < c->nunexp && ports[j].group == ports[i].group) {
+			if (!n || ports[j].port != ports[i + n - 1].port)
+				ports[i + n++] = ports[j];
+			j++;
+		}
+		uint8_t proto = c->unexp[gr->unexp[ports[i].group].worst[0]].proto;
+		gr->unexp_ports[ports[i].group] = ports_text(proto, ports + i, n);
+		gr->unexp[ports[i].group].nports = n;
+		i = j;
+	}
+	free(ports);
+}
+
+void rep_groups_free(struct rep_groups *gr)
+{
+	for (size_t i = 0; i < gr->nunexp_groups; i++)
+		free(gr->unexp_ports[i]);
+	free(gr->unexp_ports);
+	free(gr->path);
+	free(gr->unexp);
+	free(gr->unexp_group);
+	memset(gr, 0, sizeof(*gr));
+}
+
+char *rep_group_counts(const struct rep_group *gp)
+{
+	static const enum cls_status order[] = {CLS_OK, CLS_DEGRADED, CLS_BLOCKED, CLS_UNVERIFIED, CLS_MISSING};
+	char b[32], *s = NULL;
+	size_t len = 0;
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		size_t k = gp->by_status[order[i]];
+		if (!k)
+			continue;
+		char *part = xasprintf("%s%s %s", s ? ", " : "", rep_count(k, b), cls_status_name(order[i]));
+		s = xrealloc(s, len + strlen(part) + 1);
+		strcpy(s + len, part);
+		len += strlen(part);
+		free(part);
+	}
+	size_t failed = 0;
+	for (int r = CLS_R_NO_REPLY; r <= CLS_R_ICMP_UNREACHABLE; r++)
+		failed += gp->by_reason[r] != 0;
+	if (failed) {
+		char reasons[160] = "";
+		size_t rl = 0;
+		for (int r = CLS_R_NO_REPLY; r <= CLS_R_ICMP_UNREACHABLE; r++)
+			if (gp->by_reason[r])
+				rl += (size_t)snprintf(reasons + rl, sizeof(reasons) - rl, "%s%s %s", rl ? ", " : "",
+						       cls_reason_name((enum cls_reason)r), rep_count(gp->by_reason[r], b));
+		char *t = xasprintf("%s (%s)", s, reasons);
+		free(s);
+		s = t;
+	}
+	return s;
 }

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "flowaudit/hash.h"
+#include "flowaudit/oatable.h"
 #include "flowaudit/report.h"
 #include "flowaudit/util.h"
 
@@ -152,32 +154,55 @@ static void draw(FILE *out, const struct report *rp)
 			fputs((size_t)k < g->rules->ngroups ? ", internet" : "internet", out);
 		fputs("</text>\n", out);
 	}
-	/* One arrow per (client, server) pair with its worst required status. */
+	/* One arrow per (client, server) pair with its worst required status and its ports, in the order of
+	 * the pairs' first rows. */
+	struct arrow {
+		int client, server;
+		enum cls_status worst;
+		char ports[256];
+		size_t len;
+	} *arrows = NULL;
+	size_t narrows = 0, cap_arrows = 0;
+	bool *listed = xcalloc(g->nedges + 1, sizeof(bool));
+	struct oat ix;
+	oat_init(&ix, 0, 0);
 	for (size_t i = 0; i < c->nrows; i++) {
 		const struct cls_row *r = &c->rows[i];
 		const struct graph_edge *e = &g->edges[r->edge];
-		bool first = true;
-		for (size_t k = 0; k < i && first; k++) {
-			const struct graph_edge *o = &g->edges[c->rows[k].edge];
-			first = !(o->client == e->client && o->server == e->server);
+		int32_t key[2] = {e->client, e->server};
+		uint32_t hash = fa_hash(key, sizeof(key)), ai;
+		size_t pos = oat_home(&ix, hash);
+		while ((ai = oat_next(&ix, hash, &pos)) != OAT_NONE &&
+		       (arrows[ai].client != e->client || arrows[ai].server != e->server))
+			;
+		if (ai == OAT_NONE) {
+			GROW(arrows, cap_arrows, narrows);
+			memset(&arrows[narrows], 0, sizeof(*arrows));
+			arrows[narrows].client = e->client;
+			arrows[narrows].server = e->server;
+			arrows[narrows].worst = r->status;
+			ai = (uint32_t)narrows++;
+			oat_insert(&ix, hash, ai);
 		}
-		if (!first)
+		struct arrow *w = &arrows[ai];
+		if (r->status == CLS_BLOCKED || (w->worst == CLS_OK && r->status != CLS_OK))
+			w->worst = r->status;
+		if (listed[r->edge])
 			continue;
-		enum cls_status worst = r->status;
-		char ports[256] = "";
-		size_t len = 0;
-		for (size_t k = i; k < c->nrows; k++) {
-			const struct graph_edge *o = &g->edges[c->rows[k].edge];
-			if (o->client != e->client || o->server != e->server)
-				continue;
-			if (c->rows[k].status == CLS_BLOCKED || (worst == CLS_OK && c->rows[k].status != CLS_OK))
-				worst = c->rows[k].status;
-			if (len < sizeof(ports) - 16 && !strstr(ports, rep_proto(o->proto)))
-				len += (size_t)snprintf(ports + len, sizeof(ports) - len, "%s%s/%u", len ? " " : "",
-							rep_proto(o->proto), o->port);
-			else if (len < sizeof(ports) - 8)
-				len += (size_t)snprintf(ports + len, sizeof(ports) - len, " %u", o->port);
-		}
+		listed[r->edge] = true;
+		if (w->len < sizeof(w->ports) - 16 && !strstr(w->ports, rep_proto(e->proto)))
+			w->len += (size_t)snprintf(w->ports + w->len, sizeof(w->ports) - w->len, "%s%s/%u", w->len ? " " : "",
+						   rep_proto(e->proto), e->port);
+		else if (w->len < sizeof(w->ports) - 8)
+			w->len += (size_t)snprintf(w->ports + w->len, sizeof(w->ports) - w->len, " %u", e->port);
+	}
+	oat_free(&ix);
+	free(listed);
+	for (size_t i = 0; i < narrows; i++) {
+		const struct arrow *w = &arrows[i];
+		enum cls_status worst = w->worst;
+		const char *ports = w->ports;
+		const struct graph_edge edge = {.client = w->client, .server = w->server}, *e = &edge;
 		const struct node *a = &nodes[e->client], *b = &nodes[e->server == GRAPH_INTERNET ? nh : (size_t)e->server];
 		double x1 = a->x + (b->x >= a->x ? 60 : -60), x2 = b->x + (b->x >= a->x ? -60 : 60);
 		if (a->column == b->column)
@@ -192,6 +217,7 @@ static void draw(FILE *out, const struct report *rp)
 		esc(out, graph_end_name(g, e->server));
 		fprintf(out, " %s: %s</title></line>\n", ports, cls_status_name(worst));
 	}
+	free(arrows);
 	for (size_t i = 0; i <= nh; i++) {
 		const char *name = graph_end_name(g, nodes[i].host);
 		fprintf(out, "<rect x=\"%.0f\" y=\"%.0f\" width=\"120\" height=\"22\" rx=\"4\" fill=\"#f5f5f5\" stroke=\"#999\"/>"
@@ -204,7 +230,8 @@ static void draw(FILE *out, const struct report *rp)
 	free(nodes);
 }
 
-static void row_cells(FILE *out, const struct report *rp, const struct cls_row *r, bool with_advice)
+/* One address pair of a path; indent: listed under its path's group row. */
+static void row_cells(FILE *out, const struct report *rp, const struct cls_row *r, bool with_advice, bool indent)
 {
 	const struct graph *g = rp->g;
 	const struct graph_edge *e = &g->edges[r->edge];
@@ -212,9 +239,10 @@ static void row_cells(FILE *out, const struct report *rp, const struct cls_row *
 	site_addr_str(&r->client, ca);
 	site_addr_str(&r->server, sa);
 	const char *why = cls_reason_name(r->reason);
-	fprintf(out, "<tr><td style=\"color:%s;font-weight:bold\">%s</td><td>%s</td><td>", status_color(r->status),
-		cls_status_name(r->status), why ? why : "");
-	esc(out, g->rules->edges[e->rule].requirement);
+	fprintf(out, "<tr><td style=\"color:%s;font-weight:bold%s\">%s</td><td>%s</td><td>", status_color(r->status),
+		indent ? ";padding-left:2em" : "", cls_status_name(r->status), why ? why : "");
+	if (!indent)
+		esc(out, g->rules->edges[e->rule].requirement);
 	fputs("</td><td>", out);
 	esc(out, graph_end_name(g, e->client));
 	fprintf(out, " <small>%s</small> &rarr; ", ca);
@@ -228,6 +256,119 @@ static void row_cells(FILE *out, const struct report *rp, const struct cls_row *
 		fputs("</td>", out);
 	}
 	fputs("</tr>\n", out);
+}
+
+/* The most frequent reason among a group's rows. */
+static enum cls_reason group_reason(const struct rep_group *gp)
+{
+	int best = CLS_R_NONE;
+	for (int r = CLS_R_NO_REPLY; r <= CLS_R_ICMP_UNREACHABLE; r++)
+		if (gp->by_reason[r] > gp->by_reason[best] || (best == CLS_R_NONE && gp->by_reason[r]))
+			best = r;
+	return (enum cls_reason)best;
+}
+
+/* A path of many address pairs as one row (the hosts' own addresses or prefixes stand for the pairs in
+ * the advice), then its worst pairs. */
+static void group_cells(FILE *out, const struct report *rp, int edge, const struct rep_group *gp, bool with_advice)
+{
+	const struct graph *g = rp->g;
+	const struct graph_edge *e = &g->edges[edge];
+	enum cls_reason why = group_reason(gp);
+	char b[32], b2[32], ca[50] = "", sa[50] = "0.0.0.0/0";
+	const struct site_host *ch = &g->site->hosts[e->client];
+	if (ch->naddrs)
+		site_addr_str(&ch->addrs[0], ca);
+	if (e->server != GRAPH_INTERNET && g->site->hosts[e->server].naddrs)
+		site_addr_str(&g->site->hosts[e->server].addrs[0], sa);
+	fprintf(out, "<tr><td style=\"color:%s;font-weight:bold\">%s</td><td>%s</td><td>",
+		status_color(gp->worst_status), cls_status_name(gp->worst_status), why ? cls_reason_name(why) : "");
+	esc(out, g->rules->edges[e->rule].requirement);
+	fputs("</td><td>", out);
+	esc(out, graph_end_name(g, e->client));
+	fputs(" &rarr; ", out);
+	esc(out, graph_end_name(g, e->server));
+	char *counts = rep_group_counts(gp);
+	fprintf(out, " <small>(%s address pairs: %s)</small></td><td>%s/%u</td><td>%s/%s</td>", rep_count(gp->nrows, b),
+		counts, rep_proto(e->proto), e->port, rep_count(gp->established, b2), rep_count(gp->attempts, b));
+	free(counts);
+	if (with_advice) {
+		fputs("<td>", out);
+		advice(out, gp->worst_status, why, g->rules->edges[e->rule].requirement, ca, sa, e->proto, e->port,
+		       ch->naddrs ? addr_is_v4(ch->addrs[0].a) : true);
+		fputs("</td>", out);
+	}
+	fputs("</tr>\n", out);
+	for (size_t k = 0; k < gp->nworst; k++)
+		row_cells(out, rp, &rp->res->cls.rows[gp->worst[k]], with_advice, true);
+}
+
+/* Rows of paths: findings (with advice) or the rest; a path of many address pairs once, as a group. */
+static void path_rows(FILE *out, const struct report *rp, const struct rep_groups *gr, bool findings)
+{
+	const struct cls *c = &rp->res->cls;
+	bool *shown = xcalloc(rp->g->nedges + 1, sizeof(bool));
+	for (size_t i = 0; i < c->nrows; i++) {
+		const struct cls_row *r = &c->rows[i];
+		bool required = rp->g->edges[r->edge].level == LEVEL_REQUIRED;
+		const struct rep_group *gp = &gr->path[r->edge];
+		if (!rp->by_address && gp->nrows > REP_GROUP_AFTER) {
+			if ((required && gp->worst_status != CLS_OK) != findings || shown[r->edge])
+				continue;
+			shown[r->edge] = true;
+			group_cells(out, rp, r->edge, gp, findings);
+			continue;
+		}
+		if ((required && r->status != CLS_OK) == findings)
+			row_cells(out, rp, r, findings, false);
+	}
+	free(shown);
+}
+
+static void unexpected_cells(FILE *out, const struct report *rp, const struct cls_unexpected *u, bool indent)
+{
+	char ca[50], sa[50];
+	if (u->client_any)
+		strcpy(ca, addr_is_v4(u->client) ? "0.0.0.0/0" : "::/0");
+	else
+		addr_str(u->client, ca);
+	addr_str(u->server, sa);
+	fprintf(out, "<tr><td%s>%s</td><td>", indent ? " style=\"padding-left:2em\"" : "", cls_status_name(u->status));
+	esc(out, u->client_host >= 0 ? rp->g->site->hosts[u->client_host].name : "outside");
+	fprintf(out, " <small>%s</small> &rarr; ", ca);
+	esc(out, u->server_host >= 0 ? rp->g->site->hosts[u->server_host].name : "outside");
+	fprintf(out, " <small>%s</small></td><td>%s/%u</td><td>%llu</td><td>", sa, rep_proto(u->proto), u->port,
+		(unsigned long long)u->n.attempts);
+	if (!indent) {
+		char *why = rep_why(rp->g, u);
+		esc(out, why);
+		free(why);
+	}
+	fputs("</td></tr>\n", out);
+}
+
+static void unexpected_group(FILE *out, const struct report *rp, const struct rep_groups *gr, size_t i)
+{
+	const struct cls *c = &rp->res->cls;
+	const struct cls_unexpected *u = &c->unexp[i];
+	const struct rep_group *gp = &gr->unexp[gr->unexp_group[i]];
+	const char *ports = gr->unexp_ports[gr->unexp_group[i]];
+	char b[32];
+	fprintf(out, "<tr><td>%s</td><td>", cls_status_name(gp->worst_status));
+	esc(out, u->client_host >= 0 ? rp->g->site->hosts[u->client_host].name : "outside");
+	fputs(" &rarr; ", out);
+	esc(out, u->server_host >= 0 ? rp->g->site->hosts[u->server_host].name : "outside");
+	char *counts = rep_group_counts(gp);
+	fprintf(out, " <small>(%s address pairs: %s)</small></td><td>", rep_count(gp->nrows, b), counts);
+	free(counts);
+	esc(out, ports);
+	fprintf(out, "</td><td>%s</td><td>", rep_count(gp->attempts, b));
+	char *why = rep_why_ports(rp->g, u, ports, gp->nports);
+	esc(out, why);
+	free(why);
+	fputs("</td></tr>\n", out);
+	for (size_t k = 0; k < gp->nworst; k++)
+		unexpected_cells(out, rp, &c->unexp[gp->worst[k]], true);
 }
 
 static int audit_html(FILE *out, const struct report *rp)
@@ -259,40 +400,32 @@ static int audit_html(FILE *out, const struct report *rp)
 	}
 	fputs("<h2>Port graph</h2>\n", out);
 	draw(out, rp);
+	struct rep_groups gr;
+	rep_groups_build(&gr, rp->g, c);
 	fputs("<h2>Required paths with findings</h2>\n<table><tr><th>status</th><th>reason</th><th>requirement</th>"
 	      "<th>client &rarr; server</th><th>port</th><th>ok/tries</th><th>what to do</th></tr>\n", out);
-	for (size_t i = 0; i < c->nrows; i++)
-		if (c->rows[i].status != CLS_OK && rp->g->edges[c->rows[i].edge].level == LEVEL_REQUIRED)
-			row_cells(out, rp, &c->rows[i], true);
+	path_rows(out, rp, &gr, true);
 	fputs("</table>\n<h2>Unexpected flows</h2>\n<table><tr><th>status</th><th>client &rarr; server</th><th>port</th>"
 	      "<th>tries</th><th>why</th></tr>\n", out);
+	bool *shown = xcalloc(gr.nunexp_groups + 1, sizeof(bool));
 	for (size_t i = 0; i < c->nunexp; i++) {
 		const struct cls_unexpected *u = &c->unexp[i];
 		if (u->apart)
 			continue; /* known hosts outside the product: counted in the JSON and text reports */
-		char ca[50], sa[50];
-		if (u->client_any)
-			strcpy(ca, addr_is_v4(u->client) ? "0.0.0.0/0" : "::/0");
-		else
-			addr_str(u->client, ca);
-		addr_str(u->server, sa);
-		fprintf(out, "<tr><td>%s</td><td>", cls_status_name(u->status));
-		esc(out, u->client_host >= 0 ? rp->g->site->hosts[u->client_host].name : "outside");
-		fprintf(out, " <small>%s</small> &rarr; ", ca);
-		esc(out, u->server_host >= 0 ? rp->g->site->hosts[u->server_host].name : "outside");
-		fprintf(out, " <small>%s</small></td><td>%s/%u</td><td>%llu</td><td>", sa, rep_proto(u->proto), u->port,
-			(unsigned long long)u->n.attempts);
-		char *why = rep_why(rp->g, u);
-		esc(out, why);
-		free(why);
-		fputs("</td></tr>\n", out);
+		uint32_t gi = gr.unexp_group[i];
+		if (rp->by_address || gr.unexp[gi].nrows <= REP_GROUP_AFTER)
+			unexpected_cells(out, rp, u, false);
+		else if (!shown[gi]) {
+			shown[gi] = true;
+			unexpected_group(out, rp, &gr, i);
+		}
 	}
+	free(shown);
 	fputs("</table>\n<details><summary><b>Paths that are ok, and optional paths seen</b></summary>\n<table>"
 	      "<tr><th>status</th><th>reason</th><th>requirement</th><th>client &rarr; server</th><th>port</th>"
 	      "<th>ok/tries</th></tr>\n", out);
-	for (size_t i = 0; i < c->nrows; i++)
-		if (c->rows[i].status == CLS_OK || rp->g->edges[c->rows[i].edge].level != LEVEL_REQUIRED)
-			row_cells(out, rp, &c->rows[i], false);
+	path_rows(out, rp, &gr, false);
+	rep_groups_free(&gr);
 	fprintf(out, "</table></details>\n<p><small>flowaudit %s</small></p>\n</body></html>\n", FLOWAUDIT_VERSION);
 	return ferror(out) ? -1 : 0;
 }

@@ -138,57 +138,180 @@ static char *fmt_tries(const struct cls_counts *n)
 	return xasprintf("%llu/%llu ok", (unsigned long long)n->established, (unsigned long long)n->attempts);
 }
 
-static void edge_rows(struct table *t, const struct report *rp, bool findings, bool required)
+/* One address pair of an expected path (indent: listed under its path's group line). */
+static void edge_row(struct table *t, const struct report *rp, const struct cls_row *r, bool indent)
+{
+	const struct graph *g = rp->g;
+	const struct graph_edge *e = &g->edges[r->edge];
+	const struct rules_edge *re = &g->rules->edges[e->rule];
+	char ca[50], sa[50];
+	site_addr_str(&r->client, ca);
+	site_addr_str(&r->server, sa);
+	char *ends = fmt_ends(g, e->client, ca, e->server, sa);
+	char *port = xasprintf("%s/%u", rep_proto(e->proto), e->port);
+	char *tries = fmt_tries(&r->n);
+	const char *why = cls_reason_name(r->reason);
+	char *status = xasprintf("%s%s", indent ? "  " : "", cls_status_name(r->status));
+	row(t, status_color(r->status), status, why ? why : "", indent ? "" : re->requirement, ends, port, tries,
+	    re->note && r->seen && !indent ? re->note : NULL);
+	free(status);
+	free(ends);
+	free(port);
+	free(tries);
+}
+
+/* The most frequent reason among a group's rows, or "". */
+static const char *group_reason(const struct rep_group *gp)
+{
+	int best = CLS_R_NONE;
+	for (int r = CLS_R_NO_REPLY; r <= CLS_R_ICMP_UNREACHABLE; r++)
+		if (gp->by_reason[r] > gp->by_reason[best] || (best == CLS_R_NONE && gp->by_reason[r]))
+			best = r;
+	const char *name = cls_reason_name((enum cls_reason)best);
+	return name ? name : "";
+}
+
+static char *group_tries(const struct rep_group *gp)
+{
+	char a[32], b[32];
+	char *counts = rep_group_counts(gp);
+	char *s = xasprintf("%s; attempts %s/%s ok", counts, rep_count(gp->established, a), rep_count(gp->attempts, b));
+	free(counts);
+	return s;
+}
+
+/* A path shown as a group: its line, then its worst address pairs. */
+static void edge_group(struct table *t, const struct report *rp, int edge, const struct rep_group *gp)
+{
+	const struct graph *g = rp->g;
+	const struct graph_edge *e = &g->edges[edge];
+	char b[32];
+	char *ends = xasprintf("%s -> %s (%s address pairs)", graph_end_name(g, e->client), graph_end_name(g, e->server),
+			       rep_count(gp->nrows, b));
+	char *safe = str_printable(ends);
+	char *port = xasprintf("%s/%u", rep_proto(e->proto), e->port);
+	char *tries = group_tries(gp);
+	row(t, status_color(gp->worst_status), cls_status_name(gp->worst_status), group_reason(gp),
+	    g->rules->edges[e->rule].requirement, safe, port, tries, NULL);
+	free(ends);
+	free(safe);
+	free(port);
+	free(tries);
+	for (size_t k = 0; k < gp->nworst; k++)
+		edge_row(t, rp, &rp->res->cls.rows[gp->worst[k]], true);
+}
+
+static bool grouped(const struct report *rp, const struct rep_group *gp)
+{
+	return !rp->by_address && gp->nrows > REP_GROUP_AFTER;
+}
+
+/* Rows of required (or optional) paths with findings (or ok): a path of many address pairs as one group,
+ * in the section of its worst status, where its first row would be. Returns the groups shown. */
+static size_t edge_rows(struct table *t, const struct report *rp, const struct rep_groups *gr, bool findings,
+			bool required)
 {
 	const struct graph *g = rp->g;
 	const struct cls *c = &rp->res->cls;
+	bool *shown = xcalloc(g->nedges + 1, sizeof(bool));
+	size_t groups = 0;
 	for (size_t i = 0; i < c->nrows; i++) {
 		const struct cls_row *r = &c->rows[i];
 		const struct graph_edge *e = &g->edges[r->edge];
-		if ((e->level == LEVEL_REQUIRED) != required || (r->status != CLS_OK) != findings)
+		const struct rep_group *gp = &gr->path[r->edge];
+		if ((e->level == LEVEL_REQUIRED) != required)
 			continue;
-		const struct rules_edge *re = &g->rules->edges[e->rule];
-		char ca[50], sa[50];
-		site_addr_str(&r->client, ca);
-		site_addr_str(&r->server, sa);
-		char *ends = fmt_ends(g, e->client, ca, e->server, sa);
-		char *port = xasprintf("%s/%u", rep_proto(e->proto), e->port);
-		char *tries = fmt_tries(&r->n);
-		const char *why = cls_reason_name(r->reason);
-		row(t, status_color(r->status), cls_status_name(r->status), why ? why : "", re->requirement, ends, port,
-		    tries, re->note && r->seen ? re->note : NULL);
-		free(ends);
-		free(port);
-		free(tries);
+		if (grouped(rp, gp)) {
+			if ((gp->worst_status != CLS_OK) != findings || shown[r->edge])
+				continue;
+			shown[r->edge] = true;
+			groups++;
+			edge_group(t, rp, r->edge, gp);
+			continue;
+		}
+		if ((r->status != CLS_OK) != findings)
+			continue;
+		edge_row(t, rp, r, false);
 	}
+	free(shown);
+	return groups;
 }
 
-/* The unexpected rows, or those of known hosts outside the product (apart). */
-static void unexpected_rows(struct table *t, const struct report *rp, bool apart)
+/* One unexpected address pair. */
+static void unexpected_row(struct table *t, const struct report *rp, const struct cls_unexpected *u, bool indent)
+{
+	const struct graph *g = rp->g;
+	char ca[50], sa[50];
+	if (u->client_any)
+		strcpy(ca, addr_is_v4(u->client) ? "0.0.0.0/0" : "::/0");
+	else
+		addr_str(u->client, ca);
+	addr_str(u->server, sa);
+	char *ends = fmt_ends(g, u->client_host, ca, u->server_host, sa);
+	char *port = xasprintf("%s/%u", rep_proto(u->proto), u->port);
+	char *tries = fmt_tries(&u->n);
+	const char *why = cls_reason_name(u->reason);
+	char *words = u->apart || indent ? NULL : rep_why(g, u);
+	char *status = xasprintf("%s%s", indent ? "  " : "", cls_status_name(u->status));
+	row(t, u->apart ? 4 : 1, status, why ? why : "", ends, port, tries, words, NULL);
+	free(status);
+	free(words);
+	free(ends);
+	free(port);
+	free(tries);
+}
+
+/* The unexpected rows, or those of known hosts outside the product (apart); many address pairs of one
+ * host pair and reason as a group. Returns the groups shown. */
+static size_t unexpected_rows(struct table *t, const struct report *rp, const struct rep_groups *gr, bool apart)
 {
 	const struct graph *g = rp->g;
 	const struct cls *c = &rp->res->cls;
+	bool *shown = xcalloc(gr->nunexp_groups + 1, sizeof(bool));
+	size_t groups = 0;
 	for (size_t i = 0; i < c->nunexp; i++) {
 		const struct cls_unexpected *u = &c->unexp[i];
 		if (u->apart != apart)
 			continue;
-		char ca[50], sa[50];
-		if (u->client_any)
-			strcpy(ca, addr_is_v4(u->client) ? "0.0.0.0/0" : "::/0");
-		else
-			addr_str(u->client, ca);
-		addr_str(u->server, sa);
-		char *ends = fmt_ends(g, u->client_host, ca, u->server_host, sa);
-		char *port = xasprintf("%s/%u", rep_proto(u->proto), u->port);
-		char *tries = fmt_tries(&u->n);
-		const char *why = cls_reason_name(u->reason);
-		char *words = apart ? NULL : rep_why(g, u);
-		row(t, apart ? 4 : 1, cls_status_name(u->status), why ? why : "", ends, port, tries, words, NULL);
-		free(words);
+		uint32_t gi = gr->unexp_group[i];
+		const struct rep_group *gp = &gr->unexp[gi];
+		if (!grouped(rp, gp)) {
+			unexpected_row(t, rp, u, false);
+			continue;
+		}
+		if (shown[gi])
+			continue;
+		shown[gi] = true;
+		groups++;
+		const char *cn = u->client_host >= 0 ? g->site->hosts[u->client_host].name : "outside";
+		const char *sn = u->server_host >= 0 ? g->site->hosts[u->server_host].name : "outside";
+		char b[32];
+		char *ends = xasprintf("%s -> %s (%s address pairs)", cn, sn, rep_count(gp->nrows, b));
+		char *safe = str_printable(ends);
+		char *tries = group_tries(gp);
+		char *words = apart ? NULL : rep_why_ports(g, u, gr->unexp_ports[gi], gp->nports);
+		row(t, apart ? 4 : 1, cls_status_name(gp->worst_status), group_reason(gp), safe, gr->unexp_ports[gi], tries,
+		    words, NULL);
 		free(ends);
-		free(port);
+		free(safe);
 		free(tries);
+		free(words);
+		for (size_t k = 0; k < gp->nworst; k++)
+			unexpected_row(t, rp, &c->unexp[gp->worst[k]], true);
 	}
+	free(shown);
+	return groups;
+}
+
+/* A section's title: "(8)", or with groups "(41,220 address pairs; 3 paths of many shown as one line ...)". */
+static void title(FILE *out, const char *name, size_t rows, size_t groups, const char *of, const char *ofs)
+{
+	char b[32];
+	if (groups)
+		fprintf(out, "\n%s (%s address pairs; %zu %s of many pairs shown as one line with the worst pairs under "
+			"it, --by-address lists each):\n", name, rep_count(rows, b), groups, groups == 1 ? of : ofs);
+	else
+		fprintf(out, "\n%s (%zu):\n", name, rows);
 }
 
 static int audit_text(FILE *out, const struct report *rp)
@@ -213,36 +336,45 @@ static int audit_text(FILE *out, const struct report *rp)
 
 	size_t nfind = c->summary[CLS_BLOCKED] + c->summary[CLS_DEGRADED] + c->summary[CLS_MISSING] +
 		       c->summary[CLS_UNVERIFIED];
+	/* Each section is a table built first (its width depends on every row), its title written before it. */
 	struct table t = {0};
+	struct rep_groups gr;
+	rep_groups_build(&gr, rp->g, c);
+	size_t ng;
 	if (nfind) {
-		fprintf(out, "\nRequired paths with findings (%zu):\n", nfind);
-		edge_rows(&t, rp, true, true);
+		ng = edge_rows(&t, rp, &gr, true, true);
+		title(out, "Required paths with findings", nfind, ng, "path", "paths");
 		print_table(out, &t, col);
 	}
 	if (c->nunexp > c->nknown) {
-		fprintf(out, "\nUnexpected flows (%zu):\n", c->nunexp - c->nknown);
-		unexpected_rows(&t, rp, false);
+		ng = unexpected_rows(&t, rp, &gr, false);
+		title(out, "Unexpected flows", c->nunexp - c->nknown, ng, "host pair", "host pairs");
 		print_table(out, &t, col);
 	}
 	if (c->summary[CLS_OK]) {
-		fprintf(out, "\nRequired paths ok (%zu):\n", c->summary[CLS_OK]);
-		edge_rows(&t, rp, false, true);
+		ng = edge_rows(&t, rp, &gr, false, true);
+		title(out, "Required paths ok", c->summary[CLS_OK], ng, "path", "paths");
 		print_table(out, &t, col);
 	}
 	size_t nopt = 0;
 	for (int s = 0; s < CLS_NSTATUS; s++)
 		nopt += c->optional[s];
 	if (nopt) {
-		fprintf(out, "\nOptional paths seen (%zu):\n", nopt);
-		edge_rows(&t, rp, true, false);
-		edge_rows(&t, rp, false, false);
+		ng = edge_rows(&t, rp, &gr, true, false);
+		ng += edge_rows(&t, rp, &gr, false, false);
+		title(out, "Optional paths seen", nopt, ng, "path", "paths");
 		print_table(out, &t, col);
 	}
 	if (c->nknown) {
-		fprintf(out, "\nKnown hosts outside PeerGFS (%zu address pairs, not findings):\n", c->nknown);
-		unexpected_rows(&t, rp, true);
+		ng = unexpected_rows(&t, rp, &gr, true);
+		if (ng)
+			fprintf(out, "\nKnown hosts outside PeerGFS (%zu address pairs, not findings; %zu host pairs of many "
+				"pairs shown as one line each):\n", c->nknown, ng);
+		else
+			fprintf(out, "\nKnown hosts outside PeerGFS (%zu address pairs, not findings):\n", c->nknown);
 		print_table(out, &t, col);
 	}
+	rep_groups_free(&gr);
 	fprintf(out, "\nCapture: %llu packets, %llu decoded, %llu skipped; %llu flows, %llu SPAN duplicates, "
 		"%llu evicted; %llu flows ignored by rule, %llu outside the graph\n",
 		(unsigned long long)res->packets, (unsigned long long)res->decoded, (unsigned long long)res->skipped,

@@ -531,6 +531,77 @@ static void test_mkpcap_is_deterministic(void)
 	free(out);
 }
 
+/* A site of prefix hosts and a capture where nearly every attempt is a new address pair (mkpcap --spread):
+ * the text and HTML reports show each path of many pairs as one line with its counts and its worst pairs,
+ * --by-address lists every pair, and the JSON report keeps every pair. */
+static void test_many_address_pairs_are_grouped_by_path(void)
+{
+	const char *mk = getenv("MKPCAP");
+	CU_ASSERT_FATAL(mk != NULL);
+	char *pcap = xasprintf("%s/spread.pcap", tu_dir()), *site = xasprintf("%s/spread.site", tu_dir());
+	char *cmd = xasprintf("%s --spread 3000 100 0 96 %s %s >/dev/null", mk, pcap, site);
+	CU_ASSERT_EQUAL_FATAL(tu_run(cmd, NULL, NULL), 0);
+	free(cmd);
+	int st;
+	char *args = xasprintf("-r %s -s %s", pcap, site);
+	json_t *j = tu_audit_json(args, &st);
+	CU_ASSERT_FATAL(j != NULL);
+	size_t edges = json_array_size(json_object_get(j, "edges")), unexp = json_array_size(json_object_get(j, "unexpected"));
+	CU_ASSERT(edges > 2000);
+	CU_ASSERT(unexp > 500);
+	/* Every pair of ONTAP REST API (agents -> storage tcp/443) was blocked: the JSON rows, one per pair. */
+	size_t rest = 0, rest_blocked = 0;
+	json_t *e;
+	size_t i;
+	json_array_foreach(json_object_get(j, "edges"), i, e) {
+		if (json_integer_value(json_object_get(e, "port")) != 443 || strcmp(str(e, "client"), "agents"))
+			continue;
+		rest++;
+		rest_blocked += !strcmp(str(e, "status"), "blocked");
+	}
+	CU_ASSERT(rest > 100);
+	CU_ASSERT_EQUAL(rest, rest_blocked);
+	json_decref(j);
+
+	char *out;
+	cmd = xasprintf("%s audit %s", tu_flowaudit(), args);
+	CU_ASSERT_EQUAL(tu_run(cmd, &out, NULL), 1);
+	char *want = xasprintf("agents -> storage (%zu address pairs)", rest);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, want));
+	free(want);
+	want = xasprintf("%zu blocked (no-reply ", rest);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, want));
+	free(want);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "--by-address lists each"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "are not PeerGFS ports and no rule allows them from agents"));
+	size_t lines = 0;
+	for (const char *p = out; *p; p++)
+		lines += *p == '\n';
+	CU_ASSERT(lines < 80); /* a screen, where every pair is thousands of lines */
+	free(out);
+	free(cmd);
+
+	cmd = xasprintf("%s audit %s --by-address", tu_flowaudit(), args);
+	CU_ASSERT_EQUAL(tu_run(cmd, &out, NULL), 1);
+	lines = 0;
+	for (const char *p = out; *p; p++)
+		lines += *p == '\n';
+	CU_ASSERT(lines > edges + unexp);
+	CU_ASSERT_PTR_NULL(strstr(out, "address pairs)"));
+	free(out);
+	free(cmd);
+
+	cmd = xasprintf("%s audit %s --format html", tu_flowaudit(), args);
+	CU_ASSERT_EQUAL(tu_run(cmd, &out, NULL), 1);
+	CU_ASSERT(strlen(out) < 100000);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "address pairs: "));
+	free(out);
+	free(cmd);
+	free(args);
+	free(pcap);
+	free(site);
+}
+
 void suite_e2e(void)
 {
 	CU_pSuite s = CU_add_suite("end to end", NULL, NULL);
@@ -550,6 +621,7 @@ void suite_e2e(void)
 	TU_ADD(s, test_truncated_capture_reports_what_was_read_and_where_it_was_cut);
 	TU_ADD(s, test_output_file_is_written_whole_or_not_at_all);
 	TU_ADD(s, test_text_report_ends_with_the_summary_line);
+	TU_ADD(s, test_many_address_pairs_are_grouped_by_path);
 	TU_ADD(s, test_nanosecond_captures_keep_nanoseconds);
 	TU_ADD(s, test_html_report_lists_findings_with_advice_and_draws_the_graph);
 	TU_ADD(s, test_mkpcap_is_deterministic);

@@ -17,6 +17,7 @@ struct report {
 	const char *site_path;
 	bool color;             /* ANSI colour (text on a terminal only) */
 	bool flows;             /* include the per-flow array */
+	bool by_address;        /* text and HTML: every address pair of a path on its own line, never grouped */
 };
 
 struct rep_format {
@@ -39,6 +40,40 @@ size_t rep_edge_pairs(const struct graph *g, const struct graph_edge *e, struct 
 
 /* Why an unexpected row is unexpected, in words (the classifier keeps a code). Caller frees. */
 char *rep_why(const struct graph *g, const struct cls_unexpected *u);
+/* The same for a group of such rows on nports ports, named by port ("tcp/8000-8499 (500 ports)"). */
+char *rep_why_ports(const struct graph *g, const struct cls_unexpected *u, const char *port, size_t nports);
+
+/* "41,220" (buf is returned). */
+const char *rep_count(uint64_t n, char buf[32]);
+
+/* Rows shown together past a few address pairs: every row of one host-level path (a graph edge), or the
+ * unexpected rows of one (client host, server host, proto, reason). The text and HTML reports show a
+ * group as one line and its REP_WORST worst address pairs, unless --by-address. */
+#define REP_GROUP_AFTER 5 /* a path of more address pairs than this is shown as a group */
+#define REP_WORST 3
+struct rep_group {
+	size_t nrows;
+	size_t by_status[CLS_NSTATUS];
+	size_t by_reason[CLS_R_ICMP_UNREACHABLE + 1]; /* rows by the reason they were judged on */
+	uint64_t attempts, established, evicted;
+	enum cls_status worst_status;
+	size_t worst[REP_WORST];  /* row indexes, worst status first (expected paths: findings only) */
+	enum cls_status worst_st[REP_WORST];
+	uint64_t worst_failed[REP_WORST];
+	size_t nworst;
+	size_t nports;            /* unexpected groups: distinct ports */
+};
+struct rep_groups {
+	struct rep_group *path;   /* per graph edge */
+	struct rep_group *unexp;  /* per group of unexpected rows */
+	size_t nunexp_groups, cap_unexp;
+	uint32_t *unexp_group;    /* unexpected row -> its group */
+	char **unexp_ports;       /* per group: "tcp/8000-8499 (500 ports)" */
+};
+void rep_groups_build(struct rep_groups *gr, const struct graph *g, const struct cls *c);
+void rep_groups_free(struct rep_groups *gr);
+/* "40,980 ok, 240 blocked (no-reply 40, reset 200)". Caller frees. */
+char *rep_group_counts(const struct rep_group *gp);
 
 extern const struct rep_format rep_text, rep_json, rep_dot, rep_html;
 
