@@ -429,7 +429,7 @@ static void interim(const struct audit_opts *o, struct crew *c, struct worker *w
 		}
 	view.live = view.interim = true;
 	view.workers = (unsigned)n;
-	cls_finish(&view.cls);
+	cls_finish(&view.cls, o->sorted_rows);
 	if (view.flow_log)
 		qsort(view.flow_log, view.nflow_log, sizeof(*view.flow_log), cmp_flow_log);
 	if (view.dropped)
@@ -628,7 +628,7 @@ int audit_run(const struct audit_opts *o, const struct graph *g, struct audit_re
 		if (filter_used >= 2)
 			warn(res, xasprintf("the graph has too many ports for a kernel filter: capturing every TCP packet "
 					    "(the audit is the same, the kernel copies more)"));
-		cls_finish(&res->cls);
+		cls_finish(&res->cls, o->sorted_rows);
 		if (res->flow_log)
 			qsort(res->flow_log, res->nflow_log, sizeof(*res->flow_log), cmp_flow_log);
 		for (size_t i = 0; i < w[0].cap.n; i++)

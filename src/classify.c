@@ -606,36 +606,110 @@ static int severity(enum cls_status s)
 	return rank[s];
 }
 
-static int cmp_rows(const void *a, const void *b, void *graph)
+/* Rows are sorted by a key of five words compared as unsigned integers, then moved once into place: the
+ * rows themselves are too big to be moved about by qsort. */
+struct sort_key {
+	uint64_t w[5];
+	uint32_t row;
+};
+
+static int cmp_keys(const void *a, const void *b)
 {
-	const struct cls_row *x = a, *y = b;
-	const struct graph *g = graph;
-	const struct graph_edge *ex = &g->edges[x->edge], *ey = &g->edges[y->edge];
-	int d = (ex->level != LEVEL_REQUIRED) - (ey->level != LEVEL_REQUIRED);
-	if (!d)
-		d = severity(x->status) - severity(y->status);
-	if (!d)
-		d = ex->rule - ey->rule;
-	if (!d)
-		d = x->edge - y->edge;
-	if (!d)
-		d = memcmp(x->client.a, y->client.a, 16);
-	if (!d)
-		d = memcmp(x->server.a, y->server.a, 16);
-	return d;
+	const struct sort_key *x = a, *y = b;
+	for (int i = 0; i < 5; i++)
+		if (x->w[i] != y->w[i])
+			return x->w[i] < y->w[i] ? -1 : 1;
+	return 0;
 }
 
-static int cmp_unexp(const void *a, const void *b)
+/* An address as two words that compare as its bytes do. */
+static void addr_words(const uint8_t *a, uint64_t *w)
 {
-	const struct cls_unexpected *x = a, *y = b;
-	int d = memcmp(x->client, y->client, 16);
-	if (!d)
-		d = memcmp(x->server, y->server, 16);
-	if (!d)
-		d = (int)x->proto - (int)y->proto;
-	if (!d)
-		d = (int)x->port - (int)y->port;
-	return d;
+	w[0] = __builtin_bswap64(fa_ld64(a));
+	w[1] = __builtin_bswap64(fa_ld64(a + 8));
+	if (__BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__) {
+		w[0] = __builtin_bswap64(w[0]);
+		w[1] = __builtin_bswap64(w[1]);
+	}
+}
+
+/* Put n entries of size sz in the order of keys[] (keys[i].row: the entry that goes to place i). */
+static void permute(void *base, size_t n, size_t sz, struct sort_key *keys)
+{
+	unsigned char *b = base, *tmp = xmalloc(sz);
+	for (size_t i = 0; i < n; i++) {
+		if (keys[i].row == i)
+			continue;
+		memcpy(tmp, b + i * sz, sz);
+		size_t j = i;
+		while (keys[j].row != i) {
+			size_t from = keys[j].row;
+			memcpy(b + j * sz, b + from * sz, sz);
+			keys[j].row = (uint32_t)j;
+			j = from;
+		}
+		memcpy(b + j * sz, tmp, sz);
+		keys[j].row = (uint32_t)j;
+	}
+	free(tmp);
+}
+
+/* Rows: required first, findings first (by severity), then by rule, edge and address pair. */
+static void row_key(const struct cls *c, const struct cls_row *r, struct sort_key *k)
+{
+	const struct graph_edge *e = &c->g->edges[r->edge];
+	k->w[0] = (uint64_t)(e->level != LEVEL_REQUIRED) << 63 | (uint64_t)severity(r->status) << 60 |
+		  (uint64_t)(uint32_t)e->rule << 32 | (uint32_t)r->edge;
+	addr_words(r->client.a, &k->w[1]);
+	addr_words(r->server.a, &k->w[3]);
+}
+
+/* Unexpected rows: by address pair, proto and port. */
+static void unexp_key(const struct cls_unexpected *u, struct sort_key *k)
+{
+	addr_words(u->client, &k->w[0]);
+	addr_words(u->server, &k->w[2]);
+	k->w[4] = (uint64_t)u->proto << 16 | u->port;
+}
+
+int cls_row_cmp(const struct cls *c, const struct cls_row *a, const struct cls_row *b)
+{
+	struct sort_key x, y;
+	row_key(c, a, &x);
+	row_key(c, b, &y);
+	return cmp_keys(&x, &y);
+}
+
+int cls_unexp_cmp(const struct cls_unexpected *a, const struct cls_unexpected *b)
+{
+	struct sort_key x, y;
+	unexp_key(a, &x);
+	unexp_key(b, &y);
+	return cmp_keys(&x, &y);
+}
+
+static void sort_rows(struct cls *c)
+{
+	struct sort_key *k = xmalloc((c->nrows + 1) * sizeof(*k));
+	for (size_t i = 0; i < c->nrows; i++) {
+		row_key(c, &c->rows[i], &k[i]);
+		k[i].row = (uint32_t)i;
+	}
+	qsort(k, c->nrows, sizeof(*k), cmp_keys);
+	permute(c->rows, c->nrows, sizeof(*c->rows), k);
+	free(k);
+}
+
+static void sort_unexpected(struct cls *c)
+{
+	struct sort_key *k = xmalloc((c->nunexp + 1) * sizeof(*k));
+	for (size_t i = 0; i < c->nunexp; i++) {
+		unexp_key(&c->unexp[i], &k[i]);
+		k[i].row = (uint32_t)i;
+	}
+	qsort(k, c->nunexp, sizeof(*k), cmp_keys);
+	permute(c->unexp, c->nunexp, sizeof(*c->unexp), k);
+	free(k);
 }
 
 /* First address of host h of the same family as other (or any when other is NULL). */
@@ -686,7 +760,7 @@ struct group {
 	UT_hash_handle hh;
 };
 
-void cls_finish(struct cls *c)
+void cls_finish(struct cls *c, bool sort)
 {
 	const struct graph *g = c->g;
 	bool *seen = xcalloc(g->nedges + 1, sizeof(bool));
@@ -740,11 +814,12 @@ void cls_finish(struct cls *c)
 		judge(&u->n, &u->status, &u->reason);
 		c->nknown += u->apart;
 	}
-	free_index(c); /* the rows' places are about to change */
-	if (c->nrows)
-		qsort_r(c->rows, c->nrows, sizeof(*c->rows), cmp_rows, (void *)g);
-	if (c->nunexp)
-		qsort(c->unexp, c->nunexp, sizeof(*c->unexp), cmp_unexp);
+	free_index(c); /* the rows' places may change */
+	if (sort) {
+		sort_rows(c);
+		sort_unexpected(c);
+		c->sorted = true;
+	}
 }
 
 bool cls_has_findings(const struct cls *c)

@@ -603,6 +603,7 @@ static int cmd_audit(int argc, char **argv)
 		rc = usage_error("audit: unknown format '%s' (text, json or html)", c.format);
 		goto out;
 	}
+	o.sorted_rows = lc.fmt->every_row || lc.by_address;
 	if (o.want_flows && strcmp(c.format, "json") != 0) {
 		rc = usage_error("audit: --flows adds every connection attempt to the JSON report: give --format json");
 		goto out;

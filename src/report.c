@@ -150,9 +150,23 @@ static int rank(enum cls_status s)
 	return r[s];
 }
 
-/* Row `row` joins group gp: its counts, and its place among the group's worst rows. */
+/* Is row a before row b in report order? (the unexpected rows' order when rows is NULL) */
+struct order {
+	const struct cls *c;
+	bool unexpected;
+};
+
+static int before(const struct order *o, size_t a, size_t b)
+{
+	if (o->unexpected)
+		return cls_unexp_cmp(&o->c->unexp[a], &o->c->unexp[b]);
+	return cls_row_cmp(o->c, &o->c->rows[a], &o->c->rows[b]);
+}
+
+/* Row `row` joins group gp: its counts, its place among the group's worst rows, and whether it is the
+ * group's first row in report order. */
 static void join(struct rep_group *gp, size_t row, enum cls_status st, enum cls_reason why, const struct cls_counts *n,
-		 bool list_ok)
+		 bool list_ok, const struct order *o)
 {
 	gp->nrows++;
 	gp->by_status[st]++;
@@ -160,16 +174,23 @@ static void join(struct rep_group *gp, size_t row, enum cls_status st, enum cls_
 	gp->attempts += n->attempts;
 	gp->established += n->established;
 	gp->evicted += n->evicted;
+	if (gp->nrows == 1 || before(o, row, gp->first) < 0)
+		gp->first = row;
 	if (rank(st) < rank(gp->worst_status) || gp->nrows == 1)
 		gp->worst_status = st;
 	if (st == CLS_OK && !list_ok)
 		return;
-	/* Insert by status, then by failed attempts, worst first; among equals the earlier row (rows come
-	 * sorted) stays first. */
+	/* Insert by status, then by failed attempts, worst first, then in report order. */
 	uint64_t failed = n->resets + n->icmp_prohibited + n->icmp_unreachable + n->no_reply;
 	size_t i = gp->nworst < REP_WORST ? gp->nworst++ : REP_WORST;
-	while (i > 0 && (rank(gp->worst_st[i - 1]) > rank(st) ||
-			 (rank(gp->worst_st[i - 1]) == rank(st) && gp->worst_failed[i - 1] < failed))) {
+	while (i > 0) {
+		int d = rank(gp->worst_st[i - 1]) - rank(st);
+		if (!d)
+			d = gp->worst_failed[i - 1] < failed ? 1 : gp->worst_failed[i - 1] > failed ? -1 : 0;
+		if (!d)
+			d = before(o, gp->worst[i - 1], row);
+		if (d <= 0)
+			break;
 		if (i < REP_WORST) {
 			gp->worst[i] = gp->worst[i - 1];
 			gp->worst_st[i] = gp->worst_st[i - 1];
@@ -182,6 +203,31 @@ static void join(struct rep_group *gp, size_t row, enum cls_status st, enum cls_
 		gp->worst_st[i] = st;
 		gp->worst_failed[i] = failed;
 	}
+}
+
+static int cmp_items(const void *a, const void *b, void *order)
+{
+	return before(order, ((const struct rep_item *)a)->row, ((const struct rep_item *)b)->row);
+}
+
+/* What a report lists, in report order: the rows not grouped, and each group where its first row would be. */
+static struct rep_item *items(const struct order *o, size_t nrows, const struct rep_group *groups, const uint32_t *group_of,
+			      bool by_address, size_t *n_out)
+{
+	struct rep_item *it = xcalloc(nrows + 1, sizeof(*it));
+	size_t n = 0;
+	for (size_t i = 0; i < nrows; i++) {
+		const struct rep_group *gp = &groups[group_of[i]];
+		if (by_address || gp->nrows <= REP_GROUP_AFTER)
+			it[n++] = (struct rep_item){.row = i, .group = REP_NO_GROUP};
+		else if (gp->first == i)
+			it[n++] = (struct rep_item){.row = i, .group = group_of[i]};
+	}
+	/* Rows of small paths and one per group: sorted here, by the rows they stand at, unless every row is. */
+	if (!o->c->sorted)
+		qsort_r(it, n, sizeof(*it), cmp_items, (void *)o);
+	*n_out = n;
+	return it;
 }
 
 struct ukey {
@@ -226,14 +272,19 @@ static char *ports_text(uint8_t proto, const struct uport *p, size_t n)
 	return s;
 }
 
-void rep_groups_build(struct rep_groups *gr, const struct graph *g, const struct cls *c)
+void rep_groups_build(struct rep_groups *gr, const struct graph *g, const struct cls *c, bool by_address)
 {
 	memset(gr, 0, sizeof(*gr));
+	struct order po = {c, false}, uo = {c, true};
 	gr->path = xcalloc(g->nedges + 1, sizeof(*gr->path));
+	uint32_t *edge_of = xcalloc(c->nrows + 1, sizeof(*edge_of));
 	for (size_t i = 0; i < c->nrows; i++) {
 		const struct cls_row *r = &c->rows[i];
-		join(&gr->path[r->edge], i, r->status, r->reason, &r->n, false);
+		join(&gr->path[r->edge], i, r->status, r->reason, &r->n, false, &po);
+		edge_of[i] = (uint32_t)r->edge;
 	}
+	gr->path_items = items(&po, c->nrows, gr->path, edge_of, by_address, &gr->npath_items);
+	free(edge_of);
 	/* Unexpected rows: one group per (client host, server host, proto, reason), whatever the port when the
 	 * reason does not name a rule, so that a scan of a thousand ports is one line. */
 	gr->unexp_group = xcalloc(c->nunexp + 1, sizeof(*gr->unexp_group));
@@ -258,11 +309,12 @@ void rep_groups_build(struct rep_groups *gr, const struct graph *g, const struct
 			memset(&gr->unexp[gi], 0, sizeof(gr->unexp[gi]));
 		}
 		gr->unexp_group[i] = gi;
-		join(&gr->unexp[gi], i, u->status, u->reason, &u->n, true);
+		join(&gr->unexp[gi], i, u->status, u->reason, &u->n, true, &uo);
 		ports[i] = (struct uport){gi, u->port};
 	}
 	oat_free(&ix);
 	free(keys);
+	gr->unexp_items = items(&uo, c->nunexp, gr->unexp, gr->unexp_group, by_address, &gr->nunexp_items);
 	qsort(ports, c->nunexp, sizeof(*ports), cmp_uport);
 	gr->unexp_ports = xcalloc(gr->nunexp_groups + 1, sizeof(char *));
 	size_t n = 0;
@@ -287,6 +339,8 @@ void rep_groups_free(struct rep_groups *gr)
 	for (size_t i = 0; i < gr->nunexp_groups; i++)
 		free(gr->unexp_ports[i]);
 	free(gr->unexp_ports);
+	free(gr->path_items);
+	free(gr->unexp_items);
 	free(gr->path);
 	free(gr->unexp);
 	free(gr->unexp_group);

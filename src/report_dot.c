@@ -64,4 +64,4 @@ static int graph_dot(FILE *out, const struct graph *g)
 	return ferror(out) ? -1 : 0;
 }
 
-const struct rep_format rep_dot = {"dot", graph_dot, NULL};
+const struct rep_format rep_dot = {"dot", false, graph_dot, NULL};

@@ -118,6 +118,20 @@ static int column_of(const struct graph *g, int host)
 	return 1 < DRAW_COLUMNS ? 1 : 0;
 }
 
+struct arrow {
+	int client, server;
+	enum cls_status worst;
+	size_t first;           /* the pair's first row in report order: arrows are drawn in that order */
+	char ports[256];
+	size_t len;
+};
+
+static int cmp_arrows(const void *a, const void *b, void *cls)
+{
+	const struct cls *c = cls;
+	return cls_row_cmp(c, &c->rows[((const struct arrow *)a)->first], &c->rows[((const struct arrow *)b)->first]);
+}
+
 static void draw(FILE *out, const struct report *rp)
 {
 	const struct graph *g = rp->g;
@@ -156,14 +170,10 @@ static void draw(FILE *out, const struct report *rp)
 	}
 	/* One arrow per (client, server) pair with its worst required status and its ports, in the order of
 	 * the pairs' first rows. */
-	struct arrow {
-		int client, server;
-		enum cls_status worst;
-		char ports[256];
-		size_t len;
-	} *arrows = NULL;
+	struct arrow *arrows = NULL;
 	size_t narrows = 0, cap_arrows = 0;
-	bool *listed = xcalloc(g->nedges + 1, sizeof(bool));
+	uint32_t *arrow_of = xmalloc((g->nedges + 1) * sizeof(*arrow_of)); /* per edge with rows: its arrow */
+	memset(arrow_of, 0xff, (g->nedges + 1) * sizeof(*arrow_of));
 	struct oat ix;
 	oat_init(&ix, 0, 0);
 	for (size_t i = 0; i < c->nrows; i++) {
@@ -181,15 +191,23 @@ static void draw(FILE *out, const struct report *rp)
 			arrows[narrows].client = e->client;
 			arrows[narrows].server = e->server;
 			arrows[narrows].worst = r->status;
+			arrows[narrows].first = i;
 			ai = (uint32_t)narrows++;
 			oat_insert(&ix, hash, ai);
 		}
 		struct arrow *w = &arrows[ai];
+		if (cls_row_cmp(c, r, &c->rows[w->first]) < 0)
+			w->first = i;
 		if (r->status == CLS_BLOCKED || (w->worst == CLS_OK && r->status != CLS_OK))
 			w->worst = r->status;
-		if (listed[r->edge])
+		arrow_of[r->edge] = ai;
+	}
+	/* Each arrow's ports, in the graph's order of its edges. */
+	for (size_t i = 0; i < g->nedges; i++) {
+		if (arrow_of[i] == UINT32_MAX)
 			continue;
-		listed[r->edge] = true;
+		struct arrow *w = &arrows[arrow_of[i]];
+		const struct graph_edge *e = &g->edges[i];
 		if (w->len < sizeof(w->ports) - 16 && !strstr(w->ports, rep_proto(e->proto)))
 			w->len += (size_t)snprintf(w->ports + w->len, sizeof(w->ports) - w->len, "%s%s/%u", w->len ? " " : "",
 						   rep_proto(e->proto), e->port);
@@ -197,7 +215,8 @@ static void draw(FILE *out, const struct report *rp)
 			w->len += (size_t)snprintf(w->ports + w->len, sizeof(w->ports) - w->len, " %u", e->port);
 	}
 	oat_free(&ix);
-	free(listed);
+	free(arrow_of);
+	qsort_r(arrows, narrows, sizeof(*arrows), cmp_arrows, (void *)c);
 	for (size_t i = 0; i < narrows; i++) {
 		const struct arrow *w = &arrows[i];
 		enum cls_status worst = w->worst;
@@ -307,22 +326,17 @@ static void group_cells(FILE *out, const struct report *rp, int edge, const stru
 static void path_rows(FILE *out, const struct report *rp, const struct rep_groups *gr, bool findings)
 {
 	const struct cls *c = &rp->res->cls;
-	bool *shown = xcalloc(rp->g->nedges + 1, sizeof(bool));
-	for (size_t i = 0; i < c->nrows; i++) {
-		const struct cls_row *r = &c->rows[i];
+	for (size_t i = 0; i < gr->npath_items; i++) {
+		const struct rep_item *it = &gr->path_items[i];
+		const struct cls_row *r = &c->rows[it->row];
 		bool required = rp->g->edges[r->edge].level == LEVEL_REQUIRED;
-		const struct rep_group *gp = &gr->path[r->edge];
-		if (!rp->by_address && gp->nrows > REP_GROUP_AFTER) {
-			if ((required && gp->worst_status != CLS_OK) != findings || shown[r->edge])
-				continue;
-			shown[r->edge] = true;
-			group_cells(out, rp, r->edge, gp, findings);
-			continue;
-		}
-		if ((required && r->status != CLS_OK) == findings)
+		if (it->group != REP_NO_GROUP) {
+			if ((required && gr->path[it->group].worst_status != CLS_OK) == findings)
+				group_cells(out, rp, r->edge, &gr->path[it->group], findings);
+		} else if ((required && r->status != CLS_OK) == findings) {
 			row_cells(out, rp, r, findings, false);
+		}
 	}
-	free(shown);
 }
 
 static void unexpected_cells(FILE *out, const struct report *rp, const struct cls_unexpected *u, bool indent)
@@ -401,26 +415,21 @@ static int audit_html(FILE *out, const struct report *rp)
 	fputs("<h2>Port graph</h2>\n", out);
 	draw(out, rp);
 	struct rep_groups gr;
-	rep_groups_build(&gr, rp->g, c);
+	rep_groups_build(&gr, rp->g, c, rp->by_address);
 	fputs("<h2>Required paths with findings</h2>\n<table><tr><th>status</th><th>reason</th><th>requirement</th>"
 	      "<th>client &rarr; server</th><th>port</th><th>ok/tries</th><th>what to do</th></tr>\n", out);
 	path_rows(out, rp, &gr, true);
 	fputs("</table>\n<h2>Unexpected flows</h2>\n<table><tr><th>status</th><th>client &rarr; server</th><th>port</th>"
 	      "<th>tries</th><th>why</th></tr>\n", out);
-	bool *shown = xcalloc(gr.nunexp_groups + 1, sizeof(bool));
-	for (size_t i = 0; i < c->nunexp; i++) {
-		const struct cls_unexpected *u = &c->unexp[i];
-		if (u->apart)
+	for (size_t i = 0; i < gr.nunexp_items; i++) {
+		const struct rep_item *it = &gr.unexp_items[i];
+		if (c->unexp[it->row].apart)
 			continue; /* known hosts outside the product: counted in the JSON and text reports */
-		uint32_t gi = gr.unexp_group[i];
-		if (rp->by_address || gr.unexp[gi].nrows <= REP_GROUP_AFTER)
-			unexpected_cells(out, rp, u, false);
-		else if (!shown[gi]) {
-			shown[gi] = true;
-			unexpected_group(out, rp, &gr, i);
-		}
+		if (it->group == REP_NO_GROUP)
+			unexpected_cells(out, rp, &c->unexp[it->row], false);
+		else
+			unexpected_group(out, rp, &gr, it->row);
 	}
-	free(shown);
 	fputs("</table>\n<details><summary><b>Paths that are ok, and optional paths seen</b></summary>\n<table>"
 	      "<tr><th>status</th><th>reason</th><th>requirement</th><th>client &rarr; server</th><th>port</th>"
 	      "<th>ok/tries</th></tr>\n", out);
@@ -430,4 +439,4 @@ static int audit_html(FILE *out, const struct report *rp)
 	return ferror(out) ? -1 : 0;
 }
 
-const struct rep_format rep_html = {"html", NULL, audit_html};
+const struct rep_format rep_html = {"html", false, NULL, audit_html};

@@ -653,4 +653,4 @@ static int audit_json(FILE *out, const struct report *rp)
 	return doc_end(&w);
 }
 
-const struct rep_format rep_json = {"json", graph_json, audit_json};
+const struct rep_format rep_json = {"json", true, graph_json, audit_json};

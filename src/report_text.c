@@ -201,11 +201,6 @@ static void edge_group(struct table *t, const struct report *rp, int edge, const
 		edge_row(t, rp, &rp->res->cls.rows[gp->worst[k]], true);
 }
 
-static bool grouped(const struct report *rp, const struct rep_group *gp)
-{
-	return !rp->by_address && gp->nrows > REP_GROUP_AFTER;
-}
-
 /* Rows of required (or optional) paths with findings (or ok): a path of many address pairs as one group,
  * in the section of its worst status, where its first row would be. Returns the groups shown. */
 static size_t edge_rows(struct table *t, const struct report *rp, const struct rep_groups *gr, bool findings,
@@ -213,27 +208,22 @@ static size_t edge_rows(struct table *t, const struct report *rp, const struct r
 {
 	const struct graph *g = rp->g;
 	const struct cls *c = &rp->res->cls;
-	bool *shown = xcalloc(g->nedges + 1, sizeof(bool));
 	size_t groups = 0;
-	for (size_t i = 0; i < c->nrows; i++) {
-		const struct cls_row *r = &c->rows[i];
-		const struct graph_edge *e = &g->edges[r->edge];
-		const struct rep_group *gp = &gr->path[r->edge];
-		if ((e->level == LEVEL_REQUIRED) != required)
+	for (size_t i = 0; i < gr->npath_items; i++) {
+		const struct rep_item *it = &gr->path_items[i];
+		const struct cls_row *r = &c->rows[it->row];
+		if ((g->edges[r->edge].level == LEVEL_REQUIRED) != required)
 			continue;
-		if (grouped(rp, gp)) {
-			if ((gp->worst_status != CLS_OK) != findings || shown[r->edge])
+		if (it->group != REP_NO_GROUP) {
+			const struct rep_group *gp = &gr->path[it->group];
+			if ((gp->worst_status != CLS_OK) != findings)
 				continue;
-			shown[r->edge] = true;
 			groups++;
 			edge_group(t, rp, r->edge, gp);
-			continue;
+		} else if ((r->status != CLS_OK) == findings) {
+			edge_row(t, rp, r, false);
 		}
-		if ((r->status != CLS_OK) != findings)
-			continue;
-		edge_row(t, rp, r, false);
 	}
-	free(shown);
 	return groups;
 }
 
@@ -267,21 +257,17 @@ static size_t unexpected_rows(struct table *t, const struct report *rp, const st
 {
 	const struct graph *g = rp->g;
 	const struct cls *c = &rp->res->cls;
-	bool *shown = xcalloc(gr->nunexp_groups + 1, sizeof(bool));
 	size_t groups = 0;
-	for (size_t i = 0; i < c->nunexp; i++) {
-		const struct cls_unexpected *u = &c->unexp[i];
+	for (size_t i = 0; i < gr->nunexp_items; i++) {
+		const struct rep_item *it = &gr->unexp_items[i];
+		const struct cls_unexpected *u = &c->unexp[it->row];
 		if (u->apart != apart)
 			continue;
-		uint32_t gi = gr->unexp_group[i];
-		const struct rep_group *gp = &gr->unexp[gi];
-		if (!grouped(rp, gp)) {
+		if (it->group == REP_NO_GROUP) {
 			unexpected_row(t, rp, u, false);
 			continue;
 		}
-		if (shown[gi])
-			continue;
-		shown[gi] = true;
+		const struct rep_group *gp = &gr->unexp[it->group];
 		groups++;
 		const char *cn = u->client_host >= 0 ? g->site->hosts[u->client_host].name : "outside";
 		const char *sn = u->server_host >= 0 ? g->site->hosts[u->server_host].name : "outside";
@@ -289,9 +275,9 @@ static size_t unexpected_rows(struct table *t, const struct report *rp, const st
 		char *ends = xasprintf("%s -> %s (%s address pairs)", cn, sn, rep_count(gp->nrows, b));
 		char *safe = str_printable(ends);
 		char *tries = group_tries(gp);
-		char *words = apart ? NULL : rep_why_ports(g, u, gr->unexp_ports[gi], gp->nports);
-		row(t, apart ? 4 : 1, cls_status_name(gp->worst_status), group_reason(gp), safe, gr->unexp_ports[gi], tries,
-		    words, NULL);
+		const char *ports = gr->unexp_ports[it->group];
+		char *words = apart ? NULL : rep_why_ports(g, u, ports, gp->nports);
+		row(t, apart ? 4 : 1, cls_status_name(gp->worst_status), group_reason(gp), safe, ports, tries, words, NULL);
 		free(ends);
 		free(safe);
 		free(tries);
@@ -299,7 +285,6 @@ static size_t unexpected_rows(struct table *t, const struct report *rp, const st
 		for (size_t k = 0; k < gp->nworst; k++)
 			unexpected_row(t, rp, &c->unexp[gp->worst[k]], true);
 	}
-	free(shown);
 	return groups;
 }
 
@@ -339,7 +324,7 @@ static int audit_text(FILE *out, const struct report *rp)
 	/* Each section is a table built first (its width depends on every row), its title written before it. */
 	struct table t = {0};
 	struct rep_groups gr;
-	rep_groups_build(&gr, rp->g, c);
+	rep_groups_build(&gr, rp->g, c, rp->by_address);
 	size_t ng;
 	if (nfind) {
 		ng = edge_rows(&t, rp, &gr, true, true);
@@ -391,4 +376,4 @@ static int audit_text(FILE *out, const struct report *rp)
 	return ferror(out) ? -1 : 0;
 }
 
-const struct rep_format rep_text = {"text", graph_text, audit_text};
+const struct rep_format rep_text = {"text", false, graph_text, audit_text};

@@ -76,7 +76,7 @@ static void settle(struct world *w)
 static void done(struct world *w)
 {
 	settle(w);
-	cls_finish(&w->c);
+	cls_finish(&w->c, true);
 }
 
 static const char *why(struct world *w, const struct cls_unexpected *u)
@@ -225,7 +225,7 @@ static void test_spoofed_sources_make_one_row_and_are_not_remembered(void)
 	CU_ASSERT_EQUAL(w.c.nothers, 0);
 	CU_ASSERT_EQUAL(w.c.ix.n, w.c.nrows + w.c.nunexp);
 	CU_ASSERT_EQUAL(w.c.nrows, 1);
-	cls_finish(&w.c);
+	cls_finish(&w.c, true);
 	CU_ASSERT_EQUAL_FATAL(w.c.nunexp, CLS_OUTSIDE_NAMED + 1);
 	size_t any = 0;
 	uint64_t attempts = 0;
@@ -264,7 +264,7 @@ static void test_remembered_pairs_land_where_they_first_did_after_the_cache_grow
 	}
 	settle(&w);
 	CU_ASSERT_EQUAL(w.c.ix.n, 10000);
-	cls_finish(&w.c);
+	cls_finish(&w.c, true);
 	size_t rows = 0, twice = 0, blocked = 0;
 	uint64_t attempts = 0;
 	for (size_t i = 0; i < w.c.nrows; i++) {
@@ -325,7 +325,7 @@ static void test_merge_adds_shares(void)
 	cls_init(&m, &a.g);
 	cls_merge(&m, &a.c);
 	cls_merge(&m, &b.c);
-	cls_finish(&m);
+	cls_finish(&m, true);
 	const struct cls_row *r = NULL;
 	for (size_t i = 0; i < m.nrows; i++)
 		if (a.g.edges[m.rows[i].edge].port == 61617 && m.rows[i].n.attempts)

@@ -30,6 +30,7 @@ struct audit_opts {
 	const char *bpf;        /* the user's filter expression, or NULL */
 	size_t max_flows;       /* 0: unbounded */
 	bool want_flows;        /* keep a record per flow (--flows) */
+	bool sorted_rows;       /* the report lists every row, in order (cls_finish()) */
 	/* Live: write an interim report. Returns 0, or -1 (logged by the callee). */
 	int (*report)(void *ctx, const struct audit_result *res);
 	/* Live, on SIGHUP: load the rules and site again; returns the new graph, or NULL to keep the old one

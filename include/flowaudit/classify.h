@@ -89,6 +89,7 @@ struct cls {
 	size_t summary[CLS_NSTATUS]; /* required rows by status */
 	size_t nknown;          /* unexpected rows that are apart (cls_finish()): nunexp - nknown are findings */
 	size_t optional[CLS_NSTATUS]; /* optional rows by status */
+	bool sorted;            /* cls_finish() put the rows in report order */
 };
 
 void cls_init(struct cls *c, const struct graph *g);
@@ -104,8 +105,13 @@ void cls_merge(struct cls *c, const struct cls *from);
  * reason, an unexpected flow that is now expected joins its path's row; one now outside the site is
  * counted as outside). */
 void cls_rebase(struct cls *c, const struct graph *g);
-/* Compute statuses, add missing rows, and sort rows and unexpected flows findings-first. */
-void cls_finish(struct cls *c);
+/* Compute statuses and add missing rows; with sort, put rows and unexpected flows in report order
+ * (cls_row_cmp, cls_unexp_cmp), which a report listing every row needs and one of groups does not. */
+void cls_finish(struct cls *c, bool sort);
+/* Report order: required paths first, findings first (blocked, degraded, missing, unverified, ok), then by
+ * rule, edge and address pair; unexpected flows by address pair, proto and port. */
+int cls_row_cmp(const struct cls *c, const struct cls_row *a, const struct cls_row *b);
+int cls_unexp_cmp(const struct cls_unexpected *a, const struct cls_unexpected *b);
 bool cls_has_findings(const struct cls *c);
 /* Rows (expected and unexpected) some of whose attempts were evicted before settling. */
 size_t cls_incomplete_rows(const struct cls *c);

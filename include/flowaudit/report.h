@@ -22,6 +22,7 @@ struct report {
 
 struct rep_format {
 	const char *name;
+	bool every_row;         /* lists every row, in report order (else only with --by-address) */
 	/* Each returns 0, or -1 on a write error (errno set). NULL: the format cannot show this. */
 	int (*graph)(FILE *out, const struct graph *g);
 	int (*audit)(FILE *out, const struct report *r);
@@ -62,6 +63,13 @@ struct rep_group {
 	uint64_t worst_failed[REP_WORST];
 	size_t nworst;
 	size_t nports;            /* unexpected groups: distinct ports */
+	size_t first;             /* its first row in report order */
+};
+/* A line of a report: a row, or a group (shown where its first row would be). */
+#define REP_NO_GROUP UINT32_MAX
+struct rep_item {
+	size_t row;
+	uint32_t group;           /* the group's index (a graph edge, or an unexpected group), or REP_NO_GROUP */
 };
 struct rep_groups {
 	struct rep_group *path;   /* per graph edge */
@@ -69,8 +77,11 @@ struct rep_groups {
 	size_t nunexp_groups, cap_unexp;
 	uint32_t *unexp_group;    /* unexpected row -> its group */
 	char **unexp_ports;       /* per group: "tcp/8000-8499 (500 ports)" */
+	struct rep_item *path_items, *unexp_items; /* what the report lists, in report order */
+	size_t npath_items, nunexp_items;
 };
-void rep_groups_build(struct rep_groups *gr, const struct graph *g, const struct cls *c);
+/* by_address: every row is an item of its own (and the rows must be in report order: cls_finish()). */
+void rep_groups_build(struct rep_groups *gr, const struct graph *g, const struct cls *c, bool by_address);
 void rep_groups_free(struct rep_groups *gr);
 /* "40,980 ok, 240 blocked (no-reply 40, reset 200)". Caller frees. */
 char *rep_group_counts(const struct rep_group *gp);
