@@ -129,8 +129,9 @@ static void describe_inputs(struct audit_result *res, struct cap *cap)
 	}
 }
 
-/* Add one worker's share to the whole (the inputs are the same interface in every share). */
-static void merge_result(struct audit_result *to, const struct audit_result *from)
+/* Add one worker's share to the whole (the inputs are the same interface in every share); its rows and
+ * flows are taken, not copied, when the whole has none yet. */
+static void merge_result(struct audit_result *to, struct audit_result *from)
 {
 	if (!to->inputs) {
 		to->inputs = xcalloc(from->ninputs, sizeof(*to->inputs));
@@ -168,8 +169,15 @@ static void merge_result(struct audit_result *to, const struct audit_result *fro
 	to->flows.icmp_matched += from->flows.icmp_matched;
 	to->flows.icmp_unmatched += from->flows.icmp_unmatched;
 	to->flows.peak += from->flows.peak;
-	cls_merge(&to->cls, &from->cls);
-	if (from->nflow_log) {
+	cls_take(&to->cls, &from->cls);
+	if (from->nflow_log && !to->nflow_log) {
+		free(to->flow_log);
+		to->flow_log = from->flow_log;
+		to->nflow_log = from->nflow_log;
+		to->cap_flow_log = from->cap_flow_log;
+		from->flow_log = NULL;
+		from->nflow_log = from->cap_flow_log = 0;
+	} else if (from->nflow_log) {
 		to->flow_log = xrealloc(to->flow_log, (to->nflow_log + from->nflow_log) * sizeof(*to->flow_log));
 		memcpy(to->flow_log + to->nflow_log, from->flow_log, from->nflow_log * sizeof(*from->flow_log));
 		to->nflow_log += from->nflow_log;
@@ -544,6 +552,7 @@ int audit_run(const struct audit_opts *o, const struct graph *g, struct audit_re
 	/* The signal flags are not cleared here: a stop asked for while the capture opened still stops it. */
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		cls_init(&w[i].res.cls, g);
+		cls_set_max_rows(&w[i].res.cls, o->max_rows ? (o->max_rows + n - 1) / n : 0);
 		clk_init(&w[i].clock);
 		w[i].holding = true; /* until the clock starts */
 		w[i].res.first_ns = UINT64_MAX;
@@ -607,6 +616,10 @@ int audit_run(const struct audit_opts *o, const struct graph *g, struct audit_re
 				warn(res, xasprintf("after a reload the capture filter stayed the old one: %s", w[i].reload_error));
 				break;
 			}
+		if (res->cls.folded)
+			warn(res, xasprintf("more than %zu address pairs (--max-rows): %llu flows of further pairs are counted "
+					    "on one row per host pair and port", o->max_rows,
+					    (unsigned long long)res->cls.folded));
 		if (res->flows.evicted) {
 			size_t rows = cls_incomplete_rows(&res->cls);
 			warn(res, xasprintf("%llu flows were settled early to make room (--max-flows): the verdicts of %zu "

@@ -40,6 +40,13 @@ struct cls_named {
 	uint32_t count;
 };
 
+/* A folded row: the hosts (-1: outside), proto and port it stands for, and where it is. */
+struct cls_fold {
+	int32_t ch, sh;
+	uint64_t w0;
+	uint32_t payload;
+};
+
 struct cls_why_entry {
 	int32_t ch, sh;
 	uint64_t w0;
@@ -67,6 +74,12 @@ void cls_init(struct cls *c, const struct graph *g)
 	oat_init(&c->ix, 0, 0);
 	oat_init(&c->named_ix, 0, 0);
 	oat_init(&c->why_ix, 0, 0);
+	oat_init(&c->fold_ix, 0, 0);
+}
+
+void cls_set_max_rows(struct cls *c, size_t n)
+{
+	c->max_rows = n;
 }
 
 /* The indexes and what only they need: gone once rows are sorted (cls_finish()) or placed again. */
@@ -75,6 +88,10 @@ static void free_index(struct cls *c)
 	oat_free(&c->ix);
 	oat_free(&c->named_ix);
 	oat_free(&c->why_ix);
+	oat_free(&c->fold_ix);
+	free(c->folds);
+	c->folds = NULL;
+	c->nfolds = c->cap_folds = 0;
 	free(c->others);
 	free(c->named);
 	free(c->whys);
@@ -319,11 +336,12 @@ static bool name_outside(struct cls *c, const struct cls_key *k)
 	return true;
 }
 
-static uint32_t add_row(struct cls *c, const struct cls_key *k, uint32_t hash, int edge)
+/* A new edge row for key k (in the pair index unless it is a folded row: hash is then unused). */
+static uint32_t add_row(struct cls *c, const struct cls_key *k, uint32_t hash, int edge, bool indexed)
 {
 	if (c->nrows >= ROWS_MAX)
 		oom();
-	GROW(c->rows, c->cap_rows, c->nrows);
+	GROW_RAW(c->rows, c->cap_rows, c->nrows);
 	struct cls_row *r = &c->rows[c->nrows];
 	memset(r, 0, sizeof(*r));
 	r->edge = edge;
@@ -335,16 +353,17 @@ static uint32_t add_row(struct cls *c, const struct cls_key *k, uint32_t hash, i
 	r->server.plen = 128;
 	r->seen = true;
 	uint32_t p = PAYLOAD(K_ROW, c->nrows++);
-	oat_insert(&c->ix, hash, p);
+	if (indexed)
+		oat_insert(&c->ix, hash, p);
 	return p;
 }
 
 static uint32_t add_unexpected(struct cls *c, const struct cls_key *k, uint32_t hash, int ch, int sh, bool any, bool apart,
-			       int forbid)
+			       int forbid, bool indexed)
 {
 	if (c->nunexp >= ROWS_MAX)
 		oom();
-	GROW(c->unexp, c->cap_unexp, c->nunexp);
+	GROW_RAW(c->unexp, c->cap_unexp, c->nunexp);
 	struct cls_unexpected *u = &c->unexp[c->nunexp];
 	memset(u, 0, sizeof(*u));
 	memcpy(u->client, k->client, 16);
@@ -362,7 +381,56 @@ static uint32_t add_unexpected(struct cls *c, const struct cls_key *k, uint32_t 
 		decide_why(c, ch, sh, u->proto, u->port, forbid, &u->why, &u->why_ref);
 	}
 	uint32_t p = PAYLOAD(K_UNEXP, c->nunexp++);
-	oat_insert(&c->ix, hash, p);
+	if (indexed)
+		oat_insert(&c->ix, hash, p);
+	return p;
+}
+
+/* The folded row of (client host, server host, proto, port), made if new: an edge row (edge >= 0) or an
+ * unexpected one. Its addresses are the hosts' first ones (the whole family for an end outside the site). */
+static uint32_t fold(struct cls *c, int ch, int sh, const struct cls_key *pk, int edge, bool apart, int forbid)
+{
+	const struct graph *g = c->g;
+	struct cls_fold k = {.ch = ch, .sh = sh, .w0 = pk->w0};
+	uint32_t hash = fa_hash(&k, 16), i;
+	size_t pos = oat_home(&c->fold_ix, hash);
+	while ((i = oat_next(&c->fold_ix, hash, &pos)) != OAT_NONE)
+		if (c->folds[i].ch == ch && c->folds[i].sh == sh && c->folds[i].w0 == pk->w0) {
+			c->folded++;
+			return c->folds[i].payload;
+		}
+	struct cls_key rk = *pk;
+	struct site_addr ca = {{0}, 0}, sa = {{0}, 0};
+	const struct site_addr *any = NULL;
+	if (ch >= 0 && g->site->hosts[ch].naddrs)
+		any = &g->site->hosts[ch].addrs[0];
+	if (any)
+		ca = *any;
+	else if (addr_is_v4(pk->client))
+		ca.a[10] = ca.a[11] = 0xff, ca.plen = 96;
+	any = sh >= 0 && g->site->hosts[sh].naddrs ? &g->site->hosts[sh].addrs[0] : NULL;
+	if (any)
+		sa = *any;
+	else if (addr_is_v4(pk->server))
+		sa.a[10] = sa.a[11] = 0xff, sa.plen = 96;
+	memcpy(rk.client, ca.a, 16);
+	memcpy(rk.server, sa.a, 16);
+	/* Not in the pair index: a pair there names one address pair, and a folded row stands for many. */
+	uint32_t p;
+	if (edge >= 0) {
+		p = add_row(c, &rk, 0, edge, false);
+		c->rows[INDEX(p)].client = ca;
+		c->rows[INDEX(p)].server = sa;
+		c->rows[INDEX(p)].folded = true;
+	} else {
+		p = add_unexpected(c, &rk, 0, ch, sh, ch < 0, apart, forbid, false);
+		c->unexp[INDEX(p)].folded = true;
+	}
+	k.payload = p;
+	GROW(c->folds, c->cap_folds, c->nfolds);
+	c->folds[c->nfolds] = k;
+	oat_insert(&c->fold_ix, hash, (uint32_t)c->nfolds++);
+	c->folded++;
 	return p;
 }
 
@@ -377,14 +445,15 @@ static uint32_t locate(struct cls *c, const struct cls_key *pk, uint32_t hash)
 	if (ch < 0 && sh < 0)
 		return PAYLOAD(K_OUTSIDE, 0);
 	int e = ch >= 0 ? graph_find(g, ch, sh < 0 ? GRAPH_INTERNET : sh, proto, port) : -1;
+	bool full = c->max_rows && c->nrows + c->nunexp >= c->max_rows;
 	if (e >= 0 && g->edges[e].level != LEVEL_FORBID)
-		return add_row(c, pk, hash, e);
+		return full ? fold(c, ch, sh, pk, e, false, -1) : add_row(c, pk, hash, e, true);
 	bool forbidden = e >= 0;
 	bool apart = !forbidden && (host_apart(g, ch) || host_apart(g, sh));
 	if (!forbidden && !apart && !graph_has_port(g, proto, port) && (ch < 0 || sh < 0 || rules_ignored(g->rules, proto, port))) {
 		uint32_t kind = ch >= 0 && sh >= 0 ? K_IGNORED : K_OUTSIDE;
 		if (ch >= 0 && c->nothers < OTHERS_MAX) {
-			GROW(c->others, c->cap_others, c->nothers);
+			GROW_RAW(c->others, c->cap_others, c->nothers);
 			c->others[c->nothers].key = *pk;
 			oat_insert(&c->ix, hash, PAYLOAD(kind, c->nothers++));
 		}
@@ -393,15 +462,17 @@ static uint32_t locate(struct cls *c, const struct cls_key *pk, uint32_t hash)
 	/* Clients outside the site are named, up to CLS_OUTSIDE_NAMED per server and port; past that they
 	 * are one row, so that a flood of spoofed sources makes a few rows, not millions (client_addr is then
 	 * the whole address family, 0.0.0.0/0 or ::/0). */
+	if (full)
+		return fold(c, ch, sh, pk, -1, apart, forbidden ? e : -1);
 	if (ch < 0 && !name_outside(c, pk)) {
 		struct cls_key any = *pk;
 		memset(any.client, 0, 16);
 		if (addr_is_v4(pk->client))
 			any.client[10] = any.client[11] = 0xff; /* ::ffff:0.0.0.0, the IPv4 family */
 		uint32_t ah = key_hash(&any), p = find(c, &any, ah);
-		return p != OAT_NONE ? p : add_unexpected(c, &any, ah, ch, sh, true, apart, forbidden ? e : -1);
+		return p != OAT_NONE ? p : add_unexpected(c, &any, ah, ch, sh, true, apart, forbidden ? e : -1, true);
 	}
-	return add_unexpected(c, pk, hash, ch, sh, false, apart, forbidden ? e : -1);
+	return add_unexpected(c, pk, hash, ch, sh, false, apart, forbidden ? e : -1, true);
 }
 
 /* The look-ahead of cls_flows(): a record's index slot is asked for SLOT_AHEAD records before it lands,
@@ -465,6 +536,10 @@ void cls_clone(struct cls *dst, const struct cls *src)
 	dst->named = xcalloc(src->cap_named + 1, sizeof(*dst->named));
 	if (src->nnamed)
 		memcpy(dst->named, src->named, src->nnamed * sizeof(*src->named));
+	dst->folds = xcalloc(src->cap_folds + 1, sizeof(*dst->folds));
+	if (src->nfolds)
+		memcpy(dst->folds, src->folds, src->nfolds * sizeof(*src->folds));
+	oat_copy(&dst->fold_ix, &src->fold_ix);
 	dst->whys = xcalloc(src->cap_whys + 1, sizeof(*dst->whys));
 	if (src->nwhys)
 		memcpy(dst->whys, src->whys, src->nwhys * sizeof(*src->whys));
@@ -496,8 +571,14 @@ void cls_merge(struct cls *c, const struct cls *from)
 		const struct cls_row *r = &from->rows[i];
 		make_key(&k, r->client.a, r->server.a, r->proto, r->port);
 		uint32_t hash = key_hash(&k), p = find(c, &k, hash);
-		if (p == OAT_NONE)
-			p = add_row(c, &k, hash, r->edge);
+		if (p == OAT_NONE) {
+			p = add_row(c, &k, hash, r->edge, true);
+			if (r->folded) {
+				c->rows[INDEX(p)].client = r->client;
+				c->rows[INDEX(p)].server = r->server;
+				c->rows[INDEX(p)].folded = true;
+			}
+		}
 		merge_counts(&c->rows[INDEX(p)].n, &r->n);
 	}
 	for (size_t i = 0; i < from->nunexp; i++) {
@@ -507,7 +588,7 @@ void cls_merge(struct cls *c, const struct cls *from)
 		if (p == OAT_NONE) {
 			if (c->nunexp >= ROWS_MAX)
 				oom();
-			GROW(c->unexp, c->cap_unexp, c->nunexp);
+			GROW_RAW(c->unexp, c->cap_unexp, c->nunexp);
 			c->unexp[c->nunexp] = *u;
 			memset(&c->unexp[c->nunexp].n, 0, sizeof(u->n));
 			p = PAYLOAD(K_UNEXP, c->nunexp++);
@@ -517,6 +598,18 @@ void cls_merge(struct cls *c, const struct cls *from)
 	}
 	c->outside += from->outside;
 	c->ignored += from->ignored;
+	c->folded += from->folded;
+}
+
+void cls_take(struct cls *c, struct cls *from)
+{
+	if (c->nrows || c->nunexp || c->outside || c->ignored || c->g != from->g) {
+		cls_merge(c, from);
+		return;
+	}
+	cls_free(c);
+	*c = *from;
+	cls_init(from, c->g);
 }
 
 /* Counts of an old row, placed where its address pair lands now. */
@@ -725,7 +818,7 @@ static void add_missing(struct cls *c, int e)
 {
 	const struct graph *g = c->g;
 	const struct graph_edge *ge = &g->edges[e];
-	GROW(c->rows, c->cap_rows, c->nrows);
+	GROW_RAW(c->rows, c->cap_rows, c->nrows);
 	struct cls_row *r = &c->rows[c->nrows++];
 	memset(r, 0, sizeof(*r));
 	r->edge = e;

@@ -29,6 +29,7 @@
 #define FLOWAUDIT_RULES_DIR "/usr/local/share/flowaudit"
 #endif
 
+#define DEFAULT_MAX_ROWS 1000000 /* some 140 MB of rows */
 #define EXIT_FINDINGS 1
 #define EXIT_BAD 2
 
@@ -50,6 +51,8 @@ static const char usage_text[] =
 	"  --flows            with --format json: every connection attempt too\n"
 	"  --by-address       text and html: every address pair on its own line (paths of more than 5 are grouped)\n"
 	"  --max-flows N      hold at most N flows (older ones are settled early; their rows say so)\n"
+	"  --max-rows N       at most N address pairs listed (default: --max-flows, else 1000000; 0: no bound);\n"
+	"                     past it, flows of new pairs are counted on one row per host pair and port\n"
 	"  --vxlan-port N     the UDP port VXLAN mirrors arrive on (default 4789)\n"
 	"  -w FILE            also write the packets read to FILE (pcap)\n"
 	"  --interval S       live: a report every S seconds (SIGUSR1: now; SIGHUP: reload rules and site)\n"
@@ -162,13 +165,14 @@ static int write_output(const char *out, out_fn fn, const void *arg)
 	return rc;
 }
 
-enum { OPT_FORMAT = 256, OPT_FLOWS, OPT_BY_ADDRESS, OPT_MAX_FLOWS, OPT_VXLAN_PORT, OPT_SNAPLEN, OPT_INTERVAL, OPT_WORKERS, OPT_HELP,
+enum { OPT_FORMAT = 256, OPT_FLOWS, OPT_BY_ADDRESS, OPT_MAX_ROWS, OPT_MAX_FLOWS, OPT_VXLAN_PORT, OPT_SNAPLEN, OPT_INTERVAL, OPT_WORKERS, OPT_HELP,
        OPT_STRICT };
 
 static const struct option long_opts[] = {
 	{"format", required_argument, NULL, OPT_FORMAT},
 	{"flows", no_argument, NULL, OPT_FLOWS},
 	{"by-address", no_argument, NULL, OPT_BY_ADDRESS},
+	{"max-rows", required_argument, NULL, OPT_MAX_ROWS},
 	{"max-flows", required_argument, NULL, OPT_MAX_FLOWS},
 	{"vxlan-port", required_argument, NULL, OPT_VXLAN_PORT},
 	{"workers", required_argument, NULL, OPT_WORKERS},
@@ -532,6 +536,7 @@ static int cmd_audit(int argc, char **argv)
 	unsigned long long v;
 	int opt, rc = 0;
 	struct live_ctx lc = {.c = &c};
+	bool max_rows_set = false;
 	char *bpf = NULL;
 	while ((opt = getopt_long(argc, argv, "r:i:s:R:o:w:B:pZ:", long_opts, NULL)) != -1) {
 		switch (opt) {
@@ -584,6 +589,14 @@ static int cmd_audit(int argc, char **argv)
 			}
 			o.max_flows = (size_t)v;
 			break;
+		case OPT_MAX_ROWS:
+			if (strcmp(optarg, "0") && !number_arg("--max-rows", optarg, 1ull << 30, &v)) {
+				rc = EXIT_BAD;
+				goto out;
+			}
+			o.max_rows = strcmp(optarg, "0") ? (size_t)v : 0;
+			max_rows_set = true;
+			break;
 		case OPT_VXLAN_PORT: {
 			uint16_t port;
 			if (!port_parse(optarg, &port)) {
@@ -604,6 +617,9 @@ static int cmd_audit(int argc, char **argv)
 		goto out;
 	}
 	o.sorted_rows = lc.fmt->every_row || lc.by_address;
+	/* Rows are bounded like flows: by --max-flows when that is given, else by a default of a million. */
+	if (!max_rows_set)
+		o.max_rows = o.max_flows ? o.max_flows : DEFAULT_MAX_ROWS;
 	if (o.want_flows && strcmp(c.format, "json") != 0) {
 		rc = usage_error("audit: --flows adds every connection attempt to the JSON report: give --format json");
 		goto out;

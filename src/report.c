@@ -47,6 +47,17 @@ size_t rep_edge_pairs(const struct graph *g, const struct graph_edge *e, struct 
 	return n;
 }
 
+const char *rep_unexp_addr(const struct graph *g, const struct cls_unexpected *u, bool server, char buf[50])
+{
+	const uint8_t *a = server ? u->server : u->client;
+	int host = server ? u->server_host : u->client_host;
+	if (u->folded && host >= 0 && g->site->hosts[host].naddrs)
+		return site_addr_str(&g->site->hosts[host].addrs[0], buf);
+	if ((!server && u->client_any) || (u->folded && host < 0))
+		return strcpy(buf, addr_is_v4(a) ? "0.0.0.0/0" : "::/0");
+	return addr_str(a, buf);
+}
+
 /* Roles of a host as "name (agent,mds)", or "an address outside the site". */
 static char *roles_str(const struct graph *g, int host)
 {

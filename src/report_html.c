@@ -342,11 +342,8 @@ static void path_rows(FILE *out, const struct report *rp, const struct rep_group
 static void unexpected_cells(FILE *out, const struct report *rp, const struct cls_unexpected *u, bool indent)
 {
 	char ca[50], sa[50];
-	if (u->client_any)
-		strcpy(ca, addr_is_v4(u->client) ? "0.0.0.0/0" : "::/0");
-	else
-		addr_str(u->client, ca);
-	addr_str(u->server, sa);
+	rep_unexp_addr(rp->g, u, false, ca);
+	rep_unexp_addr(rp->g, u, true, sa);
 	fprintf(out, "<tr><td%s>%s</td><td>", indent ? " style=\"padding-left:2em\"" : "", cls_status_name(u->status));
 	esc(out, u->client_host >= 0 ? rp->g->site->hosts[u->client_host].name : "outside");
 	fprintf(out, " <small>%s</small> &rarr; ", ca);

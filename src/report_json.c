@@ -258,6 +258,12 @@ static void kv_str(struct jw *w, const char *k, const char *v)
 	jw_str(w, v);
 }
 
+static void kv_true(struct jw *w, const char *k)
+{
+	jw_key(w, k);
+	jw_lit(w, "true");
+}
+
 static void kv_int(struct jw *w, const char *k, long long v)
 {
 	jw_key(w, k);
@@ -436,12 +442,19 @@ static void unexpected_row(struct jw *w, const struct graph *g, const struct cls
 	doc_elem(w);
 	jw_open(w, '{');
 	jw_key(w, "client_addr");
-	if (u->client_any)
-		jw_str(w, addr_is_v4(u->client) ? "0.0.0.0/0" : "::/0");
-	else
+	if (u->client_any || u->folded) {
+		char buf[50];
+		jw_str(w, rep_unexp_addr(g, u, false, buf));
+	} else {
 		jw_addr(w, u->client);
+	}
 	jw_key(w, "server_addr");
-	jw_addr(w, u->server);
+	if (u->folded) {
+		char buf[50];
+		jw_str(w, rep_unexp_addr(g, u, true, buf));
+	} else {
+		jw_addr(w, u->server);
+	}
 	host_name(w, "client", g, u->client_host);
 	host_name(w, "server", g, u->server_host);
 	kv_str(w, "proto", rep_proto(u->proto));
@@ -450,6 +463,8 @@ static void unexpected_row(struct jw *w, const struct graph *g, const struct cls
 	kv_str(w, "why", why);
 	free(why);
 	status_reason(w, u->status, u->reason);
+	if (u->folded)
+		kv_true(w, "folded");
 	put_counts(w, &u->n);
 	jw_close(w, '}');
 }
@@ -567,6 +582,8 @@ static void summary_json(struct jw *w, const struct cls *c)
 	size_t incomplete = cls_incomplete_rows(c);
 	if (incomplete)
 		kv_u64(w, "incomplete_rows", incomplete);
+	if (c->folded)
+		kv_u64(w, "folded_flows", c->folded);
 	jw_close(w, '}');
 }
 
@@ -609,6 +626,8 @@ static int audit_json(FILE *out, const struct report *rp)
 		jw_open(&w, '{');
 		edge_fields(&w, g, &g->edges[r->edge], site_addr_str(&r->client, ca), site_addr_str(&r->server, sa));
 		status_reason(&w, r->status, r->reason);
+		if (r->folded)
+			kv_true(&w, "folded");
 		put_counts(&w, &r->n);
 		jw_close(&w, '}');
 	}

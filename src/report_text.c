@@ -232,11 +232,8 @@ static void unexpected_row(struct table *t, const struct report *rp, const struc
 {
 	const struct graph *g = rp->g;
 	char ca[50], sa[50];
-	if (u->client_any)
-		strcpy(ca, addr_is_v4(u->client) ? "0.0.0.0/0" : "::/0");
-	else
-		addr_str(u->client, ca);
-	addr_str(u->server, sa);
+	rep_unexp_addr(g, u, false, ca);
+	rep_unexp_addr(g, u, true, sa);
 	char *ends = fmt_ends(g, u->client_host, ca, u->server_host, sa);
 	char *port = xasprintf("%s/%u", rep_proto(u->proto), u->port);
 	char *tries = fmt_tries(&u->n);

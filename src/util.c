@@ -102,6 +102,20 @@ char *xasprintf(const char *fmt, ...)
 	return p;
 }
 
+void *grow_raw(void *arr, size_t *cap, size_t n, size_t sz)
+{
+	if (n < *cap)
+		return arr;
+	size_t c = *cap ? *cap : 8;
+	while (c <= n)
+		c *= 2;
+	if (c > SIZE_MAX / sz)
+		oom();
+	arr = xrealloc(arr, c * sz);
+	*cap = c;
+	return arr;
+}
+
 void *grow(void *arr, size_t *cap, size_t n, size_t sz)
 {
 	if (n < *cap)

@@ -597,6 +597,31 @@ static void test_many_address_pairs_are_grouped_by_path(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "address pairs: "));
 	free(out);
 	free(cmd);
+
+	/* --max-rows: past the bound, the flows of new pairs land on one row per host pair and port; every
+	 * attempt is still counted, the report says how many were folded. */
+	char *bounded = xasprintf("%s --max-rows 100", args);
+	j = tu_audit_json(bounded, &st);
+	CU_ASSERT_FATAL(j != NULL);
+	size_t rows = 0, folded_rows = 0;
+	uint64_t attempts = 0;
+	const char *arrays[] = {"edges", "unexpected"};
+	for (int a = 0; a < 2; a++)
+		json_array_foreach(json_object_get(j, arrays[a]), i, e) {
+			rows++;
+			attempts += (uint64_t)json_integer_value(json_object_get(e, "attempts"));
+			if (json_is_true(json_object_get(e, "folded"))) {
+				folded_rows++;
+				CU_ASSERT(strchr(str(e, "client_addr"), '/') != NULL); /* the host's prefix */
+			}
+		}
+	CU_ASSERT_EQUAL(attempts, 3000);
+	CU_ASSERT(folded_rows > 0);
+	CU_ASSERT(rows - folded_rows <= 100 + 2); /* and the two missing rows */
+	json_t *sum = json_object_get(j, "summary");
+	CU_ASSERT(json_integer_value(json_object_get(sum, "folded_flows")) > 2000);
+	json_decref(j);
+	free(bounded);
 	free(args);
 	free(pcap);
 	free(site);

@@ -29,6 +29,7 @@ struct audit_opts {
 	unsigned interval_s;    /* live: an interim report this often (0: only on SIGUSR1 and at the end) */
 	const char *bpf;        /* the user's filter expression, or NULL */
 	size_t max_flows;       /* 0: unbounded */
+	size_t max_rows;        /* rows of address pairs (cls_set_max_rows()); 0: unbounded */
 	bool want_flows;        /* keep a record per flow (--flows) */
 	bool sorted_rows;       /* the report lists every row, in order (cls_finish()) */
 	/* Live: write an interim report. Returns 0, or -1 (logged by the callee). */

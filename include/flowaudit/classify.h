@@ -29,6 +29,7 @@ struct cls_row {
 	bool seen;
 	uint8_t status;         /* enum cls_status, once cls_finish() ran */
 	uint8_t reason;         /* enum cls_reason */
+	bool folded;            /* the pairs past --max-rows of this path, on one row (the hosts' addresses) */
 	struct cls_counts n;
 };
 
@@ -56,12 +57,15 @@ struct cls_unexpected {
 				 * (client is 0.0.0.0/0 or ::/0) */
 	bool apart;             /* a flow of a known host outside the product (role ... apart): listed apart,
 				 * not a finding */
+	bool folded;            /* the pairs past --max-rows of these hosts, proto and port, on one row: client
+				 * and server stand for their hosts (an end outside the site: the whole family) */
 	uint8_t status;         /* enum cls_status */
 	uint8_t reason;         /* enum cls_reason */
 	struct cls_counts n;
 };
 
 struct cls_other;
+struct cls_fold;
 struct cls_named;
 struct cls_why_entry;
 
@@ -80,6 +84,11 @@ struct cls {
 	struct oat named_ix;    /* (server, proto, port) -> named[]: outside clients named so far */
 	struct cls_named *named;
 	size_t nnamed, cap_named;
+	size_t max_rows;        /* rows of address pairs at most (0: no bound); past it, new pairs are folded */
+	uint64_t folded;        /* flows counted on folded rows */
+	struct oat fold_ix;     /* (client host, server host, proto, port) -> folds[]: the folded rows */
+	struct cls_fold *folds;
+	size_t nfolds, cap_folds;
 	struct oat why_ix;      /* (client host, server host, proto, port) -> whys[] */
 	struct cls_why_entry *whys;
 	size_t nwhys, cap_whys;
@@ -93,6 +102,9 @@ struct cls {
 };
 
 void cls_init(struct cls *c, const struct graph *g);
+/* At most n rows of address pairs (0: no bound): the flows of a new pair past them land on one row per
+ * (client host, server host, proto, port), counted in c->folded. */
+void cls_set_max_rows(struct cls *c, size_t n);
 void cls_free(struct cls *c);
 /* Fold n records of settled flows (any n). */
 void cls_flows(struct cls *c, const struct flow_record *r, size_t n);
@@ -100,6 +112,8 @@ void cls_flows(struct cls *c, const struct flow_record *r, size_t n);
 void cls_clone(struct cls *dst, const struct cls *src);
 /* Add another running classification of the same graph to this one (workers' shares of one capture). */
 void cls_merge(struct cls *c, const struct cls *from);
+/* The same, from's rows taken rather than copied when c holds nothing yet (from is left empty). */
+void cls_take(struct cls *c, struct cls *from);
 /* The rules or site were reloaded: judge every row again, by its address pair and port, against the new
  * graph, keeping its counts (an expected path that is now forbidden becomes unexpected with the new
  * reason, an unexpected flow that is now expected joins its path's row; one now outside the site is

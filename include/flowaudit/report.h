@@ -39,6 +39,10 @@ struct rep_pair {
 };
 size_t rep_edge_pairs(const struct graph *g, const struct graph_edge *e, struct rep_pair *pairs, size_t max);
 
+/* An end of an unexpected row as a report shows it: its address, the whole family (0.0.0.0/0, ::/0) for
+ * clients aggregated or an end outside the site on a folded row, or the host's address for a folded row. */
+const char *rep_unexp_addr(const struct graph *g, const struct cls_unexpected *u, bool server, char buf[50]);
+
 /* Why an unexpected row is unexpected, in words (the classifier keeps a code). Caller frees. */
 char *rep_why(const struct graph *g, const struct cls_unexpected *u);
 /* The same for a group of such rows on nports ports, named by port ("tcp/8000-8499 (500 ports)"). */
