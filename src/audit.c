@@ -66,6 +66,9 @@ struct worker {
 	size_t nheld;
 	bool holding;           /* nheld, or the clock not started yet: take()'s one test for the rare path */
 	struct audit_result snap; /* the answer to REQ_SNAPSHOT */
+	struct flow_record *held_rec; /* with it: the records the flows still held would get now, which the
+				       * controller folds into snap.cls (off the capture path) */
+	size_t nheld_rec, cap_held_rec;
 	char *reload_error;     /* REQ_RELOAD: the new filter could not be applied (the old one stays) */
 	pthread_t thread;
 };
@@ -85,9 +88,17 @@ static void on_records(void *ctx, const struct flow_record *r, size_t n)
 	res->nflow_log += n;
 }
 
-static void fold_into_copy(void *ctx, const struct flow_record *r, size_t n)
+/* flow_snapshot()'s records, kept for the controller to classify. */
+static void keep_held(void *ctx, const struct flow_record *r, size_t n)
 {
-	cls_flows(ctx, r, n);
+	struct worker *w = ctx;
+	if (w->nheld_rec + n > w->cap_held_rec) {
+		while (w->nheld_rec + n > w->cap_held_rec)
+			w->cap_held_rec = w->cap_held_rec ? w->cap_held_rec * 2 : 4096;
+		w->held_rec = xrealloc(w->held_rec, w->cap_held_rec * sizeof(*w->held_rec));
+	}
+	memcpy(w->held_rec + w->nheld_rec, r, n * sizeof(*r));
+	w->nheld_rec += n;
 }
 
 static int cmp_flow_log(const void *a, const void *b)
@@ -307,7 +318,9 @@ static void snapshot(struct worker *w, uint64_t now_ns)
 	}
 	s->cap_flow_log = s->nflow_log;
 	cls_clone(&s->cls, &w->res.cls);
-	flow_snapshot(w->ft, now_ns, fold_into_copy, &s->cls);
+	/* The capture waits only for copies: the held flows' records are classified by the controller. */
+	w->nheld_rec = 0;
+	flow_snapshot(w->ft, now_ns, keep_held, w);
 }
 
 /* Live: answer the controller's newest request, if not answered yet. True when told to stop. */
@@ -432,6 +445,7 @@ static void interim(const struct audit_opts *o, struct crew *c, struct worker *w
 	cls_init(&view.cls, g);
 	for (size_t i = 0; i < n; i++)
 		if (w[i].acked == atomic_load(&c->seq) && w[i].snap.cls.g) {
+			cls_flows(&w[i].snap.cls, w[i].held_rec, w[i].nheld_rec);
 			merge_result(&view, &w[i].snap);
 			audit_result_free(&w[i].snap);
 		}
@@ -603,6 +617,7 @@ int audit_run(const struct audit_opts *o, const struct graph *g, struct audit_re
 		res->live = o->iface != NULL;
 		res->capture_failed = failed;
 		res->workers = (unsigned)n;
+		cls_finish(&res->cls, o->sorted_rows);
 		for (size_t i = 0; i < n && failed; i++)
 			for (size_t j = 0; j < w[i].cap.n; j++)
 				if (w[i].cap.in[j].error) {
@@ -641,7 +656,6 @@ int audit_run(const struct audit_opts *o, const struct graph *g, struct audit_re
 		if (filter_used >= 2)
 			warn(res, xasprintf("the graph has too many ports for a kernel filter: capturing every TCP packet "
 					    "(the audit is the same, the kernel copies more)"));
-		cls_finish(&res->cls, o->sorted_rows);
 		if (res->flow_log)
 			qsort(res->flow_log, res->nflow_log, sizeof(*res->flow_log), cmp_flow_log);
 		for (size_t i = 0; i < w[0].cap.n; i++)
@@ -654,6 +668,7 @@ int audit_run(const struct audit_opts *o, const struct graph *g, struct audit_re
 		if (w[i].ft)
 			flow_free(w[i].ft);
 		free(w[i].reload_error);
+		free(w[i].held_rec);
 		for (size_t k = 0; k < CLK_START; k++)
 			free(w[i].held_data[k]);
 		audit_result_free(&w[i].res);

@@ -18,6 +18,9 @@ struct cls_key {
 	uint8_t client[16], server[16];
 };
 
+/* A report row, and an index slot or two: a million address pairs in some 130 MB (docs/performance.md). */
+static_assert(sizeof(struct cls_row) <= 104 && sizeof(struct cls_unexpected) <= 112, "rows stay small");
+
 /* Where a key lands: the kind in the payload's top two bits, an index below. */
 enum { K_ROW, K_UNEXP, K_OUTSIDE, K_IGNORED };
 #define KIND(p) ((p) >> 30)
@@ -89,6 +92,8 @@ static void free_index(struct cls *c)
 	oat_free(&c->named_ix);
 	oat_free(&c->why_ix);
 	oat_free(&c->fold_ix);
+	free(c->memo);
+	c->memo = NULL;
 	free(c->folds);
 	c->folds = NULL;
 	c->nfolds = c->cap_folds = 0;
@@ -132,6 +137,28 @@ static inline uint32_t key_hash(const struct cls_key *k)
 static inline bool eq16(const uint8_t *a, const uint8_t *b)
 {
 	return !((fa_ld64(a) ^ fa_ld64(b)) | (fa_ld64(a + 8) ^ fa_ld64(b + 8)));
+}
+
+/* The site's answer for an address, remembered in a direct-mapped table: new address pairs come from a
+ * few thousand addresses, each looked up again and again (a lookup is a probe per prefix length). */
+#define MEMO_SIZE 8192
+struct cls_memo {
+	uint8_t a[16];
+	int32_t host;
+	uint32_t used;
+};
+
+static int host_of(struct cls *c, const uint8_t *a)
+{
+	if (!c->memo)
+		c->memo = xcalloc(MEMO_SIZE, sizeof(*c->memo));
+	struct cls_memo *m = &c->memo[fa_hash(a, 16) & (MEMO_SIZE - 1)];
+	if (m->used && eq16(m->a, a))
+		return m->host;
+	memcpy(m->a, a, 16);
+	m->host = site_lookup(c->g->site, a);
+	m->used = 1;
+	return m->host;
 }
 
 static void make_key(struct cls_key *k, const uint8_t *client, const uint8_t *server, uint8_t proto, uint16_t port)
@@ -190,26 +217,38 @@ static uint32_t find(const struct cls *c, const struct cls_key *k, uint32_t hash
 	return OAT_NONE;
 }
 
+/* One more of a 32-bit count, stopping at its top. */
+static inline void bump(uint32_t *x)
+{
+	*x += *x != UINT32_MAX;
+}
+
+static inline void add32(uint32_t *x, uint32_t y)
+{
+	*x = *x > UINT32_MAX - y ? UINT32_MAX : *x + y;
+}
+
 static void count(struct cls_counts *n, const struct flow_record *r)
 {
 	n->attempts++;
-	n->evicted += r->evicted;
+	if (r->evicted)
+		bump(&n->evicted);
 	switch (r->open) {
 	case FO_OPEN:
-		n->established++;
+		bump(&n->established);
 		break;
 	case FO_FAILED:
 		if (r->verdict == FV_RESET)
-			n->resets++;
+			bump(&n->resets);
 		else if (r->verdict == FV_ICMP_PROHIBITED)
-			n->icmp_prohibited++;
+			bump(&n->icmp_prohibited);
 		else if (r->verdict == FV_ICMP_UNREACHABLE)
-			n->icmp_unreachable++;
+			bump(&n->icmp_unreachable);
 		else
-			n->no_reply++;
+			bump(&n->no_reply);
 		break;
 	default:
-		n->unverified++;
+		bump(&n->unverified);
 		break;
 	}
 	if (!n->first_ns || r->first_ns < n->first_ns)
@@ -441,7 +480,7 @@ static uint32_t locate(struct cls *c, const struct cls_key *pk, uint32_t hash)
 	const struct graph *g = c->g;
 	uint16_t port = key_port(pk);
 	uint8_t proto = key_proto(pk);
-	int ch = site_lookup(g->site, pk->client), sh = site_lookup(g->site, pk->server);
+	int ch = host_of(c, pk->client), sh = host_of(c, pk->server);
 	if (ch < 0 && sh < 0)
 		return PAYLOAD(K_OUTSIDE, 0);
 	int e = ch >= 0 ? graph_find(g, ch, sh < 0 ? GRAPH_INTERNET : sh, proto, port) : -1;
@@ -536,6 +575,7 @@ void cls_clone(struct cls *dst, const struct cls *src)
 	dst->named = xcalloc(src->cap_named + 1, sizeof(*dst->named));
 	if (src->nnamed)
 		memcpy(dst->named, src->named, src->nnamed * sizeof(*src->named));
+	dst->memo = NULL;
 	dst->folds = xcalloc(src->cap_folds + 1, sizeof(*dst->folds));
 	if (src->nfolds)
 		memcpy(dst->folds, src->folds, src->nfolds * sizeof(*src->folds));
@@ -551,13 +591,13 @@ void cls_clone(struct cls *dst, const struct cls *src)
 static void merge_counts(struct cls_counts *to, const struct cls_counts *from)
 {
 	to->attempts += from->attempts;
-	to->established += from->established;
-	to->resets += from->resets;
-	to->icmp_prohibited += from->icmp_prohibited;
-	to->icmp_unreachable += from->icmp_unreachable;
-	to->no_reply += from->no_reply;
-	to->unverified += from->unverified;
-	to->evicted += from->evicted;
+	add32(&to->established, from->established);
+	add32(&to->resets, from->resets);
+	add32(&to->icmp_prohibited, from->icmp_prohibited);
+	add32(&to->icmp_unreachable, from->icmp_unreachable);
+	add32(&to->no_reply, from->no_reply);
+	add32(&to->unverified, from->unverified);
+	add32(&to->evicted, from->evicted);
 	if (!to->first_ns || (from->first_ns && from->first_ns < to->first_ns))
 		to->first_ns = from->first_ns;
 	if (from->last_ns > to->last_ns)
@@ -664,7 +704,7 @@ void cls_rebase(struct cls *c, const struct graph *g)
 
 static void judge(const struct cls_counts *n, uint8_t *st, uint8_t *why)
 {
-	uint64_t failed = n->resets + n->icmp_prohibited + n->icmp_unreachable + n->no_reply;
+	uint64_t failed = (uint64_t)n->resets + n->icmp_prohibited + n->icmp_unreachable + n->no_reply;
 	*why = CLS_R_NONE;
 	if (!n->attempts) {
 		*st = CLS_MISSING;
@@ -857,8 +897,19 @@ void cls_finish(struct cls *c, bool sort)
 {
 	const struct graph *g = c->g;
 	bool *seen = xcalloc(g->nedges + 1, sizeof(bool));
-	for (size_t i = 0; i < c->nrows; i++)
-		seen[c->rows[i].edge] = true;
+	/* One pass over the rows seen (a million rows are 100 MB: each pass costs), then the missing ones. */
+	c->incomplete = 0;
+	for (size_t i = 0; i < c->nrows; i++) {
+		struct cls_row *r = &c->rows[i];
+		seen[r->edge] = true;
+		judge(&r->n, &r->status, &r->reason);
+		if (g->edges[r->edge].level == LEVEL_REQUIRED)
+			c->summary[r->status]++;
+		else
+			c->optional[r->status]++;
+		c->incomplete += r->n.evicted != 0;
+	}
+	size_t nseen = c->nrows;
 	struct group *groups = NULL, *gr, *tmp;
 	for (size_t e = 0; e < g->nedges; e++) {
 		const struct graph_edge *ge = &g->edges[e];
@@ -893,7 +944,7 @@ void cls_finish(struct cls *c, bool sort)
 		free(gr);
 	}
 	free(seen);
-	for (size_t i = 0; i < c->nrows; i++) {
+	for (size_t i = nseen; i < c->nrows; i++) {
 		struct cls_row *r = &c->rows[i];
 		judge(&r->n, &r->status, &r->reason);
 		if (g->edges[r->edge].level == LEVEL_REQUIRED)
@@ -906,6 +957,7 @@ void cls_finish(struct cls *c, bool sort)
 		struct cls_unexpected *u = &c->unexp[i];
 		judge(&u->n, &u->status, &u->reason);
 		c->nknown += u->apart;
+		c->incomplete += u->n.evicted != 0;
 	}
 	free_index(c); /* the rows' places may change */
 	if (sort) {
@@ -923,10 +975,5 @@ bool cls_has_findings(const struct cls *c)
 
 size_t cls_incomplete_rows(const struct cls *c)
 {
-	size_t n = 0;
-	for (size_t i = 0; i < c->nrows; i++)
-		n += c->rows[i].n.evicted != 0;
-	for (size_t i = 0; i < c->nunexp; i++)
-		n += c->unexp[i].n.evicted != 0;
-	return n;
+	return c->incomplete;
 }

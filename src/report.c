@@ -192,7 +192,7 @@ static void join(struct rep_group *gp, size_t row, enum cls_status st, enum cls_
 	if (st == CLS_OK && !list_ok)
 		return;
 	/* Insert by status, then by failed attempts, worst first, then in report order. */
-	uint64_t failed = n->resets + n->icmp_prohibited + n->icmp_unreachable + n->no_reply;
+	uint64_t failed = (uint64_t)n->resets + n->icmp_prohibited + n->icmp_unreachable + n->no_reply;
 	size_t i = gp->nworst < REP_WORST ? gp->nworst++ : REP_WORST;
 	while (i > 0) {
 		int d = rank(gp->worst_st[i - 1]) - rank(st);
@@ -221,18 +221,20 @@ static int cmp_items(const void *a, const void *b, void *order)
 	return before(order, ((const struct rep_item *)a)->row, ((const struct rep_item *)b)->row);
 }
 
-/* What a report lists, in report order: the rows not grouped, and each group where its first row would be. */
+/* What a report lists, in report order: the rows not grouped, and each group where its first row would be
+ * (group_of: each row's group; NULL for the rows of paths, whose group is their edge). */
 static struct rep_item *items(const struct order *o, size_t nrows, const struct rep_group *groups, const uint32_t *group_of,
 			      bool by_address, size_t *n_out)
 {
 	struct rep_item *it = xcalloc(nrows + 1, sizeof(*it));
 	size_t n = 0;
 	for (size_t i = 0; i < nrows; i++) {
-		const struct rep_group *gp = &groups[group_of[i]];
+		uint32_t gi = group_of ? group_of[i] : (uint32_t)o->c->rows[i].edge; /* rows: a path is an edge */
+		const struct rep_group *gp = &groups[gi];
 		if (by_address || gp->nrows <= REP_GROUP_AFTER)
 			it[n++] = (struct rep_item){.row = i, .group = REP_NO_GROUP};
 		else if (gp->first == i)
-			it[n++] = (struct rep_item){.row = i, .group = group_of[i]};
+			it[n++] = (struct rep_item){.row = i, .group = gi};
 	}
 	/* Rows of small paths and one per group: sorted here, by the rows they stand at, unless every row is. */
 	if (!o->c->sorted)
@@ -246,40 +248,40 @@ struct ukey {
 	uint8_t proto, why, apart, any;
 };
 
-struct uport {
-	uint32_t group;
-	uint16_t port;
-};
-
-static int cmp_uport(const void *a, const void *b)
+/* "tcp/8000-8499 (500 ports)", "tcp/3389", "tcp/139,445": the ports set in a bitmap of 65536. */
+static char *ports_text(uint8_t proto, const uint64_t *bits, size_t *nports)
 {
-	const struct uport *x = a, *y = b;
-	if (x->group != y->group)
-		return x->group < y->group ? -1 : 1;
-	return (int)x->port - (int)y->port;
-}
-
-/* "tcp/8000-8499 (500 ports)", "tcp/3389", "tcp/139,445" for the sorted distinct ports p[0..n). */
-static char *ports_text(uint8_t proto, const struct uport *p, size_t n)
-{
-	size_t cap = 160, len = 0, ranges = 0;
+	size_t cap = 160, len = 0, ranges = 0, n = 0;
 	char *s = xmalloc(cap);
 	len += (size_t)snprintf(s, cap, "%s/", rules_proto_name(proto));
-	for (size_t i = 0; i < n && len < cap - 24;) {
-		size_t j = i;
-		while (j + 1 < n && p[j + 1].port == p[j].port + 1)
-			j++;
-		if (++ranges > 4) {
-			len += (size_t)snprintf(s + len, cap - len, ",...");
-			break;
+	bool more = false;
+	for (unsigned p = 0; p < 65536;) {
+		if (!bits[p >> 6]) {
+			p = (p | 63) + 1;
+			continue;
 		}
-		len += (size_t)snprintf(s + len, cap - len, "%s%u", i ? "," : "", p[i].port);
-		if (j > i)
-			len += (size_t)snprintf(s + len, cap - len, "-%u", p[j].port);
-		i = j + 1;
+		if (!(bits[p >> 6] >> (p & 63) & 1)) {
+			p++;
+			continue;
+		}
+		unsigned q = p;
+		while (q + 1 < 65536 && bits[(q + 1) >> 6] >> ((q + 1) & 63) & 1)
+			q++;
+		n += q - p + 1;
+		if (++ranges > 4 || len >= cap - 24) {
+			more = true;
+		} else {
+			len += (size_t)snprintf(s + len, cap - len, "%s%u", ranges > 1 ? "," : "", p);
+			if (q > p)
+				len += (size_t)snprintf(s + len, cap - len, "-%u", q);
+		}
+		p = q + 1;
 	}
+	if (more)
+		len += (size_t)snprintf(s + len, cap - len, ",...");
 	if (n > 1)
 		snprintf(s + len, cap - len, " (%zu ports)", n);
+	*nports = n;
 	return s;
 }
 
@@ -288,14 +290,11 @@ void rep_groups_build(struct rep_groups *gr, const struct graph *g, const struct
 	memset(gr, 0, sizeof(*gr));
 	struct order po = {c, false}, uo = {c, true};
 	gr->path = xcalloc(g->nedges + 1, sizeof(*gr->path));
-	uint32_t *edge_of = xcalloc(c->nrows + 1, sizeof(*edge_of));
 	for (size_t i = 0; i < c->nrows; i++) {
 		const struct cls_row *r = &c->rows[i];
 		join(&gr->path[r->edge], i, r->status, r->reason, &r->n, false, &po);
-		edge_of[i] = (uint32_t)r->edge;
 	}
-	gr->path_items = items(&po, c->nrows, gr->path, edge_of, by_address, &gr->npath_items);
-	free(edge_of);
+	gr->path_items = items(&po, c->nrows, gr->path, NULL, by_address, &gr->npath_items);
 	/* Unexpected rows: one group per (client host, server host, proto, reason), whatever the port when the
 	 * reason does not name a rule, so that a scan of a thousand ports is one line. */
 	gr->unexp_group = xcalloc(c->nunexp + 1, sizeof(*gr->unexp_group));
@@ -303,7 +302,6 @@ void rep_groups_build(struct rep_groups *gr, const struct graph *g, const struct
 	size_t cap_keys = 0;
 	struct oat ix;
 	oat_init(&ix, 0, 0);
-	struct uport *ports = xcalloc(c->nunexp + 1, sizeof(*ports));
 	for (size_t i = 0; i < c->nunexp; i++) {
 		const struct cls_unexpected *u = &c->unexp[i];
 		struct ukey k = {u->client_host, u->server_host, u->why_ref, u->proto, u->why, u->apart, u->client_any};
@@ -321,28 +319,29 @@ void rep_groups_build(struct rep_groups *gr, const struct graph *g, const struct
 		}
 		gr->unexp_group[i] = gi;
 		join(&gr->unexp[gi], i, u->status, u->reason, &u->n, true, &uo);
-		ports[i] = (struct uport){gi, u->port};
 	}
 	oat_free(&ix);
 	free(keys);
 	gr->unexp_items = items(&uo, c->nunexp, gr->unexp, gr->unexp_group, by_address, &gr->nunexp_items);
-	qsort(ports, c->nunexp, sizeof(*ports), cmp_uport);
+	/* The ports of each group shown as one line: a bitmap each (only those groups are named by port). */
 	gr->unexp_ports = xcalloc(gr->nunexp_groups + 1, sizeof(char *));
-	size_t n = 0;
-	for (size_t i = 0; i < c->nunexp;) {
-		size_t j = i;
-		n = 0;
-		while (j < c->nunexp && ports[j].group == ports[i].group) {
-			if (!n || ports[j].port != ports[i + n - 1].port)
-				ports[i + n++] = ports[j];
-			j++;
-		}
-		uint8_t proto = c->unexp[gr->unexp[ports[i].group].worst[0]].proto;
-		gr->unexp_ports[ports[i].group] = ports_text(proto, ports + i, n);
-		gr->unexp[ports[i].group].nports = n;
-		i = j;
+	uint64_t **bits = xcalloc(gr->nunexp_groups + 1, sizeof(*bits));
+	for (size_t i = 0; i < c->nunexp; i++) {
+		uint32_t gi = gr->unexp_group[i];
+		if (by_address || gr->unexp[gi].nrows <= REP_GROUP_AFTER)
+			continue;
+		if (!bits[gi])
+			bits[gi] = xcalloc(1024, sizeof(uint64_t));
+		bits[gi][c->unexp[i].port >> 6] |= 1ull << (c->unexp[i].port & 63);
 	}
-	free(ports);
+	for (size_t gi = 0; gi < gr->nunexp_groups; gi++) {
+		if (!bits[gi])
+			continue;
+		uint8_t proto = c->unexp[gr->unexp[gi].first].proto;
+		gr->unexp_ports[gi] = ports_text(proto, bits[gi], &gr->unexp[gi].nports);
+		free(bits[gi]);
+	}
+	free(bits);
 }
 
 void rep_groups_free(struct rep_groups *gr)

@@ -421,7 +421,7 @@ static void put_counts(struct jw *w, const struct cls_counts *n)
 	kv_u64(w, "attempts", n->attempts);
 	kv_u64(w, "established", n->established);
 	kv_u64(w, "resets", n->resets);
-	kv_u64(w, "icmp", n->icmp_prohibited + n->icmp_unreachable);
+	kv_u64(w, "icmp", (uint64_t)n->icmp_prohibited + n->icmp_unreachable);
 	kv_u64(w, "no_reply", n->no_reply);
 	kv_u64(w, "unverified", n->unverified);
 	if (n->evicted) {

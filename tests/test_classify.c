@@ -310,6 +310,27 @@ static void test_a_new_pair_repeated_within_a_batch_makes_one_row(void)
 	teardown(&w);
 }
 
+/* Outcome counts are 32-bit and stop at their top when shares are added; attempts are never capped. */
+static void test_outcome_counts_stop_at_their_top(void)
+{
+	struct world a;
+	setup(&a, NULL);
+	tcp(&a, "198.51.100.10", "192.0.2.11", 61617, true, T0);
+	settle(&a);
+	CU_ASSERT_EQUAL_FATAL(a.c.nrows, 1);
+	a.c.rows[0].n.established = UINT32_MAX - 1;
+	a.c.rows[0].n.attempts = (uint64_t)UINT32_MAX + 7;
+	struct cls m;
+	cls_init(&m, &a.g);
+	cls_merge(&m, &a.c);
+	cls_merge(&m, &a.c);
+	CU_ASSERT_EQUAL_FATAL(m.nrows, 1);
+	CU_ASSERT_EQUAL(m.rows[0].n.established, UINT32_MAX);
+	CU_ASSERT_EQUAL(m.rows[0].n.attempts, 2 * ((uint64_t)UINT32_MAX + 7));
+	cls_free(&m);
+	teardown(&a);
+}
+
 /* Two workers' shares of one capture, merged: rows met by both add up, the others are kept. */
 static void test_merge_adds_shares(void)
 {
@@ -354,5 +375,6 @@ void suite_classify(void)
 	TU_ADD(s, test_internet_edge_matches_any_outside_address);
 	TU_ADD(s, test_spoofed_sources_make_one_row_and_are_not_remembered);
 	TU_ADD(s, test_merge_adds_shares);
+	TU_ADD(s, test_outcome_counts_stop_at_their_top);
 	TU_ADD(s, test_a_new_pair_repeated_within_a_batch_makes_one_row);
 }

@@ -33,6 +33,7 @@ if [ "${1:-}" = bench ]; then
     have_cmd tcpdump || need="$need tcpdump"
     have_cmd argus || need="$need argus-server"
     have_cmd nfpcapd || need="$need nfdump"
+    have_cmd softflowd || need="$need softflowd"
     [ -x /usr/bin/time ] || need="$need time"
 fi
 if [ "${1:-}" = check ]; then

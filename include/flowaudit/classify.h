@@ -14,9 +14,12 @@
 enum cls_status { CLS_OK, CLS_DEGRADED, CLS_BLOCKED, CLS_MISSING, CLS_UNVERIFIED, CLS_NSTATUS };
 enum cls_reason { CLS_R_NONE, CLS_R_NO_REPLY, CLS_R_RESET, CLS_R_ICMP_PROHIBITED, CLS_R_ICMP_UNREACHABLE };
 
+/* A row's attempts, and how they went. The outcomes are 32-bit and stop at UINT32_MAX (4 billion of one
+ * kind on one address pair), so that a row is 128 bytes at most; attempts are never capped. */
 struct cls_counts {
-	uint64_t attempts, established, resets, icmp_prohibited, icmp_unreachable, no_reply, unverified;
-	uint64_t evicted;       /* attempts settled early to make room (--max-flows): the verdict may lack them */
+	uint64_t attempts;
+	uint32_t established, resets, icmp_prohibited, icmp_unreachable, no_reply, unverified;
+	uint32_t evicted;       /* attempts settled early to make room (--max-flows): the verdict may lack them */
 	uint64_t first_ns, last_ns;
 };
 
@@ -65,6 +68,7 @@ struct cls_unexpected {
 };
 
 struct cls_other;
+struct cls_memo;
 struct cls_fold;
 struct cls_named;
 struct cls_why_entry;
@@ -90,6 +94,7 @@ struct cls {
 	struct cls_fold *folds;
 	size_t nfolds, cap_folds;
 	struct oat why_ix;      /* (client host, server host, proto, port) -> whys[] */
+	struct cls_memo *memo;  /* address -> site host, remembered (allocated when first needed) */
 	struct cls_why_entry *whys;
 	size_t nwhys, cap_whys;
 	uint64_t outside;       /* flows not touching the site (or not on graph ports, one end outside) */
@@ -99,6 +104,7 @@ struct cls {
 	size_t nknown;          /* unexpected rows that are apart (cls_finish()): nunexp - nknown are findings */
 	size_t optional[CLS_NSTATUS]; /* optional rows by status */
 	bool sorted;            /* cls_finish() put the rows in report order */
+	size_t incomplete;      /* cls_finish(): rows some of whose attempts were evicted */
 };
 
 void cls_init(struct cls *c, const struct graph *g);
@@ -127,7 +133,7 @@ void cls_finish(struct cls *c, bool sort);
 int cls_row_cmp(const struct cls *c, const struct cls_row *a, const struct cls_row *b);
 int cls_unexp_cmp(const struct cls_unexpected *a, const struct cls_unexpected *b);
 bool cls_has_findings(const struct cls *c);
-/* Rows (expected and unexpected) some of whose attempts were evicted before settling. */
+/* Rows (expected and unexpected) some of whose attempts were evicted before settling (after cls_finish()). */
 size_t cls_incomplete_rows(const struct cls *c);
 const char *cls_status_name(enum cls_status s);
 const char *cls_reason_name(enum cls_reason r); /* NULL for CLS_R_NONE */

@@ -66,7 +66,7 @@ struct rep_group {
 	enum cls_status worst_st[REP_WORST];
 	uint64_t worst_failed[REP_WORST];
 	size_t nworst;
-	size_t nports;            /* unexpected groups: distinct ports */
+	size_t nports;            /* unexpected groups shown as one line: distinct ports */
 	size_t first;             /* its first row in report order */
 };
 /* A line of a report: a row, or a group (shown where its first row would be). */
@@ -80,7 +80,7 @@ struct rep_groups {
 	struct rep_group *unexp;  /* per group of unexpected rows */
 	size_t nunexp_groups, cap_unexp;
 	uint32_t *unexp_group;    /* unexpected row -> its group */
-	char **unexp_ports;       /* per group: "tcp/8000-8499 (500 ports)" */
+	char **unexp_ports;       /* per group shown as one line: "tcp/8000-8499 (500 ports)", else NULL */
 	struct rep_item *path_items, *unexp_items; /* what the report lists, in report order */
 	size_t npath_items, nunexp_items;
 };

@@ -110,8 +110,16 @@ tcp 192.0.2.102:443 192.0.2.10            # reset by an address that only v2 kno
 udp 192.0.2.101:2049 192.0.2.10           # NFS over UDP: only data=nfs (v2) expects it
 udp 192.0.2.101:5000 192.0.2.10           # answered UDP outside the graph
 sleep 1
+# Each SIGHUP once the one before was taken (signals sent faster coalesce, as the kernel's do): the
+# generation before the current one must be freed at every reload, never more than two held.
+reloaded() { grep -c 'rules and site reloaded' "$work/sensor.err"; }
 i=0
-while [ $i -lt 18 ]; do kill -HUP $sensor; sleep 0.2; i=$((i + 1)); done
+while [ $i -lt 18 ]; do
+	kill -HUP $sensor
+	i=$((i + 1))
+	t=0
+	while [ "$(reloaded)" -lt $i ] && [ $t -lt 100 ]; do sleep 0.05; t=$((t + 1)); done
+done
 cp "$work/v2.site" "$work/site"
 kill -HUP $sensor
 sleep 1
