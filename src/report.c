@@ -140,6 +140,66 @@ char *rep_why_ports(const struct graph *g, const struct cls_unexpected *u, const
 	return why;
 }
 
+/* The words of a reason, made once per (client host, server host, proto, port, reason): a report of a
+ * million unexpected rows has a few thousand of them. */
+struct why_key {
+	int32_t ch, sh, ref;
+	uint16_t port;
+	uint8_t proto, why;
+};
+
+struct rep_whys {
+	struct oat ix;
+	struct why_key *keys;
+	char **words;
+	size_t n, cap;
+};
+
+struct rep_whys *rep_whys_new(void)
+{
+	struct rep_whys *w = xcalloc(1, sizeof(*w));
+	oat_init(&w->ix, 0, 0);
+	return w;
+}
+
+void rep_whys_free(struct rep_whys *w)
+{
+	if (!w)
+		return;
+	for (size_t i = 0; i < w->n; i++)
+		free(w->words[i]);
+	free(w->words);
+	free(w->keys);
+	oat_free(&w->ix);
+	free(w);
+}
+
+const char *rep_why_of(struct rep_whys *w, const struct graph *g, const struct cls_unexpected *u)
+{
+	struct why_key k;
+	memset(&k, 0, sizeof(k));
+	k.ch = u->client_host;
+	k.sh = u->server_host;
+	k.ref = u->why_ref;
+	k.port = u->port;
+	k.proto = u->proto;
+	k.why = u->why;
+	uint32_t hash = fa_hash(&k, sizeof(k)), i;
+	size_t pos = oat_home(&w->ix, hash);
+	while ((i = oat_next(&w->ix, hash, &pos)) != OAT_NONE)
+		if (!memcmp(&w->keys[i], &k, sizeof(k)))
+			return w->words[i];
+	if (w->n == w->cap) {
+		w->cap = w->cap ? w->cap * 2 : 64;
+		w->keys = xrealloc(w->keys, w->cap * sizeof(*w->keys));
+		w->words = xrealloc(w->words, w->cap * sizeof(*w->words));
+	}
+	w->keys[w->n] = k;
+	w->words[w->n] = rep_why(g, u);
+	oat_insert(&w->ix, hash, (uint32_t)w->n);
+	return w->words[w->n++];
+}
+
 /* "41,220": counts a person reads at a glance. */
 const char *rep_count(uint64_t n, char buf[32])
 {

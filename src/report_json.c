@@ -437,7 +437,7 @@ static void put_counts(struct jw *w, const struct cls_counts *n)
 static void status_reason(struct jw *w, enum cls_status st, enum cls_reason why);
 static void host_name(struct jw *w, const char *key, const struct graph *g, int host);
 
-static void unexpected_row(struct jw *w, const struct graph *g, const struct cls_unexpected *u)
+static void unexpected_row(struct jw *w, const struct graph *g, const struct cls_unexpected *u, struct rep_whys *whys)
 {
 	doc_elem(w);
 	jw_open(w, '{');
@@ -459,9 +459,7 @@ static void unexpected_row(struct jw *w, const struct graph *g, const struct cls
 	host_name(w, "server", g, u->server_host);
 	kv_str(w, "proto", rep_proto(u->proto));
 	kv_int(w, "port", u->port);
-	char *why = rep_why(g, u);
-	kv_str(w, "why", why);
-	free(why);
+	kv_str(w, "why", rep_why_of(whys, g, u));
 	status_reason(w, u->status, u->reason);
 	if (u->folded)
 		kv_true(w, "folded");
@@ -634,15 +632,17 @@ static int audit_json(FILE *out, const struct report *rp)
 	doc_array_end(&w);
 
 	/* Unexpected rows; then, only when there are any, the flows of known hosts outside the product. */
+	struct rep_whys *whys = rep_whys_new();
 	for (int apart = 0; apart < 2; apart++) {
 		if (apart && !c->nknown)
 			break;
 		doc_array(&w, apart ? "known" : "unexpected");
 		for (size_t i = 0; i < c->nunexp; i++)
 			if (c->unexp[i].apart == (apart != 0))
-				unexpected_row(&w, g, &c->unexp[i]);
+				unexpected_row(&w, g, &c->unexp[i], whys);
 		doc_array_end(&w);
 	}
+	rep_whys_free(whys);
 
 	if (rp->flows) {
 		doc_array(&w, "flows");

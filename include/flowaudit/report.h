@@ -45,6 +45,12 @@ const char *rep_unexp_addr(const struct graph *g, const struct cls_unexpected *u
 
 /* Why an unexpected row is unexpected, in words (the classifier keeps a code). Caller frees. */
 char *rep_why(const struct graph *g, const struct cls_unexpected *u);
+/* rep_why(), made once per (client host, server host, proto, port, reason) of a report; the words live
+ * until rep_whys_free(). */
+struct rep_whys;
+struct rep_whys *rep_whys_new(void);
+void rep_whys_free(struct rep_whys *w);
+const char *rep_why_of(struct rep_whys *w, const struct graph *g, const struct cls_unexpected *u);
 /* The same for a group of such rows on nports ports, named by port ("tcp/8000-8499 (500 ports)"). */
 char *rep_why_ports(const struct graph *g, const struct cls_unexpected *u, const char *port, size_t nports);
 
