@@ -514,7 +514,6 @@ int cap_stats(struct cap *c, struct cap_stats *s)
 	struct pcap_stat ps;
 	if (!c->live || pcap_stats(c->in[0].pcap, &ps) < 0)
 		return -1;
-	s->received = ps.ps_recv;
 	s->dropped = ps.ps_drop;
 	s->ifdropped = ps.ps_ifdrop;
 	return 0;

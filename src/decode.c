@@ -293,8 +293,6 @@ static enum dec_status ipv4(struct rd *r, struct dec_pkt *out)
 		out->icmp = icmp4_kind(code);
 		if (out->icmp == DEC_ICMP_NONE)
 			return DEC_OTHER_L4;
-		out->icmp_type = type;
-		out->icmp_code = code;
 		memcpy(out->icmp_from, out->src, 16);
 		struct rd q = rd_sub(&l4, 8);
 		return quote4(&q, out);
@@ -341,8 +339,6 @@ static enum dec_status ipv6(struct rd *r, struct dec_pkt *out)
 		out->icmp = icmp6_kind(code);
 		if (out->icmp == DEC_ICMP_NONE)
 			return DEC_OTHER_L4;
-		out->icmp_type = type;
-		out->icmp_code = code;
 		memcpy(out->icmp_from, out->src, 16);
 		struct rd q = rd_sub(&l4, 8);
 		return quote6(&q, out);
@@ -623,8 +619,6 @@ static enum dec_status tagged(struct rd *r, size_t off, struct dec_pkt *out)
 			off += 18;
 			continue;
 		}
-		if (type != ETH_VNTAG)
-			out->vlans++;
 		type = rd_be16(r, off + 2);
 		off += 4;
 	}

@@ -19,11 +19,6 @@ const struct rep_format *rep_find(const char *name)
 	return NULL;
 }
 
-const char *rep_proto(uint8_t proto)
-{
-	return rules_proto_name(proto);
-}
-
 size_t rep_edge_pairs(const struct graph *g, const struct graph_edge *e, struct rep_pair *pairs, size_t max)
 {
 	size_t n = 0;

@@ -51,7 +51,7 @@ static int graph_dot(FILE *out, const struct graph *g)
 			done[k] = true;
 			if (len < sizeof(label) - 16)
 				len += (size_t)snprintf(label + len, sizeof(label) - len, "%s%s/%u", len ? " " : "",
-							rep_proto(o->proto), o->port);
+							rules_proto_name(o->proto), o->port);
 		}
 		fputc('\t', out);
 		quoted(out, graph_end_name(g, e->client));

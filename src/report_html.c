@@ -45,7 +45,7 @@ static void open_rules(FILE *out, const char *requirement, const char *ca, const
 		fprintf(out, " %s daddr ", v4 ? "ip" : "ip6");
 		esc(out, sa);
 	}
-	fprintf(out, " %s dport %u ct state new accept</code>", rep_proto(proto), port);
+	fprintf(out, " %s dport %u ct state new accept</code>", rules_proto_name(proto), port);
 	if (any_server)
 		return;
 	fputs("<br>Windows Defender Firewall on the server (elevated PowerShell): <code>New-NetFirewallRule "
@@ -208,9 +208,9 @@ static void draw(FILE *out, const struct report *rp)
 			continue;
 		struct arrow *w = &arrows[arrow_of[i]];
 		const struct graph_edge *e = &g->edges[i];
-		if (w->len < sizeof(w->ports) - 16 && !strstr(w->ports, rep_proto(e->proto)))
+		if (w->len < sizeof(w->ports) - 16 && !strstr(w->ports, rules_proto_name(e->proto)))
 			w->len += (size_t)snprintf(w->ports + w->len, sizeof(w->ports) - w->len, "%s%s/%u", w->len ? " " : "",
-						   rep_proto(e->proto), e->port);
+						   rules_proto_name(e->proto), e->port);
 		else if (w->len < sizeof(w->ports) - 8)
 			w->len += (size_t)snprintf(w->ports + w->len, sizeof(w->ports) - w->len, " %u", e->port);
 	}
@@ -266,7 +266,7 @@ static void row_cells(FILE *out, const struct report *rp, const struct cls_row *
 	esc(out, graph_end_name(g, e->client));
 	fprintf(out, " <small>%s</small> &rarr; ", ca);
 	esc(out, graph_end_name(g, e->server));
-	fprintf(out, " <small>%s</small></td><td>%s/%u</td><td>%llu/%llu</td>", sa, rep_proto(e->proto), e->port,
+	fprintf(out, " <small>%s</small></td><td>%s/%u</td><td>%llu/%llu</td>", sa, rules_proto_name(e->proto), e->port,
 		(unsigned long long)r->n.established, (unsigned long long)r->n.attempts);
 	if (with_advice) {
 		fputs("<td>", out);
@@ -309,7 +309,7 @@ static void group_cells(FILE *out, const struct report *rp, int edge, const stru
 	esc(out, graph_end_name(g, e->server));
 	char *counts = rep_group_counts(gp);
 	fprintf(out, " <small>(%s address pairs: %s)</small></td><td>%s/%u</td><td>%s/%s</td>", rep_count(gp->nrows, b),
-		counts, rep_proto(e->proto), e->port, rep_count(gp->established, b2), rep_count(gp->attempts, b));
+		counts, rules_proto_name(e->proto), e->port, rep_count(gp->established, b2), rep_count(gp->attempts, b));
 	free(counts);
 	if (with_advice) {
 		fputs("<td>", out);
@@ -348,7 +348,7 @@ static void unexpected_cells(FILE *out, const struct report *rp, const struct cl
 	esc(out, u->client_host >= 0 ? rp->g->site->hosts[u->client_host].name : "outside");
 	fprintf(out, " <small>%s</small> &rarr; ", ca);
 	esc(out, u->server_host >= 0 ? rp->g->site->hosts[u->server_host].name : "outside");
-	fprintf(out, " <small>%s</small></td><td>%s/%u</td><td>%llu</td><td>", sa, rep_proto(u->proto), u->port,
+	fprintf(out, " <small>%s</small></td><td>%s/%u</td><td>%llu</td><td>", sa, rules_proto_name(u->proto), u->port,
 		(unsigned long long)u->n.attempts);
 	if (!indent) {
 		char *why = rep_why(rp->g, u);

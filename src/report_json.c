@@ -335,7 +335,7 @@ static void edge_fields(struct jw *w, const struct graph *g, const struct graph_
 		kv_str(w, "client_addr", ca);
 		kv_str(w, "server_addr", sa);
 	}
-	kv_str(w, "proto", rep_proto(e->proto));
+	kv_str(w, "proto", rules_proto_name(e->proto));
 	kv_int(w, "port", e->port);
 	kv_str(w, "level", rules_level_name(e->level));
 	/* Beyond the contract: where the rule comes from, and its alternatives. */
@@ -359,7 +359,7 @@ static void edge_fields(struct jw *w, const struct graph *g, const struct graph_
 			/* "tcp/61617": both parts plain ASCII, so written as they are */
 			jw_sep(w);
 			out_c(w, '"');
-			out_s(w, rep_proto(re->ports[k].proto));
+			out_s(w, rules_proto_name(re->ports[k].proto));
 			out_c(w, '/');
 			out_u64(w, re->ports[k].port);
 			out_c(w, '"');
@@ -457,7 +457,7 @@ static void unexpected_row(struct jw *w, const struct graph *g, const struct cls
 	}
 	host_name(w, "client", g, u->client_host);
 	host_name(w, "server", g, u->server_host);
-	kv_str(w, "proto", rep_proto(u->proto));
+	kv_str(w, "proto", rules_proto_name(u->proto));
 	kv_int(w, "port", u->port);
 	kv_str(w, "why", rep_why_of(whys, g, u));
 	status_reason(w, u->status, u->reason);
@@ -656,7 +656,7 @@ static int audit_json(FILE *out, const struct report *rp)
 			jw_key(&w, "server_addr");
 			jw_addr(&w, f->server);
 			kv_int(&w, "server_port", f->server_port);
-			kv_str(&w, "proto", rep_proto(f->proto));
+			kv_str(&w, "proto", rules_proto_name(f->proto));
 			kv_ts(&w, "first_ts", f->first_ns);
 			kv_ts(&w, "last_ts", f->last_ns);
 			kv_str(&w, "history", f->history);

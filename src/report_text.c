@@ -90,7 +90,7 @@ static int graph_text(FILE *out, const struct graph *g)
 			continue;
 		const struct rules_edge *re = &g->rules->edges[e->rule];
 		char *ends = xasprintf("%s -> %s", graph_end_name(g, e->client), graph_end_name(g, e->server));
-		char *port = xasprintf("%s/%u", rep_proto(e->proto), e->port);
+		char *port = xasprintf("%s/%u", rules_proto_name(e->proto), e->port);
 		char addrs[256] = "";
 		if (g->site) {
 			struct rep_pair pairs[PAIRS_MAX];
@@ -148,7 +148,7 @@ static void edge_row(struct table *t, const struct report *rp, const struct cls_
 	site_addr_str(&r->client, ca);
 	site_addr_str(&r->server, sa);
 	char *ends = fmt_ends(g, e->client, ca, e->server, sa);
-	char *port = xasprintf("%s/%u", rep_proto(e->proto), e->port);
+	char *port = xasprintf("%s/%u", rules_proto_name(e->proto), e->port);
 	char *tries = fmt_tries(&r->n);
 	const char *why = cls_reason_name(r->reason);
 	char *status = xasprintf("%s%s", indent ? "  " : "", cls_status_name(r->status));
@@ -189,7 +189,7 @@ static void edge_group(struct table *t, const struct report *rp, int edge, const
 	char *ends = xasprintf("%s -> %s (%s address pairs)", graph_end_name(g, e->client), graph_end_name(g, e->server),
 			       rep_count(gp->nrows, b));
 	char *safe = str_printable(ends);
-	char *port = xasprintf("%s/%u", rep_proto(e->proto), e->port);
+	char *port = xasprintf("%s/%u", rules_proto_name(e->proto), e->port);
 	char *tries = group_tries(gp);
 	row(t, status_color(gp->worst_status), cls_status_name(gp->worst_status), group_reason(gp),
 	    g->rules->edges[e->rule].requirement, safe, port, tries, NULL);
@@ -235,7 +235,7 @@ static void unexpected_row(struct table *t, const struct report *rp, const struc
 	rep_unexp_addr(g, u, false, ca);
 	rep_unexp_addr(g, u, true, sa);
 	char *ends = fmt_ends(g, u->client_host, ca, u->server_host, sa);
-	char *port = xasprintf("%s/%u", rep_proto(u->proto), u->port);
+	char *port = xasprintf("%s/%u", rules_proto_name(u->proto), u->port);
 	char *tries = fmt_tries(&u->n);
 	const char *why = cls_reason_name(u->reason);
 	char *words = u->apart || indent ? NULL : rep_why(g, u);

@@ -122,11 +122,6 @@ bool rules_value_has(const char *value, const char *item)
 static const char *const scope_names[] = {"any", "partner", "brokers", "cee"};
 static const char *const level_names[] = {"required", "optional", "forbidden"};
 
-const char *rules_scope_name(enum rules_scope s)
-{
-	return scope_names[s];
-}
-
 const char *rules_level_name(enum rules_level l)
 {
 	return level_names[l];

@@ -199,6 +199,7 @@ struct sp {
 	struct site_name_ix *systems; /* system= values, for partner= references */
 	struct { size_t first, n; } *host_toks; /* each host's declaration, continuation lines included */
 	int ref_role;           /* the role the reference being checked must name */
+	char why[256];          /* why the last reference check failed */
 	size_t cap_host_toks;
 };
 
@@ -546,14 +547,12 @@ static void check_refs(struct sp *p, struct site_host *h, const char *key,
 	}
 }
 
-static char why_buf[256]; /* message of the last failed reference check */
-
 static bool system_exists(struct sp *p, const char *name, const char **why)
 {
 	if (name_ix_find(p->systems, name) >= 0)
 		return true;
-	snprintf(why_buf, sizeof(why_buf), "no host has system=%s", name);
-	*why = why_buf;
+	snprintf(p->why, sizeof(p->why), "no host has system=%s", name);
+	*why = p->why;
 	return false;
 }
 
@@ -563,10 +562,10 @@ static bool role_host_exists(struct sp *p, const char *name, const char **why)
 	if (h >= 0 && site_host_has_role(&p->s->hosts[h], p->ref_role))
 		return true;
 	if (h < 0)
-		snprintf(why_buf, sizeof(why_buf), "unknown host '%s'", name);
+		snprintf(p->why, sizeof(p->why), "unknown host '%s'", name);
 	else
-		snprintf(why_buf, sizeof(why_buf), "host '%s' is not a %s", name, p->r->roles[p->ref_role].name);
-	*why = why_buf;
+		snprintf(p->why, sizeof(p->why), "host '%s' is not a %s", name, p->r->roles[p->ref_role].name);
+	*why = p->why;
 	return false;
 }
 
@@ -574,8 +573,8 @@ static bool host_exists(struct sp *p, const char *name, const char **why)
 {
 	if (site_host_find(p->s, name) >= 0)
 		return true;
-	snprintf(why_buf, sizeof(why_buf), "unknown host '%s'", name);
-	*why = why_buf;
+	snprintf(p->why, sizeof(p->why), "unknown host '%s'", name);
+	*why = p->why;
 	return false;
 }
 

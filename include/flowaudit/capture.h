@@ -64,7 +64,7 @@ struct cap_live_opts {
 };
 
 struct cap_stats {
-	uint64_t received, dropped, ifdropped;
+	uint64_t dropped, ifdropped;
 };
 
 struct cap_pkt {

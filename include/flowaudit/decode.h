@@ -44,7 +44,6 @@ struct dec_pkt {
 	uint8_t proto;          /* IPPROTO_TCP, IPPROTO_UDP; for an ICMP error, the quoted packet's */
 	uint8_t tcp_flags;
 	uint8_t ttl;
-	uint8_t vlans;          /* VLAN tags crossed */
 	uint8_t depth;          /* encapsulation layers crossed */
 	uint16_t encaps;        /* bit (1 << enum dec_encap) per kind crossed */
 	uint16_t ip_id;         /* IPv4 identification (SPAN duplicate detection) */
@@ -55,7 +54,6 @@ struct dec_pkt {
 	/* ICMP / ICMPv6 destination unreachable: the fields above describe the quoted packet
 	 * (src = the original sender); the error's own source is icmp_from. */
 	enum dec_icmp icmp;
-	uint8_t icmp_type, icmp_code;
 	uint8_t icmp_from[16];
 	bool quote_ports;       /* the quote reached the ports */
 	uint8_t quote_dst_bytes; /* bytes of the quoted destination address present (16 when whole) */

@@ -29,8 +29,6 @@ struct rep_format {
 };
 
 const struct rep_format *rep_find(const char *name);
-/* "tcp", "udp" */
-const char *rep_proto(uint8_t proto);
 
 /* Address pairs an expected edge stands for: one per same-family pair of the two hosts' addresses
  * ("0.0.0.0/0" or "::/0" for the internet). Returns how many were written to pairs (at most max). */

@@ -142,7 +142,6 @@ int rules_param_find(const struct rules *r, const char *name);
 /* Does a condition hold for this value (NULL when the key is not set)? */
 bool rules_cond_holds(const struct rules_cond *c, const char *value);
 const char *rules_proto_name(uint8_t proto);
-const char *rules_scope_name(enum rules_scope s);
 const char *rules_level_name(enum rules_level l);
 /* Is proto/port covered by an ignore declaration? Returns its reason, or NULL. */
 const char *rules_ignored(const struct rules *r, uint8_t proto, uint16_t port);
