@@ -270,8 +270,9 @@ static void row_cells(FILE *out, const struct report *rp, const struct cls_row *
 		(unsigned long long)r->n.established, (unsigned long long)r->n.attempts);
 	if (with_advice) {
 		fputs("<td>", out);
-		advice(out, r->status, r->reason, g->rules->edges[e->rule].requirement, ca, sa, e->proto, e->port,
-		       addr_is_v4(r->client.a));
+		if (!indent) /* a pair under its path's row: the path's advice covers it */
+			advice(out, r->status, r->reason, g->rules->edges[e->rule].requirement, ca, sa, e->proto, e->port,
+			       addr_is_v4(r->client.a));
 		fputs("</td>", out);
 	}
 	fputs("</tr>\n", out);

@@ -38,6 +38,7 @@ if [ "${1:-}" = bench ]; then
 fi
 if [ "${1:-}" = check ]; then
     have_cmd clang || need="$need clang"
+    have_cmd chromium || need="$need chromium"
     [ -n "$(ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a 2>/dev/null)" ] || need="$need libclang-rt-14-dev"
 fi
 
