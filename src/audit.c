@@ -1,77 +1,19 @@
-/* audit.c: drives one audit: packets from capture.c through decode.c into flow.c, settled flows into
- * classify.c. Offline it reads the files to their end; live it runs until told to stop, writing interim
- * reports from a copy of the running classification. Counts what could not be decoded; never prints. */
+/* audit.c: drives one audit: packets from capture.c through decode.c into flow.c, settled flows' records
+ * into classify.c. Opens the capture, sets up its packet loops (worker.h) and gathers their results;
+ * offline it reads the files to their end, live it hands the loops to live.c until told to stop. Counts
+ * what could not be decoded; never prints. */
 #include "flowaudit/audit.h"
+#include "flowaudit/filter.h"
+#include "flowaudit/worker.h"
 
 #include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
-#include <signal.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "flowaudit/capture.h"
 #include "flowaudit/util.h"
-
-static volatile sig_atomic_t stop_requested;   /* SIGINT, SIGTERM */
-static volatile sig_atomic_t report_requested; /* SIGUSR1 */
-static volatile sig_atomic_t reload_requested; /* SIGHUP */
-
-void audit_signal(int sig)
-{
-	if (sig == SIGUSR1)
-		report_requested = 1;
-	else if (sig == SIGHUP)
-		reload_requested = 1;
-	else
-		stop_requested = 1;
-}
-
-/* What the controller of a live capture asks of its workers, one request at a time. */
-enum crew_req { REQ_SNAPSHOT, REQ_RELOAD };
-
-struct crew {
-	pthread_mutex_t lock;
-	pthread_cond_t acked;
-	pthread_mutex_t dump_lock; /* -w: one file for every worker */
-	atomic_uint seq;        /* bumped for each request; a worker answers each number once */
-	atomic_bool stop;
-	enum crew_req req;
-	uint64_t now_ns;        /* REQ_SNAPSHOT: judge open flows as of this time */
-	const struct graph *g;  /* REQ_RELOAD: the graph to move onto */
-	const char *filters[4]; /* REQ_RELOAD: its capture filters, best first (live_filters()) */
-	uint64_t stop_mono_ns;  /* when the stop was asked for (CLOCK_MONOTONIC), for the drain */
-};
-
-/* One packet loop: a capture, its flow table and its share of the result. Offline there is one, run
- * in the caller's thread; live there is one thread per worker (--workers), each fed its own share of
- * the flows by the kernel (fanout.c), and a controller (the caller) that serves signals and reports. */
-struct worker {
-	struct cap cap;
-	struct flow_table *ft;
-	struct audit_result res;
-	bool want_flows;
-	struct crew *crew;      /* live only */
-	unsigned acked;         /* the last request answered (under crew->lock) */
-	bool gone;              /* the thread left its loop (under crew->lock) */
-	int rc;
-	struct clk clock;       /* the capture's clock: a record with an absurd stamp cannot move it */
-	/* Packets whose stamps wait for the next ones: the capture's first few (clk_start()), then at most one
-	 * whose stamp the next packet must confirm. */
-	struct cap_pkt held[CLK_START];
-	uint8_t *held_data[CLK_START];
-	uint64_t held_no[CLK_START]; /* their record numbers in their inputs */
-	size_t nheld;
-	bool holding;           /* nheld, or the clock not started yet: take()'s one test for the rare path */
-	struct audit_result snap; /* the answer to REQ_SNAPSHOT */
-	struct flow_record *held_rec; /* with it: the records the flows still held would get now, which the
-				       * controller folds into snap.cls (off the capture path) */
-	size_t nheld_rec, cap_held_rec;
-	char *reload_error;     /* REQ_RELOAD: the new filter could not be applied (the old one stays) */
-	pthread_t thread;
-};
 
 /* A batch of settled flows: to the classifier, and appended to the flow log with --flows. */
 static void on_records(void *ctx, const struct flow_record *r, size_t n)
@@ -107,7 +49,19 @@ static int cmp_flow_log(const void *a, const void *b)
 	return x->first_ns < y->first_ns ? -1 : x->first_ns > y->first_ns;
 }
 
-static void warn(struct audit_result *res, char *msg)
+void audit_sort_flows(struct audit_result *res)
+{
+	if (res->flow_log)
+		qsort(res->flow_log, res->nflow_log, sizeof(*res->flow_log), cmp_flow_log);
+}
+
+char *audit_drops_warning(uint64_t dropped, bool so_far)
+{
+	return xasprintf("the kernel dropped %llu packets%s: verdicts may miss attempts (docs/span-port.md)",
+			 (unsigned long long)dropped, so_far ? " so far" : "");
+}
+
+void audit_warn(struct audit_result *res, char *msg)
 {
 	res->warnings = xrealloc(res->warnings, (res->nwarnings + 1) * sizeof(char *));
 	res->warnings[res->nwarnings++] = msg;
@@ -142,7 +96,7 @@ static void describe_inputs(struct audit_result *res, struct cap *cap)
 
 /* Add one worker's share to the whole (the inputs are the same interface in every share); its rows and
  * flows are taken, not copied, when the whole has none yet. */
-static void merge_result(struct audit_result *to, struct audit_result *from)
+void audit_merge(struct audit_result *to, struct audit_result *from)
 {
 	if (!to->inputs) {
 		to->inputs = xcalloc(from->ninputs, sizeof(*to->inputs));
@@ -232,7 +186,7 @@ static void hold(struct worker *w, const struct cap_pkt *cp)
 }
 
 /* Judge the held packets now that the next stamp is known (has_next), or that there is none. */
-static void release(struct worker *w, bool has_next, uint64_t next_ts)
+void worker_release(struct worker *w, bool has_next, uint64_t next_ts)
 {
 	if (!w->nheld)
 		return;
@@ -266,7 +220,7 @@ static __attribute__((noinline, cold)) void take_held(struct worker *w, const st
 			hold(w, cp); /* the clock starts with the first few, judged when the one after them comes */
 			return;
 		}
-		release(w, true, cp->ts_ns);
+		worker_release(w, true, cp->ts_ns);
 		if (clk_judge(&w->clock, cp->ts_ns) == CLK_TRUSTED) {
 			ingest(w, cp, cp->ts_ns);
 			return;
@@ -276,7 +230,7 @@ static __attribute__((noinline, cold)) void take_held(struct worker *w, const st
 }
 
 /* One captured packet (of worker ctx): its stamp judged by the capture's clock, then decoded. */
-static void take(void *ctx, const struct cap_pkt *cp)
+void worker_take(void *ctx, const struct cap_pkt *cp)
 {
 	struct worker *w = ctx;
 	w->res.packets++;
@@ -286,8 +240,6 @@ static void take(void *ctx, const struct cap_pkt *cp)
 		take_held(w, cp);
 }
 
-/* A worker's answer to a snapshot request: its classification so far, with the flows still open folded
- * in with the verdict they would get now. The running state goes on untouched. */
 /* What the capture's clock says in a result: the oldest time taken, the clock's newest, its time jumps. */
 static void window(const struct worker *w, struct audit_result *r)
 {
@@ -299,7 +251,8 @@ static void window(const struct worker *w, struct audit_result *r)
 	memcpy(r->jumps, w->clock.named, sizeof(w->clock.named));
 }
 
-static void snapshot(struct worker *w, uint64_t now_ns)
+/* The running state goes on untouched; the capture waits only for copies. */
+void worker_snapshot(struct worker *w, uint64_t now_ns)
 {
 	struct audit_result *s = &w->snap;
 	flow_flush(w->ft);
@@ -323,216 +276,19 @@ static void snapshot(struct worker *w, uint64_t now_ns)
 	flow_snapshot(w->ft, now_ns, keep_held, w);
 }
 
-/* Live: answer the controller's newest request, if not answered yet. True when told to stop. */
-static bool serve(struct worker *w)
-{
-	struct crew *c = w->crew;
-	if (atomic_load_explicit(&c->stop, memory_order_relaxed))
-		return true;
-	unsigned seq = atomic_load_explicit(&c->seq, memory_order_acquire);
-	if (seq == w->acked)
-		return false;
-	if (c->req == REQ_SNAPSHOT) {
-		snapshot(w, c->now_ns);
-	} else {
-		flow_flush(w->ft); /* what settled under the old graph is judged as the rest is */
-		cls_rebase(&w->res.cls, c->g);
-		flow_set_hint(w->ft, (const uint8_t(*)[8192])c->g->ports);
-		/* The kernel's filter follows the graph: a new port or protocol is captured from now on. */
-		struct diag d;
-		diag_init(&d);
-		if (cap_set_filter(&w->cap, c->filters, 4, &d) < 0 && d.n) {
-			free(w->reload_error);
-			w->reload_error = xstrdup(d.msgs[0].msg);
-		}
-		diag_free(&d);
-	}
-	pthread_mutex_lock(&c->lock);
-	w->acked = seq;
-	pthread_cond_broadcast(&c->acked);
-	pthread_mutex_unlock(&c->lock);
-	return false;
-}
-
-#define DRAIN_QUIET_NS 300000000ull /* longer than the ring's block timeout (cap_open_live: 200 ms) */
-#define DRAIN_MAX_NS 2000000000ull
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-/* The packet loop. Offline, the capture's reader (ours, or libpcap's) calls us for each packet. Live, a
- * quiet moment or a request from the controller drains the pipeline first. */
-static int pump(struct worker *w)
-{
-	if (!w->crew) {
-		int rc = cap_read_all(&w->cap, take, w);
-		release(w, false, 0);
-		flow_drain(w->ft);
-		return rc < 0 ? -1 : 0;
-	}
-	struct cap_pkt cp;
-	int rc;
-	bool draining = false;
-	while ((rc = cap_next(&w->cap, &cp)) > 0) {
-		if (rc == 1)
-			take(w, &cp);
-		if (draining) {
-			/* Stopping: what the kernel holds is read too. A block of the ring becomes readable when its
-			 * timeout (the 200 ms read timeout) expires, so the drain ends at the first quiet wait after
-			 * that, or after DRAIN_MAX_NS on a link that never goes quiet. */
-			uint64_t since = mono_ns() - w->crew->stop_mono_ns;
-			if ((rc == CAP_TIMEOUT && since > DRAIN_QUIET_NS) || since > DRAIN_MAX_NS)
-				break;
-			continue;
-		}
-		if (rc == CAP_TIMEOUT || atomic_load_explicit(&w->crew->seq, memory_order_relaxed) != w->acked ||
-		    atomic_load_explicit(&w->crew->stop, memory_order_relaxed)) {
-			flow_drain(w->ft);
-			if (serve(w))
-				draining = true;
-		}
-	}
-	release(w, false, 0);
-	flow_drain(w->ft);
-	return rc < 0 ? -1 : 0;
-}
-
-static void *worker_main(void *arg)
-{
-	struct worker *w = arg;
-	w->rc = pump(w);
-	pthread_mutex_lock(&w->crew->lock);
-	w->gone = true;
-	pthread_cond_broadcast(&w->crew->acked);
-	pthread_mutex_unlock(&w->crew->lock);
-	return NULL;
-}
-
-static void live_filters(const struct graph *g, const char *user_bpf, char *out[4]);
-static void cat(char **s, size_t *len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-/* Post a request to every worker and wait until each has answered it (or has stopped). */
-static void ask(struct crew *c, struct worker *w, size_t n, enum crew_req req)
-{
-	c->req = req;
-	unsigned seq = atomic_fetch_add_explicit(&c->seq, 1, memory_order_release) + 1;
-	pthread_mutex_lock(&c->lock);
-	for (size_t i = 0; i < n; i++)
-		while (w[i].acked != seq && !w[i].gone)
-			pthread_cond_wait(&c->acked, &c->lock);
-	pthread_mutex_unlock(&c->lock);
-}
-
-static char *drops_warning(uint64_t dropped, bool so_far)
-{
-	return xasprintf("the kernel dropped %llu packets%s: verdicts may miss attempts (docs/span-port.md)",
-			 (unsigned long long)dropped, so_far ? " so far" : "");
-}
-
-/* An interim report: every worker's snapshot, merged and judged. */
-static void interim(const struct audit_opts *o, struct crew *c, struct worker *w, size_t n, const struct graph *g)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	c->now_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-	ask(c, w, n, REQ_SNAPSHOT);
-	struct audit_result view;
-	memset(&view, 0, sizeof(view));
-	cls_init(&view.cls, g);
-	for (size_t i = 0; i < n; i++)
-		if (w[i].acked == atomic_load(&c->seq) && w[i].snap.cls.g) {
-			cls_flows(&w[i].snap.cls, w[i].held_rec, w[i].nheld_rec);
-			merge_result(&view, &w[i].snap);
-			audit_result_free(&w[i].snap);
-		}
-	view.live = view.interim = true;
-	view.workers = (unsigned)n;
-	cls_finish(&view.cls, o->sorted_rows);
-	if (view.flow_log)
-		qsort(view.flow_log, view.nflow_log, sizeof(*view.flow_log), cmp_flow_log);
-	if (view.dropped)
-		warn(&view, drops_warning(view.dropped, true));
-	o->report(o->ctx, &view);
-	audit_result_free(&view);
-}
-
-/* Live: start the workers, serve signals and report intervals until told to stop, join them. */
-static void control(const struct audit_opts *o, struct crew *c, struct worker *w, size_t n, const struct graph *g,
-		    struct diag *d)
-{
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old); /* signals are the controller's, not the workers' */
-	size_t started = 0;
-	for (; started < n; started++)
-		if (pthread_create(&w[started].thread, NULL, worker_main, &w[started]) != 0)
-			break;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (started < n) {
-		struct diag_loc loc = {.file = o->iface};
-		diag_add(d, &loc, "cannot start worker %zu of %zu", started + 1, n);
-		w[started].rc = -1;
-		atomic_store(&c->stop, true);
-	}
-	struct timespec t0;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	time_t next_report = o->interval_s ? t0.tv_sec + o->interval_s : 0;
-	while (!stop_requested && !atomic_load(&c->stop)) {
-		poll(NULL, 0, 200); /* a signal ends the wait early */
-		bool any_gone = false;
-		pthread_mutex_lock(&c->lock);
-		for (size_t i = 0; i < started; i++)
-			any_gone |= w[i].gone;
-		pthread_mutex_unlock(&c->lock);
-		if (any_gone)
-			break; /* a capture failed (the interface went away): stop them all, report the error */
-		if (reload_requested && o->reload) {
-			reload_requested = 0;
-			const struct graph *ng = o->reload(o->ctx);
-			if (ng) {
-				c->g = ng;
-				live_filters(ng, o->bpf, (char **)c->filters);
-				ask(c, w, started, REQ_RELOAD);
-				for (size_t i = 0; i < 4; i++) {
-					free((char *)c->filters[i]);
-					c->filters[i] = NULL;
-				}
-				g = ng;
-			}
-		}
-		struct timespec now;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (report_requested || (next_report && now.tv_sec >= next_report)) {
-			report_requested = 0;
-			next_report = o->interval_s ? now.tv_sec + o->interval_s : 0;
-			if (o->report)
-				interim(o, c, w, started, g);
-		}
-	}
-	c->stop_mono_ns = mono_ns();
-	atomic_store(&c->stop, true);
-	for (size_t i = 0; i < started; i++)
-		pthread_join(w[i].thread, NULL);
-}
-
 int audit_run(const struct audit_opts *o, const struct graph *g, struct audit_result *res, struct diag *d)
 {
 	memset(res, 0, sizeof(*res));
 	size_t n = o->iface && o->workers > 1 ? o->workers : 1;
 	struct worker *w = xcalloc(n, sizeof(*w));
-	struct crew crew = {.lock = PTHREAD_MUTEX_INITIALIZER, .acked = PTHREAD_COND_INITIALIZER,
-			    .dump_lock = PTHREAD_MUTEX_INITIALIZER};
+	struct crew *crew = o->iface ? live_crew_new() : NULL;
 	int rc = 0;
 	int filter_used = 0;
 	if (o->iface) {
-		char *filters[4];
-		live_filters(g, o->bpf, filters);
+		char *filters[FILTER_TRIES];
+		filter_tries(g, o->bpf, filters);
 		struct cap_live_opts lo = {.iface = o->iface, .snaplen = o->snaplen, .buffer_mb = o->buffer_mb,
-					   .promisc = o->promisc, .filters = (const char *const *)filters, .nfilters = 4,
+					   .promisc = o->promisc, .filters = (const char *const *)filters, .nfilters = FILTER_TRIES,
 					   .fanout = n > 1, .fanout_create = true};
 		for (size_t i = 0; i < n && rc == 0; i++) {
 			rc = cap_open_live(&w[i].cap, &lo, d);
@@ -541,7 +297,7 @@ int audit_run(const struct audit_opts *o, const struct graph *g, struct audit_re
 			lo.fanout_create = false; /* the others join the first one's group */
 			lo.fanout_id = w[i].cap.fanout_id;
 		}
-		for (size_t i = 0; i < 4; i++)
+		for (size_t i = 0; i < FILTER_TRIES; i++)
 			free(filters[i]);
 		/* Until every socket had joined the group, each saw every packet: start once it is complete. */
 		struct timespec now;
@@ -555,7 +311,7 @@ int audit_run(const struct audit_opts *o, const struct graph *g, struct audit_re
 		rc = cap_write_to(&w[0].cap, o->write_path, d);
 		for (size_t i = 0; i < n && n > 1; i++) {
 			w[i].cap.dump = w[0].cap.dump;
-			w[i].cap.dump_lock = &crew.dump_lock;
+			w[i].cap.dump_lock = live_dump_lock(crew);
 		}
 	}
 	/* Everything that needs privileges is open: give them up before reading a single packet. */
@@ -571,16 +327,18 @@ int audit_run(const struct audit_opts *o, const struct graph *g, struct audit_re
 		w[i].holding = true; /* until the clock starts */
 		w[i].res.first_ns = UINT64_MAX;
 		w[i].want_flows = o->want_flows;
-		w[i].crew = o->iface ? &crew : NULL;
+		w[i].crew = crew;
 		w[i].ft = flow_new(o->max_flows ? (o->max_flows + n - 1) / n : 0, (const uint8_t(*)[8192])g->ports,
 				   on_records, &w[i]);
 	}
 	if (rc == 0) {
 		if (o->iface) {
-			control(o, &crew, w, n, g, d);
-			g = crew.g ? crew.g : g;
+			g = live_run(o, crew, w, n, g, d);
 		} else {
-			w[0].rc = pump(&w[0]);
+			/* Offline: the capture's reader (ours, or libpcap's) calls us for each packet. */
+			w[0].rc = cap_read_all(&w[0].cap, worker_take, &w[0]) < 0 ? -1 : 0;
+			worker_release(&w[0], false, 0);
+			flow_drain(w[0].ft);
 		}
 		for (size_t i = 0; i < n; i++) {
 			bool cap_error = false;
@@ -612,7 +370,7 @@ int audit_run(const struct audit_opts *o, const struct graph *g, struct audit_re
 			flow_finish(w[i].ft, end_ns);
 			w[i].res.flows = *flow_stats(w[i].ft);
 			describe_inputs(&w[i].res, &w[i].cap);
-			merge_result(res, &w[i].res);
+			audit_merge(res, &w[i].res);
 		}
 		res->live = o->iface != NULL;
 		res->capture_failed = failed;
@@ -621,23 +379,23 @@ int audit_run(const struct audit_opts *o, const struct graph *g, struct audit_re
 		for (size_t i = 0; i < n && failed; i++)
 			for (size_t j = 0; j < w[i].cap.n; j++)
 				if (w[i].cap.in[j].error) {
-					warn(res, xasprintf("the capture on %s ended: %s; this report covers what was captured "
+					audit_warn(res, xasprintf("the capture on %s ended: %s; this report covers what was captured "
 							    "before", w[i].cap.in[j].path, w[i].cap.in[j].error));
 					failed = false;
 					break;
 				}
 		for (size_t i = 0; i < n; i++)
 			if (w[i].reload_error) {
-				warn(res, xasprintf("after a reload the capture filter stayed the old one: %s", w[i].reload_error));
+				audit_warn(res, xasprintf("after a reload the capture filter stayed the old one: %s", w[i].reload_error));
 				break;
 			}
 		if (res->cls.folded)
-			warn(res, xasprintf("more than %zu address pairs (--max-rows): %llu flows of further pairs are counted "
+			audit_warn(res, xasprintf("more than %zu address pairs (--max-rows): %llu flows of further pairs are counted "
 					    "on one row per host pair and port", o->max_rows,
 					    (unsigned long long)res->cls.folded));
 		if (res->flows.evicted) {
 			size_t rows = cls_incomplete_rows(&res->cls);
-			warn(res, xasprintf("%llu flows were settled early to make room (--max-flows): the verdicts of %zu "
+			audit_warn(res, xasprintf("%llu flows were settled early to make room (--max-flows): the verdicts of %zu "
 					    "rows are incomplete (marked \"incomplete\")",
 					    (unsigned long long)res->flows.evicted, rows));
 		}
@@ -645,24 +403,23 @@ int audit_run(const struct audit_opts *o, const struct graph *g, struct audit_re
 			char *list = NULL;
 			size_t len = 0;
 			for (size_t i = 0; i < res->njumps; i++)
-				cat(&list, &len, "%s%s packet %llu", i ? ", " : "", res->inputs[res->jumps[i].input].source,
+				str_append(&list, &len, "%s%s packet %llu", i ? ", " : "", res->inputs[res->jumps[i].input].source,
 				    (unsigned long long)res->jumps[i].packet);
-			warn(res, xasprintf("%llu record%s stamped far from the capture's clock (%s%s) taken at the clock's "
+			audit_warn(res, xasprintf("%llu record%s stamped far from the capture's clock (%s%s) taken at the clock's "
 					    "time instead: a bad time stamp settles no other flow",
 					    (unsigned long long)res->time_jumps, res->time_jumps == 1 ? "" : "s", list,
 					    res->time_jumps > res->njumps ? ", ..." : ""));
 			free(list);
 		}
 		if (filter_used >= 2)
-			warn(res, xasprintf("the graph has too many ports for a kernel filter: capturing every TCP packet "
+			audit_warn(res, xasprintf("the graph has too many ports for a kernel filter: capturing every TCP packet "
 					    "(the audit is the same, the kernel copies more)"));
-		if (res->flow_log)
-			qsort(res->flow_log, res->nflow_log, sizeof(*res->flow_log), cmp_flow_log);
+		audit_sort_flows(res);
 		for (size_t i = 0; i < w[0].cap.n; i++)
 			if (w[0].cap.in[i].cut)
-				warn(res, xstrdup(w[0].cap.in[i].cut));
+				audit_warn(res, xstrdup(w[0].cap.in[i].cut));
 		if (res->dropped)
-			warn(res, drops_warning(res->dropped, false));
+			audit_warn(res, audit_drops_warning(res->dropped, false));
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (w[i].ft)
@@ -675,6 +432,7 @@ int audit_run(const struct audit_opts *o, const struct graph *g, struct audit_re
 		cap_close(&w[i].cap);
 	}
 	free(w);
+	live_crew_free(crew);
 	return rc < 0 ? -1 : 0;
 }
 
@@ -691,82 +449,4 @@ void audit_result_free(struct audit_result *res)
 	free(res->flow_log);
 	cls_free(&res->cls);
 	memset(res, 0, sizeof(*res));
-}
-
-/* Appends "fmt" to a growing string. */
-static void cat(char **s, size_t *len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void cat(char **s, size_t *len, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char *piece = xvasprintf(fmt, ap);
-	va_end(ap);
-	size_t n = strlen(piece);
-	*s = xrealloc(*s, *len + n + 1);
-	memcpy(*s + *len, piece, n + 1);
-	*len += n;
-	free(piece);
-}
-
-#define FILTER_MAX_RANGES 64 /* port ranges in a filter; more would take libpcap's optimiser minutes */
-
-char *audit_live_filter(const struct graph *g, const char *user_bpf, bool vlan, bool compact)
-{
-	char *f = NULL;
-	size_t len = 0;
-	/* TCP on the graph's ports, as ranges of consecutive ports (per-host port overrides add many). */
-	size_t nranges = 0;
-	for (unsigned port = 1; port < 65536; port++)
-		if (graph_has_port(g, IPPROTO_TCP, (uint16_t)port) &&
-		    (port == 1 || !graph_has_port(g, IPPROTO_TCP, (uint16_t)(port - 1))))
-			nranges++;
-	compact |= nranges > FILTER_MAX_RANGES;
-	cat(&f, &len, "(");
-	if (compact) {
-		cat(&f, &len, "tcp");
-	} else {
-		for (unsigned port = 1; port < 65536; port++) {
-			if (!graph_has_port(g, IPPROTO_TCP, (uint16_t)port))
-				continue;
-			unsigned last = port;
-			while (last < 65535 && graph_has_port(g, IPPROTO_TCP, (uint16_t)(last + 1)))
-				last++;
-			if (last == port)
-				cat(&f, &len, "tcp port %u or ", port);
-			else
-				cat(&f, &len, "tcp portrange %u-%u or ", port, last);
-			port = last;
-		}
-		/* Connection attempts and closes on any port (unexpected flows), IPv4 and IPv6 without extension
-		 * headers. */
-		cat(&f, &len, "tcp[tcpflags] & (tcp-syn|tcp-rst|tcp-fin) != 0 or (ip6 and ip6[6] == 6 and ip6[53] & 7 != 0)");
-	}
-	/* Every UDP datagram: an answered UDP exchange is judged on any port, as offline; the UDP tunnels of
-	 * remote mirroring too. ICMP and ICMPv6 destination-unreachable errors; GRE, MPLS, PPPoE tunnels,
-	 * decapsulated later. */
-	cat(&f, &len, " or udp or icmp[icmptype] == icmp-unreach or (icmp6 and ip6[40] == 1)"
-		      " or proto gre or ether proto 0x8847 or ether proto 0x8864)");
-	/* The same behind one or two VLAN tags. libpcap's "vlan" shifts the offsets for the rest of the
-	 * expression, so the tagged clauses come last and nest, and the user's expression goes first. */
-	if (vlan) {
-		char *base = xstrdup(f);
-		cat(&f, &len, " or (vlan and (%s or (vlan and %s)))", base, base);
-		free(base);
-	}
-	if (user_bpf && *user_bpf) {
-		char *all = xasprintf("(%s) and (%s)", user_bpf, f);
-		free(f);
-		f = all;
-	}
-	return f;
-}
-
-/* The filters a live capture tries, best first: with VLAN clauses, without (a link type may refuse them),
- * then both compact. */
-static void live_filters(const struct graph *g, const char *user_bpf, char *out[4])
-{
-	out[0] = audit_live_filter(g, user_bpf, true, false);
-	out[1] = audit_live_filter(g, user_bpf, false, false);
-	out[2] = audit_live_filter(g, user_bpf, true, true);
-	out[3] = audit_live_filter(g, user_bpf, false, true);
 }

@@ -219,3 +219,15 @@ char *str_printable(const char *s)
 	return o;
 }
 
+void str_append(char **s, size_t *len, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *piece = xvasprintf(fmt, ap);
+	va_end(ap);
+	size_t n = strlen(piece);
+	*s = xrealloc(*s, *len + n + 1);
+	memcpy(*s + *len, piece, n + 1);
+	*len += n;
+	free(piece);
+}

@@ -83,10 +83,5 @@ int audit_run(const struct audit_opts *o, const struct graph *g, struct audit_re
 void audit_result_free(struct audit_result *res);
 /* Async-signal-safe: record a signal for the live loop (SIGINT/SIGTERM stop, SIGUSR1 report, SIGHUP reload). */
 void audit_signal(int sig);
-/* The capture filter for a live sensor: TCP on the graph's ports (as port ranges; every TCP port when
- * compact, for a graph with too many to compile), TCP SYN/RST/FIN anywhere, all UDP (answered UDP on any
- * port is judged offline too), ICMP errors and the remote-mirroring tunnels, behind up to two VLAN tags
- * unless vlan is false, ANDed with the user's expression. Caller frees. */
-char *audit_live_filter(const struct graph *g, const char *user_bpf, bool vlan, bool compact);
 
 #endif

@@ -23,6 +23,8 @@ char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *xvasprintf(const char *fmt, va_list ap);
+/* Append fmt's text to the growing string *s of *len bytes. */
+void str_append(char **s, size_t *len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Zero a small object of n bytes (n >= 16, known at compile time) with 16-byte stores. For memset() of 64
  * to a few hundred bytes GCC emits rep stosq, which takes some 30 cycles to start on AMD Zen: once per
