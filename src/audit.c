@@ -21,13 +21,8 @@ static void on_records(void *ctx, const struct flow_record *r, size_t n)
 	struct worker *w = ctx;
 	struct audit_result *res = &w->res;
 	cls_flows(&res->cls, r, n);
-	if (!w->want_flows)
-		return;
-	while (res->nflow_log + n > res->cap_flow_log)
-		res->cap_flow_log = res->cap_flow_log ? res->cap_flow_log * 2 : 1024;
-	res->flow_log = xrealloc(res->flow_log, res->cap_flow_log * sizeof(*res->flow_log));
-	memcpy(res->flow_log + res->nflow_log, r, n * sizeof(*r));
-	res->nflow_log += n;
+	if (res->nflow_logs)
+		flowlog_add(res->flow_logs[0].log, r, n);
 }
 
 /* flow_snapshot()'s records, kept for the controller to classify. */
@@ -41,18 +36,6 @@ static void keep_held(void *ctx, const struct flow_record *r, size_t n)
 	}
 	memcpy(w->held_rec + w->nheld_rec, r, n * sizeof(*r));
 	w->nheld_rec += n;
-}
-
-static int cmp_flow_log(const void *a, const void *b)
-{
-	const struct flow_record *x = a, *y = b;
-	return x->first_ns < y->first_ns ? -1 : x->first_ns > y->first_ns;
-}
-
-void audit_sort_flows(struct audit_result *res)
-{
-	if (res->flow_log)
-		qsort(res->flow_log, res->nflow_log, sizeof(*res->flow_log), cmp_flow_log);
 }
 
 char *audit_drops_warning(uint64_t dropped, bool so_far)
@@ -135,18 +118,14 @@ void audit_merge(struct audit_result *to, struct audit_result *from)
 	to->flows.icmp_unmatched += from->flows.icmp_unmatched;
 	to->flows.peak += from->flows.peak;
 	cls_take(&to->cls, &from->cls);
-	if (from->nflow_log && !to->nflow_log) {
-		free(to->flow_log);
-		to->flow_log = from->flow_log;
-		to->nflow_log = from->nflow_log;
-		to->cap_flow_log = from->cap_flow_log;
-		from->flow_log = NULL;
-		from->nflow_log = from->cap_flow_log = 0;
-	} else if (from->nflow_log) {
-		to->flow_log = xrealloc(to->flow_log, (to->nflow_log + from->nflow_log) * sizeof(*to->flow_log));
-		memcpy(to->flow_log + to->nflow_log, from->flow_log, from->nflow_log * sizeof(*from->flow_log));
-		to->nflow_log += from->nflow_log;
-		to->cap_flow_log = to->nflow_log;
+	/* The flow logs are handed over, not copied: the records stay in their files. */
+	if (from->nflow_logs) {
+		to->flow_logs = xrealloc(to->flow_logs, (to->nflow_logs + from->nflow_logs) * sizeof(*to->flow_logs));
+		memcpy(to->flow_logs + to->nflow_logs, from->flow_logs, from->nflow_logs * sizeof(*from->flow_logs));
+		to->nflow_logs += from->nflow_logs;
+		free(from->flow_logs);
+		from->flow_logs = NULL;
+		from->nflow_logs = 0;
 	}
 }
 
@@ -264,12 +243,16 @@ void worker_snapshot(struct worker *w, uint64_t now_ns)
 	s->warnings = NULL;
 	s->nwarnings = 0;
 	s->flows = *flow_stats(w->ft);
-	s->flow_log = NULL;
-	if (w->res.nflow_log) {
-		s->flow_log = xmalloc(w->res.nflow_log * sizeof(*s->flow_log));
-		memcpy(s->flow_log, w->res.flow_log, w->res.nflow_log * sizeof(*s->flow_log));
+	s->flow_logs = NULL;
+	s->nflow_logs = 0;
+	if (w->res.nflow_logs) {
+		/* The records so far, borrowed: the worker only appends after them. */
+		struct flowlog *l = w->res.flow_logs[0].log;
+		flowlog_flush(l);
+		s->flow_logs = xmalloc(sizeof(*s->flow_logs));
+		s->flow_logs[0] = (struct audit_flows){l, flowlog_count(l), false};
+		s->nflow_logs = 1;
 	}
-	s->cap_flow_log = s->nflow_log;
 	cls_clone(&s->cls, &w->res.cls);
 	/* The capture waits only for copies: the held flows' records are classified by the controller. */
 	w->nheld_rec = 0;
@@ -326,8 +309,17 @@ int audit_run(const struct audit_opts *o, const struct graph *g, struct audit_re
 		clk_init(&w[i].clock);
 		w[i].holding = true; /* until the clock starts */
 		w[i].res.first_ns = UINT64_MAX;
-		w[i].want_flows = o->want_flows;
 		w[i].crew = crew;
+		if (o->want_flows) {
+			struct flowlog *l = flowlog_new(d);
+			if (!l) {
+				rc = -1;
+				break;
+			}
+			w[i].res.flow_logs = xmalloc(sizeof(*w[i].res.flow_logs));
+			w[i].res.flow_logs[0] = (struct audit_flows){l, 0, true};
+			w[i].res.nflow_logs = 1;
+		}
 		w[i].ft = flow_new(o->max_flows ? (o->max_flows + n - 1) / n : 0, (const uint8_t(*)[8192])g->ports,
 				   on_records, &w[i]);
 	}
@@ -358,7 +350,6 @@ int audit_run(const struct audit_opts *o, const struct graph *g, struct audit_re
 		}
 	}
 	if (rc == 0) {
-		bool failed = res->capture_failed;
 		/* The capture ended when its last packet was seen, whichever worker saw it. */
 		uint64_t end_ns = 0;
 		for (size_t i = 0; i < n; i++)
@@ -370,8 +361,23 @@ int audit_run(const struct audit_opts *o, const struct graph *g, struct audit_re
 			flow_finish(w[i].ft, end_ns);
 			w[i].res.flows = *flow_stats(w[i].ft);
 			describe_inputs(&w[i].res, &w[i].cap);
+			for (size_t k = 0; k < w[i].res.nflow_logs; k++) {
+				flowlog_flush(w[i].res.flow_logs[k].log);
+				w[i].res.flow_logs[k].n = flowlog_count(w[i].res.flow_logs[k].log);
+			}
 			audit_merge(res, &w[i].res);
 		}
+		/* A flow record lost (a full disk under $TMPDIR) is no report: --flows promises every one. */
+		for (size_t k = 0; k < res->nflow_logs && rc == 0; k++)
+			if (flowlog_error(res->flow_logs[k].log)) {
+				struct diag_loc loc = {.file = NULL};
+				diag_add(d, &loc, "--flows: the flow records could not be kept: %s",
+					 flowlog_error(res->flow_logs[k].log));
+				rc = -1;
+			}
+	}
+	if (rc == 0) {
+		bool failed = res->capture_failed;
 		res->live = o->iface != NULL;
 		res->capture_failed = failed;
 		res->workers = (unsigned)n;
@@ -414,7 +420,6 @@ int audit_run(const struct audit_opts *o, const struct graph *g, struct audit_re
 		if (filter_used >= 2)
 			audit_warn(res, xasprintf("the graph has too many ports for a kernel filter: capturing every TCP packet "
 					    "(the audit is the same, the kernel copies more)"));
-		audit_sort_flows(res);
 		for (size_t i = 0; i < w[0].cap.n; i++)
 			if (w[0].cap.in[i].cut)
 				audit_warn(res, xstrdup(w[0].cap.in[i].cut));
@@ -446,7 +451,10 @@ void audit_result_free(struct audit_result *res)
 	for (size_t i = 0; i < res->nwarnings; i++)
 		free(res->warnings[i]);
 	free(res->warnings);
-	free(res->flow_log);
+	for (size_t i = 0; i < res->nflow_logs; i++)
+		if (res->flow_logs[i].owned)
+			flowlog_free(res->flow_logs[i].log);
+	free(res->flow_logs);
 	cls_free(&res->cls);
 	memset(res, 0, sizeof(*res));
 }

@@ -180,7 +180,6 @@ static void interim(const struct audit_opts *o, struct crew *c, struct worker *w
 	view.live = view.interim = true;
 	view.workers = (unsigned)n;
 	cls_finish(&view.cls, o->sorted_rows);
-	audit_sort_flows(&view);
 	if (view.dropped)
 		audit_warn(&view, audit_drops_warning(view.dropped, true));
 	o->report(o->ctx, &view);

@@ -7,6 +7,7 @@
  * RFC 8259; bytes that are not UTF-8 become U+FFFD, so the document stays valid whatever a file name or
  * a rules file holds. */
 #include <assert.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -585,6 +586,31 @@ static void summary_json(struct jw *w, const struct cls *c)
 	jw_close(w, '}');
 }
 
+/* A batch of --flows records, from a flow log, in the order they settled. */
+static int flow_elems(void *ctx, const struct flow_record *r, size_t n)
+{
+	struct jw *w = ctx;
+	for (const struct flow_record *f = r; f < r + n; f++) {
+		doc_elem(w);
+		jw_open(w, '{');
+		jw_key(w, "client_addr");
+		jw_addr(w, f->client);
+		kv_int(w, "client_port", f->client_port);
+		jw_key(w, "server_addr");
+		jw_addr(w, f->server);
+		kv_int(w, "server_port", f->server_port);
+		kv_str(w, "proto", rules_proto_name(f->proto));
+		kv_ts(w, "first_ts", f->first_ns);
+		kv_ts(w, "last_ts", f->last_ns);
+		kv_str(w, "history", f->history);
+		kv_str(w, "state", flow_verdict_name(f->verdict));
+		jw_key(w, "encapsulation");
+		encap_value(w, f->encaps);
+		jw_close(w, '}');
+	}
+	return 0;
+}
+
 static int audit_json(FILE *out, const struct report *rp)
 {
 	const struct graph *g = rp->g;
@@ -646,25 +672,12 @@ static int audit_json(FILE *out, const struct report *rp)
 
 	if (rp->flows) {
 		doc_array(&w, "flows");
-		for (size_t i = 0; i < res->nflow_log; i++) {
-			const struct flow_record *f = &res->flow_log[i];
-			doc_elem(&w);
-			jw_open(&w, '{');
-			jw_key(&w, "client_addr");
-			jw_addr(&w, f->client);
-			kv_int(&w, "client_port", f->client_port);
-			jw_key(&w, "server_addr");
-			jw_addr(&w, f->server);
-			kv_int(&w, "server_port", f->server_port);
-			kv_str(&w, "proto", rules_proto_name(f->proto));
-			kv_ts(&w, "first_ts", f->first_ns);
-			kv_ts(&w, "last_ts", f->last_ns);
-			kv_str(&w, "history", f->history);
-			kv_str(&w, "state", flow_verdict_name(f->verdict));
-			jw_key(&w, "encapsulation");
-			encap_value(&w, f->encaps);
-			jw_close(&w, '}');
-		}
+		for (size_t i = 0; i < res->nflow_logs; i++)
+			if (flowlog_each(res->flow_logs[i].log, res->flow_logs[i].n, flow_elems, &w) < 0) {
+				out_flush(&w);
+				errno = EIO; /* the temporary file could not be read back: no report */
+				return -1;
+			}
 		doc_array_end(&w);
 	}
 

@@ -12,6 +12,7 @@
 #include "flowaudit/decode.h"
 #include "flowaudit/diag.h"
 #include "flowaudit/flow.h"
+#include "flowaudit/flowlog.h"
 #include "flowaudit/graph.h"
 
 struct audit_result;
@@ -50,6 +51,13 @@ struct audit_input {
 	bool nsec;
 };
 
+/* The first n records of a flow log (flowlog.h): one per worker, in the order its flows settled. */
+struct audit_flows {
+	struct flowlog *log;
+	size_t n;
+	bool owned;             /* freed with the result (an interim report's view borrows the workers') */
+};
+
 struct audit_result {
 	struct audit_input *inputs;
 	size_t ninputs;
@@ -73,8 +81,8 @@ struct audit_result {
 	size_t nwarnings;
 	struct flow_stats flows;
 	struct cls cls;
-	struct flow_record *flow_log; /* with want_flows */
-	size_t nflow_log, cap_flow_log;
+	struct audit_flows *flow_logs; /* with want_flows: the records of settled flows, log by log */
+	size_t nflow_logs;
 };
 
 /* Run the audit to its end (offline: the files end; live: SIGINT or SIGTERM). 0 on success (the result

@@ -22,7 +22,6 @@ struct worker {
 	struct cap cap;
 	struct flow_table *ft;
 	struct audit_result res;
-	bool want_flows;
 	struct crew *crew;      /* live only */
 	unsigned acked;         /* the last request answered (under crew->lock) */
 	bool gone;              /* the thread left its loop (under crew->lock) */
@@ -51,7 +50,6 @@ void worker_release(struct worker *w, bool has_next, uint64_t next_ts); /* the p
 void worker_snapshot(struct worker *w, uint64_t now_ns);
 void audit_merge(struct audit_result *to, struct audit_result *from);
 void audit_warn(struct audit_result *res, char *msg);
-void audit_sort_flows(struct audit_result *res);
 char *audit_drops_warning(uint64_t dropped, bool so_far);
 
 /* live.c: the crew of a live capture's workers. */

@@ -120,4 +120,24 @@ cp cap.pcap "$evil"
 ! grep -q "$(printf '\033')" out err || fail "an escape sequence in a file name reached the terminal"
 grep -q 'evil\\x1b\[31m' out || fail "the file name is not shown escaped: $(head -1 out)"
 ok
+# --flows keeps its records in an unnamed file under $TMPDIR, not in memory: a million flows are a file,
+# not 80 MB. A full $TMPDIR is an error with the reason (exit 2, no report), never a report short of
+# flows; an unwritable one is said at start. The records are every flow of the capture either way.
+"$bin" audit -r cap.pcap -s site.site --flows --format json -o flows.json || [ $? -eq 1 ] || fail "--flows"
+nflows=$(jq '.flows | length' flows.json)
+[ "$nflows" -eq "$(jq '.capture.flows' flows.json)" ] || fail "--flows: $nflows records for $(jq '.capture.flows' flows.json) flows"
+ok
+if [ "$(id -u)" -eq 0 ] && command -v unshare >/dev/null; then
+	mkdir small
+	"$(dirname "$bin")/mkpcap" --spread 3000 100 0 96 spread.pcap spread.site >/dev/null || fail "mkpcap"
+	unshare -m sh -c "mount -t tmpfs -o size=64k tmpfs small && TMPDIR=$work/small '$bin' audit -r spread.pcap \
+		-s spread.site --flows --format json -o out.json" 2>err; rc=$?
+	[ $rc -eq 2 ] || fail "--flows with a full TMPDIR: exit $rc, expected 2"
+	grep -q 'flow records could not be kept.*No space left on device' err || fail "--flows, full TMPDIR: $(cat err)"
+	[ ! -e out.json ] || fail "--flows, full TMPDIR: a report was written"
+	ok
+fi
+TMPDIR=$work/nonexistent "$bin" audit -r cap.pcap -s site.site --flows --format json >/dev/null 2>err; rc=$?
+[ $rc -eq 2 ] && grep -q 'temporary file for --flows' err || fail "--flows, no TMPDIR: exit $rc: $(cat err)"
+ok
 echo "e2e outputs: $n checks passed"
