@@ -3,9 +3,11 @@
 # joined by a veth pair created inside them; tcpreplay --topspeed (or at --pps RATE) sends a benchmark
 # capture into one end, flowaudit captures on the other, and its report's capture.dropped says whether
 # the kernel had to drop. Prints numbers; tears everything down. Needs root, iproute2 and tcpreplay.
-# Usage: live-bench.sh FLOWAUDIT CAPTURE SITE [WORKERS [PPS]]
+# With INTERVAL, an interim report every INTERVAL seconds while the capture runs (written to a file each
+# time): whether writing reports over many rows stalls the capture shows as kernel drops.
+# Usage: live-bench.sh FLOWAUDIT CAPTURE SITE [WORKERS [PPS [INTERVAL]]]
 set -u
-bin=$(realpath "$1") cap=$(realpath "$2") site=$(realpath "$3") workers=${4:-1} pps=${5:-}
+bin=$(realpath "$1") cap=$(realpath "$2") site=$(realpath "$3") workers=${4:-1} pps=${5:-} interval=${6:-}
 [ "$(id -u)" -eq 0 ] || { echo "live-bench: needs root"; exit 0; }
 command -v tcpreplay >/dev/null || { echo "live-bench: tcpreplay is not installed"; exit 0; }
 tag=$$ S=fa-send-$tag R=fa-sense-$tag
@@ -14,7 +16,8 @@ trap 'ip netns del $S 2>/dev/null; ip netns del $R 2>/dev/null; rm -rf "$work"' 
 ip netns add $S && ip netns add $R || exit 1
 ip -n $S link add send0 type veth peer name sense0 netns $R
 ip -n $S link set send0 up mtu 9000; ip -n $R link set sense0 up mtu 9000
-ip netns exec $R "$bin" audit -i sense0 -B 512 --workers "$workers" -s "$site" --format json -o "$work/r.json" 2>"$work/err" &
+ip netns exec $R "$bin" audit -i sense0 -B 512 --workers "$workers" -s "$site" --format json -o "$work/r.json" \
+	${interval:+--interval "$interval"} 2>"$work/err" &
 sensor=$!
 sleep 2
 if [ -n "$pps" ]; then rate="--pps=$pps"; else rate="--topspeed"; fi
