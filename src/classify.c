@@ -111,6 +111,8 @@ void cls_free(struct cls *c)
 	free_index(c);
 	free(c->rows);
 	free(c->unexp);
+	free(c->row_order);
+	free(c->unexp_order);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -739,8 +741,8 @@ static int severity(enum cls_status s)
 	return rank[s];
 }
 
-/* Rows are sorted by a key of five words compared as unsigned integers, then moved once into place: the
- * rows themselves are too big to be moved about by qsort. */
+/* Rows are ordered by a key of five words compared as unsigned integers: the keys are sorted, the rows stay
+ * where they are (moving a million rows into place cost more than the sort). */
 struct sort_key {
 	uint64_t w[5];
 	uint32_t row;
@@ -766,25 +768,13 @@ static void addr_words(const uint8_t *a, uint64_t *w)
 	}
 }
 
-/* Put n entries of size sz in the order of keys[] (keys[i].row: the entry that goes to place i). */
-static void permute(void *base, size_t n, size_t sz, struct sort_key *keys)
+/* The order of n sorted keys, as indexes. */
+static uint32_t *order_of(const struct sort_key *k, size_t n)
 {
-	unsigned char *b = base, *tmp = xmalloc(sz);
-	for (size_t i = 0; i < n; i++) {
-		if (keys[i].row == i)
-			continue;
-		memcpy(tmp, b + i * sz, sz);
-		size_t j = i;
-		while (keys[j].row != i) {
-			size_t from = keys[j].row;
-			memcpy(b + j * sz, b + from * sz, sz);
-			keys[j].row = (uint32_t)j;
-			j = from;
-		}
-		memcpy(b + j * sz, tmp, sz);
-		keys[j].row = (uint32_t)j;
-	}
-	free(tmp);
+	uint32_t *o = xmalloc((n + 1) * sizeof(*o));
+	for (size_t i = 0; i < n; i++)
+		o[i] = k[i].row;
+	return o;
 }
 
 /* Rows: required first, findings first (by severity), then by rule, edge and address pair. */
@@ -821,6 +811,68 @@ int cls_unexp_cmp(const struct cls_unexpected *a, const struct cls_unexpected *b
 	return cmp_keys(&x, &y);
 }
 
+/* Two words of a key: when every address of a sort is IPv4 (::ffff:a.b.c.d), five words say no more than
+ * two, and two sort by radix: a pass per byte that differs somewhere, no comparison at all. */
+struct short_key {
+	uint64_t hi, lo;
+	uint32_t row;
+};
+
+static void radix(struct short_key *a, size_t n)
+{
+	uint64_t vary_hi = 0, vary_lo = 0;
+	for (size_t i = 0; i < n; i++) {
+		vary_hi |= a[i].hi ^ a[0].hi;
+		vary_lo |= a[i].lo ^ a[0].lo;
+	}
+	struct short_key *b = xmalloc((n + 1) * sizeof(*b)), *from = a, *to = b;
+	for (int d = 0; d < 16; d++) { /* least significant byte first: lo's, then hi's */
+		uint64_t vary = d < 8 ? vary_lo : vary_hi;
+		unsigned shift = (unsigned)(d % 8) * 8;
+		if (!(vary >> shift & 0xff))
+			continue;
+		size_t count[257] = {0};
+		for (size_t i = 0; i < n; i++)
+			count[((d < 8 ? from[i].lo : from[i].hi) >> shift & 0xff) + 1]++;
+		for (int v = 0; v < 256; v++)
+			count[v + 1] += count[v];
+		for (size_t i = 0; i < n; i++)
+			to[count[(d < 8 ? from[i].lo : from[i].hi) >> shift & 0xff]++] = from[i];
+		struct short_key *t = from;
+		from = to;
+		to = t;
+	}
+	if (from != a)
+		memcpy(a, from, n * sizeof(*a));
+	free(b);
+}
+
+/* The order of n keys (report order), as indexes; the five words of v4 addresses as two when they can be. */
+static uint32_t *sort_keys(struct sort_key *k, size_t n, bool rows)
+{
+	bool v4 = true;
+	for (size_t i = 0; i < n && v4; i++) {
+		const uint64_t *c = rows ? &k[i].w[1] : &k[i].w[0], *sv = rows ? &k[i].w[3] : &k[i].w[2];
+		v4 = !c[0] && c[1] >> 32 == 0xffff && !sv[0] && sv[1] >> 32 == 0xffff;
+	}
+	if (!v4) {
+		qsort(k, n, sizeof(*k), cmp_keys);
+		return order_of(k, n);
+	}
+	struct short_key *s = xmalloc((n + 1) * sizeof(*s));
+	for (size_t i = 0; i < n; i++) {
+		uint64_t addrs = rows ? (k[i].w[2] & 0xffffffff) << 32 | (k[i].w[4] & 0xffffffff)
+				      : (k[i].w[1] & 0xffffffff) << 32 | (k[i].w[3] & 0xffffffff);
+		s[i] = rows ? (struct short_key){k[i].w[0], addrs, k[i].row} : (struct short_key){addrs, k[i].w[4], k[i].row};
+	}
+	radix(s, n);
+	uint32_t *o = xmalloc((n + 1) * sizeof(*o));
+	for (size_t i = 0; i < n; i++)
+		o[i] = s[i].row;
+	free(s);
+	return o;
+}
+
 static void sort_rows(struct cls *c)
 {
 	struct sort_key *k = xmalloc((c->nrows + 1) * sizeof(*k));
@@ -828,8 +880,7 @@ static void sort_rows(struct cls *c)
 		row_key(c, &c->rows[i], &k[i]);
 		k[i].row = (uint32_t)i;
 	}
-	qsort(k, c->nrows, sizeof(*k), cmp_keys);
-	permute(c->rows, c->nrows, sizeof(*c->rows), k);
+	c->row_order = sort_keys(k, c->nrows, true);
 	free(k);
 }
 
@@ -840,8 +891,7 @@ static void sort_unexpected(struct cls *c)
 		unexp_key(&c->unexp[i], &k[i]);
 		k[i].row = (uint32_t)i;
 	}
-	qsort(k, c->nunexp, sizeof(*k), cmp_keys);
-	permute(c->unexp, c->nunexp, sizeof(*c->unexp), k);
+	c->unexp_order = sort_keys(k, c->nunexp, false);
 	free(k);
 }
 
@@ -963,7 +1013,6 @@ void cls_finish(struct cls *c, bool sort)
 	if (sort) {
 		sort_rows(c);
 		sort_unexpected(c);
-		c->sorted = true;
 	}
 }
 

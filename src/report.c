@@ -283,7 +283,9 @@ static struct rep_item *items(const struct order *o, size_t nrows, const struct 
 {
 	struct rep_item *it = xcalloc(nrows + 1, sizeof(*it));
 	size_t n = 0;
-	for (size_t i = 0; i < nrows; i++) {
+	const uint32_t *order = o->unexpected ? o->c->unexp_order : o->c->row_order;
+	for (size_t k = 0; k < nrows; k++) {
+		size_t i = order ? order[k] : k;
 		uint32_t gi = group_of ? group_of[i] : (uint32_t)o->c->rows[i].edge; /* rows: a path is an edge */
 		const struct rep_group *gp = &groups[gi];
 		if (by_address || gp->nrows <= REP_GROUP_AFTER)
@@ -291,8 +293,9 @@ static struct rep_item *items(const struct order *o, size_t nrows, const struct 
 		else if (gp->first == i)
 			it[n++] = (struct rep_item){.row = i, .group = gi};
 	}
-	/* Rows of small paths and one per group: sorted here, by the rows they stand at, unless every row is. */
-	if (!o->c->sorted)
+	/* Rows of small paths and one per group: sorted here, by the rows they stand at, unless the rows came
+	 * in report order. */
+	if (!order)
 		qsort_r(it, n, sizeof(*it), cmp_items, (void *)o);
 	*n_out = n;
 	return it;

@@ -310,6 +310,40 @@ static void test_a_new_pair_repeated_within_a_batch_makes_one_row(void)
 	teardown(&w);
 }
 
+/* The report order (cls_finish with sort) agrees with cls_row_cmp and cls_unexp_cmp, by the two-word
+ * radix sort when every address is IPv4 and by the five-word sort when one is not. */
+static void check_order(struct world *w)
+{
+	for (size_t i = 1; i < w->c.nrows; i++)
+		CU_ASSERT(cls_row_cmp(&w->c, cls_row_at(&w->c, i - 1), cls_row_at(&w->c, i)) < 0);
+	for (size_t i = 1; i < w->c.nunexp; i++)
+		CU_ASSERT(cls_unexp_cmp(cls_unexp_at(&w->c, i - 1), cls_unexp_at(&w->c, i)) < 0);
+}
+
+static void test_report_order_agrees_with_the_comparisons(void)
+{
+	for (int v6 = 0; v6 < 2; v6++) {
+		struct world w;
+		setup(&w, NULL);
+		char src[64], dst[64];
+		uint64_t x = 0x9e3779b97f4a7c15ull;
+		for (int i = 0; i < 3000; i++) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			snprintf(src, sizeof(src), "192.0.2.%u", (unsigned)(130 + x % 100)); /* admins */
+			snprintf(dst, sizeof(dst), "203.0.113.%u", (unsigned)(x >> 8) % 80);
+			tcp(&w, src, x % 3 ? "192.0.2.10" : dst, x % 3 ? 8443 : (uint16_t)(3000 + (x >> 20) % 50), (x >> 30) % 4 != 0,
+			    T0 + (uint64_t)i * MS);
+		}
+		if (v6)
+			tcp(&w, "2001:db8:a::5", "2001:db8:1::10", 8443, true, T0);
+		done(&w);
+		CU_ASSERT(w.c.nrows > 50);
+		CU_ASSERT(w.c.nunexp > 50);
+		check_order(&w);
+		teardown(&w);
+	}
+}
+
 /* Outcome counts are 32-bit and stop at their top when shares are added; attempts are never capped. */
 static void test_outcome_counts_stop_at_their_top(void)
 {
@@ -376,5 +410,6 @@ void suite_classify(void)
 	TU_ADD(s, test_spoofed_sources_make_one_row_and_are_not_remembered);
 	TU_ADD(s, test_merge_adds_shares);
 	TU_ADD(s, test_outcome_counts_stop_at_their_top);
+	TU_ADD(s, test_report_order_agrees_with_the_comparisons);
 	TU_ADD(s, test_a_new_pair_repeated_within_a_batch_makes_one_row);
 }

@@ -103,11 +103,22 @@ struct cls {
 	size_t summary[CLS_NSTATUS]; /* required rows by status */
 	size_t nknown;          /* unexpected rows that are apart (cls_finish()): nunexp - nknown are findings */
 	size_t optional[CLS_NSTATUS]; /* optional rows by status */
-	bool sorted;            /* cls_finish() put the rows in report order */
+	/* cls_finish() with sort: the rows' and the unexpected rows' indexes in report order (the rows
+	 * themselves stay where they are); NULL otherwise. */
+	uint32_t *row_order, *unexp_order;
 	size_t incomplete;      /* cls_finish(): rows some of whose attempts were evicted */
 };
 
 void cls_init(struct cls *c, const struct graph *g);
+/* Row i of the report order (cls_finish() with sort), or of the rows as they are. */
+static inline const struct cls_row *cls_row_at(const struct cls *c, size_t i)
+{
+	return &c->rows[c->row_order ? c->row_order[i] : i];
+}
+static inline const struct cls_unexpected *cls_unexp_at(const struct cls *c, size_t i)
+{
+	return &c->unexp[c->unexp_order ? c->unexp_order[i] : i];
+}
 /* At most n rows of address pairs (0: no bound): the flows of a new pair past them land on one row per
  * (client host, server host, proto, port), counted in c->folded. */
 void cls_set_max_rows(struct cls *c, size_t n);
@@ -125,8 +136,9 @@ void cls_take(struct cls *c, struct cls *from);
  * reason, an unexpected flow that is now expected joins its path's row; one now outside the site is
  * counted as outside). */
 void cls_rebase(struct cls *c, const struct graph *g);
-/* Compute statuses and add missing rows; with sort, put rows and unexpected flows in report order
- * (cls_row_cmp, cls_unexp_cmp), which a report listing every row needs and one of groups does not. */
+/* Compute statuses and add missing rows; with sort, the report order of rows and unexpected flows
+ * (cls_row_cmp, cls_unexp_cmp: row_order, unexp_order), which a report listing every row needs and one of
+ * groups does not. */
 void cls_finish(struct cls *c, bool sort);
 /* Report order: required paths first, findings first (blocked, degraded, missing, unverified, ok), then by
  * rule, edge and address pair; unexpected flows by address pair, proto and port. */
