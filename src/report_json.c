@@ -24,7 +24,9 @@
 #define JW_BUF 32768
 
 struct jw {
-	FILE *out;
+	FILE *out;              /* NULL: into mem (a piece of text made once, copied many times) */
+	char *mem;
+	size_t nmem;
 	char buf[JW_BUF];
 	size_t len;             /* bytes of buf not yet handed to out */
 	bool nsec;              /* the capture's precision, for jw_ts() */
@@ -34,10 +36,22 @@ struct jw {
 	bool elems;             /* the document's current array holds an element */
 };
 
+/* n bytes to the writer's destination: its file, or its text in memory. */
+static void sink(struct jw *w, const char *p, size_t n)
+{
+	if (w->out) {
+		fwrite(p, 1, n, w->out);
+		return;
+	}
+	w->mem = xrealloc(w->mem, w->nmem + n + 1);
+	memcpy(w->mem + w->nmem, p, n);
+	w->nmem += n;
+}
+
 static void out_flush(struct jw *w)
 {
 	if (w->len)
-		fwrite(w->buf, 1, w->len, w->out);
+		sink(w, w->buf, w->len);
 	w->len = 0;
 }
 
@@ -48,7 +62,7 @@ static inline __attribute__((always_inline)) void out_n(struct jw *w, const char
 	if (w->len + n > sizeof(w->buf)) {
 		out_flush(w);
 		if (n > sizeof(w->buf)) {
-			fwrite(p, 1, n, w->out);
+			sink(w, p, n);
 			return;
 		}
 	}
@@ -388,31 +402,28 @@ struct edge_text {
 	size_t nhead, ntail;
 };
 
-static char *render(void (*part)(struct jw *, const struct graph *, const struct graph_edge *), const struct graph *g,
-		    const struct graph_edge *e, bool first, size_t *n)
+/* One part of an edge, written by t (a writer of its own, reused: its buffer is not cleared). */
+static char *render(struct jw *t, void (*part)(struct jw *, const struct graph *, const struct graph_edge *),
+		    const struct graph *g, const struct graph_edge *e, bool first, size_t *n)
 {
-	char *buf = NULL;
-	FILE *m = open_memstream(&buf, n);
-	if (!m)
-		oom();
-	struct jw *t = xcalloc(1, sizeof(*t));
-	t->out = m;
+	t->out = NULL;
+	t->mem = NULL;
+	t->nmem = 0;
+	t->len = 0;
 	t->depth = 1;
 	t->first[1] = first;
 	part(t, g, e);
 	out_flush(t);
-	free(t);
-	if (fclose(m) != 0)
-		oom();
-	return buf;
+	*n = t->nmem;
+	return t->mem;
 }
 
-static const struct edge_text *edge_text(struct edge_text *cache, const struct graph *g, int edge)
+static const struct edge_text *edge_text(struct edge_text *cache, struct jw *scratch, const struct graph *g, int edge)
 {
 	struct edge_text *x = &cache[edge];
 	if (!x->head) {
-		x->head = render(edge_head, g, &g->edges[edge], true, &x->nhead);
-		x->tail = render(edge_tail, g, &g->edges[edge], false, &x->ntail);
+		x->head = render(scratch, edge_head, g, &g->edges[edge], true, &x->nhead);
+		x->tail = render(scratch, edge_tail, g, &g->edges[edge], false, &x->ntail);
 	}
 	return x;
 }
@@ -692,21 +703,34 @@ static int audit_json(FILE *out, const struct report *rp)
 
 	doc_array(&w, "edges");
 	struct edge_text *texts = xcalloc(g->nedges + 1, sizeof(*texts));
+	uint32_t *uses = xcalloc(g->nedges + 1, sizeof(*uses)); /* rows per edge: an edge of one row is written as it is */
+	for (size_t i = 0; i < c->nrows; i++)
+		uses[c->rows[i].edge] += uses[c->rows[i].edge] < 2;
+	struct jw *scratch = xmalloc(sizeof(*scratch)); /* its 32 KB buffer is written before it is read */
+	scratch->len = 0;
+	scratch->nsec = w.nsec;
+	scratch->depth = 0;
+	memset(scratch->first, 0, sizeof(scratch->first));
+	scratch->top_first = scratch->elems = false;
 	for (size_t i = 0; i < c->nrows; i++) {
 		const struct cls_row *r = cls_row_at(c, i);
 		if (i + 8 < c->nrows) /* rows are read in report order, not where they lie */
 			__builtin_prefetch(cls_row_at(c, i + 8));
-		const struct edge_text *x = edge_text(texts, g, r->edge);
 		char ca[50], sa[50];
 		doc_elem(&w);
 		jw_open(&w, '{');
-		out_n(&w, x->head, x->nhead);
-		w.first[w.depth] = false;
-		if (g->site) {
-			kv_str(&w, "client_addr", site_addr_str(&r->client, ca));
-			kv_str(&w, "server_addr", site_addr_str(&r->server, sa));
+		if (uses[r->edge] < 2) {
+			edge_fields(&w, g, &g->edges[r->edge], site_addr_str(&r->client, ca), site_addr_str(&r->server, sa));
+		} else {
+			const struct edge_text *x = edge_text(texts, scratch, g, r->edge);
+			out_n(&w, x->head, x->nhead);
+			w.first[w.depth] = false;
+			if (g->site) {
+				kv_str(&w, "client_addr", site_addr_str(&r->client, ca));
+				kv_str(&w, "server_addr", site_addr_str(&r->server, sa));
+			}
+			out_n(&w, x->tail, x->ntail);
 		}
-		out_n(&w, x->tail, x->ntail);
 		status_reason(&w, r->status, r->reason);
 		if (r->folded)
 			kv_true(&w, "folded");
@@ -718,6 +742,8 @@ static int audit_json(FILE *out, const struct report *rp)
 		free(texts[i].tail);
 	}
 	free(texts);
+	free(uses);
+	free(scratch);
 	doc_array_end(&w);
 
 	/* Unexpected rows; then, only when there are any, the flows of known hosts outside the product. */

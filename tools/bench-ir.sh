@@ -30,7 +30,8 @@ per() { awk -v n="${1:-0}" -v p="$pk" 'BEGIN { printf "%8.0f", p ? n / p : 0 }';
 
 # Reading is our record reader (or libpcap's pcap_dispatch()) with our callback, less what the callback hands on to.
 # Decoding is inline in the callback (dec_frame() in decode.h): the callback's cost from its callers, less its own.
-loop=$(incl pump) cap=$(( $(incl cap_read_all) - $(called take) )) dec=$(( $(called take) - $(incl take) ))
+loop=$(( $(incl cap_read_all) + $(incl flow_drain) ))
+cap=$(( $(incl cap_read_all) - $(called worker_take) )) dec=$(( $(called worker_take) - $(incl worker_take) ))
 table=$(incl packet) key=$(( $(incl flow_push) - table )) settle=$(incl settle)
 printf '\ninstructions per packet (callgrind; %s packets, 100,000 attempts, the same mix and site size)\n' "$pk"
 printf '  %-52s %s\n' "libpcap floor (pcap_dispatch, one byte per packet)" "$(per "$(total "$D/cg.floor")")"
