@@ -376,7 +376,7 @@ void rep_groups_build(struct rep_groups *gr, const struct graph *g, const struct
 			memset(&gr->unexp[gi], 0, sizeof(gr->unexp[gi]));
 		}
 		gr->unexp_group[i] = gi;
-		join(&gr->unexp[gi], i, u->status, u->reason, &u->n, true, &uo);
+		join(&gr->unexp[gi], i, u->status, u->reason, &u->n, false, &uo);
 	}
 	oat_free(&ix);
 	free(keys);

@@ -290,8 +290,8 @@ static void title(FILE *out, const char *name, size_t rows, size_t groups, const
 {
 	char b[32];
 	if (groups)
-		fprintf(out, "\n%s (%s address pairs; %zu %s of many pairs shown as one line with the worst pairs under "
-			"it, --by-address lists each):\n", name, rep_count(rows, b), groups, groups == 1 ? of : ofs);
+		fprintf(out, "\n%s (%s address pairs; %zu %s of many pairs shown as one line each, the worst failures "
+			"under it; --by-address lists each):\n", name, rep_count(rows, b), groups, groups == 1 ? of : ofs);
 	else
 		fprintf(out, "\n%s (%zu):\n", name, rows);
 }

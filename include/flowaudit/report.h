@@ -66,7 +66,7 @@ struct rep_group {
 	size_t by_reason[CLS_R_ICMP_UNREACHABLE + 1]; /* rows by the reason they were judged on */
 	uint64_t attempts, established, evicted;
 	enum cls_status worst_status;
-	size_t worst[REP_WORST];  /* row indexes, worst status first (expected paths: findings only) */
+	size_t worst[REP_WORST];  /* row indexes of its worst findings (never an ok row), worst first */
 	enum cls_status worst_st[REP_WORST];
 	uint64_t worst_failed[REP_WORST];
 	size_t nworst;
