@@ -126,6 +126,29 @@ static void test_udp_4789_that_is_not_vxlan_stays_an_ordinary_flow(void)
 	CU_ASSERT_EQUAL(p.encaps, 0);
 }
 
+/* --vxlan-port: VXLAN on another port (Linux's own default, 8472) is decapsulated once that port is set,
+ * and is an ordinary UDP flow while it is not. */
+static void test_vxlan_on_the_port_given(void)
+{
+	uint8_t f[2048];
+	size_t n = first_frame("pcaps/statuses-vxlan.pcap", f, sizeof(f));
+	CU_ASSERT_FATAL(n > 42);
+	CU_ASSERT_EQUAL_FATAL(f[36] << 8 | f[37], 4789); /* the outer UDP destination port */
+	f[36] = 8472 >> 8;
+	f[37] = 8472 & 0xff;
+	struct dec_pkt p;
+	CU_ASSERT_EQUAL(tight(f, n, n, &p), DEC_OK);
+	CU_ASSERT_EQUAL(p.dport, 8472);
+	CU_ASSERT_EQUAL(p.encaps, 0);
+	dec_set_vxlan_port(8472);
+	CU_ASSERT_EQUAL(tight(f, n, n, &p), DEC_OK);
+	CU_ASSERT_EQUAL(p.dport, 8443);
+	CU_ASSERT(p.encaps & (1u << DEC_ENC_VXLAN));
+	uint16_t ports[DEC_NTUNNEL_PORTS];
+	CU_ASSERT(dec_tunnel_ports(ports) > 0 && ports[0] == 8472); /* workers share the flows inside it too */
+	dec_set_vxlan_port(4789);
+}
+
 static void test_mpls_stack_of_any_depth_and_pseudowire(void)
 {
 	uint8_t inner[128], f[256];
@@ -164,5 +187,6 @@ void suite_tunnel(void)
 	TU_ADD(s, test_each_encapsulation_decodes_to_the_inner_packet);
 	TU_ADD(s, test_hostile_nesting_stops_at_the_depth_bound);
 	TU_ADD(s, test_udp_4789_that_is_not_vxlan_stays_an_ordinary_flow);
+	TU_ADD(s, test_vxlan_on_the_port_given);
 	TU_ADD(s, test_mpls_stack_of_any_depth_and_pseudowire);
 }
