@@ -371,7 +371,8 @@ int audit_run(const struct audit_opts *o, const struct graph *g, struct audit_re
 		for (size_t k = 0; k < res->nflow_logs && rc == 0; k++)
 			if (flowlog_error(res->flow_logs[k].log)) {
 				struct diag_loc loc = {.file = NULL};
-				diag_add(d, &loc, "--flows: the flow records could not be kept: %s",
+				diag_add(d, &loc, "--flows: the flow records could not be kept: %s (TMPDIR names where they "
+					 "go: a file system with room for some 80 bytes a flow)",
 					 flowlog_error(res->flow_logs[k].log));
 				rc = -1;
 			}

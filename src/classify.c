@@ -562,29 +562,27 @@ void cls_flows(struct cls *c, const struct flow_record *r, size_t n)
 	}
 }
 
+/* A copy of the n entries of an array of cap (room for cap, as the original has). */
+static void *copy_array(const void *a, size_t n, size_t cap, size_t sz)
+{
+	void *c = xcalloc(cap + 1, sz);
+	if (n)
+		memcpy(c, a, n * sz);
+	return c;
+}
+
 void cls_clone(struct cls *dst, const struct cls *src)
 {
 	*dst = *src;
-	dst->rows = xcalloc(src->cap_rows + 1, sizeof(*dst->rows));
-	if (src->nrows)
-		memcpy(dst->rows, src->rows, src->nrows * sizeof(*src->rows));
-	dst->unexp = xcalloc(src->cap_unexp + 1, sizeof(*dst->unexp));
-	if (src->nunexp)
-		memcpy(dst->unexp, src->unexp, src->nunexp * sizeof(*src->unexp));
-	dst->others = xcalloc(src->cap_others + 1, sizeof(*dst->others));
-	if (src->nothers)
-		memcpy(dst->others, src->others, src->nothers * sizeof(*src->others));
-	dst->named = xcalloc(src->cap_named + 1, sizeof(*dst->named));
-	if (src->nnamed)
-		memcpy(dst->named, src->named, src->nnamed * sizeof(*src->named));
+	dst->rows = copy_array(src->rows, src->nrows, src->cap_rows, sizeof(*src->rows));
+	dst->unexp = copy_array(src->unexp, src->nunexp, src->cap_unexp, sizeof(*src->unexp));
+	dst->others = copy_array(src->others, src->nothers, src->cap_others, sizeof(*src->others));
+	dst->named = copy_array(src->named, src->nnamed, src->cap_named, sizeof(*src->named));
+	dst->folds = copy_array(src->folds, src->nfolds, src->cap_folds, sizeof(*src->folds));
+	dst->whys = copy_array(src->whys, src->nwhys, src->cap_whys, sizeof(*src->whys));
 	dst->memo = NULL;
-	dst->folds = xcalloc(src->cap_folds + 1, sizeof(*dst->folds));
-	if (src->nfolds)
-		memcpy(dst->folds, src->folds, src->nfolds * sizeof(*src->folds));
+	dst->row_order = dst->unexp_order = NULL;
 	oat_copy(&dst->fold_ix, &src->fold_ix);
-	dst->whys = xcalloc(src->cap_whys + 1, sizeof(*dst->whys));
-	if (src->nwhys)
-		memcpy(dst->whys, src->whys, src->nwhys * sizeof(*src->whys));
 	oat_copy(&dst->ix, &src->ix);
 	oat_copy(&dst->named_ix, &src->named_ix);
 	oat_copy(&dst->why_ix, &src->why_ix);

@@ -40,13 +40,6 @@ void oat_free(struct oat *t)
 	t->mask = t->n = 0;
 }
 
-void oat_clear(struct oat *t)
-{
-	if (t->slots)
-		memset(t->slots, 0, (t->mask + 1) * sizeof(uint64_t));
-	t->n = 0;
-}
-
 static void place(uint64_t *slots, size_t mask, uint64_t s)
 {
 	size_t i = (s >> 32) & mask;

@@ -415,6 +415,15 @@ void rep_groups_free(struct rep_groups *gr)
 	memset(gr, 0, sizeof(*gr));
 }
 
+enum cls_reason rep_group_reason(const struct rep_group *gp)
+{
+	int best = CLS_R_NONE;
+	for (int r = CLS_R_NO_REPLY; r <= CLS_R_ICMP_UNREACHABLE; r++)
+		if (gp->by_reason[r] > gp->by_reason[best] || (best == CLS_R_NONE && gp->by_reason[r]))
+			best = r;
+	return (enum cls_reason)best;
+}
+
 char *rep_group_counts(const struct rep_group *gp)
 {
 	static const enum cls_status order[] = {CLS_OK, CLS_DEGRADED, CLS_BLOCKED, CLS_UNVERIFIED, CLS_MISSING};

@@ -278,23 +278,13 @@ static void row_cells(FILE *out, const struct report *rp, const struct cls_row *
 	fputs("</tr>\n", out);
 }
 
-/* The most frequent reason among a group's rows. */
-static enum cls_reason group_reason(const struct rep_group *gp)
-{
-	int best = CLS_R_NONE;
-	for (int r = CLS_R_NO_REPLY; r <= CLS_R_ICMP_UNREACHABLE; r++)
-		if (gp->by_reason[r] > gp->by_reason[best] || (best == CLS_R_NONE && gp->by_reason[r]))
-			best = r;
-	return (enum cls_reason)best;
-}
-
 /* A path of many address pairs as one row (the hosts' own addresses or prefixes stand for the pairs in
  * the advice), then its worst pairs. */
 static void group_cells(FILE *out, const struct report *rp, int edge, const struct rep_group *gp, bool with_advice)
 {
 	const struct graph *g = rp->g;
 	const struct graph_edge *e = &g->edges[edge];
-	enum cls_reason why = group_reason(gp);
+	enum cls_reason why = rep_group_reason(gp);
 	char b[32], b2[32], ca[50] = "", sa[50] = "0.0.0.0/0";
 	const struct site_host *ch = &g->site->hosts[e->client];
 	if (ch->naddrs)

@@ -163,11 +163,7 @@ static void edge_row(struct table *t, const struct report *rp, const struct cls_
 /* The most frequent reason among a group's rows, or "". */
 static const char *group_reason(const struct rep_group *gp)
 {
-	int best = CLS_R_NONE;
-	for (int r = CLS_R_NO_REPLY; r <= CLS_R_ICMP_UNREACHABLE; r++)
-		if (gp->by_reason[r] > gp->by_reason[best] || (best == CLS_R_NONE && gp->by_reason[r]))
-			best = r;
-	const char *name = cls_reason_name((enum cls_reason)best);
+	const char *name = cls_reason_name(rep_group_reason(gp));
 	return name ? name : "";
 }
 

@@ -32,8 +32,6 @@ struct oat {
 /* first: slots to start with (a power of two, or 0 for the default); sparse: 0 for 2. */
 void oat_init(struct oat *t, size_t first, unsigned sparse);
 void oat_free(struct oat *t);
-/* Every entry gone, the slots kept. */
-void oat_clear(struct oat *t);
 void oat_insert(struct oat *t, uint32_t hash, uint32_t payload);
 /* The slot holding this hash and payload must exist. */
 void oat_remove(struct oat *t, uint32_t hash, uint32_t payload);

@@ -91,6 +91,8 @@ struct rep_groups {
 /* by_address: every row is an item of its own (and the rows must be in report order: cls_finish()). */
 void rep_groups_build(struct rep_groups *gr, const struct graph *g, const struct cls *c, bool by_address);
 void rep_groups_free(struct rep_groups *gr);
+/* The reason most of a group's rows were judged on (CLS_R_NONE: none failed). */
+enum cls_reason rep_group_reason(const struct rep_group *gp);
 /* "40,980 ok, 240 blocked (no-reply 40, reset 200)". Caller frees. */
 char *rep_group_counts(const struct rep_group *gp);
 
