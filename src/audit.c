@@ -136,7 +136,7 @@ static inline __attribute__((always_inline)) void ingest(struct worker *w, const
 	/* No branch (see flow.c's touch()); the newest time is the clock's, taken when the result is read. */
 	res->first_ns = ts < res->first_ns ? ts : res->first_ns;
 	struct dec_pkt *p = flow_slot(w->ft);
-	enum dec_status st = dec_frame(cp->dlt, cp->data, cp->caplen, cp->len, p);
+	enum dec_status st = dec_frame(w->dec, cp->dlt, cp->data, cp->caplen, cp->len, p);
 	res->by_status[st]++;
 	if (st != DEC_OK) {
 		/* Background frames (ARP, ND, ICMP echo ...) are not skipped input; broken ones are. */
@@ -272,7 +272,7 @@ int audit_run(const struct audit_opts *o, const struct graph *g, struct audit_re
 		filter_tries(g, o->bpf, filters);
 		struct cap_live_opts lo = {.iface = o->iface, .snaplen = o->snaplen, .buffer_mb = o->buffer_mb,
 					   .promisc = o->promisc, .filters = (const char *const *)filters, .nfilters = FILTER_TRIES,
-					   .fanout = n > 1, .fanout_create = true};
+					   .fanout = n > 1, .fanout_create = true, .dec = &o->dec};
 		for (size_t i = 0; i < n && rc == 0; i++) {
 			rc = cap_open_live(&w[i].cap, &lo, d);
 			/* the compact filter: chosen by the kernel's limit, or already for the number of ranges */
@@ -307,6 +307,7 @@ int audit_run(const struct audit_opts *o, const struct graph *g, struct audit_re
 		cls_init(&w[i].res.cls, g);
 		cls_set_max_rows(&w[i].res.cls, o->max_rows ? (o->max_rows + n - 1) / n : 0);
 		clk_init(&w[i].clock);
+		w[i].dec = &o->dec;
 		w[i].holding = true; /* until the clock starts */
 		w[i].res.first_ns = UINT64_MAX;
 		w[i].crew = crew;

@@ -448,7 +448,7 @@ int cap_open_live(struct cap *c, const struct cap_live_opts *o, struct diag *d)
 		return -1;
 	if (o->fanout) {
 		uint16_t ports[DEC_NTUNNEL_PORTS];
-		size_t n = dec_tunnel_ports(ports);
+		size_t n = dec_tunnel_ports(o->dec, ports);
 		c->fanout_id = o->fanout_id;
 		if (fanout_join(pcap_fileno(in->pcap), o->fanout_create, &c->fanout_id, ports, n) < 0) {
 			diag_add(d, &loc, "cannot spread the capture over workers (PACKET_FANOUT): %s%s", strerror(errno),

@@ -131,9 +131,9 @@ static inline uint8_t key_proto(const struct cls_key *k)
 	return (uint8_t)(k->w0 >> 48);
 }
 
-static inline uint32_t key_hash(const struct cls_key *k)
+static inline uint32_t key_hash(const struct cls *c, const struct cls_key *k)
 {
-	return fa_hash5(k->w0, fa_ld64(k->client), fa_ld64(k->client + 8), fa_ld64(k->server), fa_ld64(k->server + 8));
+	return fa_hash5(c->ix.seed, k->w0, fa_ld64(k->client), fa_ld64(k->client + 8), fa_ld64(k->server), fa_ld64(k->server + 8));
 }
 
 static inline bool eq16(const uint8_t *a, const uint8_t *b)
@@ -154,7 +154,7 @@ static int host_of(struct cls *c, const uint8_t *a)
 {
 	if (!c->memo)
 		c->memo = xcalloc(MEMO_SIZE, sizeof(*c->memo));
-	struct cls_memo *m = &c->memo[fa_hash(a, 16) & (MEMO_SIZE - 1)];
+	struct cls_memo *m = &c->memo[fa_hash(c->ix.seed, a, 16) & (MEMO_SIZE - 1)];
 	if (m->used && eq16(m->a, a))
 		return m->host;
 	memcpy(m->a, a, 16);
@@ -171,10 +171,10 @@ static void make_key(struct cls_key *k, const uint8_t *client, const uint8_t *se
 }
 
 /* A record's key (client, server, proto, port) and its hash. */
-static inline uint32_t record_key(const struct flow_record *r, struct cls_key *k)
+static inline uint32_t record_key(const struct cls *c, const struct flow_record *r, struct cls_key *k)
 {
 	make_key(k, r->client, r->server, r->proto, r->server_port);
-	return key_hash(k);
+	return key_hash(c, k);
 }
 
 /* Does the entry a payload names carry this key? */
@@ -310,7 +310,7 @@ static void decide_why(struct cls *c, int ch, int sh, uint8_t proto, uint16_t po
 {
 	const struct graph *g = c->g;
 	struct cls_why_entry k = {.ch = ch, .sh = sh, .w0 = key_w0(proto, port)};
-	uint32_t hash = fa_hash(&k, 16);
+	uint32_t hash = fa_hash(c->why_ix.seed, &k, 16);
 	size_t pos = oat_home(&c->why_ix, hash);
 	for (uint32_t i; (i = oat_next(&c->why_ix, hash, &pos)) != OAT_NONE;)
 		if (c->whys[i].ch == ch && c->whys[i].sh == sh && c->whys[i].w0 == k.w0) {
@@ -359,7 +359,7 @@ static bool name_outside(struct cls *c, const struct cls_key *k)
 	memset(&key, 0, sizeof(key));
 	memcpy(key.server, k->server, 16);
 	key.w0 = k->w0;
-	uint32_t hash = fa_hash(&key, 24);
+	uint32_t hash = fa_hash(c->named_ix.seed, &key, 24);
 	size_t pos = oat_home(&c->named_ix, hash);
 	uint32_t i;
 	while ((i = oat_next(&c->named_ix, hash, &pos)) != OAT_NONE)
@@ -433,7 +433,7 @@ static uint32_t fold(struct cls *c, int ch, int sh, const struct cls_key *pk, in
 {
 	const struct graph *g = c->g;
 	struct cls_fold k = {.ch = ch, .sh = sh, .w0 = pk->w0};
-	uint32_t hash = fa_hash(&k, 16), i;
+	uint32_t hash = fa_hash(c->fold_ix.seed, &k, 16), i;
 	size_t pos = oat_home(&c->fold_ix, hash);
 	while ((i = oat_next(&c->fold_ix, hash, &pos)) != OAT_NONE)
 		if (c->folds[i].ch == ch && c->folds[i].sh == sh && c->folds[i].w0 == pk->w0) {
@@ -510,7 +510,7 @@ static uint32_t locate(struct cls *c, const struct cls_key *pk, uint32_t hash)
 		memset(any.client, 0, 16);
 		if (addr_is_v4(pk->client))
 			any.client[10] = any.client[11] = 0xff; /* ::ffff:0.0.0.0, the IPv4 family */
-		uint32_t ah = key_hash(&any), p = find(c, &any, ah);
+		uint32_t ah = key_hash(c, &any), p = find(c, &any, ah);
 		return p != OAT_NONE ? p : add_unexpected(c, &any, ah, ch, sh, true, apart, forbidden ? e : -1, true);
 	}
 	return add_unexpected(c, pk, hash, ch, sh, false, apart, forbidden ? e : -1, true);
@@ -534,7 +534,7 @@ void cls_flows(struct cls *c, const struct flow_record *r, size_t n)
 		size_t m = n - base < CHUNK ? n - base : CHUNK;
 		const struct flow_record *b = r + base;
 		for (size_t i = 0; i < m; i++) {
-			h[i] = record_key(&b[i], &k[i]);
+			h[i] = record_key(c, &b[i], &k[i]);
 			if (i < SLOT_AHEAD)
 				oat_prefetch(&c->ix, h[i]);
 		}
@@ -610,7 +610,7 @@ void cls_merge(struct cls *c, const struct cls *from)
 	for (size_t i = 0; i < from->nrows; i++) {
 		const struct cls_row *r = &from->rows[i];
 		make_key(&k, r->client.a, r->server.a, r->proto, r->port);
-		uint32_t hash = key_hash(&k), p = find(c, &k, hash);
+		uint32_t hash = key_hash(c, &k), p = find(c, &k, hash);
 		if (p == OAT_NONE) {
 			p = add_row(c, &k, hash, r->edge, true);
 			if (r->folded) {
@@ -624,7 +624,7 @@ void cls_merge(struct cls *c, const struct cls *from)
 	for (size_t i = 0; i < from->nunexp; i++) {
 		const struct cls_unexpected *u = &from->unexp[i];
 		make_key(&k, u->client, u->server, u->proto, u->port);
-		uint32_t hash = key_hash(&k), p = find(c, &k, hash);
+		uint32_t hash = key_hash(c, &k), p = find(c, &k, hash);
 		if (p == OAT_NONE) {
 			if (c->nunexp >= ROWS_MAX)
 				oom();
@@ -655,7 +655,7 @@ void cls_take(struct cls *c, struct cls *from)
 /* Counts of an old row, placed where its address pair lands now. */
 static void replace_counts(struct cls *c, const struct cls_key *pk, const struct cls_counts *n)
 {
-	uint32_t hash = key_hash(pk), p = find(c, pk, hash);
+	uint32_t hash = key_hash(c, pk), p = find(c, pk, hash);
 	if (p == OAT_NONE)
 		p = locate(c, pk, hash);
 	switch (KIND(p)) {

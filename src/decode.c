@@ -22,22 +22,10 @@ static const char *const encap_names[DEC_NENCAP] = {
 	"gtp", "teredo", "ayiya",
 };
 
-static uint16_t vxlan_port = 4789; /* --vxlan-port; the only setting, fixed before decoding starts */
-
-void dec_set_vxlan_port(uint16_t port)
-{
-	vxlan_port = port;
-}
-
-uint16_t dec_vxlan_port(void)
-{
-	return vxlan_port;
-}
-
-size_t dec_tunnel_ports(uint16_t *ports)
+size_t dec_tunnel_ports(const struct dec_cfg *cfg, uint16_t *ports)
 {
 	static const uint16_t fixed[] = {6081, 4754, 2152, 3544, 5072}; /* Geneve, GRE-UDP, GTP-U, Teredo, AYIYA */
-	ports[0] = vxlan_port;
+	ports[0] = cfg->vxlan_port;
 	memcpy(ports + 1, fixed, sizeof(fixed));
 	return 1 + sizeof(fixed) / sizeof(fixed[0]);
 }
@@ -63,10 +51,11 @@ bool dec_enter(struct dec_pkt *out, enum dec_encap e)
 }
 
 /* Any frame: dec_frame() (decode.h) sends here those its fast path does not take. */
-enum dec_status dec_frame_general(int dlt, const uint8_t *f, uint32_t caplen, uint32_t wirelen, struct dec_pkt *out)
+enum dec_status dec_frame_general(const struct dec_cfg *cfg, int dlt, const uint8_t *f, uint32_t caplen,
+				  uint32_t wirelen, struct dec_pkt *out)
 {
 	zero_small(out, sizeof(*out));
-	struct rd r = {f, caplen < wirelen || !wirelen ? caplen : wirelen, false};
+	struct rd r = {f, caplen < wirelen || !wirelen ? caplen : wirelen, false, cfg};
 	if (dlt == DLT_EN10MB) {
 		/* Untagged IPv4 goes straight to dec_ipv4(), past the link table, Ethernet and its tags. */
 		if (rd_be16(&r, 12) == ETH_IPV4) {

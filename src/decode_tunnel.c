@@ -18,7 +18,7 @@ enum dec_status dec_udp_tunnel(struct rd *r, struct dec_pkt *out)
 	/* A header the snaplen cut off cannot be judged: that is a truncated packet, not a plain datagram
 	 * (the outer headers of a mirror must never become a flow of their own). */
 	enum dec_status not_tunnel = h.len < out->payload ? DEC_TRUNC_L4 : DEC_OK;
-	if (dp == dec_vxlan_port()) { /* the destination port identifies VXLAN; the I flag must be set */
+	if (dp == r->cfg->vxlan_port) { /* the destination port identifies VXLAN; the I flag must be set */
 		uint8_t flags = rd_u8(&h, 0);
 		bool whole = rd_has(&h, 0, 8 + 14);
 		if (!whole)

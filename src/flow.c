@@ -253,9 +253,9 @@ static inline __attribute__((always_inline)) void prefetch_lines(const void *p)
 	__builtin_prefetch((const char *)p + 64);
 }
 
-static uint32_t key_hash(const struct flow_key *k)
+static uint32_t key_hash(const struct flow_table *t, const struct flow_key *k)
 {
-	return fa_hash(k, sizeof(*k));
+	return fa_hash(t->ix.seed, k, sizeof(*k));
 }
 
 static inline bool key_eq(const struct flow_key *x, const struct flow_key *y)
@@ -474,7 +474,7 @@ static inline void hist(struct flow *f, int dir, unsigned letter)
 
 /* Build the key of a packet's flow and return its hash (fa_hash of the key), computed from the words
  * in registers rather than from the key just stored. */
-static inline __attribute__((always_inline)) uint32_t make_key(const struct dec_pkt *p, struct flow_key *k, int *src_side)
+static inline __attribute__((always_inline)) uint32_t make_key(const struct flow_table *t, const struct dec_pkt *p, struct flow_key *k, int *src_side)
 {
 	/* Any order of the two ends will do, as long as both directions of a flow agree on it: the
 	 * addresses compared as two native words each, then the ports. Without branches: which end comes
@@ -500,8 +500,8 @@ static inline __attribute__((always_inline)) uint32_t make_key(const struct dec_
 	memcpy(&k->pa, &tail, 8);
 	*src_side = (int)swap;
 	if (__BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__)
-		return fa_hash(k, sizeof(*k));
-	return fa_hash5(a0, a1, b0, b1, tail);
+		return fa_hash(t->ix.seed, k, sizeof(*k));
+	return fa_hash5(t->ix.seed, a0, a1, b0, b1, tail);
 }
 
 /* Who is the client of a flow whose first packet (from src_side) we are looking at? */
@@ -638,7 +638,7 @@ static __attribute__((noinline)) void icmp_error(struct flow_table *t, const str
 	if (p->quote_ports) {
 		struct flow_key k;
 		int side;
-		uint32_t hash = make_key(p, &k, &side);
+		uint32_t hash = make_key(t, p, &k, &side);
 		f = lookup(t, &k, hash);
 		if (!f) {
 			/* The attempt itself was not captured (filtered, or before the capture began). */
@@ -649,7 +649,7 @@ static __attribute__((noinline)) void icmp_error(struct flow_table *t, const str
 		/* Quote cut short: the most recent attempt from the quoted sender to a matching destination. */
 		for (unsigned i = 0; i < RECENT && !f; i++) {
 			const struct flow_key *k = &t->recent[(t->recent_pos - 1 - i) % RECENT];
-			struct flow *cand = lookup(t, k, key_hash(k));
+			struct flow *cand = lookup(t, k, key_hash(t, k));
 			if (cand && !memcmp(client_addr(cand), p->src, 16) &&
 			    !memcmp(server_addr(cand), p->dst, p->quote_dst_bytes) && !(cand->flags & FLOW_SYNACK))
 				f = cand;
@@ -667,7 +667,7 @@ static __attribute__((noinline)) void icmp_error(struct flow_table *t, const str
 
 static void prepare(const struct flow_table *t, const struct dec_pkt *p, struct lookup *lk)
 {
-	lk->hash = make_key(p, &lk->key, &lk->side);
+	lk->hash = make_key(t, p, &lk->key, &lk->side);
 	oat_prefetch(&t->ix, lk->hash);
 }
 

@@ -13,7 +13,8 @@ static uint32_t tuple_hash(int client, int server, uint8_t proto, uint16_t port)
 {
 	uint64_t w0 = (uint64_t)(uint32_t)client | (uint64_t)(uint32_t)server << 32;
 	uint64_t w1 = (uint64_t)port | (uint64_t)proto << 16;
-	uint64_t h = fa_mum(w0 ^ fa_hash_seed ^ 0xa0761d6478bd642full, w1 ^ 0xe7037ed1a0b428dbull);
+	/* Unseeded: the graph's keys are the operator's rules and hosts, never the wire's. */
+	uint64_t h = fa_mum(w0 ^ 0xa0761d6478bd642full, w1 ^ 0xe7037ed1a0b428dbull);
 	h = fa_mum(h, 0x589965cc75374cc3ull);
 	return (uint32_t)(h ^ h >> 32);
 }

@@ -531,7 +531,7 @@ static int cmd_audit(int argc, char **argv)
 	struct common c = {.format = "text"};
 	char **files = NULL;
 	size_t nfiles = 0;
-	struct audit_opts o = {.snaplen = 262, .buffer_mb = 64, .promisc = true};
+	struct audit_opts o = {.snaplen = 262, .buffer_mb = 64, .promisc = true, .dec = DEC_CFG_DEFAULT};
 	const char *user = NULL;
 	unsigned long long v;
 	int opt, rc = 0;
@@ -603,7 +603,7 @@ static int cmd_audit(int argc, char **argv)
 				rc = usage_error("audit: --vxlan-port needs a port 1-65535, not '%s'", optarg);
 				goto out;
 			}
-			dec_set_vxlan_port(port);
+			o.dec.vxlan_port = port;
 			break;
 		}
 		case OPT_HELP: fputs(usage_text, stdout); goto out;
@@ -737,9 +737,6 @@ out:
 
 int main(int argc, char **argv)
 {
-	/* Seed the hash tables so that crafted packets cannot aim collisions at the flow table. */
-	if (getrandom(&fa_hash_seed, sizeof(fa_hash_seed), 0) != sizeof(fa_hash_seed))
-		fa_hash_seed = (uint64_t)time(NULL) ^ (uint64_t)getpid() << 32;
 	/* A reader that goes away (flowaudit ... | head) is a write error, not a silent death. */
 	signal(SIGPIPE, SIG_IGN);
 	if (argc < 2)

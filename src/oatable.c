@@ -24,6 +24,7 @@ void oat_init(struct oat *t, size_t first, unsigned sparse)
 {
 	memset(t, 0, sizeof(*t));
 	t->sparse = sparse ? sparse : 2;
+	t->seed = fa_seed();
 	if (first) {
 		size_t n = OAT_FIRST;
 		while (n < first)

@@ -179,7 +179,7 @@ const char *rep_why_of(struct rep_whys *w, const struct graph *g, const struct c
 	k.port = u->port;
 	k.proto = u->proto;
 	k.why = u->why;
-	uint32_t hash = fa_hash(&k, sizeof(k)), i;
+	uint32_t hash = fa_hash(w->ix.seed, &k, sizeof(k)), i;
 	size_t pos = oat_home(&w->ix, hash);
 	while ((i = oat_next(&w->ix, hash, &pos)) != OAT_NONE)
 		if (!memcmp(&w->keys[i], &k, sizeof(k)))
@@ -363,7 +363,7 @@ void rep_groups_build(struct rep_groups *gr, const struct graph *g, const struct
 	for (size_t i = 0; i < c->nunexp; i++) {
 		const struct cls_unexpected *u = &c->unexp[i];
 		struct ukey k = {u->client_host, u->server_host, u->why_ref, u->proto, u->why, u->apart, u->client_any};
-		uint32_t hash = fa_hash(&k, sizeof(k)), gi;
+		uint32_t hash = fa_hash(ix.seed, &k, sizeof(k)), gi;
 		size_t pos = oat_home(&ix, hash);
 		while ((gi = oat_next(&ix, hash, &pos)) != OAT_NONE && memcmp(&keys[gi], &k, sizeof(k)))
 			;

@@ -180,7 +180,7 @@ static void draw(FILE *out, const struct report *rp)
 		const struct cls_row *r = &c->rows[i];
 		const struct graph_edge *e = &g->edges[r->edge];
 		int32_t key[2] = {e->client, e->server};
-		uint32_t hash = fa_hash(key, sizeof(key)), ai;
+		uint32_t hash = fa_hash(ix.seed, key, sizeof(key)), ai;
 		size_t pos = oat_home(&ix, hash);
 		while ((ai = oat_next(&ix, hash, &pos)) != OAT_NONE &&
 		       (arrows[ai].client != e->client || arrows[ai].server != e->server))

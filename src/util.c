@@ -8,8 +8,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
-uint64_t fa_hash_seed; /* 0 until main() seeds it; tests keep 0 */
+uint64_t fa_seed(void)
+{
+	uint64_t s;
+	if (getrandom(&s, sizeof(s), GRND_NONBLOCK) == sizeof(s))
+		return s;
+	/* No entropy yet (early boot): different per table, run and process, if guessable. */
+	static uint64_t n;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return fa_mum((uint64_t)ts.tv_nsec ^ (uint64_t)getpid() << 32, __atomic_add_fetch(&n, 1, __ATOMIC_RELAXED) ^ 0x9e3779b97f4a7c15ull);
+}
 
 void oom(void)
 {

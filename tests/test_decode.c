@@ -11,7 +11,7 @@
 #include "flowaudit/util.h"
 #include "testutil.h"
 
-typedef enum dec_status (*decoder)(int, const uint8_t *, uint32_t, uint32_t, struct dec_pkt *);
+typedef enum dec_status (*decoder)(const struct dec_cfg *, int, const uint8_t *, uint32_t, uint32_t, struct dec_pkt *);
 
 /* Decode (with fn) a copy of frame placed at the very end of a heap block of exactly caplen bytes. */
 static enum dec_status decode_with(decoder fn, int dlt, const uint8_t *frame, size_t caplen, size_t wirelen,
@@ -19,7 +19,8 @@ static enum dec_status decode_with(decoder fn, int dlt, const uint8_t *frame, si
 {
 	uint8_t *buf = xmalloc(caplen ? caplen : 1);
 	memcpy(buf, frame, caplen);
-	enum dec_status st = fn(dlt, buf, (uint32_t)caplen, (uint32_t)wirelen, p);
+	static const struct dec_cfg cfg = DEC_CFG_DEFAULT;
+	enum dec_status st = fn(&cfg, dlt, buf, (uint32_t)caplen, (uint32_t)wirelen, p);
 	free(buf);
 	return st;
 }

@@ -91,7 +91,9 @@ static void test_hash_of_words_is_the_hash_of_the_bytes(void)
 	for (int round = 0; round < 64; round++) {
 		uint8_t bytes[40];
 		memcpy(bytes, w, sizeof(bytes));
-		CU_ASSERT_EQUAL(fa_hash5(w[0], w[1], w[2], w[3], w[4]), fa_hash(bytes, sizeof(bytes)));
+		uint64_t seed = fa_seed();
+		CU_ASSERT_EQUAL(fa_hash5(seed, w[0], w[1], w[2], w[3], w[4]), fa_hash(seed, bytes, sizeof(bytes)));
+		CU_ASSERT_NOT_EQUAL(fa_hash(seed, bytes, sizeof(bytes)), fa_hash(seed + 1, bytes, sizeof(bytes)));
 		for (int i = 0; i < 5; i++)
 			w[i] = w[i] * 6364136223846793005ull + 1442695040888963407ull + (uint64_t)round;
 	}

@@ -27,13 +27,20 @@ static size_t first_frame(const char *path, uint8_t *buf, size_t cap)
 	return n;
 }
 
-static enum dec_status tight(const uint8_t *f, size_t caplen, size_t wire, struct dec_pkt *p)
+static enum dec_status tight_with(const struct dec_cfg *cfg, const uint8_t *f, size_t caplen, size_t wire,
+				  struct dec_pkt *p)
 {
 	uint8_t *b = xmalloc(caplen ? caplen : 1);
 	memcpy(b, f, caplen);
-	enum dec_status st = dec_frame(DLT_EN10MB, b, (uint32_t)caplen, (uint32_t)wire, p);
+	enum dec_status st = dec_frame(cfg, DLT_EN10MB, b, (uint32_t)caplen, (uint32_t)wire, p);
 	free(b);
 	return st;
+}
+
+static enum dec_status tight(const uint8_t *f, size_t caplen, size_t wire, struct dec_pkt *p)
+{
+	static const struct dec_cfg cfg = DEC_CFG_DEFAULT;
+	return tight_with(&cfg, f, caplen, wire, p);
 }
 
 static void test_each_encapsulation_decodes_to_the_inner_packet(void)
@@ -140,13 +147,12 @@ static void test_vxlan_on_the_port_given(void)
 	CU_ASSERT_EQUAL(tight(f, n, n, &p), DEC_OK);
 	CU_ASSERT_EQUAL(p.dport, 8472);
 	CU_ASSERT_EQUAL(p.encaps, 0);
-	dec_set_vxlan_port(8472);
-	CU_ASSERT_EQUAL(tight(f, n, n, &p), DEC_OK);
+	struct dec_cfg cfg = {.vxlan_port = 8472};
+	CU_ASSERT_EQUAL(tight_with(&cfg, f, n, n, &p), DEC_OK);
 	CU_ASSERT_EQUAL(p.dport, 8443);
 	CU_ASSERT(p.encaps & (1u << DEC_ENC_VXLAN));
 	uint16_t ports[DEC_NTUNNEL_PORTS];
-	CU_ASSERT(dec_tunnel_ports(ports) > 0 && ports[0] == 8472); /* workers share the flows inside it too */
-	dec_set_vxlan_port(4789);
+	CU_ASSERT(dec_tunnel_ports(&cfg, ports) > 0 && ports[0] == 8472); /* workers share the flows inside it too */
 }
 
 static void test_mpls_stack_of_any_depth_and_pseudowire(void)

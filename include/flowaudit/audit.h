@@ -33,6 +33,7 @@ struct audit_opts {
 	size_t max_rows;        /* rows of address pairs (cls_set_max_rows()); 0: unbounded */
 	bool want_flows;        /* keep a record per flow (--flows) */
 	bool sorted_rows;       /* the report lists every row, in order (cls_finish()) */
+	struct dec_cfg dec;     /* the decoder's settings (--vxlan-port) */
 	/* Live: write an interim report. Returns 0, or -1 (logged by the callee). */
 	int (*report)(void *ctx, const struct audit_result *res);
 	/* Live, on SIGHUP: load the rules and site again; returns the new graph, or NULL to keep the old one

@@ -61,6 +61,7 @@ struct cap_live_opts {
 	bool fanout;            /* join a PACKET_FANOUT group (one of several workers) ... */
 	bool fanout_create;     /* ... a new one (its id is then in cap.fanout_id), or ... */
 	uint16_t fanout_id;     /* ... this one */
+	const struct dec_cfg *dec; /* the fanout spreads the flows inside the tunnels this decoder opens */
 };
 
 struct cap_stats {

@@ -33,6 +33,12 @@ enum dec_encap {
 	DEC_ENC_MPLS, DEC_ENC_PPPOE, DEC_ENC_IPIP, DEC_ENC_IP6IP, DEC_ENC_GRE_UDP, DEC_ENC_PPTP, DEC_ENC_GTP,
 	DEC_ENC_TEREDO, DEC_ENC_AYIYA, DEC_NENCAP
 };
+/* The decoder's settings, fixed before decoding starts; it keeps no state of its own. */
+struct dec_cfg {
+	uint16_t vxlan_port; /* UDP port of VXLAN (--vxlan-port) */
+};
+#define DEC_CFG_DEFAULT {.vxlan_port = 4789} /* IANA's */
+
 #define DEC_MAX_DEPTH 8
 #define DEC_MAX_HEADERS 64 /* VLAN tags, IPv6 extension headers, MPLS labels: each a loop bounded by this */
 
@@ -67,8 +73,8 @@ struct dec_pkt {
 
 /* dec_frame() without the fast path below: every frame, and the reference the tests and the packet fuzzer
  * hold dec_frame() to. */
-enum dec_status dec_frame_general(int dlt, const uint8_t *frame, uint32_t caplen, uint32_t wirelen,
-				  struct dec_pkt *out);
+enum dec_status dec_frame_general(const struct dec_cfg *cfg, int dlt, const uint8_t *frame, uint32_t caplen,
+				  uint32_t wirelen, struct dec_pkt *out);
 
 /* Most packets of a capture are untagged Ethernet, IPv4 without options, TCP: those are decoded here in
  * one piece, with one length check, when everything the general path would check holds (a whole TCP
@@ -100,19 +106,17 @@ static inline __attribute__((always_inline)) bool dec_eth_ipv4_tcp(const uint8_t
 }
 
 /* One frame. dlt: libpcap's DLT_ value. caplen: bytes present; wirelen: bytes on the wire. */
-static inline enum dec_status dec_frame(int dlt, const uint8_t *frame, uint32_t caplen, uint32_t wirelen,
+static inline enum dec_status dec_frame(const struct dec_cfg *cfg, int dlt, const uint8_t *frame, uint32_t caplen, uint32_t wirelen,
 					struct dec_pkt *out)
 {
 	size_t len = caplen < wirelen || !wirelen ? caplen : wirelen;
 	if (dlt == DLT_EN10MB && dec_eth_ipv4_tcp(frame, len, out))
 		return DEC_OK;
-	return dec_frame_general(dlt, frame, caplen, wirelen, out);
+	return dec_frame_general(cfg, dlt, frame, caplen, wirelen, out);
 }
-/* UDP port of VXLAN (default 4789, IANA). Set once before decoding; the decoder keeps no other state. */
-void dec_set_vxlan_port(uint16_t port);
 /* The UDP ports the decoder looks into for tunnels (VXLAN's first); ports needs DEC_NTUNNEL_PORTS. */
 #define DEC_NTUNNEL_PORTS 6
-size_t dec_tunnel_ports(uint16_t *ports);
+size_t dec_tunnel_ports(const struct dec_cfg *cfg, uint16_t *ports);
 const char *dec_encap_name(enum dec_encap e);
 /* Can dec_frame read this link type at all? */
 bool dec_linktype_supported(int dlt);

@@ -21,7 +21,6 @@
 
 /* decode.c */
 bool dec_enter(struct dec_pkt *out, enum dec_encap e); /* one more layer, or false past DEC_MAX_DEPTH */
-uint16_t dec_vxlan_port(void);
 
 /* decode_link.c: a link layer of type dlt (depth: link layers nested, as PPI's); after one, an Ethertype
  * or an IP version. */

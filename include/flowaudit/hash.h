@@ -2,8 +2,9 @@
  * directly: it wires uthash's allocation failure to oom()) and oatable.h's.
  * A 64x64->128-bit multiply-and-fold per 8-byte word (the "mum" step of wyhash): every input bit reaches
  * every output bit, where a plain multiply only carries bits upward (IPv4-mapped addresses vary only in
- * their last bytes). Faster than uthash's default on the 16- to 40-byte keys used here, and seeded at
- * start (getrandom) so nobody can aim collisions at the flow table from the wire. Tests keep seed 0. */
+ * their last bytes). Faster than uthash's default on the 16- to 40-byte keys used here. A table whose
+ * keys come from the wire takes a seed of its own (oat_init() draws one) so that nobody can aim
+ * collisions at it; uthash's tables, of names from the operator's files, use seed 0. */
 #ifndef FLOWAUDIT_HASH_H
 #define FLOWAUDIT_HASH_H
 
@@ -11,18 +12,16 @@
 #include <stdint.h>
 #include <string.h>
 
-extern uint64_t fa_hash_seed;
-
 static inline uint64_t fa_mum(uint64_t a, uint64_t b)
 {
 	__uint128_t r = (__uint128_t)a * b;
 	return (uint64_t)r ^ (uint64_t)(r >> 64);
 }
 
-static inline uint32_t fa_hash(const void *key, size_t len)
+static inline uint32_t fa_hash(uint64_t seed, const void *key, size_t len)
 {
 	const unsigned char *p = key;
-	uint64_t h = fa_hash_seed ^ 0xa0761d6478bd642full ^ len;
+	uint64_t h = seed ^ 0xa0761d6478bd642full ^ len;
 	while (len >= 8) {
 		uint64_t v;
 		memcpy(&v, p, 8);
@@ -41,10 +40,10 @@ static inline uint32_t fa_hash(const void *key, size_t len)
 
 /* fa_hash() of a 40-byte key given as its five 8-byte words (as loaded from memory, little-endian), for
  * keys built in registers: hashing a key just stored field by field would wait on the stores. */
-static inline uint32_t fa_hash5(uint64_t w0, uint64_t w1, uint64_t w2, uint64_t w3, uint64_t w4)
+static inline uint32_t fa_hash5(uint64_t seed, uint64_t w0, uint64_t w1, uint64_t w2, uint64_t w3, uint64_t w4)
 {
 	const uint64_t k = 0xe7037ed1a0b428dbull;
-	uint64_t h = fa_hash_seed ^ 0xa0761d6478bd642full ^ 40;
+	uint64_t h = seed ^ 0xa0761d6478bd642full ^ 40;
 	h = fa_mum(h ^ w0, k);
 	h = fa_mum(h ^ w1, k);
 	h = fa_mum(h ^ w2, k);
@@ -83,7 +82,7 @@ static inline int fa_keycmp(const void *a, const void *b, size_t len)
 	return diff != 0;
 }
 
-#define HASH_FUNCTION(keyptr, keylen, hashv) ((hashv) = fa_hash((keyptr), (keylen)))
+#define HASH_FUNCTION(keyptr, keylen, hashv) ((hashv) = fa_hash(0, (keyptr), (keylen)))
 #define HASH_KEYCMP(a, b, len) fa_keycmp((a), (b), (size_t)(len))
 /* uthash's tables are off the per-packet path (site names and addresses, rule systems); when memory runs
  * out they end the program as every other allocation does, never with uthash's exit(-1). */

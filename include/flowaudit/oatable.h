@@ -13,7 +13,7 @@
  * every slot again by the hash it carries, reading no entry. Delete: backward shift (the entries after
  * the hole move back where their probe allows), so no tombstones are left and runs stay short. Payloads
  * go up to 2^32 - 2. Memory comes from the project's allocators: running out is oom(), never a NULL.
- * A zeroed struct oat is an empty table (sparseness 2). */
+ * A zeroed struct oat is an empty table (sparseness 2, seed 0: for keys that do not come from the wire). */
 #ifndef FLOWAUDIT_OATABLE_H
 #define FLOWAUDIT_OATABLE_H
 
@@ -27,9 +27,11 @@ struct oat {
 	size_t mask;            /* slots - 1, a power of two; 0 with no slots yet */
 	size_t n;               /* entries */
 	unsigned sparse;        /* slots per entry, at least */
+	uint64_t seed;          /* the owner hashes its keys with it (fa_hash()): drawn by oat_init() */
 };
 
-/* first: slots to start with (a power of two, or 0 for the default); sparse: 0 for 2. */
+/* first: slots to start with (a power of two, or 0 for the default); sparse: 0 for 2. A fresh random
+ * seed each time (getrandom), so that no two tables, runs or machines collide on the same keys. */
 void oat_init(struct oat *t, size_t first, unsigned sparse);
 void oat_free(struct oat *t);
 void oat_insert(struct oat *t, uint32_t hash, uint32_t payload);

@@ -16,6 +16,8 @@ void *xmalloc_lines(size_t n); /* starting on a 64-byte cache line */
  * (mremap: nothing is copied, and pages never touched are never resident). Freed with munmap. Marked
  * for transparent huge pages (MADV_HUGEPAGE): for the flow table, read at random across tens of MB. */
 void *xmap(size_t n);
+/* A seed for a hash table whose keys come from the wire (hash.h). */
+uint64_t fa_seed(void);
 void *xremap(void *p, size_t old, size_t n);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);

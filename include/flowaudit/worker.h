@@ -22,6 +22,7 @@ struct worker {
 	struct cap cap;
 	struct flow_table *ft;
 	struct audit_result res;
+	const struct dec_cfg *dec; /* the audit's decoder settings */
 	struct crew *crew;      /* live only */
 	unsigned acked;         /* the last request answered (under crew->lock) */
 	bool gone;              /* the thread left its loop (under crew->lock) */

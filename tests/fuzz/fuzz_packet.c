@@ -53,14 +53,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t len = size - 3;
 	size_t cut = (size_t)(data[1] << 8 | data[2]);
 	size_t caplen = cut && cut < len ? cut : len;
+	static const struct dec_cfg cfg = DEC_CFG_DEFAULT;
 	/* A copy of exactly caplen bytes, so ASan sees any read past the capture. */
 	uint8_t *frame = malloc(caplen ? caplen : 1);
 	memcpy(frame, data + 3, caplen);
 	/* Through the pipeline, as flowaudit runs it (flow_finish drains it below). */
 	struct dec_pkt *slot = flow_slot(table), ref;
-	enum dec_status st = dec_frame(dlt, frame, (uint32_t)caplen, (uint32_t)len, slot);
+	enum dec_status st = dec_frame(&cfg, dlt, frame, (uint32_t)caplen, (uint32_t)len, slot);
 	/* The fast path must decode exactly as the general one. */
-	if (dec_frame_general(dlt, frame, (uint32_t)caplen, (uint32_t)len, &ref) != st || memcmp(slot, &ref, sizeof(ref)))
+	if (dec_frame_general(&cfg, dlt, frame, (uint32_t)caplen, (uint32_t)len, &ref) != st || memcmp(slot, &ref, sizeof(ref)))
 		abort();
 	if (st == DEC_OK)
 		flow_push(table, clock_ns);
