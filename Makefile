@@ -18,10 +18,10 @@ WERROR ?= 1
 FLAVOUR ?= release
 B := build/$(FLAVOUR)
 
-PKGS := libpcap libnftnl libmnl jansson cunit
+PKGS := libpcap libnftnl libmnl libnftables jansson cunit
 # Recursively expanded on purpose: evaluated when a recipe runs, after `deps` has installed them.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS = $(shell pkg-config --libs libpcap)
+PKG_LIBS = $(shell pkg-config --libs libpcap libnftnl libmnl libnftables)
 CUNIT_LIBS = $(shell pkg-config --libs cunit jansson) # the tests read the JSON reports
 
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wformat=2 -Wno-format-nonliteral

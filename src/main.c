@@ -19,6 +19,7 @@
 #include "flowaudit/diag.h"
 #include "flowaudit/graph.h"
 #include "flowaudit/hash.h"
+#include "flowaudit/nft_check.h"
 #include "flowaudit/output.h"
 #include "flowaudit/report.h"
 #include "flowaudit/rules.h"
@@ -39,6 +40,10 @@ static const char usage_text[] =
 	"       flowaudit graph [-s SITE] [-R RULES]... [--format text|json|dot] [-o OUT]\n"
 	"       flowaudit lint [--strict] [-R RULES]... FILE...         check rules and site files\n"
 	"       flowaudit roles [-R RULES]...                           the roles, attributes, ports of the pack\n"
+	"       flowaudit nft check -s SITE [--host NAME] [--format text|json] [-o OUT]  what this namespace's\n"
+	"                          nftables ruleset does to each expected path, and the rule that decides it\n"
+	"       flowaudit nft render -s SITE --host NAME [--table NAME] [--router] [--apply]  the rules that\n"
+	"                          open exactly the host's paths (text for nft -f, or applied in one batch)\n"
 	"       flowaudit --version\n"
 	"\n"
 	"audit options:\n"
@@ -62,6 +67,12 @@ static const char usage_text[] =
 	"  -p                 live: not in promiscuous mode\n"
 	"  -Z USER            live: become USER once the capture is open (as root, default nobody)\n"
 	"  BPF...             a filter expression, as tcpdump takes it\n"
+	"  --nft              live: each blocked or degraded path says what this host's nftables ruleset does to it\n"
+	"nft options:\n"
+	"  --host NAME        only the paths of this site host (check); the host whose rules are made (render)\n"
+	"  --table NAME       render: the table (default flowaudit, family inet), replaced whole\n"
+	"  --router           render: a forward chain too, for the paths routed through this namespace\n"
+	"  --apply            render: load the table into this namespace's kernel (one atomic batch)\n"
 	"lint options:\n"
 	"  --strict           warnings (what a site leaves out) are errors\n"
 	"Exit status: 0 every required path verified, 1 findings, 2 bad usage or input.\n";
@@ -166,7 +177,7 @@ static int write_output(const char *out, out_fn fn, const void *arg)
 }
 
 enum { OPT_FORMAT = 256, OPT_FLOWS, OPT_BY_ADDRESS, OPT_MAX_ROWS, OPT_MAX_FLOWS, OPT_VXLAN_PORT, OPT_SNAPLEN, OPT_INTERVAL, OPT_WORKERS, OPT_HELP,
-       OPT_STRICT };
+       OPT_STRICT, OPT_HOST, OPT_TABLE, OPT_ROUTER, OPT_APPLY, OPT_NFT };
 
 static const struct option long_opts[] = {
 	{"format", required_argument, NULL, OPT_FORMAT},
@@ -180,6 +191,11 @@ static const struct option long_opts[] = {
 	{"interval", required_argument, NULL, OPT_INTERVAL},
 	{"help", no_argument, NULL, OPT_HELP},
 	{"strict", no_argument, NULL, OPT_STRICT},
+	{"host", required_argument, NULL, OPT_HOST},
+	{"table", required_argument, NULL, OPT_TABLE},
+	{"router", no_argument, NULL, OPT_ROUTER},
+	{"apply", no_argument, NULL, OPT_APPLY},
+	{"nft", no_argument, NULL, OPT_NFT},
 	{NULL, 0, NULL, 0},
 };
 
@@ -274,6 +290,117 @@ static int cmd_graph(int argc, char **argv)
 	}
 	site_free(&s);
 	rules_free(&r);
+	free_common(&c);
+	return rc;
+}
+
+struct nft_arg {
+	const struct nft_check *check;
+	const struct graph *g;
+	int host;
+	struct nft_render_opts render;
+	bool json;
+};
+
+static int write_nft_check(FILE *out, const void *arg)
+{
+	const struct nft_arg *a = arg;
+	return nft_check_print(out, a->check, a->json);
+}
+
+static int write_nft_render(FILE *out, const void *arg)
+{
+	const struct nft_arg *a = arg;
+	return nft_render_text(out, a->g, a->host, &a->render);
+}
+
+/* flowaudit nft check|render: the site's paths against this namespace's nftables ruleset. */
+static int cmd_nft(int argc, char **argv)
+{
+	const char *sub = argc > 1 ? argv[1] : "";
+	bool check = !strcmp(sub, "check"), render = !strcmp(sub, "render");
+	if (!check && !render)
+		return usage_error("nft: say check or render, not '%s'", sub);
+	argc--;
+	argv++;
+	struct common c = {.format = "text"};
+	const char *host_name = NULL;
+	struct nft_arg a = {.host = -1, .render = {.family = "inet", .table = "flowaudit"}};
+	bool apply = false;
+	int opt;
+	while ((opt = getopt_long(argc, argv, "+s:R:o:", long_opts, NULL)) != -1) {
+		switch (opt) {
+		case 's': c.site = optarg; break;
+		case 'R': add_rules(&c, optarg); break;
+		case 'o': c.out = optarg; break;
+		case OPT_FORMAT: c.format = optarg; break;
+		case OPT_HOST: host_name = optarg; break;
+		case OPT_TABLE: a.render.table = optarg; break;
+		case OPT_ROUTER: a.render.router = true; break;
+		case OPT_APPLY: apply = true; break;
+		case OPT_HELP: fputs(usage_text, stdout); free_common(&c); return 0;
+		default: free_common(&c); return usage_error("nft %s: bad option", sub);
+		}
+	}
+	int rc = 0;
+	if (optind < argc)
+		rc = usage_error("nft %s: unexpected argument '%s'", sub, argv[optind]);
+	else if (!c.site)
+		rc = usage_error("nft %s: -s SITE is needed (the paths come from the site)", sub);
+	else if (check && (apply || a.render.router || strcmp(a.render.table, "flowaudit")))
+		rc = usage_error("nft check: --table, --router and --apply are options of nft render");
+	else if (render && !host_name && !a.render.router)
+		rc = usage_error("nft render: --host NAME is needed (or --router for a router's forward chain)");
+	else if (render && strcmp(c.format, "text"))
+		rc = usage_error("nft render: the rules are written as text for nft -f (no --format)");
+	else if (check && strcmp(c.format, "text") && strcmp(c.format, "json"))
+		rc = usage_error("nft check: unknown format '%s' (text or json)", c.format);
+	else if (refuse_input_as_output("-o", c.out, &c, NULL, 0))
+		rc = EXIT_BAD;
+	if (rc) {
+		free_common(&c);
+		return rc;
+	}
+	a.json = !strcmp(c.format, "json");
+	struct diag d;
+	diag_init(&d);
+	struct rules r;
+	struct site s;
+	site_init(&s);
+	struct graph g;
+	bool built = false;
+	struct nft_check *nc = NULL;
+	if (load_rules(&c, &r, &d) < 0 || site_load(&s, c.site, &r, &d) < 0 || graph_check_size(&r, &s, &d) < 0) {
+		rc = report_diag(&d);
+		goto out;
+	}
+	if (host_name && (a.host = site_host_find(&s, host_name)) < 0) {
+		rc = usage_error("nft %s: no host '%s' in %s", sub, host_name, c.site);
+		goto out;
+	}
+	graph_build(&g, &r, &s);
+	built = true;
+	a.g = &g;
+	if (render) {
+		if (apply)
+			rc = nft_render_apply(&g, a.host, &a.render, &d) < 0 ? report_diag(&d) : 0;
+		else
+			rc = write_output(c.out, write_nft_render, &a) < 0 ? EXIT_BAD : 0;
+		goto out;
+	}
+	if (!(nc = nft_check_open(&d)) || nft_check_paths(nc, &g, a.host, &d) < 0) {
+		rc = report_diag(&d);
+		goto out;
+	}
+	a.check = nc;
+	rc = write_output(c.out, write_nft_check, &a) < 0 ? EXIT_BAD : nft_check_status(nc);
+out:
+	nft_check_free(nc);
+	if (built)
+		graph_free(&g);
+	site_free(&s);
+	rules_free(&r);
+	diag_free(&d);
 	free_common(&c);
 	return rc;
 }
@@ -760,6 +887,8 @@ int main(int argc, char **argv)
 		rc = cmd_lint(argc, argv);
 	} else if (strcmp(cmd, "roles") == 0) {
 		rc = cmd_roles(argc, argv);
+	} else if (strcmp(cmd, "nft") == 0) {
+		rc = cmd_nft(argc, argv);
 	} else {
 		return usage_error("unknown command '%s'", cmd);
 	}

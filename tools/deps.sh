@@ -12,7 +12,7 @@ have_cmd() { command -v "$1" >/dev/null 2>&1; }
 have_cmd cc || need="$need gcc libc6-dev"
 have_cmd make || need="$need make"
 have_cmd pkg-config || need="$need pkg-config"
-for pair in libpcap:libpcap-dev libnftnl:libnftnl-dev libmnl:libmnl-dev jansson:libjansson-dev cunit:libcunit1-dev; do
+for pair in libpcap:libpcap-dev libnftnl:libnftnl-dev libmnl:libmnl-dev libnftables:libnftables-dev jansson:libjansson-dev cunit:libcunit1-dev; do
     mod=${pair%%:*}; pkg=${pair#*:}
     if ! have_cmd pkg-config || ! have_pc "$mod"; then need="$need $pkg"; fi
 done
