@@ -678,6 +678,13 @@ void nft_eval(const struct nft_ruleset *rs, const struct nft_pkt *p, struct nft_
 	const struct nft_rs_chain **on = xcalloc(rs->nchains + 1, sizeof(*on));
 	for (int h = 0; h < 3 && path_hooks[p->path][h] >= 0; h++) {
 		int hook = path_hooks[p->path][h];
+		/* The devices a hook knows: none out before routing and on input, none in after it and on output. */
+		struct nft_pkt hp = *p;
+		if (hook == NF_INET_PRE_ROUTING || hook == NF_INET_LOCAL_IN)
+			hp.oif[0] = 0, hp.oif_index = 0;
+		if (hook == NF_INET_POST_ROUTING || hook == NF_INET_LOCAL_OUT)
+			hp.iif[0] = 0, hp.iif_index = 0;
+		w.p = &hp;
 		size_t n = 0;
 		for (size_t i = 0; i < rs->nchains; i++) {
 			const struct nft_rs_chain *c = &rs->chains[i];

@@ -20,6 +20,7 @@ int main(void)
 	suite_fanout();
 	suite_capture();
 	suite_clock();
+	suite_nft();
 	CU_basic_set_mode(CU_BRM_NORMAL);
 	CU_basic_run_tests();
 	unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
