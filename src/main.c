@@ -580,16 +580,23 @@ struct live_ctx {
 	const struct rep_format *fmt;
 	bool flows;
 	bool by_address;
+	struct nft_check *nft;  /* --nft: this machine's ruleset, read before privileges are dropped */
 	/* The graph in use, and the one before it: the workers move off the old one while the reload that
 	 * replaced it is answered, so it is freed at the next reload (or at exit), never while in use. */
 	struct generation *cur, *prev;
 };
 
+static const char *row_firewall(void *ctx, const struct cls_row *r)
+{
+	struct live_ctx *lc = ctx;
+	return nft_check_one(lc->nft, r->client.a, r->server.a, r->proto, r->port);
+}
+
 static int live_report(void *ctx, const struct audit_result *res)
 {
 	struct live_ctx *lc = ctx;
 	struct report rp = {.g = &lc->cur->graph, .res = res, .site_path = lc->c->site, .flows = lc->flows,
-			     .by_address = lc->by_address};
+			     .by_address = lc->by_address, .firewall = lc->nft ? row_firewall : NULL, .firewall_ctx = lc};
 	struct audit_arg a = {lc->fmt, &rp};
 	return write_output(lc->c->out, write_audit, &a);
 }
@@ -663,6 +670,7 @@ static int cmd_audit(int argc, char **argv)
 	unsigned long long v;
 	int opt, rc = 0;
 	struct live_ctx lc = {.c = &c};
+	bool want_nft = false;
 	bool max_rows_set = false;
 	char *bpf = NULL;
 	while ((opt = getopt_long(argc, argv, "r:i:s:R:o:w:B:pZ:", long_opts, NULL)) != -1) {
@@ -709,6 +717,7 @@ static int cmd_audit(int argc, char **argv)
 		case OPT_FORMAT: c.format = optarg; break;
 		case OPT_FLOWS: o.want_flows = true; break;
 		case OPT_BY_ADDRESS: lc.by_address = true; break;
+		case OPT_NFT: want_nft = true; break;
 		case OPT_MAX_FLOWS:
 			if (!number_arg("--max-flows", optarg, 1ull << 40, &v)) {
 				rc = EXIT_BAD;
@@ -829,6 +838,10 @@ static int cmd_audit(int argc, char **argv)
 		rc = report_diag(&d);
 		goto out;
 	}
+	if (want_nft && !(lc.nft = nft_check_open(&d))) {
+		rc = report_diag(&d);
+		goto out;
+	}
 	struct audit_result res;
 	if (audit_run(&o, g, &res, &d) < 0) {
 		rc = report_diag(&d);
@@ -845,7 +858,8 @@ static int cmd_audit(int argc, char **argv)
 		}
 		const char *nc = getenv("NO_COLOR");
 		struct report rp = {.g = &lc.cur->graph, .res = &res, .site_path = c.site, .flows = o.want_flows,
-				    .by_address = lc.by_address, .color = !c.out && isatty(STDOUT_FILENO) && !(nc && *nc)};
+				    .by_address = lc.by_address, .color = !c.out && isatty(STDOUT_FILENO) && !(nc && *nc),
+				    .firewall = lc.nft ? row_firewall : NULL, .firewall_ctx = &lc};
 		struct audit_arg a = {lc.fmt, &rp};
 		if (write_output(c.out, write_audit, &a) < 0 || res.capture_failed)
 			rc = EXIT_BAD; /* a capture that failed is reported, and the run still failed */
@@ -854,6 +868,7 @@ static int cmd_audit(int argc, char **argv)
 	}
 	audit_result_free(&res);
 out:
+	nft_check_free(lc.nft);
 	generation_free(lc.prev);
 	generation_free(lc.cur);
 	free(bpf);

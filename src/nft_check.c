@@ -9,11 +9,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "flowaudit/hash.h"
 #include "flowaudit/util.h"
 
 #define CLIENT_PORT 50000 /* an ephemeral port, as Linux picks them (32768-60999) */
 
+struct one_key {
+	uint8_t client[16], server[16];
+	uint16_t port;
+	uint8_t proto, pad;
+};
+
+struct one {
+	struct one_key key;
+	char *sentence;         /* NULL: not seen here */
+	UT_hash_handle hh;
+};
+
 struct nft_check {
+	struct one *ones;       /* nft_check_one()'s answers */
 	struct nft_ruleset *rs;
 	struct nft_routes *routes;
 	struct nft_text *text;
@@ -40,6 +54,12 @@ void nft_check_free(struct nft_check *c)
 	nft_rs_free(c->rs);
 	nft_routes_close(c->routes);
 	nft_text_free(c->text);
+	struct one *o, *tmp;
+	HASH_ITER(hh, c->ones, o, tmp) {
+		HASH_DEL(c->ones, o);
+		free(o->sentence);
+		free(o);
+	}
 	free(c->paths);
 	free(c);
 }
@@ -262,8 +282,7 @@ int nft_check_print(FILE *out, const struct nft_check *c, bool json)
 	return ferror(out) ? -1 : 0;
 }
 
-char *nft_check_one(struct nft_check *c, const uint8_t client[16], const uint8_t server[16], uint8_t proto,
-		    uint16_t port)
+static char *one(struct nft_check *c, const uint8_t client[16], const uint8_t server[16], uint8_t proto, uint16_t port)
 {
 	bool v4 = addr_is_v4(client);
 	if (v4 != addr_is_v4(server))
@@ -292,4 +311,24 @@ char *nft_check_one(struct nft_check *c, const uint8_t client[16], const uint8_t
 	free(w);
 	free(quoted);
 	return s;
+}
+
+const char *nft_check_one(struct nft_check *c, const uint8_t client[16], const uint8_t server[16], uint8_t proto,
+			  uint16_t port)
+{
+	struct one_key k;
+	memset(&k, 0, sizeof(k));
+	memcpy(k.client, client, 16);
+	memcpy(k.server, server, 16);
+	k.port = port;
+	k.proto = proto;
+	struct one *o;
+	HASH_FIND(hh, c->ones, &k, sizeof(k), o);
+	if (!o) {
+		o = xcalloc(1, sizeof(*o));
+		o->key = k;
+		o->sentence = one(c, client, server, proto, port);
+		HASH_ADD(hh, c->ones, key, sizeof(k), o);
+	}
+	return o->sentence;
 }

@@ -196,6 +196,13 @@ const char *rep_why_of(struct rep_whys *w, const struct graph *g, const struct c
 }
 
 /* "41,220": counts a person reads at a glance. */
+const char *rep_firewall(const struct report *rp, const struct cls_row *r)
+{
+	if (!rp->firewall || (r->status != CLS_BLOCKED && r->status != CLS_DEGRADED))
+		return NULL;
+	return rp->firewall(rp->firewall_ctx, r);
+}
+
 const char *rep_count(uint64_t n, char buf[32])
 {
 	char tmp[32];

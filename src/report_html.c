@@ -273,6 +273,12 @@ static void row_cells(FILE *out, const struct report *rp, const struct cls_row *
 		if (!indent) /* a pair under its path's row: the path's advice covers it */
 			advice(out, r->status, r->reason, g->rules->edges[e->rule].requirement, ca, sa, e->proto, e->port,
 			       addr_is_v4(r->client.a));
+		const char *fw = rep_firewall(rp, r);
+		if (fw) {
+			fputs("<div><small>this machine's nftables: ", out);
+			esc(out, fw);
+			fputs("</small></div>", out);
+		}
 		fputs("</td>", out);
 	}
 	fputs("</tr>\n", out);

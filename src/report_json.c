@@ -734,6 +734,9 @@ static int audit_json(FILE *out, const struct report *rp)
 		status_reason(&w, r->status, r->reason);
 		if (r->folded)
 			kv_true(&w, "folded");
+		const char *fw = rep_firewall(rp, r);
+		if (fw)
+			kv_str(&w, "firewall", fw);
 		put_counts(&w, &r->n);
 		jw_close(&w, '}');
 	}

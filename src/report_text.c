@@ -152,8 +152,9 @@ static void edge_row(struct table *t, const struct report *rp, const struct cls_
 	char *tries = fmt_tries(&r->n);
 	const char *why = cls_reason_name(r->reason);
 	char *status = xasprintf("%s%s", indent ? "  " : "", cls_status_name(r->status));
+	const char *fw = rep_firewall(rp, r);
 	row(t, status_color(r->status), status, why ? why : "", indent ? "" : re->requirement, ends, port, tries,
-	    re->note && r->seen && !indent ? re->note : NULL);
+	    fw ? fw : re->note && r->seen && !indent ? re->note : NULL);
 	free(status);
 	free(ends);
 	free(port);

@@ -25,8 +25,9 @@ int nft_check_paths(struct nft_check *c, const struct graph *g, int host, struct
 int nft_check_status(const struct nft_check *c);
 int nft_check_print(FILE *out, const struct nft_check *c, bool json);
 /* What the ruleset does to one path, in a sentence ("dropped here: inet filter forward handle 12
- * `tcp dport 9883 drop`"), or NULL when this namespace does not see it. Caller frees. */
-char *nft_check_one(struct nft_check *c, const uint8_t client[16], const uint8_t server[16], uint8_t proto,
+ * `tcp dport 9883 drop`"), or NULL when this namespace does not see it. Addresses in the 16-byte form
+ * (IPv4-mapped). Worked out once per path; the sentence lives as long as c. */
+const char *nft_check_one(struct nft_check *c, const uint8_t client[16], const uint8_t server[16], uint8_t proto,
 		    uint16_t port);
 
 /* nft_render.c: a table accepting exactly host's expected paths (and replies, related ICMP errors,

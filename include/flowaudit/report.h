@@ -18,7 +18,13 @@ struct report {
 	bool color;             /* ANSI colour (text on a terminal only) */
 	bool flows;             /* include the per-flow array */
 	bool by_address;        /* text and HTML: every address pair of a path on its own line, never grouped */
+	/* audit --nft: what this machine's firewall does to a row's path, in a sentence, or NULL. */
+	const char *(*firewall)(void *ctx, const struct cls_row *r);
+	void *firewall_ctx;
 };
+
+/* rp->firewall's sentence for a blocked or degraded row; NULL for any other, or without --nft. */
+const char *rep_firewall(const struct report *rp, const struct cls_row *r);
 
 struct rep_format {
 	const char *name;

@@ -23,6 +23,9 @@ ip netns del fa-probe-$$
 tag=$$
 C=fa-nc-$tag R=fa-nr-$tag S=fa-ns-$tag X=fa-nx-$tag
 work=$(mktemp -d)
+chmod 755 "$work"
+mkdir "$work/out" && chmod 777 "$work/out" # the live sensor writes here after dropping to nobody
+cp "$top/rules/peergfs.rules" "$work/" && chmod 644 "$work/peergfs.rules"
 cleanup() {
 	for ns in $C $R $S $X; do
 		ip netns pids $ns 2>/dev/null | xargs -r kill -9 2>/dev/null
@@ -174,6 +177,31 @@ jq -e '[.paths[] | select(.port == 9883 and .client_addr == "2001:db8:a::20")][0
 jq -e '[.paths[] | select(.port == 443)][0] | .rule.chain == "rest" and (.chains | length) == 1 and .chains[0].chain == "forward"' "$work/check.json" >/dev/null ||
 	fail "router: the REST path is not decided in the chain goto led to"
 pass "router: exit 1; the IPv6 path decided by the policy, the REST path in the chain reached by goto"
+
+# audit --nft, live on the router: each blocked path names what this ruleset does to it.
+chmod 644 "$site"
+ip netns exec $R "$bin" audit -i any -s "$site" -R "$work/peergfs.rules" --nft --format json -o "$work/out/live.json" \
+	2>"$work/sensor.err" &
+sensor=$!
+sleep 2
+kill -0 $sensor 2>/dev/null || fail "audit --nft did not start: $(cat "$work/sensor.err")"
+attempt tcp 192.0.2.20 198.51.100.10 9883 >/dev/null
+attempt tcp 198.51.100.10 192.0.2.22 139 >/dev/null
+attempt tcp 198.51.100.10 192.0.2.22 137 >/dev/null
+attempt tcp 198.51.100.10 192.0.2.21 443 >/dev/null
+sleep 1
+kill -INT $sensor
+wait $sensor
+[ -s "$work/out/live.json" ] || fail "audit --nft wrote no report: $(cat "$work/sensor.err")"
+h9883=$(jq -r '[.paths[] | select(.port == 9883 and .client_addr == "192.0.2.20")][0].rule.handle' "$work/check.json")
+jq -e --arg h "$h9883" '[.edges[] | select(.port == 9883 and .client_addr == "192.0.2.20")][0] |
+	.status == "blocked" and (.firewall | startswith("rejected here with icmpx admin-prohibited: inet filter forward handle \($h) `ip saddr . tcp dport"))' \
+	"$work/out/live.json" >/dev/null || fail "audit --nft: the blocked FPolicy path does not name its rule: $(jq -c '.edges[] | select(.port == 9883)' "$work/out/live.json")"
+jq -e '[.edges[] | select(.port == 137 and .proto == "tcp")][0] | .status == "blocked" and .firewall == "dropped here: inet filter forward policy drop"' \
+	"$work/out/live.json" >/dev/null || fail "audit --nft: the policy drop is not named: $(jq -c '.edges[] | select(.port == 137)' "$work/out/live.json")"
+jq -e '[.edges[] | select(.port == 443)][0] | .status == "ok" and (has("firewall") | not)' "$work/out/live.json" >/dev/null ||
+	fail "audit --nft: an ok path carries a firewall note"
+pass "audit --nft: blocked paths name the rule or policy that decides them here"
 
 # 2. firewalld's shape: zones dispatched by interface with goto, allow chains, a final reject with
 #    icmpx admin-prohibited; and a second table on the same hook at an earlier priority that drops.
