@@ -251,7 +251,7 @@ static void print_text_path(FILE *out, const struct nft_check *c, const struct n
 			fprintf(out, ": %s", t);
 		free(w);
 	}
-	if (r->verdict == NFT_V_REJECT)
+	if (r->verdict == NFT_V_REJECT && !(r->rule.handle && nft_text_of(c->text, &r->rule)))
 		fprintf(out, " (with %s)", r->reject);
 	if (r->verdict == NFT_V_UNDECIDED)
 		fprintf(out, " (%s)", r->why);

@@ -75,10 +75,17 @@ static void add_paths(struct plan *p, const struct graph *g, const struct graph_
 		}
 }
 
+/* A router's table without a host has its forward chain only: input and output of policy drop would
+ * cut the router off from everything but the site's paths. */
+static bool chain_wanted(int c, int host, const struct nft_render_opts *o)
+{
+	return c == CH_FORWARD ? o->router : host >= 0;
+}
+
 static void plan_build(struct plan *p, const struct graph *g, int host, const struct nft_render_opts *o)
 {
 	for (int c = 0; c < NCHAINS; c++) {
-		if (c == CH_FORWARD && !o->router)
+		if (!chain_wanted(c, host, o))
 			continue;
 		add(p, (struct rrule){.chain = c, .kind = R_ESTABLISHED});
 		if (c != CH_FORWARD) {
@@ -129,7 +136,7 @@ int nft_render_text(FILE *out, const struct graph *g, int host, const struct nft
 	fprintf(out, "table %s %s\ndelete table %s %s\ntable %s %s {\n", o->family, o->table, o->family, o->table, o->family,
 		o->table);
 	for (int c = 0; c < NCHAINS; c++) {
-		if (c == CH_FORWARD && !o->router)
+		if (!chain_wanted(c, host, o))
 			continue;
 		fprintf(out, "\tchain %s {\n\t\ttype filter hook %s priority filter; policy drop;\n", chain_names[c],
 			chain_names[c]);
@@ -361,7 +368,7 @@ int nft_render_apply(const struct graph *g, int host, const struct nft_render_op
 		mnl_nlmsg_batch_next(b.b);
 	}
 	for (int c = 0; c < NCHAINS; c++) {
-		if (c == CH_FORWARD && !o->router)
+		if (!chain_wanted(c, host, o))
 			continue;
 		struct nftnl_chain *ch = nftnl_chain_alloc();
 		if (!ch)

@@ -270,6 +270,12 @@ oracle $S "rendered" --host agent1
 [ "$(cat "$work/rc")" = 0 ] || fail "rendered: nft check exit $(cat "$work/rc")"
 jq -e '.paths | all(.verdict == "accept")' "$work/check.json" >/dev/null || fail "rendered: a path is not accepted"
 pass "rendered: every path of agent1 accepted by the table and through it (exit 0)"
+ip netns exec $S nft flush ruleset
+ip netns exec $R "$bin" nft render -s "$site" --router --apply || fail "render --router --apply"
+ip netns exec $R nft list chain inet flowaudit input >/dev/null 2>&1 && fail "render --router without --host made an input chain"
+oracle $R "rendered router"
+[ "$(cat "$work/rc")" = 0 ] || fail "rendered router: nft check exit $(cat "$work/rc")"
+pass "rendered router: a forward chain only, every path accepted through it (exit 0)"
 
 # 5. Bad use: no -s, an unknown host, render without --host; exit 2 and a reason.
 "$bin" nft check >/dev/null 2>"$work/err"; [ $? = 2 ] && grep -q -- "-s SITE" "$work/err" || fail "nft check without -s"
