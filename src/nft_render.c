@@ -121,9 +121,9 @@ static void text_addr(FILE *out, const char *what, int family, const uint8_t *a,
 static void text_comment(FILE *out, const char *s)
 {
 	fputs(" comment \"", out);
-	for (; *s; s++)
+	for (size_t n = 0; *s && n < 120; s++)
 		if (*s != '"' && (unsigned char)*s >= 0x20)
-			fputc(*s, out);
+			fputc(*s, out), n++;
 	fputc('"', out);
 }
 
@@ -301,10 +301,13 @@ static struct nftnl_rule *rule_obj(const struct rrule *x, const struct nft_rende
 		struct nftnl_udata_buf *u = nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN);
 		if (!u)
 			oom();
-		char *c = xstrndup(x->comment, 120);
-		for (char *s = c; *s; s++)
-			if (*s == '"' || (unsigned char)*s < 0x20)
-				memmove(s, s + 1, strlen(s)), s--;
+		/* as the text writes it: no quotes or control bytes, at most 120 bytes */
+		char *c = xmalloc(121);
+		size_t n = 0;
+		for (const char *s = x->comment; *s && n < 120; s++)
+			if (*s != '"' && (unsigned char)*s >= 0x20)
+				c[n++] = *s;
+		c[n] = 0;
 		nftnl_udata_put_strz(u, NFTNL_UDATA_RULE_COMMENT, c);
 		nftnl_rule_set_data(r, NFTNL_RULE_USERDATA, nftnl_udata_buf_data(u), nftnl_udata_buf_len(u));
 		nftnl_udata_buf_free(u);
