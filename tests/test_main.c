@@ -21,6 +21,7 @@ int main(void)
 	suite_capture();
 	suite_clock();
 	suite_nft();
+	suite_app();
 	CU_basic_set_mode(CU_BRM_NORMAL);
 	CU_basic_run_tests();
 	unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();

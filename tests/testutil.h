@@ -49,5 +49,6 @@ void suite_fanout(void);
 void suite_capture(void);
 void suite_clock(void);
 void suite_nft(void);
+void suite_app(void);
 #define TU_ADD(suite, fn) CU_add_test((suite), #fn, (fn))
 #endif
