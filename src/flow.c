@@ -111,7 +111,18 @@ struct slot {
 	struct dec_pkt p;
 	uint64_t ts;
 	struct lookup lk;
+	uint32_t npeek;         /* payload bytes kept in peek (the frame is gone when the slot is processed) */
+	uint8_t peek[APP_PEEK];
 };
+
+/* What the recognisers learnt of flow i: flow_table.app[i], beside the flows (a flow is two cache lines
+ * and has no room), touched only by flows that carry payload. */
+struct flow_app {
+	struct app_state st;
+	uint32_t next_seq[2];   /* TCP: the sequence number after the last segment fed, per direction */
+};
+#define FLOW_ENC_APP 0x8000 /* in flow.encaps: its flow_app holds state (bits below are dec_encap kinds) */
+static_assert(DEC_NENCAP <= 15, "a bit of flow.encaps left for FLOW_ENC_APP");
 
 /* Expiry lists, each oldest first: attempts nobody answered yet, flows with an answer (or midstream),
  * and closed flows lingering for stragglers. Each has its own idle timeout. */
@@ -129,6 +140,7 @@ struct flow_table {
 	 * (page-aligned, so every flow is two whole cache lines) and grown with mremap: pages never used
 	 * are never resident, and growing copies nothing. */
 	struct flow *flows;
+	struct flow_app *app;           /* beside flows, as big, mapped the same way */
 	uint32_t cap;                   /* flows the array holds */
 	uint32_t used;                  /* indexes below this have been handed out at least once */
 	uint32_t free;                  /* free list through ->next, 0: empty */
@@ -168,6 +180,7 @@ struct flow_table *flow_new(size_t max_flows, const uint8_t (*svc)[8192], flow_r
 	t->ctx = ctx;
 	t->cap = FIRST_FLOWS;
 	t->flows = xmap(FIRST_FLOWS * sizeof(struct flow));
+	t->app = xmap(FIRST_FLOWS * sizeof(struct flow_app));
 	t->used = 1;
 	oat_init(&t->ix, FIRST_SLOTS, SLOTS_PER_FLOW);
 	return t;
@@ -178,6 +191,7 @@ void flow_free(struct flow_table *t)
 	if (!t)
 		return;
 	munmap(t->flows, (size_t)t->cap * sizeof(struct flow));
+	munmap(t->app, (size_t)t->cap * sizeof(struct flow_app));
 	oat_free(&t->ix);
 	free(t);
 }
@@ -286,6 +300,7 @@ static struct flow *flow_alloc(struct flow_table *t)
 			if (t->cap > UINT32_MAX / 2)
 				oom(); /* 2^31 flows: 256 GB of them */
 			t->flows = xremap(t->flows, (size_t)t->cap * sizeof(struct flow), (size_t)t->cap * 2 * sizeof(struct flow));
+			t->app = xremap(t->app, (size_t)t->cap * sizeof(struct flow_app), (size_t)t->cap * 2 * sizeof(struct flow_app));
 			t->cap *= 2;
 		}
 		i = t->used++;
@@ -354,7 +369,7 @@ static enum flow_open open_of(const struct flow *f, enum flow_verdict v)
 	}
 }
 
-static void record_of(const struct flow *f, uint64_t now_ns, struct flow_record *r)
+static void record_of(const struct flow_table *t, const struct flow *f, uint64_t now_ns, struct flow_record *r)
 {
 	enum flow_verdict v = verdict_of(f, now_ns);
 	memcpy(r->client, client_addr(f), 16);
@@ -365,7 +380,11 @@ static void record_of(const struct flow *f, uint64_t now_ns, struct flow_record 
 	r->verdict = (uint8_t)v;
 	r->open = (uint8_t)open_of(f, v);
 	r->evicted = (f->flags & FLOW_EVICTED) != 0;
-	r->encaps = f->encaps;
+	r->encaps = f->encaps & (uint16_t)~FLOW_ENC_APP;
+	if (f->encaps & FLOW_ENC_APP)
+		r->app = t->app[index_of(t, f)].st;
+	else
+		memset(&r->app, 0, sizeof(r->app));
 	r->pkts[0] = f->pkts[0];
 	r->pkts[1] = f->pkts[1];
 	r->first_ns = f->first_ns;
@@ -386,7 +405,7 @@ void flow_snapshot(const struct flow_table *t, uint64_t now_ns, flow_records_fn 
 	size_t n = 0;
 	for (int l = 0; l < NLISTS; l++)
 		for (uint32_t i = t->lists[l].head; i; i = at(t, i)->next) {
-			record_of(at(t, i), now_ns, &r[n++]);
+			record_of(t, at(t, i), now_ns, &r[n++]);
 			if (n == FLOW_BATCH) {
 				fn(ctx, r, n);
 				n = 0;
@@ -401,7 +420,7 @@ static void settle(struct flow_table *t, struct flow *f, uint64_t now_ns)
 {
 	if (t->nbatch == FLOW_BATCH)
 		flow_flush(t);
-	record_of(f, now_ns, &t->batch[t->nbatch++]);
+	record_of(t, f, now_ns, &t->batch[t->nbatch++]);
 	uint32_t i = index_of(t, f);
 	oat_remove(&t->ix, f->hash, i);
 	list_unlink(t, f);
@@ -561,6 +580,28 @@ static struct flow *create(struct flow_table *t, const struct flow_key *k, uint3
 	return f;
 }
 
+/* A segment's first bytes to the flow's recogniser, in order only: a retransmission or a segment out of
+ * order (TCP sequence numbers) is not looked at, so that nothing is counted twice. */
+static void app_packet(struct flow_table *t, struct flow *f, int dir, const struct dec_pkt *p, const uint8_t *peek,
+		       uint32_t npeek)
+{
+	struct flow_app *a = &t->app[index_of(t, f)];
+	if (!(f->encaps & FLOW_ENC_APP)) {
+		memset(a, 0, sizeof(*a));
+		f->encaps |= FLOW_ENC_APP;
+	}
+	if (!app_wants(&a->st, dir))
+		return;
+	bool tcp = p->proto == IPPROTO_TCP;
+	if (tcp) {
+		if (a->st.segs[dir] && p->seq != a->next_seq[dir])
+			return;
+		a->next_seq[dir] = p->seq + p->payload;
+	}
+	bool cut = p->pay_kept < p->payload && p->pay_kept < APP_PEEK;
+	app_feed(&a->st, dir, peek, npeek, cut, tcp);
+}
+
 /* What tells a SPAN copy from the next packet: the same sequence and acknowledgement numbers, flags,
  * payload length, IP id and window, folded into 32 bits. */
 static uint32_t fingerprint(const struct dec_pkt *p)
@@ -682,13 +723,14 @@ static inline __attribute__((always_inline)) void prefetch_entry(const struct fl
 		prefetch_lines(at(t, i));
 }
 
-static void packet(struct flow_table *t, const struct dec_pkt *p, uint64_t ts, const struct lookup *lk);
+static void packet(struct flow_table *t, const struct dec_pkt *p, uint64_t ts, const struct lookup *lk,
+		   const uint8_t *peek, uint32_t npeek);
 
 void flow_packet(struct flow_table *t, const struct dec_pkt *p, uint64_t ts)
 {
 	struct lookup lk;
 	prepare(t, p, &lk);
-	packet(t, p, ts, &lk);
+	packet(t, p, ts, &lk, p->pay, p->pay_kept < APP_PEEK ? p->pay_kept : APP_PEEK);
 }
 
 struct dec_pkt *flow_slot(struct flow_table *t)
@@ -700,12 +742,15 @@ void flow_push(struct flow_table *t, uint64_t ts)
 {
 	struct slot *s = &t->ring[t->pushed++ % RING];
 	s->ts = ts;
+	s->npeek = s->p.pay_kept < APP_PEEK ? s->p.pay_kept : APP_PEEK;
+	if (s->npeek)
+		memcpy(s->peek, s->p.pay, s->npeek);
 	prepare(t, &s->p, &s->lk);
 	if (t->pushed - t->processed > ENTRY)
 		prefetch_entry(t, t->ring[(t->pushed - 1 - ENTRY) % RING].lk.hash);
 	if (t->pushed - t->processed > PROCESS) {
 		const struct slot *b = &t->ring[t->processed++ % RING];
-		packet(t, &b->p, b->ts, &b->lk);
+		packet(t, &b->p, b->ts, &b->lk, b->peek, b->npeek);
 	}
 }
 
@@ -715,11 +760,12 @@ void flow_drain(struct flow_table *t)
 		prefetch_entry(t, t->ring[i % RING].lk.hash);
 	for (; t->processed < t->pushed; t->processed++) {
 		const struct slot *b = &t->ring[t->processed % RING];
-		packet(t, &b->p, b->ts, &b->lk);
+		packet(t, &b->p, b->ts, &b->lk, b->peek, b->npeek);
 	}
 }
 
-static void packet(struct flow_table *t, const struct dec_pkt *p, uint64_t ts, const struct lookup *lk)
+static void packet(struct flow_table *t, const struct dec_pkt *p, uint64_t ts, const struct lookup *lk,
+		   const uint8_t *peek, uint32_t npeek)
 {
 	t->now_ns = ts > t->now_ns ? ts : t->now_ns; /* no branch: see touch() */
 	if (t->now_ns - t->swept_ns >= FLOW_NS_PER_SEC)
@@ -761,6 +807,8 @@ static void packet(struct flow_table *t, const struct dec_pkt *p, uint64_t ts, c
 	touch(f, ts);
 	if (ts < f->first_ns)
 		f->first_ns = ts; /* a SYN-ACK stamped before its SYN (two capture interfaces) */
+	if (npeek)
+		app_packet(t, f, dir, p, peek, npeek);
 	if (p->proto == IPPROTO_TCP) {
 		tcp_update(f, dir, p, ts);
 		bool closed = (f->flags & (FLOW_RST_C | FLOW_RST_S)) ||

@@ -56,6 +56,8 @@ struct dec_pkt {
 	uint16_t win;
 	uint32_t seq, ack;
 	uint32_t payload;       /* TCP/UDP payload bytes, by the IP length (not the capture length) */
+	uint32_t pay_kept;      /* of those, the bytes the capture kept, at pay (valid while the frame is) */
+	const uint8_t *pay;
 
 	/* ICMP / ICMPv6 destination unreachable: the fields above describe the quoted packet
 	 * (src = the original sender); the error's own source is icmp_from. */
@@ -102,6 +104,9 @@ static inline __attribute__((always_inline)) bool dec_eth_ipv4_tcp(const uint8_t
 	out->tcp_flags = f[47];
 	out->win = be16_at(f + 48);
 	out->payload = (uint32_t)(total - 20 - hl);
+	size_t kept = len > 34 + hl ? len - 34 - hl : 0;
+	out->pay_kept = (uint32_t)(kept < out->payload ? kept : out->payload);
+	out->pay = out->pay_kept ? f + 34 + hl : NULL;
 	return true;
 }
 

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "flowaudit/app.h"
 #include "flowaudit/decode.h"
 
 #define FLOW_NS_PER_SEC 1000000000ull
@@ -46,6 +47,7 @@ struct flow_record {
 	uint16_t pkts[2];       /* packets client -> server, server -> client (saturating at 65535) */
 	uint64_t first_ns, last_ns;
 	char history[16];       /* Zeek's letters: upper case client, lower case server */
+	struct app_state app;   /* what its first payload bytes said (app.h); proto APP_NONE: none seen */
 };
 
 /* Records are handed over n at a time (n <= FLOW_BATCH); the array is the table's until the call returns. */
