@@ -21,7 +21,7 @@ const char *app_handshake_name(enum app_handshake h)
 	return names[h];
 }
 
-static enum app_proto claim(const uint8_t *p, size_t n, bool tcp)
+enum app_proto app_claim(const uint8_t *p, size_t n, bool tcp)
 {
 	if (app_tls_claims(p, n))
 		return APP_TLS;
@@ -47,9 +47,9 @@ void app_feed(struct app_state *s, int dir, const uint8_t *p, size_t n, bool cut
 	s->segs[dir]++;
 	s->seen[dir] = (uint16_t)(s->seen[dir] + n);
 	if (s->proto == APP_NONE) {
-		/* Too few bytes to tell (a cut segment, or a protocol that trickles): wait for more, unless cut. */
-		enum app_proto pr = claim(p, n, tcp);
-		if (pr == APP_UNKNOWN && cut) {
+		/* Too few bytes to tell (a segment cut very short): wait for the next. */
+		enum app_proto pr = app_claim(p, n, tcp);
+		if (pr == APP_UNKNOWN && cut && n < APP_CLAIM) {
 			s->cut |= (uint8_t)(1u << dir);
 			return;
 		}

@@ -9,6 +9,8 @@ static const char *const methods[] = {"GET ", "PUT ", "POST ", "HEAD ", "DELETE 
 
 static size_t method_len(const uint8_t *p, size_t n)
 {
+	if (n < 4 || p[0] < 'C' || p[0] > 'P')
+		return 0; /* no method begins otherwise: most payloads stop here */
 	for (size_t i = 0; i < sizeof(methods) / sizeof(*methods); i++) {
 		size_t l = strlen(methods[i]);
 		if (n >= l && !memcmp(p, methods[i], l))

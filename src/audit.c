@@ -147,7 +147,7 @@ static inline __attribute__((always_inline)) void ingest(struct worker *w, const
 	res->decoded++;
 	for (unsigned e = 0; p->encaps >> e; e++)
 		res->by_encap[e] += p->encaps >> e & 1;
-	flow_push(w->ft, ts);
+	flow_push(w->ft, ts, cp->data);
 }
 
 /* Keep a copy of a packet whose stamp is not judged yet (its data is valid during the call only). */

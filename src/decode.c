@@ -55,7 +55,7 @@ enum dec_status dec_frame_general(const struct dec_cfg *cfg, int dlt, const uint
 				  uint32_t wirelen, struct dec_pkt *out)
 {
 	zero_small(out, sizeof(*out));
-	struct rd r = {f, caplen < wirelen || !wirelen ? caplen : wirelen, false, cfg};
+	struct rd r = {f, caplen < wirelen || !wirelen ? caplen : wirelen, false, cfg, f};
 	if (dlt == DLT_EN10MB) {
 		/* Untagged IPv4 goes straight to dec_ipv4(), past the link table, Ethernet and its tags. */
 		if (rd_be16(&r, 12) == ETH_IPV4) {

@@ -284,9 +284,7 @@ enum dec_status dec_transport(struct rd *r, uint8_t proto, size_t l4len, struct 
 		if (hl > l4len)
 			return DEC_BAD_L4;
 		out->payload = (uint32_t)(l4len - hl);
-		size_t kept = r->len > hl ? r->len - hl : 0;
-		out->pay_kept = (uint32_t)(kept < out->payload ? kept : out->payload);
-		out->pay = out->pay_kept ? r->p + hl : NULL;
+		dec_set_pay(out, (size_t)(r->p - r->base) + hl, r->len > hl ? r->len - hl : 0);
 		return DEC_OK;
 	}
 	if (proto == IPPROTO_UDP) {
@@ -300,9 +298,7 @@ enum dec_status dec_transport(struct rd *r, uint8_t proto, size_t l4len, struct 
 		if (ulen < 8 || ulen > l4len)
 			return DEC_BAD_L4;
 		out->payload = (uint32_t)ulen - 8;
-		size_t kept = r->len > 8 ? r->len - 8 : 0;
-		out->pay_kept = (uint32_t)(kept < out->payload ? kept : out->payload);
-		out->pay = out->pay_kept ? r->p + 8 : NULL;
+		dec_set_pay(out, (size_t)(r->p - r->base) + 8, r->len > 8 ? r->len - 8 : 0);
 		return dec_udp_tunnel(r, out);
 	}
 	return DEC_OTHER_L4;

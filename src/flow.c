@@ -59,7 +59,8 @@ struct flow {
 	uint32_t hash;          /* of the key: its hash slot, found again when it is settled */
 	uint32_t fp_us[2];      /* its time in microseconds, modulo 2^32: only ever compared 1 ms apart */
 	uint16_t encaps;        /* encapsulations that carried it (dec_pkt.encaps, OR of its packets) */
-	uint16_t syns;          /* the client's SYNs (saturating) */
+	uint8_t syns;           /* the client's SYNs (saturating) */
+	uint8_t app;            /* enum flow_app_state: whether flow_table.app holds its recogniser's state */
 	uint32_t isn;           /* the client's initial sequence number */
 	uint32_t prev, next;    /* expiry list, oldest first (indexes; next also links the free list) */
 	uint64_t first_ns, syn_ns;
@@ -121,8 +122,9 @@ struct flow_app {
 	struct app_state st;
 	uint32_t next_seq[2];   /* TCP: the sequence number after the last segment fed, per direction */
 };
-#define FLOW_ENC_APP 0x8000 /* in flow.encaps: its flow_app holds state (bits below are dec_encap kinds) */
-static_assert(DEC_NENCAP <= 15, "a bit of flow.encaps left for FLOW_ENC_APP");
+/* flow.app: the side entry is untouched (its bytes are stale), being fed, or final (kept for the record,
+ * no longer looked at by packets: a flow done with its recogniser costs no access to the side array). */
+enum flow_app_state { FA_NONE, FA_FEEDING, FA_DONE, FA_UNKNOWN /* no recogniser claimed it: no entry */ };
 
 /* Expiry lists, each oldest first: attempts nobody answered yet, flows with an answer (or midstream),
  * and closed flows lingering for stragglers. Each has its own idle timeout. */
@@ -380,11 +382,13 @@ static void record_of(const struct flow_table *t, const struct flow *f, uint64_t
 	r->verdict = (uint8_t)v;
 	r->open = (uint8_t)open_of(f, v);
 	r->evicted = (f->flags & FLOW_EVICTED) != 0;
-	r->encaps = f->encaps & (uint16_t)~FLOW_ENC_APP;
-	if (f->encaps & FLOW_ENC_APP)
+	r->encaps = f->encaps;
+	if (f->app == FA_FEEDING || f->app == FA_DONE) {
 		r->app = t->app[index_of(t, f)].st;
-	else
-		memset(&r->app, 0, sizeof(r->app));
+	} else { /* the rest of r->app is read only when proto says a recogniser had it */
+		r->app.proto = f->app == FA_UNKNOWN ? APP_UNKNOWN : APP_NONE;
+		r->app.cut = 0;
+	}
 	r->pkts[0] = f->pkts[0];
 	r->pkts[1] = f->pkts[1];
 	r->first_ns = f->first_ns;
@@ -585,21 +589,27 @@ static struct flow *create(struct flow_table *t, const struct flow_key *k, uint3
 static void app_packet(struct flow_table *t, struct flow *f, int dir, const struct dec_pkt *p, const uint8_t *peek,
 		       uint32_t npeek)
 {
+	bool tcp = p->proto == IPPROTO_TCP;
+	bool cut = p->pay_kept < p->payload && p->pay_kept < APP_PEEK;
+	if (f->app == FA_NONE && (!cut || npeek >= APP_CLAIM) && app_claim(peek, npeek, tcp) == APP_UNKNOWN) {
+		f->app = FA_UNKNOWN; /* most flows of most captures: decided without touching the side array */
+		return;
+	}
 	struct flow_app *a = &t->app[index_of(t, f)];
-	if (!(f->encaps & FLOW_ENC_APP)) {
+	if (f->app == FA_NONE) {
 		memset(a, 0, sizeof(*a));
-		f->encaps |= FLOW_ENC_APP;
+		f->app = FA_FEEDING;
 	}
 	if (!app_wants(&a->st, dir))
 		return;
-	bool tcp = p->proto == IPPROTO_TCP;
 	if (tcp) {
 		if (a->st.segs[dir] && p->seq != a->next_seq[dir])
 			return;
 		a->next_seq[dir] = p->seq + p->payload;
 	}
-	bool cut = p->pay_kept < p->payload && p->pay_kept < APP_PEEK;
 	app_feed(&a->st, dir, peek, npeek, cut, tcp);
+	if (!app_wants(&a->st, APP_C2S) && !app_wants(&a->st, APP_S2C))
+		f->app = FA_DONE;
 }
 
 /* What tells a SPAN copy from the next packet: the same sequence and acknowledgement numbers, flags,
@@ -641,7 +651,7 @@ static void tcp_update(struct flow *f, int dir, const struct dec_pkt *p, uint64_
 				f->syn_ns = ts;
 				f->syns = 1;
 			} else {
-				if (f->syns < UINT16_MAX)
+				if (f->syns < UINT8_MAX)
 					f->syns++;
 				hist(f, 0, H_RETRANSMIT);
 			}
@@ -715,22 +725,26 @@ static void prepare(const struct flow_table *t, const struct dec_pkt *p, struct 
 /* The flow a packet will find, asked for once its slot is in: the first slot of its run with its hash
  * (nearly always the flow; nothing when the packet starts a flow). Inlined on purpose: as a function of
  * its own, nothing but loads and prefetches, GCC judged it pure and dropped every call to it. */
-static inline __attribute__((always_inline)) void prefetch_entry(const struct flow_table *t, uint32_t hash)
+static inline __attribute__((always_inline)) void prefetch_entry(const struct flow_table *t, const struct slot *s)
 {
-	size_t pos = oat_home(&t->ix, hash);
-	uint32_t i = oat_next(&t->ix, hash, &pos);
-	if (i != OAT_NONE)
+	size_t pos = oat_home(&t->ix, s->lk.hash);
+	uint32_t i = oat_next(&t->ix, s->lk.hash, &pos);
+	if (i != OAT_NONE) {
 		prefetch_lines(at(t, i));
+		if (s->npeek) /* its recogniser's state, unless done (which only the flow's line says) */
+			__builtin_prefetch(&t->app[i]);
+	}
 }
 
 static void packet(struct flow_table *t, const struct dec_pkt *p, uint64_t ts, const struct lookup *lk,
 		   const uint8_t *peek, uint32_t npeek);
 
-void flow_packet(struct flow_table *t, const struct dec_pkt *p, uint64_t ts)
+void flow_packet(struct flow_table *t, const struct dec_pkt *p, const uint8_t *frame, uint64_t ts)
 {
 	struct lookup lk;
 	prepare(t, p, &lk);
-	packet(t, p, ts, &lk, p->pay, p->pay_kept < APP_PEEK ? p->pay_kept : APP_PEEK);
+	uint32_t n = !frame ? 0 : p->pay_kept < APP_PEEK ? p->pay_kept : APP_PEEK;
+	packet(t, p, ts, &lk, n ? frame + p->pay_off : NULL, n);
 }
 
 struct dec_pkt *flow_slot(struct flow_table *t)
@@ -738,16 +752,16 @@ struct dec_pkt *flow_slot(struct flow_table *t)
 	return &t->ring[t->pushed % RING].p;
 }
 
-void flow_push(struct flow_table *t, uint64_t ts)
+void flow_push(struct flow_table *t, uint64_t ts, const uint8_t *frame)
 {
 	struct slot *s = &t->ring[t->pushed++ % RING];
 	s->ts = ts;
-	s->npeek = s->p.pay_kept < APP_PEEK ? s->p.pay_kept : APP_PEEK;
+	s->npeek = !frame ? 0 : s->p.pay_kept < APP_PEEK ? s->p.pay_kept : APP_PEEK;
 	if (s->npeek)
-		memcpy(s->peek, s->p.pay, s->npeek);
+		copy_small(s->peek, frame + s->p.pay_off, s->npeek);
 	prepare(t, &s->p, &s->lk);
 	if (t->pushed - t->processed > ENTRY)
-		prefetch_entry(t, t->ring[(t->pushed - 1 - ENTRY) % RING].lk.hash);
+		prefetch_entry(t, &t->ring[(t->pushed - 1 - ENTRY) % RING]);
 	if (t->pushed - t->processed > PROCESS) {
 		const struct slot *b = &t->ring[t->processed++ % RING];
 		packet(t, &b->p, b->ts, &b->lk, b->peek, b->npeek);
@@ -757,7 +771,7 @@ void flow_push(struct flow_table *t, uint64_t ts)
 void flow_drain(struct flow_table *t)
 {
 	for (uint64_t i = t->pushed > t->processed + ENTRY ? t->pushed - ENTRY : t->processed; i < t->pushed; i++)
-		prefetch_entry(t, t->ring[i % RING].lk.hash);
+		prefetch_entry(t, &t->ring[i % RING]);
 	for (; t->processed < t->pushed; t->processed++) {
 		const struct slot *b = &t->ring[t->processed % RING];
 		packet(t, &b->p, b->ts, &b->lk, b->peek, b->npeek);
@@ -807,7 +821,7 @@ static void packet(struct flow_table *t, const struct dec_pkt *p, uint64_t ts, c
 	touch(f, ts);
 	if (ts < f->first_ns)
 		f->first_ns = ts; /* a SYN-ACK stamped before its SYN (two capture interfaces) */
-	if (npeek)
+	if (npeek && (f->app == FA_NONE || f->app == FA_FEEDING))
 		app_packet(t, f, dir, p, peek, npeek);
 	if (p->proto == IPPROTO_TCP) {
 		tcp_update(f, dir, p, ts);

@@ -21,9 +21,6 @@ static enum dec_status decode_with(decoder fn, int dlt, const uint8_t *frame, si
 	memcpy(buf, frame, caplen);
 	static const struct dec_cfg cfg = DEC_CFG_DEFAULT;
 	enum dec_status st = fn(&cfg, dlt, buf, (uint32_t)caplen, (uint32_t)wirelen, p);
-	/* where the payload starts, as an offset into the frame: each call decodes its own copy */
-	if (p->pay)
-		p->pay = (const uint8_t *)(uintptr_t)(p->pay - buf + 1);
 	free(buf);
 	return st;
 }

@@ -75,7 +75,7 @@ static void start(struct run *r, size_t max)
 
 static void feed(struct run *r, struct dec_pkt p, uint64_t ts)
 {
-	flow_packet(r->t, &p, ts);
+	flow_packet(r->t, &p, NULL, ts);
 }
 
 static void finish(struct run *r, uint64_t end)
@@ -123,9 +123,9 @@ static void test_pipeline_judges_like_one_packet_at_a_time(void)
 				p = pkt(client[i], 40000, SV, 443, SYN, 100, 0); /* retransmitted */
 			else
 				p = pkt(client[i], 40000, SV, 443, ACK, 101, 10); /* the answer not captured */
-			flow_packet(one.t, &p, ts);
+			flow_packet(one.t, &p, NULL, ts);
 			*flow_slot(piped.t) = p;
-			flow_push(piped.t, ts);
+			flow_push(piped.t, ts, NULL);
 		}
 	flow_drain(piped.t);
 	flow_finish(one.t, T0 + 10 * S);
@@ -469,7 +469,7 @@ static void test_flows_are_found_until_settled_under_churn(void)
 	struct tally tl = {0};
 	struct flow_table *t = flow_new(0, NULL, on_tally, &tl);
 	for (size_t i = 0; i < n; i++)
-		flow_packet(t, &c[i].p, c[i].ts);
+		flow_packet(t, &c[i].p, NULL, c[i].ts);
 	CU_ASSERT(tl.n > N / 3); /* the resets and the unanswered went while others came */
 	flow_finish(t, c[n - 1].ts);
 	CU_ASSERT_EQUAL(flow_stats(t)->flows, N);

@@ -13,6 +13,7 @@
 #define APP_SEGS 4     /* segments looked at per direction, at most */
 #define APP_WINDOW 256 /* bytes looked at per direction, at most */
 #define APP_SNI 24     /* bytes of a TLS server name kept */
+#define APP_CLAIM 16   /* bytes enough for every recogniser to claim its protocol, or not */
 
 enum app_proto {
 	APP_NONE,       /* no payload seen */
@@ -84,6 +85,9 @@ struct app_state {
  * were sent and fewer than APP_PEEK. dir: APP_C2S or APP_S2C; tcp: a TCP segment, else a UDP datagram.
  * Never reads past n. */
 void app_feed(struct app_state *s, int dir, const uint8_t *p, size_t n, bool cut, bool tcp);
+/* Which recogniser the first bytes of a flow are for (APP_UNKNOWN: none); what app_feed() decides on
+ * its first segment, for a caller that would rather not keep state for a flow no recogniser claims. */
+enum app_proto app_claim(const uint8_t *p, size_t n, bool tcp);
 /* Does the flow still want bytes? */
 static inline bool app_wants(const struct app_state *s, int dir)
 {

@@ -56,8 +56,8 @@ struct dec_pkt {
 	uint16_t win;
 	uint32_t seq, ack;
 	uint32_t payload;       /* TCP/UDP payload bytes, by the IP length (not the capture length) */
-	uint32_t pay_kept;      /* of those, the bytes the capture kept, at pay (valid while the frame is) */
-	const uint8_t *pay;
+	uint16_t pay_off;       /* where the payload starts in the frame */
+	uint16_t pay_kept;      /* of its bytes, how many the capture kept (at most 65535) */
 
 	/* ICMP / ICMPv6 destination unreachable: the fields above describe the quoted packet
 	 * (src = the original sender); the error's own source is icmp_from. */
@@ -77,6 +77,18 @@ struct dec_pkt {
  * hold dec_frame() to. */
 enum dec_status dec_frame_general(const struct dec_cfg *cfg, int dlt, const uint8_t *frame, uint32_t caplen,
 				  uint32_t wirelen, struct dec_pkt *out);
+
+/* Where the transport payload lies in the frame, and how much of it was captured (not past what the IP
+ * length says: Ethernet pads short frames). */
+static inline void dec_set_pay(struct dec_pkt *out, size_t off, size_t kept)
+{
+	if (kept > out->payload)
+		kept = out->payload;
+	if (off > UINT16_MAX || kept > UINT16_MAX)
+		kept = off > UINT16_MAX ? 0 : UINT16_MAX;
+	out->pay_off = kept ? (uint16_t)off : 0;
+	out->pay_kept = (uint16_t)kept;
+}
 
 /* Most packets of a capture are untagged Ethernet, IPv4 without options, TCP: those are decoded here in
  * one piece, with one length check, when everything the general path would check holds (a whole TCP
@@ -104,9 +116,7 @@ static inline __attribute__((always_inline)) bool dec_eth_ipv4_tcp(const uint8_t
 	out->tcp_flags = f[47];
 	out->win = be16_at(f + 48);
 	out->payload = (uint32_t)(total - 20 - hl);
-	size_t kept = len > 34 + hl ? len - 34 - hl : 0;
-	out->pay_kept = (uint32_t)(kept < out->payload ? kept : out->payload);
-	out->pay = out->pay_kept ? f + 34 + hl : NULL;
+	dec_set_pay(out, 34 + hl, len > 34 + hl ? len - 34 - hl : 0);
 	return true;
 }
 

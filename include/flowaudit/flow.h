@@ -47,7 +47,8 @@ struct flow_record {
 	uint16_t pkts[2];       /* packets client -> server, server -> client (saturating at 65535) */
 	uint64_t first_ns, last_ns;
 	char history[16];       /* Zeek's letters: upper case client, lower case server */
-	struct app_state app;   /* what its first payload bytes said (app.h); proto APP_NONE: none seen */
+	struct app_state app;   /* what its first payload bytes said (app.h); proto APP_NONE: none seen, and
+				 * nothing else of app is set */
 };
 
 /* Records are handed over n at a time (n <= FLOW_BATCH); the array is the table's until the call returns. */
@@ -70,14 +71,15 @@ struct flow_table;
  * FLOW_BATCH are waiting, and at flow_flush() and flow_finish(). */
 struct flow_table *flow_new(size_t max_flows, const uint8_t (*svc)[8192], flow_records_fn fn, void *ctx);
 void flow_free(struct flow_table *t);
-void flow_packet(struct flow_table *t, const struct dec_pkt *p, uint64_t ts_ns);
+/* frame: the frame p was decoded from, for its payload's first bytes (NULL: none) */
+void flow_packet(struct flow_table *t, const struct dec_pkt *p, const uint8_t *frame, uint64_t ts_ns);
 /* The same, pipelined to hide memory latency: decode a packet into flow_slot(), then flow_push() it.
  * Its key is hashed and its hash bucket prefetched at once, the bucket's first flow a few packets
  * later, and the packet processed a few more later. flow_drain() processes every packet pushed
  * (before reading results, settling, or waiting for more). The slot is the table's: decoding into it
  * directly spares a copy. */
 struct dec_pkt *flow_slot(struct flow_table *t);
-void flow_push(struct flow_table *t, uint64_t ts_ns);
+void flow_push(struct flow_table *t, uint64_t ts_ns, const uint8_t *frame);
 void flow_drain(struct flow_table *t);
 /* Settle every flow still held (the pipeline drained first), judging by the end of the capture at end_ns,
  * and hand over every record. */

@@ -15,6 +15,7 @@ struct rd {
 	size_t len;
 	bool trunc;
 	const struct dec_cfg *cfg; /* the decoder's settings, handed down to every layer read inside */
+	const uint8_t *base;    /* the frame's first byte: where a layer lies in it */
 };
 
 static inline bool rd_has(struct rd *r, size_t off, size_t n)
@@ -78,7 +79,7 @@ static inline bool rd_copy(struct rd *r, size_t off, void *dst, size_t n)
 /* A sub-reader from off to the end (empty and truncated when off is past the end). */
 static inline struct rd rd_sub(struct rd *r, size_t off)
 {
-	struct rd s = {r->p, 0, false, r->cfg};
+	struct rd s = {r->p, 0, false, r->cfg, r->base};
 	if (rd_has(r, off, 0)) {
 		s.p = r->p + off;
 		s.len = r->len - off;
