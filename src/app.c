@@ -37,7 +37,7 @@ enum app_proto app_claim(const uint8_t *p, size_t n, bool tcp)
 	return t != APP_NONE ? t : APP_UNKNOWN;
 }
 
-void app_feed(struct app_state *s, int dir, const uint8_t *p, size_t n, bool cut, bool tcp)
+void app_feed(struct app_state *s, int dir, const uint8_t *p, size_t n, size_t len, bool cut, bool tcp)
 {
 	if (!app_wants(s, dir) || n == 0)
 		return;
@@ -63,7 +63,7 @@ void app_feed(struct app_state *s, int dir, const uint8_t *p, size_t n, bool cut
 	if (cut)
 		s->cut |= (uint8_t)(1u << dir);
 	switch (s->proto) {
-	case APP_TLS: app_tls_feed(s, dir, p, n); break;
+	case APP_TLS: app_tls_feed(s, dir, p, n, len < n ? n : len); break;
 	case APP_FPOLICY:
 	case APP_FPOLICY_PB: app_fpolicy_feed(s, dir, p, n); break;
 	case APP_SMB: app_smb_feed(s, dir, p, n); break;
@@ -163,8 +163,10 @@ size_t app_facts(const struct app_state *s, struct app_fact *out, size_t max)
 	size_t n = 0;
 	switch (s->proto) {
 	case APP_TLS:
-		if (s->u.tls.seen & APP_TLS_CH)
-			n = put_version(out, n, max, "client_hello", s->u.tls.max_offered ? s->u.tls.max_offered : s->u.tls.hello_version);
+		if (s->u.tls.max_offered)
+			n = put_version(out, n, max, "client_max", s->u.tls.max_offered);
+		else if (s->u.tls.seen & APP_TLS_CH) /* the hello's own field: 1.2 for every 1.3 client too */
+			n = put_version(out, n, max, "client_hello", s->u.tls.hello_version);
 		if (s->u.tls.sni[0])
 			n = put_str(out, n, max, "sni", s->u.tls.sni, APP_SNI);
 		if (s->u.tls.server_version)

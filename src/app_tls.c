@@ -74,14 +74,18 @@ static void hello(struct app_state *s, const uint8_t *b, const uint8_t *end, boo
 	extensions(s, b + i + 2, end, client);
 }
 
-void app_tls_feed(struct app_state *s, int dir, const uint8_t *p, size_t n)
+void app_tls_feed(struct app_state *s, int dir, const uint8_t *p, size_t n, size_t len)
 {
 	size_t off = 0;
 	uint16_t *skip = dir == APP_C2S ? &s->u.tls.skip_c : &s->u.tls.skip_s;
 	if (*skip) { /* the rest of a record begun in an earlier segment */
-		if (*skip >= n) {
-			*skip = (uint16_t)(*skip - n);
+		if (*skip >= len) {
+			*skip = (uint16_t)(*skip - len);
 			return;
+		}
+		if (*skip >= n) {
+			*skip = 0;
+			return; /* the next record starts past the bytes kept */
 		}
 		off = *skip;
 		*skip = 0;
@@ -89,10 +93,10 @@ void app_tls_feed(struct app_state *s, int dir, const uint8_t *p, size_t n)
 	while (off + 5 <= n) {
 		const uint8_t *r = p + off;
 		uint8_t type = r[0];
-		size_t len = be16_at(r + 3);
+		size_t rlen = be16_at(r + 3);
 		if (r[1] != 3 || type < 0x14 || type > 0x18)
 			return; /* not a record boundary: lost our place */
-		const uint8_t *end = off + 5 + len <= n ? r + 5 + len : p + n;
+		const uint8_t *end = off + 5 + rlen <= n ? r + 5 + rlen : p + n;
 		if (type == 0x16 && !(s->u.tls.seen & (dir == APP_C2S ? APP_TLS_CLIENT_ENC : APP_TLS_SERVER_ENC)) &&
 		    end - r >= 6) {
 			if (r[5] == 1 && dir == APP_C2S) {
@@ -104,16 +108,17 @@ void app_tls_feed(struct app_state *s, int dir, const uint8_t *p, size_t n)
 			}
 		} else if (type == 0x14 || type == 0x17) {
 			s->u.tls.seen |= dir == APP_C2S ? APP_TLS_CLIENT_ENC : APP_TLS_SERVER_ENC;
-		} else if (type == 0x15 && len == 2 && end - r >= 7) { /* a plaintext alert */
+		} else if (type == 0x15 && rlen == 2 && end - r >= 7) { /* a plaintext alert */
 			s->u.tls.seen |= APP_TLS_ALERT;
 			s->u.tls.alert_level = r[5];
 			s->u.tls.alert_desc = r[6];
 			s->u.tls.alert_dir = (uint8_t)dir;
 		}
-		if (off + 5 + len > n) {
-			*skip = (uint16_t)(off + 5 + len - n > 0xffff ? 0xffff : off + 5 + len - n);
+		if (off + 5 + rlen > n) { /* the record goes past the bytes kept: past the segment too? */
+			size_t past = off + 5 + rlen > len ? off + 5 + rlen - len : 0;
+			*skip = (uint16_t)(past > 0xffff ? 0xffff : past);
 			return;
 		}
-		off += 5 + len;
+		off += 5 + rlen;
 	}
 }

@@ -58,7 +58,9 @@ struct cls_why_entry {
 };
 
 static const char *const status_names[CLS_NSTATUS] = {"ok", "degraded", "blocked", "missing", "unverified"};
-static const char *const reason_names[] = {NULL, "no-reply", "reset", "icmp-prohibited", "icmp-unreachable"};
+static const char *const reason_names[CLS_NREASONS] = {
+	NULL, "no-reply", "reset", "icmp-prohibited", "icmp-unreachable", "app-no-handshake", "app-failed", "tls-alert",
+};
 
 const char *cls_status_name(enum cls_status s)
 {
@@ -110,6 +112,7 @@ void cls_free(struct cls *c)
 {
 	free_index(c);
 	free(c->rows);
+	free(c->ev);
 	free(c->unexp);
 	free(c->row_order);
 	free(c->unexp_order);
@@ -259,12 +262,62 @@ static void count(struct cls_counts *n, const struct flow_record *r)
 		n->last_ns = r->last_ns;
 }
 
+static void bump16(uint16_t *x)
+{
+	*x += *x != UINT16_MAX;
+}
+
+enum app_handshake cls_app_handshake(const struct cls_app *a)
+{
+	return a->seen & CLS_APP_COMPLETE ? APP_HS_COMPLETE : a->seen & CLS_APP_FAILED ? APP_HS_FAILED
+	       : a->seen & CLS_APP_INCOMPLETE ? APP_HS_INCOMPLETE : a->seen & CLS_APP_CUT ? APP_HS_CUT : APP_HS_NOT_SEEN;
+}
+
+/* Which flow a row shows as its evidence: a failure before an unfinished handshake before a cut one
+ * before a complete one, the latest of a kind. */
+static int ev_rank(enum app_handshake h)
+{
+	return h == APP_HS_FAILED ? 3 : h == APP_HS_INCOMPLETE ? 2 : h == APP_HS_CUT ? 1 : 0;
+}
+
+/* A flow's recogniser state as edge row i's evidence, if it ranks at least as high as what it has. */
+static void offer_ev(struct cls *c, size_t i, const struct app_state *a)
+{
+	struct cls_counts *n = &c->rows[i].n;
+	if ((n->app.seen & CLS_APP_EV) && ev_rank(app_handshake(a)) < ev_rank(app_handshake(&c->ev[i])))
+		return;
+	if (!(n->app.seen & CLS_APP_EV))
+		GROW_RAW(c->ev, c->cap_ev, i);
+	c->ev[i] = *a;
+	n->app.seen |= CLS_APP_EV;
+}
+
+/* A claimed application's outcome into edge row i's counts, and maybe as its evidence. */
+static void count_app(struct cls *c, struct cls_counts *n, size_t i, const struct app_state *a)
+{
+	if (a->proto < APP_TLS)
+		return;
+	static const uint8_t bit[] = {[APP_HS_NOT_SEEN] = CLS_APP_INCOMPLETE, [APP_HS_INCOMPLETE] = CLS_APP_INCOMPLETE,
+				      [APP_HS_COMPLETE] = CLS_APP_COMPLETE, [APP_HS_FAILED] = CLS_APP_FAILED,
+				      [APP_HS_CUT] = CLS_APP_CUT};
+	n->app.seen |= bit[app_handshake(a)];
+	bump16(&n->app.flows);
+	n->app.proto = a->proto;
+	offer_ev(c, i, a);
+}
+
+const struct app_state *cls_row_app(const struct cls *c, const struct cls_row *r)
+{
+	return r->n.app.seen & CLS_APP_EV ? &c->ev[r - c->rows] : NULL;
+}
+
 /* A flow lands where its key does. */
 static void land(struct cls *c, uint32_t p, const struct flow_record *r)
 {
 	switch (KIND(p)) {
 	case K_ROW:
 		count(&c->rows[INDEX(p)].n, r);
+		count_app(c, &c->rows[INDEX(p)].n, INDEX(p), &r->app);
 		break;
 	case K_UNEXP:
 		count(&c->unexp[INDEX(p)].n, r);
@@ -575,6 +628,8 @@ void cls_clone(struct cls *dst, const struct cls *src)
 {
 	*dst = *src;
 	dst->rows = copy_array(src->rows, src->nrows, src->cap_rows, sizeof(*src->rows));
+	dst->ev = src->ev ? copy_array(src->ev, src->cap_ev < src->nrows ? src->cap_ev : src->nrows, src->cap_ev,
+				       sizeof(*src->ev)) : NULL;
 	dst->unexp = copy_array(src->unexp, src->nunexp, src->cap_unexp, sizeof(*src->unexp));
 	dst->others = copy_array(src->others, src->nothers, src->cap_others, sizeof(*src->others));
 	dst->named = copy_array(src->named, src->nnamed, src->cap_named, sizeof(*src->named));
@@ -588,6 +643,11 @@ void cls_clone(struct cls *dst, const struct cls *src)
 	oat_copy(&dst->why_ix, &src->why_ix);
 }
 
+static void add16(uint16_t *x, uint16_t y)
+{
+	*x = (uint16_t)(*x > UINT16_MAX - y ? UINT16_MAX : *x + y);
+}
+
 static void merge_counts(struct cls_counts *to, const struct cls_counts *from)
 {
 	to->attempts += from->attempts;
@@ -598,6 +658,10 @@ static void merge_counts(struct cls_counts *to, const struct cls_counts *from)
 	add32(&to->no_reply, from->no_reply);
 	add32(&to->unverified, from->unverified);
 	add32(&to->evicted, from->evicted);
+	add16(&to->app.flows, from->app.flows);
+	to->app.seen |= from->app.seen & (uint8_t)~CLS_APP_EV; /* the evidence is moved by the caller, if it can */
+	if (from->app.proto)
+		to->app.proto = from->app.proto;
 	if (!to->first_ns || (from->first_ns && from->first_ns < to->first_ns))
 		to->first_ns = from->first_ns;
 	if (from->last_ns > to->last_ns)
@@ -620,6 +684,8 @@ void cls_merge(struct cls *c, const struct cls *from)
 			}
 		}
 		merge_counts(&c->rows[INDEX(p)].n, &r->n);
+		if (r->n.app.seen & CLS_APP_EV)
+			offer_ev(c, INDEX(p), &from->ev[i]);
 	}
 	for (size_t i = 0; i < from->nunexp; i++) {
 		const struct cls_unexpected *u = &from->unexp[i];
@@ -652,8 +718,9 @@ void cls_take(struct cls *c, struct cls *from)
 	cls_init(from, c->g);
 }
 
-/* Counts of an old row, placed where its address pair lands now. */
-static void replace_counts(struct cls *c, const struct cls_key *pk, const struct cls_counts *n)
+/* Counts of an old row (and its evidence, or NULL), placed where its address pair lands now. */
+static void replace_counts(struct cls *c, const struct cls_key *pk, const struct cls_counts *n,
+			   const struct app_state *ev)
 {
 	uint32_t hash = key_hash(c, pk), p = find(c, pk, hash);
 	if (p == OAT_NONE)
@@ -661,6 +728,8 @@ static void replace_counts(struct cls *c, const struct cls_key *pk, const struct
 	switch (KIND(p)) {
 	case K_ROW:
 		merge_counts(&c->rows[INDEX(p)].n, n);
+		if (ev)
+			offer_ev(c, INDEX(p), ev);
 		break;
 	case K_UNEXP:
 		merge_counts(&c->unexp[INDEX(p)].n, n);
@@ -677,12 +746,15 @@ static void replace_counts(struct cls *c, const struct cls_key *pk, const struct
 void cls_rebase(struct cls *c, const struct graph *g)
 {
 	struct cls_row *rows = c->rows;
+	struct app_state *ev = c->ev;
 	size_t nrows = c->nrows;
 	struct cls_unexpected *unexp = c->unexp;
 	size_t nunexp = c->nunexp;
 	free_index(c);
 	c->rows = NULL;
 	c->nrows = c->cap_rows = 0;
+	c->ev = NULL;
+	c->cap_ev = 0;
 	c->unexp = NULL;
 	c->nunexp = c->cap_unexp = 0;
 	c->g = g;
@@ -692,13 +764,14 @@ void cls_rebase(struct cls *c, const struct graph *g)
 	struct cls_key pk;
 	for (size_t i = 0; i < nrows; i++) {
 		make_key(&pk, rows[i].client.a, rows[i].server.a, rows[i].proto, rows[i].port);
-		replace_counts(c, &pk, &rows[i].n);
+		replace_counts(c, &pk, &rows[i].n, rows[i].n.app.seen & CLS_APP_EV ? &ev[i] : NULL);
 	}
 	for (size_t i = 0; i < nunexp; i++) {
 		make_key(&pk, unexp[i].client, unexp[i].server, unexp[i].proto, unexp[i].port);
-		replace_counts(c, &pk, &unexp[i].n);
+		replace_counts(c, &pk, &unexp[i].n, NULL);
 	}
 	free(rows);
+	free(ev);
 	free(unexp);
 }
 
@@ -729,6 +802,18 @@ static void judge(const struct cls_counts *n, uint8_t *st, uint8_t *why)
 		*st = failed ? CLS_DEGRADED : CLS_OK;
 	else
 		*st = failed ? CLS_BLOCKED : CLS_UNVERIFIED;
+	/* The port answered; did the application? Not once, on a path whose connections all opened: degraded.
+	 * One unfinished handshake alone may be the capture's end, and is only shown. */
+	const struct cls_app *a = &n->app;
+	if (*st == CLS_OK && !(a->seen & CLS_APP_COMPLETE)) {
+		if (a->seen & CLS_APP_FAILED) {
+			*st = CLS_DEGRADED;
+			*why = a->proto == APP_TLS ? CLS_R_TLS_ALERT : CLS_R_APP_FAILED;
+		} else if ((a->seen & CLS_APP_INCOMPLETE) && a->flows >= 2) {
+			*st = CLS_DEGRADED;
+			*why = CLS_R_APP_NO_HANDSHAKE;
+		}
+	}
 }
 
 /* Order of the text report: findings first (blocked, degraded, missing, unverified), then ok. */

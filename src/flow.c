@@ -607,7 +607,7 @@ static void app_packet(struct flow_table *t, struct flow *f, int dir, const stru
 			return;
 		a->next_seq[dir] = p->seq + p->payload;
 	}
-	app_feed(&a->st, dir, peek, npeek, cut, tcp);
+	app_feed(&a->st, dir, peek, npeek, p->payload, cut, tcp);
 	if (!app_wants(&a->st, APP_C2S) && !app_wants(&a->st, APP_S2C))
 		f->app = FA_DONE;
 }

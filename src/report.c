@@ -196,6 +196,24 @@ const char *rep_why_of(struct rep_whys *w, const struct graph *g, const struct c
 }
 
 /* "41,220": counts a person reads at a glance. */
+char *rep_app_words(const struct cls *c, const struct cls_row *r)
+{
+	const struct cls_app *a = &r->n.app;
+	if (!a->flows)
+		return NULL;
+	char *s = NULL;
+	size_t len = 0;
+	str_append(&s, &len, "%s %s", app_proto_name(a->proto), app_handshake_name(cls_app_handshake(a)));
+	if (a->flows > 1)
+		str_append(&s, &len, " over %u flows", a->flows);
+	const struct app_state *ev = cls_row_app(c, r);
+	struct app_fact f[8];
+	size_t n = ev ? app_facts(ev, f, 8) : 0;
+	for (size_t i = 0; i < n; i++)
+		str_append(&s, &len, "%s%s %s", i ? ", " : ": ", f[i].key, f[i].value);
+	return s;
+}
+
 const char *rep_firewall(const struct report *rp, const struct cls_row *r)
 {
 	if (!rp->firewall || (r->status != CLS_BLOCKED && r->status != CLS_DEGRADED))
@@ -425,7 +443,7 @@ void rep_groups_free(struct rep_groups *gr)
 enum cls_reason rep_group_reason(const struct rep_group *gp)
 {
 	int best = CLS_R_NONE;
-	for (int r = CLS_R_NO_REPLY; r <= CLS_R_ICMP_UNREACHABLE; r++)
+	for (int r = CLS_R_NO_REPLY; r < CLS_NREASONS; r++)
 		if (gp->by_reason[r] > gp->by_reason[best] || (best == CLS_R_NONE && gp->by_reason[r]))
 			best = r;
 	return (enum cls_reason)best;
@@ -447,12 +465,12 @@ char *rep_group_counts(const struct rep_group *gp)
 		free(part);
 	}
 	size_t failed = 0;
-	for (int r = CLS_R_NO_REPLY; r <= CLS_R_ICMP_UNREACHABLE; r++)
+	for (int r = CLS_R_NO_REPLY; r < CLS_NREASONS; r++)
 		failed += gp->by_reason[r] != 0;
 	if (failed) {
 		char reasons[160] = "";
 		size_t rl = 0;
-		for (int r = CLS_R_NO_REPLY; r <= CLS_R_ICMP_UNREACHABLE; r++)
+		for (int r = CLS_R_NO_REPLY; r < CLS_NREASONS; r++)
 			if (gp->by_reason[r])
 				rl += (size_t)snprintf(reasons + rl, sizeof(reasons) - rl, "%s%s %s", rl ? ", " : "",
 						       cls_reason_name((enum cls_reason)r), rep_count(gp->by_reason[r], b));

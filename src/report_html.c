@@ -61,6 +61,17 @@ static void open_rules(FILE *out, const char *requirement, const char *ca, const
 static void advice(FILE *out, enum cls_status st, enum cls_reason why, const char *requirement, const char *ca,
 		   const char *sa, uint8_t proto, uint16_t port, bool v4)
 {
+	if (why == CLS_R_APP_NO_HANDSHAKE || why == CLS_R_APP_FAILED || why == CLS_R_TLS_ALERT) {
+		fputs(why == CLS_R_TLS_ALERT ? "The connections open, and their TLS handshake ends in an alert: check the "
+					       "certificates and the TLS versions both ends accept (the alert names the cause)."
+		      : why == CLS_R_APP_FAILED ? "The connections open, and the service refuses the request: check its "
+						  "configuration (exports, program versions)."
+						: "The connections open, and the application's handshake never completes: the "
+						  "server side accepts but does not answer (an FPolicy engine that never sends "
+						  "NEGO_RESP, a service stuck). The firewall is not the cause.",
+		      out);
+		return;
+	}
 	switch (st) {
 	case CLS_BLOCKED:
 	case CLS_DEGRADED:
@@ -273,6 +284,13 @@ static void row_cells(FILE *out, const struct report *rp, const struct cls_row *
 		if (!indent) /* a pair under its path's row: the path's advice covers it */
 			advice(out, r->status, r->reason, g->rules->edges[e->rule].requirement, ca, sa, e->proto, e->port,
 			       addr_is_v4(r->client.a));
+		char *app = rep_app_words(&rp->res->cls, r);
+		if (app) {
+			fputs("<div><small>application: ", out);
+			esc(out, app);
+			fputs("</small></div>", out);
+			free(app);
+		}
 		const char *fw = rep_firewall(rp, r);
 		if (fw) {
 			fputs("<div><small>this machine's nftables: ", out);

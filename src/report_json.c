@@ -646,6 +646,35 @@ static void summary_json(struct jw *w, const struct cls *c)
 }
 
 /* A batch of --flows records, from a flow log, in the order they settled. */
+/* "app": what the recognisers learnt: of a row (its flows, how their handshakes went, its evidence's facts)
+ * or of a flow (flows < 0). s: the recogniser state whose facts are shown, or NULL. */
+static void app_json(struct jw *w, enum app_proto proto, enum app_handshake hs, long long flows,
+		     const struct app_state *s)
+{
+	jw_key(w, "app");
+	jw_open(w, '{');
+	kv_str(w, "protocol", app_proto_name(proto));
+	kv_str(w, "handshake", app_handshake_name(hs));
+	if (flows >= 0)
+		kv_int(w, "flows", flows);
+	struct app_fact f[8];
+	size_t n = s && proto >= APP_TLS ? app_facts(s, f, 8) : 0;
+	if (n) {
+		jw_key(w, "facts");
+		jw_open(w, '{');
+		for (size_t i = 0; i < n; i++) {
+			char *end;
+			unsigned long long v = strtoull(f[i].value, &end, 10);
+			if (f[i].value[0] >= '0' && f[i].value[0] <= '9' && !*end)
+				kv_u64(w, f[i].key, v);
+			else
+				kv_str(w, f[i].key, f[i].value);
+		}
+		jw_close(w, '}');
+	}
+	jw_close(w, '}');
+}
+
 static int flow_elems(void *ctx, const struct flow_record *r, size_t n)
 {
 	struct jw *w = ctx;
@@ -665,6 +694,9 @@ static int flow_elems(void *ctx, const struct flow_record *r, size_t n)
 		kv_str(w, "state", flow_verdict_name(f->verdict));
 		jw_key(w, "encapsulation");
 		encap_value(w, f->encaps);
+		if (f->app.proto != APP_NONE)
+			app_json(w, f->app.proto, f->app.proto == APP_UNKNOWN ? APP_HS_NOT_SEEN : app_handshake(&f->app), -1,
+				 &f->app);
 		jw_close(w, '}');
 	}
 	return 0;
@@ -737,6 +769,8 @@ static int audit_json(FILE *out, const struct report *rp)
 		const char *fw = rep_firewall(rp, r);
 		if (fw)
 			kv_str(&w, "firewall", fw);
+		if (r->n.app.flows)
+			app_json(&w, r->n.app.proto, cls_app_handshake(&r->n.app), r->n.app.flows, cls_row_app(c, r));
 		put_counts(&w, &r->n);
 		jw_close(&w, '}');
 	}

@@ -153,8 +153,10 @@ static void edge_row(struct table *t, const struct report *rp, const struct cls_
 	const char *why = cls_reason_name(r->reason);
 	char *status = xasprintf("%s%s", indent ? "  " : "", cls_status_name(r->status));
 	const char *fw = rep_firewall(rp, r);
+	char *app = fw ? NULL : rep_app_words(&rp->res->cls, r);
 	row(t, status_color(r->status), status, why ? why : "", indent ? "" : re->requirement, ends, port, tries,
-	    fw ? fw : re->note && r->seen && !indent ? re->note : NULL);
+	    fw ? fw : app ? app : re->note && r->seen && !indent ? re->note : NULL);
+	free(app);
 	free(status);
 	free(ends);
 	free(port);

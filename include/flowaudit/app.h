@@ -1,7 +1,8 @@
 /* app.h: what a flow's first payload bytes say about the application behind the port. Each recogniser
  * (src/app_*.c) is a pure function from (direction, bytes, state) to facts kept in the flow's struct
  * app_state; app.c picks the recogniser from the first bytes (by content, never by port) and stops
- * feeding a flow once it has decided, or after APP_SEGS segments or APP_WINDOW bytes a direction. */
+ * feeding a flow once it has decided, or after APP_SEGS segments a direction, of which the first
+ * APP_PEEK bytes each. */
 #ifndef FLOWAUDIT_APP_H
 #define FLOWAUDIT_APP_H
 
@@ -9,9 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define APP_PEEK 128   /* payload bytes of a segment the decoder keeps for the recognisers */
+#define APP_PEEK 256   /* payload bytes of a segment the decoder keeps for the recognisers */
 #define APP_SEGS 4     /* segments looked at per direction, at most */
-#define APP_WINDOW 256 /* bytes looked at per direction, at most */
+#define APP_WINDOW (APP_SEGS * APP_PEEK) /* bytes looked at per direction, at most */
 #define APP_SNI 24     /* bytes of a TLS server name kept */
 #define APP_CLAIM 16   /* bytes enough for every recogniser to claim its protocol, or not */
 
@@ -81,10 +82,10 @@ struct app_state {
 	} u;
 };
 
-/* Feed a segment's payload: n bytes kept of it (at most APP_PEEK), cut when the capture kept fewer than
- * were sent and fewer than APP_PEEK. dir: APP_C2S or APP_S2C; tcp: a TCP segment, else a UDP datagram.
- * Never reads past n. */
-void app_feed(struct app_state *s, int dir, const uint8_t *p, size_t n, bool cut, bool tcp);
+/* Feed a segment's payload: the first n bytes of its len (n <= APP_PEEK), cut when the capture kept fewer
+ * than were sent and fewer than APP_PEEK. dir: APP_C2S or APP_S2C; tcp: a TCP segment, else a UDP
+ * datagram. Never reads past n. */
+void app_feed(struct app_state *s, int dir, const uint8_t *p, size_t n, size_t len, bool cut, bool tcp);
 /* Which recogniser the first bytes of a flow are for (APP_UNKNOWN: none); what app_feed() decides on
  * its first segment, for a caller that would rather not keep state for a flow no recogniser claims. */
 enum app_proto app_claim(const uint8_t *p, size_t n, bool tcp);
@@ -106,7 +107,7 @@ size_t app_facts(const struct app_state *s, struct app_fact *out, size_t max);
 
 /* The recognisers (app_*.c): whether the first bytes are theirs, and what a segment says. */
 bool app_tls_claims(const uint8_t *p, size_t n);
-void app_tls_feed(struct app_state *s, int dir, const uint8_t *p, size_t n);
+void app_tls_feed(struct app_state *s, int dir, const uint8_t *p, size_t n, size_t len);
 bool app_fpolicy_claims(const uint8_t *p, size_t n);
 void app_fpolicy_feed(struct app_state *s, int dir, const uint8_t *p, size_t n);
 bool app_smb_claims(const uint8_t *p, size_t n);

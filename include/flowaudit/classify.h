@@ -12,7 +12,27 @@
 #include "flowaudit/oatable.h"
 
 enum cls_status { CLS_OK, CLS_DEGRADED, CLS_BLOCKED, CLS_MISSING, CLS_UNVERIFIED, CLS_NSTATUS };
-enum cls_reason { CLS_R_NONE, CLS_R_NO_REPLY, CLS_R_RESET, CLS_R_ICMP_PROHIBITED, CLS_R_ICMP_UNREACHABLE };
+enum cls_reason {
+	CLS_R_NONE, CLS_R_NO_REPLY, CLS_R_RESET, CLS_R_ICMP_PROHIBITED, CLS_R_ICMP_UNREACHABLE,
+	/* the port answered, the application did not: */
+	CLS_R_APP_NO_HANDSHAKE, /* its handshake never completed (an FPolicy NEGO_REQ never answered) */
+	CLS_R_APP_FAILED,       /* it refused (an RPC denied) */
+	CLS_R_TLS_ALERT,        /* a TLS handshake ended in a fatal alert */
+	CLS_NREASONS
+};
+
+/* Flows that carried payload a recogniser claimed (app.h): how many, and how their handshakes ended.
+ * Four bytes, so that a row stays in the size of before. */
+#define CLS_APP_COMPLETE 0x01
+#define CLS_APP_INCOMPLETE 0x02
+#define CLS_APP_FAILED 0x04
+#define CLS_APP_CUT 0x08
+#define CLS_APP_EV 0x10         /* edge rows: cls.ev[row] holds the flow shown as evidence */
+struct cls_app {
+	uint8_t proto;          /* enum app_proto of the last of them */
+	uint8_t seen;           /* CLS_APP_ bits */
+	uint16_t flows;         /* saturating */
+};
 
 /* A row's attempts, and how they went. The outcomes are 32-bit and stop at UINT32_MAX (4 billion of one
  * kind on one address pair), so that a row is 128 bytes at most; attempts are never capped. */
@@ -20,6 +40,7 @@ struct cls_counts {
 	uint64_t attempts;
 	uint32_t established, resets, icmp_prohibited, icmp_unreachable, no_reply, unverified;
 	uint32_t evicted;       /* attempts settled early to make room (--max-flows): the verdict may lack them */
+	struct cls_app app;
 	uint64_t first_ns, last_ns;
 };
 
@@ -81,6 +102,8 @@ struct cls {
 	struct oat ix;
 	struct cls_row *rows;
 	size_t nrows, cap_rows;
+	struct app_state *ev;   /* beside rows: the evidence flow's recogniser state, where app.has_ev */
+	size_t cap_ev;
 	struct cls_unexpected *unexp;
 	size_t nunexp, cap_unexp;
 	struct cls_other *others;
@@ -149,5 +172,9 @@ bool cls_has_findings(const struct cls *c);
 size_t cls_incomplete_rows(const struct cls *c);
 const char *cls_status_name(enum cls_status s);
 const char *cls_reason_name(enum cls_reason r); /* NULL for CLS_R_NONE */
+/* The evidence of an edge row's application (a flow's recogniser state), or NULL. */
+const struct app_state *cls_row_app(const struct cls *c, const struct cls_row *r);
+/* How the row's flows' handshakes went, all told: complete if any completed, else failed, incomplete, cut. */
+enum app_handshake cls_app_handshake(const struct cls_app *a);
 
 #endif

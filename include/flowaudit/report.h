@@ -23,6 +23,10 @@ struct report {
 	void *firewall_ctx;
 };
 
+/* What the recognisers learnt of a row, in words ("fpolicy incomplete over 14 flows: nego_req 3,
+ * nego_resp 0"), or NULL when no flow of it carried a payload they know. Caller frees. */
+char *rep_app_words(const struct cls *c, const struct cls_row *r);
+
 /* rp->firewall's sentence for a blocked or degraded row; NULL for any other, or without --nft. */
 const char *rep_firewall(const struct report *rp, const struct cls_row *r);
 
@@ -69,7 +73,7 @@ const char *rep_count(uint64_t n, char buf[32]);
 struct rep_group {
 	size_t nrows;
 	size_t by_status[CLS_NSTATUS];
-	size_t by_reason[CLS_R_ICMP_UNREACHABLE + 1]; /* rows by the reason they were judged on */
+	size_t by_reason[CLS_NREASONS]; /* rows by the reason they were judged on */
 	uint64_t attempts, established, evicted;
 	enum cls_status worst_status;
 	size_t worst[REP_WORST];  /* row indexes of its worst findings (never an ok row), worst first */

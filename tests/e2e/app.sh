@@ -1,0 +1,138 @@
+#!/bin/sh
+# app.sh: the application recognisers against real speakers. Two network namespaces (a broker and an
+# ONTAP node on one side, an agent on the other; RFC 5737 addresses, no route out), tcpdump capturing
+# in the agent's namespace, then flowaudit auditing the capture:
+#   TLS on 61617: openssl s_server and s_client (TLS 1.3 with SNI: complete; a TLS 1.2-only client
+#   against a TLS 1.3-only server: a protocol_version alert, the path degraded with tls-alert);
+#   FPolicy on 9883: a node speaking the public framing (tests/e2e/fpolicy.sh) to an engine that never
+#   answers NEGO_REQ (degraded, app-no-handshake), then to one that answers NEGO_RESP (complete).
+# Skipped, saying why, without root or network namespaces.
+# Usage: app.sh FLOWAUDIT
+set -u
+bin=$(realpath "$1")
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+
+skip() { echo "e2e app: skipped: $*"; exit 0; }
+[ "$(id -u)" -eq 0 ] || skip "needs root (network namespaces, packet capture)"
+ip netns list >/dev/null 2>&1 || skip "ip netns is not available"
+"$top/tools/deps.sh" e2e >/dev/null 2>&1 || skip "could not install iproute2, socat, openssl, jq, tcpdump"
+ip netns add fa-probe-$$ 2>/dev/null || skip "cannot create a network namespace here"
+ip netns del fa-probe-$$
+
+tag=$$
+A=fa-aa-$tag S=fa-as-$tag
+work=$(mktemp -d)
+cleanup() {
+	for ns in $A $S; do
+		ip netns pids $ns 2>/dev/null | xargs -r kill -9 2>/dev/null
+		ip netns del $ns 2>/dev/null
+	done
+	[ -n "${KEEP:-}" ] && echo "kept $work" || rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+fail() { echo "e2e app: FAIL: $*"; exit 1; }
+checks=0
+pass() { checks=$((checks + 1)); echo "e2e app: $*"; }
+
+for ns in $A $S; do ip netns add $ns || fail "netns add $ns"; ip -n $ns link set lo up; done
+ip -n $A link add a-s type veth peer name s-a netns $S
+ip -n $A link set a-s up
+ip -n $S link set s-a up
+ip -n $A addr add 192.0.2.20/24 dev a-s
+ip -n $S addr add 192.0.2.10/24 dev s-a
+ip -n $S addr add 192.0.2.30/24 dev s-a
+
+cat >"$work/app.site" <<'EOF'
+set tls required
+host broker1   192.0.2.10 role=broker
+host agent1    192.0.2.20 role=agent brokers=broker1 partner=ontap1
+host ontap1-n1 192.0.2.30 role=ontap-node system=ontap1
+EOF
+site="$work/app.site"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=broker1 -days 1 \
+	-keyout "$work/key.pem" -out "$work/cert.pem" >/dev/null 2>&1 || fail "openssl could not make a certificate"
+
+# capture NAME: tcpdump in the agent's namespace until stop_capture
+capture() {
+	ip netns exec $A tcpdump -i a-s --immediate-mode -U -s 0 -w "$work/$1.pcap" >/dev/null 2>&1 &
+	dump=$!
+	sleep 1
+}
+stop_capture() {
+	sleep 0.5
+	kill -INT $dump
+	wait $dump 2>/dev/null
+}
+# row NAME PORT: the JSON row of the agent's path on PORT in the audit of capture NAME
+row() {
+	"$bin" audit -r "$work/$1.pcap" -s "$site" --format json >"$work/$1.json" 2>/dev/null
+	[ $? -le 1 ] || fail "$1: audit failed"
+	jq -c "[.edges[] | select(.port == $2 and .attempts > 0)][0]" "$work/$1.json"
+}
+
+# 1. TLS 1.3 with SNI, completed.
+ip netns exec $S setsid openssl s_server -accept 61617 -cert "$work/cert.pem" -key "$work/key.pem" -quiet \
+	>/dev/null 2>&1 </dev/null &
+sleep 0.5
+capture tls
+echo Q | ip netns exec $A timeout 3 openssl s_client -connect 192.0.2.10:61617 -servername broker1 -quiet >"$work/client.log" 2>&1
+stop_capture
+r=$(row tls 61617)
+echo "$r" | jq -e '.status == "ok" and .app.protocol == "tls" and .app.handshake == "complete" and
+	.app.facts.sni == "broker1" and .app.facts.server_version == "TLS 1.3"' >/dev/null || fail "tls: $r"
+pass "tls: openssl 1.3 handshake complete, SNI broker1"
+ip netns pids $S | xargs -r kill 2>/dev/null
+sleep 0.3
+
+# 2. A TLS 1.2-only client against a TLS 1.3-only server: a fatal alert, twice.
+ip netns exec $S setsid openssl s_server -accept 61617 -cert "$work/cert.pem" -key "$work/key.pem" -quiet -tls1_3 \
+	>/dev/null 2>&1 </dev/null &
+sleep 0.5
+capture alert
+for i in 1 2; do
+	echo Q | ip netns exec $A timeout 3 openssl s_client -connect 192.0.2.10:61617 -tls1_2 -quiet >/dev/null 2>&1
+done
+stop_capture
+r=$(row alert 61617)
+echo "$r" | jq -e '.status == "degraded" and .reason == "tls-alert" and .app.handshake == "failed" and
+	.app.facts.alert == 70 and .app.flows == 2' >/dev/null || fail "alert: $r"
+pass "tls: a protocol_version alert degrades the path (tls-alert)"
+ip netns pids $S | xargs -r kill 2>/dev/null
+
+# 3. FPolicy: the agent's engine never answers NEGO_REQ; the node tries twice.
+ip netns exec $A setsid socat TCP-LISTEN:9883,reuseaddr,fork SYSTEM:"sh $here/fpolicy.sh engine-silent" \
+	>/dev/null 2>&1 </dev/null &
+sleep 0.5
+capture fpolicy
+for i in 1 2; do
+	ip netns exec $S timeout 2 socat -t 1 SYSTEM:"sh $here/fpolicy.sh node" TCP:192.0.2.20:9883,bind=192.0.2.30 \
+		>/dev/null 2>&1
+done
+stop_capture
+r=$(row fpolicy 9883)
+echo "$r" | jq -e '.status == "degraded" and .reason == "app-no-handshake" and .app.protocol == "fpolicy" and
+	.app.facts.nego_req == 1 and .app.facts.nego_resp == 0' >/dev/null || fail "fpolicy silent: $r"
+grep -q "fpolicy incomplete over 2 flows: nego_req 1, nego_resp 0" <<EOF || fail "fpolicy silent: the text report does not say it"
+$("$bin" audit -r "$work/fpolicy.pcap" -s "$site" 2>/dev/null)
+EOF
+pass "fpolicy: NEGO_REQ never answered degrades the path (app-no-handshake), said in words"
+ip netns pids $A | xargs -r kill 2>/dev/null
+sleep 0.3
+
+# 4. The engine answers NEGO_RESP.
+ip netns exec $A setsid socat TCP-LISTEN:9883,reuseaddr,fork SYSTEM:"sh $here/fpolicy.sh engine" \
+	>/dev/null 2>&1 </dev/null &
+sleep 0.5
+capture nego
+ip netns exec $S timeout 3 socat -t 1 SYSTEM:"sh $here/fpolicy.sh node" TCP:192.0.2.20:9883,bind=192.0.2.30 \
+	>/dev/null 2>&1
+stop_capture
+r=$(row nego 9883)
+echo "$r" | jq -e '.status == "ok" and .app.handshake == "complete" and .app.facts.nego_resp == 1' >/dev/null ||
+	fail "fpolicy answered: $r"
+"$bin" audit -r "$work/nego.pcap" -s "$site" --format json --flows 2>/dev/null |
+	jq -e '[.flows[] | select(.server_port == 9883)][0].app | .protocol == "fpolicy" and .handshake == "complete"' \
+		>/dev/null || fail "fpolicy answered: the flow does not carry its app"
+pass "fpolicy: NEGO_RESP completes the handshake; the flow of --flows carries it"
+echo "e2e app: passed ($checks checks)"
