@@ -144,6 +144,7 @@ check:
 	$(MAKE) FLAVOUR=asan CC=clang CFLAGS='-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' test
 	$(MAKE) FLAVOUR=asan CC=clang CFLAGS='-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' build/asan/flowaudit
 	tests/corpus.sh build/asan/flowaudit $(CORPUS)
+	tests/apps.sh build/asan/flowaudit $(CORPUS)
 	tests/html.sh build/asan/flowaudit build/asan/mkpcap build/asan
 
 install: $(B)/flowaudit

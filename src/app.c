@@ -53,12 +53,18 @@ void app_feed(struct app_state *s, int dir, const uint8_t *p, size_t n, size_t l
 			s->cut |= (uint8_t)(1u << dir);
 			return;
 		}
-		s->proto = (uint8_t)pr;
-		s->first = (uint8_t)dir;
 		if (pr == APP_UNKNOWN) {
-			s->done = 1;
+			/* The other side may still say what it is (a server's "HTTP/1.0 400" to a malformed request):
+			 * unknown once neither side's first bytes are claimed. */
+			s->unclaimed |= (uint8_t)(1u << dir);
+			if (s->unclaimed == 3) {
+				s->proto = APP_UNKNOWN;
+				s->done = 1;
+			}
 			return;
 		}
+		s->proto = (uint8_t)pr;
+		s->first = (uint8_t)dir;
 	}
 	if (cut)
 		s->cut |= (uint8_t)(1u << dir);
@@ -79,7 +85,7 @@ enum app_handshake app_handshake(const struct app_state *s)
 {
 	enum app_handshake h = APP_HS_INCOMPLETE;
 	switch (s->proto) {
-	case APP_NONE: return APP_HS_NOT_SEEN;
+	case APP_NONE: return s->cut ? APP_HS_CUT : APP_HS_NOT_SEEN;
 	case APP_UNKNOWN: return s->cut ? APP_HS_CUT : APP_HS_NOT_SEEN;
 	case APP_TLS: {
 		uint8_t t = s->u.tls.seen;

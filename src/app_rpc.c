@@ -16,9 +16,14 @@ bool app_rpc_claims(const uint8_t *p, size_t n, bool tcp)
 	if (n < o + 12)
 		return false;
 	uint32_t type = be32_at(p + o + 4);
+	/* Eight zero bits in a row are common in other protocols' first bytes: the fields after the message
+	 * type must hold small values too (RPC version 2, a program version, a credential flavour; a reply
+	 * status and a verifier flavour), as far as they were captured. */
 	if (type == CALL)
-		return be32_at(p + o + 8) == 2; /* RPC version 2 */
-	return type == REPLY && be32_at(p + o + 8) <= 1;
+		return be32_at(p + o + 8) == 2 && (n < o + 20 || be32_at(p + o + 16) < 256) &&
+		       (n < o + 28 || be32_at(p + o + 24) < 16);
+	return type == REPLY && be32_at(p + o + 8) <= 1 && (n < o + 16 || be32_at(p + o + 12) < 16) &&
+	       (n < o + 20 || be32_at(p + o + 16) <= 400);
 }
 
 void app_rpc_feed(struct app_state *s, int dir, const uint8_t *p, size_t n, bool tcp)

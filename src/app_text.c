@@ -7,16 +7,35 @@
 
 static const char *const methods[] = {"GET ", "PUT ", "POST ", "HEAD ", "DELETE ", "OPTIONS ", "PATCH ", "CONNECT "};
 
+/* A request line: optional white space, a method token of capitals, a space, and " HTTP/" later on the
+ * line (any method: WebDAV's, QUERY, made-up ones); a line cut before its version needs a known method.
+ * Returns where the method starts plus one, its length in *len; 0: not a request line. */
+static size_t request_line(const uint8_t *p, size_t n, size_t *len)
+{
+	size_t i = 0;
+	while (i < n && i < 8 && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n'))
+		i++;
+	size_t m = i;
+	while (m < n && m - i < 24 && ((p[m] >= 'A' && p[m] <= 'Z') || p[m] == '-' || p[m] == '_'))
+		m++;
+	if (m == i || m >= n || p[m] != ' ')
+		return 0;
+	*len = m - i;
+	for (size_t k = m + 1; k + 5 <= n && p[k] != '\n'; k++)
+		if (p[k] == 'H' && !memcmp(p + k, "HTTP/", 5))
+			return i + 1;
+	if (memchr(p + m, '\n', n - m))
+		return 0; /* a whole line without a version */
+	for (size_t k = 0; k < sizeof(methods) / sizeof(*methods); k++)
+		if (strlen(methods[k]) == *len + 1 && !memcmp(p + i, methods[k], *len + 1))
+			return i + 1;
+	return 0;
+}
+
 static size_t method_len(const uint8_t *p, size_t n)
 {
-	if (n < 4 || p[0] < 'C' || p[0] > 'P')
-		return 0; /* no method begins otherwise: most payloads stop here */
-	for (size_t i = 0; i < sizeof(methods) / sizeof(*methods); i++) {
-		size_t l = strlen(methods[i]);
-		if (n >= l && !memcmp(p, methods[i], l))
-			return l - 1;
-	}
-	return 0;
+	size_t len;
+	return request_line(p, n, &len) ? len : 0;
 }
 
 static bool syslog_pri(const uint8_t *p, size_t n)
@@ -58,10 +77,10 @@ void app_text_feed(struct app_state *s, int dir, const uint8_t *p, size_t n)
 		if (v && dir == APP_S2C)
 			word(s, v + 1, n - (size_t)(v + 1 - p));
 	} else if (s->proto == APP_HTTP) {
-		size_t m = method_len(p, n);
-		if (m && dir == APP_C2S) {
+		size_t m, at = request_line(p, n, &m);
+		if (at && dir == APP_C2S) {
 			s->u.text.opened[dir] = 1;
-			word(s, p, m);
+			word(s, p + at - 1, m);
 		} else if (n >= 12 && !memcmp(p, "HTTP/", 5) && dir == APP_S2C) {
 			s->u.text.opened[dir] = 1;
 			unsigned st = 0;

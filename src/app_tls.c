@@ -11,7 +11,12 @@
 
 bool app_tls_claims(const uint8_t *p, size_t n)
 {
-	return n >= 3 && (p[0] == 0x16 || p[0] == 0x15) && p[1] == 3 && p[2] <= 4;
+	if (n >= 3 && (p[0] == 0x16 || p[0] == 0x15) && p[1] == 3 && p[2] <= 4)
+		return true;
+	/* An SSL 2 compatible ClientHello (old clients offering SSL 3 or TLS): a 2-byte length with the top bit
+	 * set, message type 1, version 3.x. An RPC record mark also starts 0x80 but says a length below
+	 * 2^16 there, so its SSL 2 length reads 0. */
+	return n >= 5 && (p[0] & 0x80) && ((p[0] & 0x7f) << 8 | p[1]) >= 9 && p[2] == 1 && p[3] == 3 && p[4] <= 3;
 }
 
 static bool grease(uint16_t v)

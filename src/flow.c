@@ -124,7 +124,11 @@ struct flow_app {
 };
 /* flow.app: the side entry is untouched (its bytes are stale), being fed, or final (kept for the record,
  * no longer looked at by packets: a flow done with its recogniser costs no access to the side array). */
-enum flow_app_state { FA_NONE, FA_FEEDING, FA_DONE, FA_UNKNOWN /* no recogniser claimed it: no entry */ };
+enum flow_app_state {
+	FA_NONE, FA_FEEDING, FA_DONE,
+	FA_UNCLAIMED_C, FA_UNCLAIMED_S, /* one side's first bytes claimed by no recogniser; no entry yet */
+	FA_UNKNOWN,                     /* neither side's: no entry */
+};
 
 /* Expiry lists, each oldest first: attempts nobody answered yet, flows with an answer (or midstream),
  * and closed flows lingering for stragglers. Each has its own idle timeout. */
@@ -386,7 +390,7 @@ static void record_of(const struct flow_table *t, const struct flow *f, uint64_t
 	if (f->app == FA_FEEDING || f->app == FA_DONE) {
 		r->app = t->app[index_of(t, f)].st;
 	} else { /* the rest of r->app is read only when proto says a recogniser had it */
-		r->app.proto = f->app == FA_UNKNOWN ? APP_UNKNOWN : APP_NONE;
+		r->app.proto = f->app == FA_NONE ? APP_NONE : APP_UNKNOWN;
 		r->app.cut = 0;
 	}
 	r->pkts[0] = f->pkts[0];
@@ -591,13 +595,20 @@ static void app_packet(struct flow_table *t, struct flow *f, int dir, const stru
 {
 	bool tcp = p->proto == IPPROTO_TCP;
 	bool cut = p->pay_kept < p->payload && p->pay_kept < APP_PEEK;
-	if (f->app == FA_NONE && (!cut || npeek >= APP_CLAIM) && app_claim(peek, npeek, tcp) == APP_UNKNOWN) {
-		f->app = FA_UNKNOWN; /* most flows of most captures: decided without touching the side array */
+	/* Most flows of most captures: decided without touching the side array. */
+	bool unclaimed = f->app == FA_UNCLAIMED_C || f->app == FA_UNCLAIMED_S;
+	if (unclaimed && dir == (f->app == FA_UNCLAIMED_S))
+		return; /* the side already found unclaimed: the other decides */
+	if ((f->app == FA_NONE || unclaimed) && (!cut || npeek >= APP_CLAIM) &&
+	    app_claim(peek, npeek, tcp) == APP_UNKNOWN) {
+		f->app = unclaimed ? FA_UNKNOWN : dir ? FA_UNCLAIMED_S : FA_UNCLAIMED_C;
 		return;
 	}
 	struct flow_app *a = &t->app[index_of(t, f)];
-	if (f->app == FA_NONE) {
+	if (f->app != FA_FEEDING) {
 		memset(a, 0, sizeof(*a));
+		if (unclaimed)
+			a->st.unclaimed = (uint8_t)(1u << (dir ^ 1));
 		f->app = FA_FEEDING;
 	}
 	if (!app_wants(&a->st, dir))
@@ -821,7 +832,7 @@ static void packet(struct flow_table *t, const struct dec_pkt *p, uint64_t ts, c
 	touch(f, ts);
 	if (ts < f->first_ns)
 		f->first_ns = ts; /* a SYN-ACK stamped before its SYN (two capture interfaces) */
-	if (npeek && (f->app == FA_NONE || f->app == FA_FEEDING))
+	if (npeek && f->app != FA_DONE && f->app != FA_UNKNOWN)
 		app_packet(t, f, dir, p, peek, npeek);
 	if (p->proto == IPPROTO_TCP) {
 		tcp_update(f, dir, p, ts);

@@ -249,9 +249,15 @@ static void test_openwire_ssh_http_syslog_and_the_unclaimed(void)
 	app_feed(&sy, APP_C2S, (const uint8_t *)"<134>1 2026-12-07T05:00:00Z host app - - - hi", 46, 0, false, true);
 	CU_ASSERT(sy.proto == APP_SYSLOG && app_handshake(&sy) == APP_HS_COMPLETE);
 
-	struct app_state x = {0};
+	struct app_state x = {0}; /* unknown once neither side's first bytes are claimed */
 	feed(&x, APP_C2S, (const uint8_t *)"\x01\x02\x03\x04garbage", 11);
+	CU_ASSERT(x.proto == APP_NONE && !x.done && !app_wants(&x, APP_C2S) && app_wants(&x, APP_S2C));
+	feed(&x, APP_S2C, (const uint8_t *)"\x05\x06\x07\x08garbage", 11);
 	CU_ASSERT(x.proto == APP_UNKNOWN && x.done);
+	struct app_state bad = {0}; /* a malformed request, and a server that answers in HTTP */
+	feed(&bad, APP_C2S, (const uint8_t *)"OPTIONSHTTP/1.1\nHost: x\n\n", 25);
+	feed(&bad, APP_S2C, (const uint8_t *)"HTTP/1.0 400 Bad Request\r\n", 26);
+	CU_ASSERT(bad.proto == APP_HTTP && bad.u.text.status == 400 && bad.first == APP_S2C);
 	struct app_state c = {0}; /* too few bytes to tell, and cut: wait, say "cut" */
 	app_feed(&c, APP_C2S, (const uint8_t *)"\x00\x00", 2, 0, true, true);
 	CU_ASSERT(c.proto == APP_NONE && c.cut && !c.done);

@@ -47,7 +47,8 @@ struct app_state {
 	uint8_t done;           /* decided: no more bytes are looked at */
 	uint8_t segs[2];        /* segments looked at per direction */
 	uint8_t cut;            /* bit per direction: a segment cut by the snaplen before it was understood */
-	uint8_t first;          /* the direction whose bytes came first */
+	uint8_t first;          /* the direction whose bytes were claimed first */
+	uint8_t unclaimed;      /* bit per direction: its first bytes claimed by no recogniser */
 	uint16_t seen[2];       /* bytes looked at per direction */
 	union {
 		struct {
@@ -92,7 +93,7 @@ enum app_proto app_claim(const uint8_t *p, size_t n, bool tcp);
 /* Does the flow still want bytes? */
 static inline bool app_wants(const struct app_state *s, int dir)
 {
-	return !s->done && s->segs[dir] < APP_SEGS && s->seen[dir] < APP_WINDOW;
+	return !s->done && !(s->unclaimed >> dir & 1) && s->segs[dir] < APP_SEGS && s->seen[dir] < APP_WINDOW;
 }
 enum app_handshake app_handshake(const struct app_state *s);
 const char *app_proto_name(enum app_proto p);
