@@ -113,6 +113,7 @@ void cls_free(struct cls *c)
 	free_index(c);
 	free(c->rows);
 	free(c->ev);
+	free(c->lat);
 	free(c->unexp);
 	free(c->row_order);
 	free(c->unexp_order);
@@ -292,6 +293,85 @@ static void offer_ev(struct cls *c, size_t i, const struct app_state *a)
 	n->app.seen |= CLS_APP_EV;
 }
 
+static size_t lat_bucket(uint32_t us)
+{
+	if (us < 2000)
+		return us / 50;
+	size_t b = 40;
+	for (uint32_t lim = 4000; us >= lim && b < CLS_LAT_BUCKETS - 1; lim *= 2)
+		b++;
+	return b;
+}
+
+static uint32_t lat_bucket_top(size_t b)
+{
+	return b < 40 ? (uint32_t)(b + 1) * 50 : 2000u << (b - 39);
+}
+
+uint32_t cls_lat_quantile(const struct cls_lat *l, double q)
+{
+	uint64_t need = (uint64_t)(q * l->n + 0.999999), seen = 0;
+	for (size_t b = 0; b < CLS_LAT_BUCKETS; b++) {
+		seen += l->bucket[b];
+		if (seen >= need && seen)
+			return lat_bucket_top(b) < l->max_us ? lat_bucket_top(b) : l->max_us;
+	}
+	return l->max_us;
+}
+
+void cls_lat_merge(struct cls_lat *to, const struct cls_lat *from)
+{
+	add32(&to->n, from->n);
+	to->max_us = from->max_us > to->max_us ? from->max_us : to->max_us;
+	for (size_t b = 0; b < CLS_LAT_BUCKETS; b++)
+		add32(&to->bucket[b], from->bucket[b]);
+	for (int d = 0; d < 2; d++)
+		if ((from->hops_seen >> d & 1) && (!(to->hops_seen >> d & 1) || from->hops[d] > to->hops[d]))
+			to->hops[d] = from->hops[d];
+	to->hops_seen |= from->hops_seen;
+}
+
+/* Row i's placement gains l (made if the row had none). */
+static void offer_lat(struct cls *c, size_t i, const struct cls_lat *l)
+{
+	struct cls_counts *n = &c->rows[i].n;
+	if (!(n->app.seen & CLS_HAS_LAT)) {
+		GROW_RAW(c->lat, c->cap_lat, i);
+		memset(&c->lat[i], 0, sizeof(c->lat[i]));
+		n->app.seen |= CLS_HAS_LAT;
+	}
+	cls_lat_merge(&c->lat[i], l);
+}
+
+static uint8_t hops_of(uint8_t ttl)
+{
+	return (uint8_t)((ttl <= 64 ? 64 : ttl <= 128 ? 128 : 255) - ttl);
+}
+
+/* A flow of a partner path: its handshake time and its sides' hops into row i. */
+static void count_lat(struct cls *c, size_t i, const struct flow_record *r)
+{
+	struct cls_lat l;
+	memset(&l, 0, sizeof(l));
+	if (r->rtt_us) {
+		l.n = 1;
+		l.max_us = r->rtt_us;
+		l.bucket[lat_bucket(r->rtt_us)] = 1;
+	}
+	for (int d = 0; d < 2; d++)
+		if (r->ttl[d]) {
+			l.hops[d] = hops_of(r->ttl[d]);
+			l.hops_seen |= (uint8_t)(1u << d);
+		}
+	if (l.n || l.hops_seen)
+		offer_lat(c, i, &l);
+}
+
+const struct cls_lat *cls_row_lat(const struct cls *c, const struct cls_row *r)
+{
+	return r->n.app.seen & CLS_HAS_LAT ? &c->lat[r - c->rows] : NULL;
+}
+
 /* A claimed application's outcome into edge row i's counts, and maybe as its evidence. */
 static void count_app(struct cls *c, struct cls_counts *n, size_t i, const struct app_state *a)
 {
@@ -315,10 +395,14 @@ const struct app_state *cls_row_app(const struct cls *c, const struct cls_row *r
 static void land(struct cls *c, uint32_t p, const struct flow_record *r)
 {
 	switch (KIND(p)) {
-	case K_ROW:
-		count(&c->rows[INDEX(p)].n, r);
-		count_app(c, &c->rows[INDEX(p)].n, INDEX(p), &r->app);
+	case K_ROW: {
+		struct cls_row *row = &c->rows[INDEX(p)];
+		count(&row->n, r);
+		count_app(c, &row->n, INDEX(p), &r->app);
+		if (c->g->rules->edges[c->g->edges[row->edge].rule].scope == SCOPE_PARTNER)
+			count_lat(c, INDEX(p), r);
 		break;
+	}
 	case K_UNEXP:
 		count(&c->unexp[INDEX(p)].n, r);
 		break;
@@ -630,6 +714,8 @@ void cls_clone(struct cls *dst, const struct cls *src)
 	dst->rows = copy_array(src->rows, src->nrows, src->cap_rows, sizeof(*src->rows));
 	dst->ev = src->ev ? copy_array(src->ev, src->cap_ev < src->nrows ? src->cap_ev : src->nrows, src->cap_ev,
 				       sizeof(*src->ev)) : NULL;
+	dst->lat = src->lat ? copy_array(src->lat, src->cap_lat < src->nrows ? src->cap_lat : src->nrows, src->cap_lat,
+					 sizeof(*src->lat)) : NULL;
 	dst->unexp = copy_array(src->unexp, src->nunexp, src->cap_unexp, sizeof(*src->unexp));
 	dst->others = copy_array(src->others, src->nothers, src->cap_others, sizeof(*src->others));
 	dst->named = copy_array(src->named, src->nnamed, src->cap_named, sizeof(*src->named));
@@ -659,7 +745,7 @@ static void merge_counts(struct cls_counts *to, const struct cls_counts *from)
 	add32(&to->unverified, from->unverified);
 	add32(&to->evicted, from->evicted);
 	add16(&to->app.flows, from->app.flows);
-	to->app.seen |= from->app.seen & (uint8_t)~CLS_APP_EV; /* the evidence is moved by the caller, if it can */
+	to->app.seen |= from->app.seen & (uint8_t) ~(CLS_APP_EV | CLS_HAS_LAT); /* moved by the caller, if it can */
 	if (from->app.proto)
 		to->app.proto = from->app.proto;
 	if (!to->first_ns || (from->first_ns && from->first_ns < to->first_ns))
@@ -686,6 +772,8 @@ void cls_merge(struct cls *c, const struct cls *from)
 		merge_counts(&c->rows[INDEX(p)].n, &r->n);
 		if (r->n.app.seen & CLS_APP_EV)
 			offer_ev(c, INDEX(p), &from->ev[i]);
+		if (r->n.app.seen & CLS_HAS_LAT)
+			offer_lat(c, INDEX(p), &from->lat[i]);
 	}
 	for (size_t i = 0; i < from->nunexp; i++) {
 		const struct cls_unexpected *u = &from->unexp[i];
@@ -720,7 +808,7 @@ void cls_take(struct cls *c, struct cls *from)
 
 /* Counts of an old row (and its evidence, or NULL), placed where its address pair lands now. */
 static void replace_counts(struct cls *c, const struct cls_key *pk, const struct cls_counts *n,
-			   const struct app_state *ev)
+			   const struct app_state *ev, const struct cls_lat *lat)
 {
 	uint32_t hash = key_hash(c, pk), p = find(c, pk, hash);
 	if (p == OAT_NONE)
@@ -730,6 +818,8 @@ static void replace_counts(struct cls *c, const struct cls_key *pk, const struct
 		merge_counts(&c->rows[INDEX(p)].n, n);
 		if (ev)
 			offer_ev(c, INDEX(p), ev);
+		if (lat && c->g->rules->edges[c->g->edges[c->rows[INDEX(p)].edge].rule].scope == SCOPE_PARTNER)
+			offer_lat(c, INDEX(p), lat);
 		break;
 	case K_UNEXP:
 		merge_counts(&c->unexp[INDEX(p)].n, n);
@@ -747,6 +837,7 @@ void cls_rebase(struct cls *c, const struct graph *g)
 {
 	struct cls_row *rows = c->rows;
 	struct app_state *ev = c->ev;
+	struct cls_lat *lat = c->lat;
 	size_t nrows = c->nrows;
 	struct cls_unexpected *unexp = c->unexp;
 	size_t nunexp = c->nunexp;
@@ -755,6 +846,8 @@ void cls_rebase(struct cls *c, const struct graph *g)
 	c->nrows = c->cap_rows = 0;
 	c->ev = NULL;
 	c->cap_ev = 0;
+	c->lat = NULL;
+	c->cap_lat = 0;
 	c->unexp = NULL;
 	c->nunexp = c->cap_unexp = 0;
 	c->g = g;
@@ -764,14 +857,16 @@ void cls_rebase(struct cls *c, const struct graph *g)
 	struct cls_key pk;
 	for (size_t i = 0; i < nrows; i++) {
 		make_key(&pk, rows[i].client.a, rows[i].server.a, rows[i].proto, rows[i].port);
-		replace_counts(c, &pk, &rows[i].n, rows[i].n.app.seen & CLS_APP_EV ? &ev[i] : NULL);
+		replace_counts(c, &pk, &rows[i].n, rows[i].n.app.seen & CLS_APP_EV ? &ev[i] : NULL,
+			       rows[i].n.app.seen & CLS_HAS_LAT ? &lat[i] : NULL);
 	}
 	for (size_t i = 0; i < nunexp; i++) {
 		make_key(&pk, unexp[i].client, unexp[i].server, unexp[i].proto, unexp[i].port);
-		replace_counts(c, &pk, &unexp[i].n, NULL);
+		replace_counts(c, &pk, &unexp[i].n, NULL, NULL);
 	}
 	free(rows);
 	free(ev);
+	free(lat);
 	free(unexp);
 }
 
@@ -1097,12 +1192,60 @@ void cls_finish(struct cls *c, bool sort)
 		sort_rows(c);
 		sort_unexpected(c);
 	}
+	struct cls_place *p;
+	uint32_t limit;
+	size_t np = cls_placement(c, &p, &limit);
+	c->placement_findings = 0;
+	for (size_t k = 0; k < np; k++)
+		c->placement_findings += p[k].slow || p[k].routed;
+	free(p);
 }
 
 bool cls_has_findings(const struct cls *c)
 {
 	return c->nunexp > c->nknown || c->summary[CLS_BLOCKED] || c->summary[CLS_DEGRADED] || c->summary[CLS_MISSING] ||
-	       c->summary[CLS_UNVERIFIED];
+	       c->summary[CLS_UNVERIFIED] || c->placement_findings;
+}
+
+size_t cls_placement(const struct cls *c, struct cls_place **out, uint32_t *limit_us)
+{
+	const struct graph *g = c->g;
+	const char *set = g->site ? site_setting(g->site, "latency_ms") : NULL;
+	double ms = set ? strtod(set, NULL) : 1.0;
+	*limit_us = (uint32_t)(ms > 0 && ms < 4e6 ? ms * 1000 : 1000);
+	struct cls_place *p = NULL;
+	size_t n = 0, cap = 0;
+	for (size_t i = 0; i < c->nrows; i++) {
+		const struct cls_row *r = cls_row_at(c, i);
+		const struct cls_lat *l = cls_row_lat(c, r);
+		if (!l)
+			continue;
+		const struct graph_edge *e = &g->edges[r->edge];
+		size_t k = 0;
+		while (k < n && !((p[k].a == e->client && p[k].b == e->server) || (p[k].a == e->server && p[k].b == e->client)))
+			k++;
+		if (k == n) {
+			GROW(p, cap, n);
+			memset(&p[n], 0, sizeof(p[n]));
+			p[n].a = e->client;
+			p[n].b = e->server;
+			n++;
+		}
+		struct cls_lat m = *l;
+		if (p[k].a != e->client) { /* the other way round: the sides swap */
+			uint8_t h = m.hops[0];
+			m.hops[0] = m.hops[1];
+			m.hops[1] = h;
+			m.hops_seen = (uint8_t)((m.hops_seen & 1) << 1 | (m.hops_seen >> 1 & 1));
+		}
+		cls_lat_merge(&p[k].lat, &m);
+	}
+	for (size_t k = 0; k < n; k++) {
+		p[k].slow = p[k].lat.n && cls_lat_quantile(&p[k].lat, 0.95) > *limit_us;
+		p[k].routed = ((p[k].lat.hops_seen & 1) && p[k].lat.hops[0]) || ((p[k].lat.hops_seen & 2) && p[k].lat.hops[1]);
+	}
+	*out = p;
+	return n;
 }
 
 size_t cls_incomplete_rows(const struct cls *c)

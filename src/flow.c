@@ -57,7 +57,9 @@ struct flow {
 	uint16_t pkts[2];       /* packets: [0] client -> server, [1] server -> client (saturating: only
 				 * ever asked whether there were none, one, or more) */
 	uint32_t hash;          /* of the key: its hash slot, found again when it is settled */
-	uint32_t fp_us[2];      /* its time in microseconds, modulo 2^32: only ever compared 1 ms apart */
+	uint16_t fp_us[2];      /* its time in microseconds, modulo 2^16: only ever compared 1 ms apart */
+	uint16_t rtt_us;        /* SYN to the client's first ACK after the SYN-ACK, plus one; 0: not measured */
+	uint8_t ttl[2];         /* TTL or hop limit of the first packet each way */
 	uint16_t encaps;        /* encapsulations that carried it (dec_pkt.encaps, OR of its packets) */
 	uint8_t syns;           /* the client's SYNs (saturating) */
 	uint8_t app;            /* enum flow_app_state: whether flow_table.app holds its recogniser's state */
@@ -397,6 +399,9 @@ static void record_of(const struct flow_table *t, const struct flow *f, uint64_t
 	r->pkts[1] = f->pkts[1];
 	r->first_ns = f->first_ns;
 	r->last_ns = f->last_ns;
+	r->rtt_us = f->rtt_us > 2 ? f->rtt_us - 1u : f->rtt_us ? 1 : 0; /* under a microsecond: 1 */
+	r->ttl[0] = f->ttl[0];
+	r->ttl[1] = f->ttl[1];
 	memcpy(r->history, f->history, sizeof(r->history));
 }
 
@@ -674,6 +679,10 @@ static void tcp_update(struct flow *f, int dir, const struct dec_pkt *p, uint64_
 	} else if ((fl & DEC_TH_ACK) && !(fl & (DEC_TH_RST | DEC_TH_FIN))) {
 		if (dir == 0 && (f->flags & FLOW_SYN))
 			f->flags |= FLOW_CLIENT_ACK;
+		/* The handshake's time, wherever the sensor sits: SYN to the ACK of the SYN-ACK; not when the SYN
+		 * was sent again (which copy was answered is unknown: Karn's rule). */
+		if (dir == 0 && (f->flags & FLOW_SYNACK) && f->syns == 1 && !f->rtt_us && ts >= f->syn_ns)
+			f->rtt_us = (uint16_t)((ts - f->syn_ns) / 1000 < UINT16_MAX - 1 ? (ts - f->syn_ns) / 1000 + 1 : UINT16_MAX);
 		hist(f, dir, p->payload ? H_DATA : H_ACK);
 	}
 	if (p->payload && !(fl & DEC_TH_SYN)) {
@@ -806,7 +815,7 @@ static void packet(struct flow_table *t, const struct dec_pkt *p, uint64_t ts, c
 	if (f) {
 		dir = side != f->client;
 		/* A SPAN port shows a forwarded frame twice (ingress and egress), microseconds apart. */
-		if (f->fp[dir] == fp && f->pkts[dir] && (uint32_t)(us - f->fp_us[dir]) < FLOW_DUP_NS / 1000) {
+		if (f->fp[dir] == fp && f->pkts[dir] && (uint16_t)(us - f->fp_us[dir]) < FLOW_DUP_NS / 1000) {
 			t->stats.duplicates++;
 			return;
 		}
@@ -824,7 +833,9 @@ static void packet(struct flow_table *t, const struct dec_pkt *p, uint64_t ts, c
 		t->recent[t->recent_pos++ % RECENT] = lk->key;
 	}
 	f->fp[dir] = fp;
-	f->fp_us[dir] = us;
+	f->fp_us[dir] = (uint16_t)us;
+	if (!f->ttl[dir])
+		f->ttl[dir] = p->ttl;
 	f->encaps |= p->encaps;
 	if (f->pkts[dir] < UINT16_MAX)
 		f->pkts[dir]++;

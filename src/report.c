@@ -196,6 +196,29 @@ const char *rep_why_of(struct rep_whys *w, const struct graph *g, const struct c
 }
 
 /* "41,220": counts a person reads at a glance. */
+char *rep_place_words(const struct graph *g, const struct cls_place *p, uint32_t limit_us)
+{
+	char *s = NULL;
+	size_t len = 0;
+	const char *a = graph_end_name(g, p->a), *b = graph_end_name(g, p->b);
+	str_append(&s, &len, "%s <-> %s: ", a, b);
+	const struct cls_lat *l = &p->lat;
+	if (l->n)
+		str_append(&s, &len, "%u handshake%s, p50 %.2f ms, p95 %.2f ms, max %.2f ms%s", l->n, l->n == 1 ? "" : "s",
+			   cls_lat_quantile(l, 0.5) / 1000.0, cls_lat_quantile(l, 0.95) / 1000.0, l->max_us / 1000.0,
+			   p->slow ? "" : " (under the limit)");
+	else
+		str_append(&s, &len, "no handshake timed");
+	if (p->slow)
+		str_append(&s, &len, ": over the %.2f ms limit", limit_us / 1000.0);
+	if ((l->hops_seen & 3) == 3)
+		str_append(&s, &len, "; hops %u from %s, %u from %s", l->hops[0], a, l->hops[1], b);
+	else if (l->hops_seen)
+		str_append(&s, &len, "; hops %u from %s", l->hops[l->hops_seen & 1 ? 0 : 1], l->hops_seen & 1 ? a : b);
+	str_append(&s, &len, "%s", p->routed ? ": routed, not on the same subnet" : l->hops_seen ? ": same subnet" : "");
+	return s;
+}
+
 char *rep_app_words(const struct cls *c, const struct cls_row *r)
 {
 	const struct cls_app *a = &r->n.app;

@@ -442,7 +442,24 @@ static int audit_html(FILE *out, const struct report *rp)
 		else
 			unexpected_group(out, rp, &gr, it->row);
 	}
-	fputs("</table>\n<details><summary><b>Paths that are ok, and optional paths seen</b></summary>\n<table>"
+	fputs("</table>\n", out);
+	struct cls_place *pl;
+	uint32_t limit;
+	size_t npl = cls_placement(c, &pl, &limit);
+	if (npl)
+		fprintf(out, "<h2>Partner placement</h2>\n<p>The vendor asks for each agent on its storage's subnet, with "
+			     "handshakes under %.2f ms.</p>\n<ul>\n", limit / 1000.0);
+	for (size_t i = 0; i < npl; i++) {
+		char *w = rep_place_words(rp->g, &pl[i], limit);
+		fprintf(out, "<li%s>", pl[i].slow || pl[i].routed ? " style=\"color:#b00\"" : "");
+		esc(out, w);
+		fputs("</li>\n", out);
+		free(w);
+	}
+	if (npl)
+		fputs("</ul>\n", out);
+	free(pl);
+	fputs("<details><summary><b>Paths that are ok, and optional paths seen</b></summary>\n<table>"
 	      "<tr><th>status</th><th>reason</th><th>requirement</th><th>client &rarr; server</th><th>port</th>"
 	      "<th>ok/tries</th></tr>\n", out);
 	path_rows(out, rp, &gr, false);

@@ -615,6 +615,58 @@ static void capture_json(struct jw *w, const struct audit_result *res)
 	jw_close(w, '}');
 }
 
+static void kv_ms(struct jw *w, const char *k, uint32_t us)
+{
+	char b[32];
+	snprintf(b, sizeof(b), "%u.%03u", us / 1000, us % 1000);
+	jw_key(w, k);
+	jw_sep(w);
+	out_s(w, b);
+}
+
+/* "placement": each agent and partner host pair, timed and counted (docs/verdicts.md). */
+static void placement_json(struct jw *w, const struct graph *g, const struct cls *c)
+{
+	struct cls_place *p;
+	uint32_t limit;
+	size_t n = cls_placement(c, &p, &limit);
+	doc_array(w, "placement");
+	for (size_t i = 0; i < n; i++) {
+		const struct cls_lat *l = &p[i].lat;
+		doc_elem(w);
+		jw_open(w, '{');
+		jw_key(w, "hosts");
+		jw_open(w, '[');
+		jw_str(w, graph_end_name(g, p[i].a));
+		jw_str(w, graph_end_name(g, p[i].b));
+		jw_close(w, ']');
+		kv_u64(w, "handshakes", l->n);
+		if (l->n) {
+			kv_ms(w, "rtt_p50_ms", cls_lat_quantile(l, 0.5));
+			kv_ms(w, "rtt_p95_ms", cls_lat_quantile(l, 0.95));
+			kv_ms(w, "rtt_max_ms", l->max_us);
+		}
+		kv_ms(w, "limit_ms", limit);
+		jw_key(w, "hops");
+		jw_open(w, '[');
+		for (int d = 0; d < 2; d++) {
+			jw_sep(w);
+			if (l->hops_seen >> d & 1)
+				out_u64(w, l->hops[d]);
+			else
+				out_s(w, "null");
+		}
+		jw_close(w, ']');
+		if (p[i].slow)
+			kv_true(w, "slow");
+		if (p[i].routed)
+			kv_true(w, "routed");
+		jw_close(w, '}');
+	}
+	doc_array_end(w);
+	free(p);
+}
+
 static void summary_json(struct jw *w, const struct cls *c)
 {
 	doc_key(w, "summary");
@@ -640,6 +692,7 @@ static void summary_json(struct jw *w, const struct cls *c)
 	size_t incomplete = cls_incomplete_rows(c);
 	if (incomplete)
 		kv_u64(w, "incomplete_rows", incomplete);
+	kv_u64(w, "placement_findings", c->placement_findings);
 	if (c->folded)
 		kv_u64(w, "folded_flows", c->folded);
 	jw_close(w, '}');
@@ -811,6 +864,7 @@ static int audit_json(FILE *out, const struct report *rp)
 		doc_array_end(&w);
 	}
 
+	placement_json(&w, g, c);
 	summary_json(&w, c);
 	return doc_end(&w);
 }

@@ -356,6 +356,20 @@ static int audit_text(FILE *out, const struct report *rp)
 		print_table(out, &t, col);
 	}
 	rep_groups_free(&gr);
+	struct cls_place *pl;
+	uint32_t limit;
+	size_t npl = cls_placement(c, &pl, &limit);
+	if (npl)
+		fprintf(out, "\nPartner placement (the seed: an agent on its storage's subnet, handshakes under %.2f ms):\n",
+			limit / 1000.0);
+	for (size_t i = 0; i < npl; i++) {
+		char *w = rep_place_words(rp->g, &pl[i], limit);
+		char *safe = str_printable(w);
+		fprintf(out, "  %s%s\n", pl[i].slow || pl[i].routed ? "FINDING " : "", safe);
+		free(safe);
+		free(w);
+	}
+	free(pl);
 	fprintf(out, "\nCapture: %llu packets, %llu decoded, %llu skipped; %llu flows, %llu SPAN duplicates, "
 		"%llu evicted; %llu flows ignored by rule, %llu outside the graph\n",
 		(unsigned long long)res->packets, (unsigned long long)res->decoded, (unsigned long long)res->skipped,
@@ -366,9 +380,12 @@ static int audit_text(FILE *out, const struct report *rp)
 	size_t incomplete = cls_incomplete_rows(c);
 	if (incomplete)
 		fprintf(out, "Incomplete: %zu rows lost attempts to --max-flows evictions before they settled\n", incomplete);
-	fprintf(out, "Summary: %zu ok, %zu degraded, %zu blocked, %zu missing, %zu unverified, %zu unexpected\n",
+	fprintf(out, "Summary: %zu ok, %zu degraded, %zu blocked, %zu missing, %zu unverified, %zu unexpected",
 		c->summary[CLS_OK], c->summary[CLS_DEGRADED], c->summary[CLS_BLOCKED], c->summary[CLS_MISSING],
 		c->summary[CLS_UNVERIFIED], c->nunexp - c->nknown);
+	if (c->placement_findings)
+		fprintf(out, ", %zu placement finding%s", c->placement_findings, c->placement_findings == 1 ? "" : "s");
+	fputc('\n', out);
 	return ferror(out) ? -1 : 0;
 }
 

@@ -396,9 +396,71 @@ static void test_merge_adds_shares(void)
 	teardown(&b);
 }
 
+/* The seed's placement: an agent and its partner storage on one subnet, handshakes under a millisecond.
+ * Twenty handshakes of agent-ontap's partner paths, one slow: the 95th percentile holds; more slow ones
+ * or a TTL that lost one hop are findings; the site's latency_ms moves the limit. */
+static void placement_flows(struct world *w, unsigned slow, uint8_t node_ttl)
+{
+	for (unsigned i = 0; i < 20; i++) {
+		tcp(w, "203.0.113.20", "198.51.100.11", 9883, true, T0 + i * S); /* FPolicy, node to agent */
+		w->rec[w->nrec - 1].rtt_us = i < slow ? 5000 : 300;
+		w->rec[w->nrec - 1].ttl[0] = node_ttl;
+		w->rec[w->nrec - 1].ttl[1] = 128;
+	}
+}
+
+static void test_partner_placement_time_and_hops(void)
+{
+	struct world w;
+	setup(&w, NULL);
+	placement_flows(&w, 1, 64);
+	done(&w);
+	struct cls_place *p;
+	uint32_t limit;
+	size_t n = cls_placement(&w.c, &p, &limit);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	CU_ASSERT_EQUAL(limit, 1000);
+	CU_ASSERT(p[0].lat.n == 20 && p[0].lat.max_us == 5000 && cls_lat_quantile(&p[0].lat, 0.5) == 350);
+	CU_ASSERT(!p[0].slow && !p[0].routed && p[0].lat.hops[0] == 0 && p[0].lat.hops[1] == 0);
+	CU_ASSERT_EQUAL(w.c.placement_findings, 0);
+	free(p);
+	teardown(&w);
+
+	setup(&w, NULL);
+	placement_flows(&w, 2, 63); /* 2 of 20 slow: over at the 95th; the node's packets crossed a router */
+	done(&w);
+	n = cls_placement(&w.c, &p, &limit);
+	CU_ASSERT(n == 1 && p[0].slow && p[0].routed && p[0].lat.hops[0] == 1);
+	CU_ASSERT(w.c.placement_findings == 1 && cls_has_findings(&w.c));
+	char *words = rep_place_words(&w.g, &p[0], limit);
+	CU_ASSERT_PTR_NOT_NULL(strstr(words, "over the 1.00 ms limit"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(words, "routed, not on the same subnet"));
+	free(words);
+	free(p);
+	teardown(&w);
+
+	FILE *f = fopen("rules/demo.site", "r");
+	CU_ASSERT_FATAL(f != NULL);
+	char *site = xcalloc(1, 65536);
+	size_t got = fread(site, 1, 65535, f);
+	fclose(f);
+	CU_ASSERT_FATAL(got > 0 && got < 65535);
+	char *more = xasprintf("set latency_ms 6\n%s", site);
+	setup(&w, more);
+	placement_flows(&w, 2, 64);
+	done(&w);
+	n = cls_placement(&w.c, &p, &limit);
+	CU_ASSERT(n == 1 && limit == 6000 && !p[0].slow && w.c.placement_findings == 0);
+	free(p);
+	teardown(&w);
+	free(more);
+	free(site);
+}
+
 void suite_classify(void)
 {
 	CU_pSuite s = CU_add_suite("classify", NULL, NULL);
+	TU_ADD(s, test_partner_placement_time_and_hops);
 	TU_ADD(s, test_plain_61616_under_tls_required_is_unexpected_with_the_forbid_reason);
 	TU_ADD(s, test_remembered_pairs_land_where_they_first_did_after_the_cache_grows);
 	TU_ADD(s, test_reverse_direction_is_named_as_such);

@@ -2,7 +2,7 @@
 # bench_gen BUILD_DIR DIR NAME FLOWS RATE FLOOD SNAPLEN SITE: DIR/NAME.pcap written by mkpcap --bench (or
 # --spread when BENCH_KIND=spread), unless it is there already from the same arguments and the same mix
 # (BENCH_MIX: raise it whenever mkpcap --bench or --spread changes what it writes).
-BENCH_MIX=2 # 2: completed connections answered in 3 to 7 segments (1: in one)
+BENCH_MIX=3 # 3: handshakes of 0.5 ms (2: of 2 ms; completed connections answered in 3 to 7 segments; 1: in one)
 bench_gen() {
 	local b=$1 d=$2 name=$3 stamp="$2/$3.args"
 	local kind=${BENCH_KIND:-bench}

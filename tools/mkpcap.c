@@ -453,8 +453,8 @@ static int generate(const struct flowspec *f, int lineno)
 	}
 	if (!strcmp(o, "ok") && f->segments) {
 		emit(f, t, true, SYN, cs, 0, 0);
-		emit(f, t + MS, false, SA, ss, cs + 1, 0);
-		emit(f, t + 2 * MS, true, ACK, cs + 1, ss + 1, 0);
+		emit(f, t + MS / 4, false, SA, ss, cs + 1, 0); /* a LAN handshake: 0.5 ms */
+		emit(f, t + MS / 2, true, ACK, cs + 1, ss + 1, 0);
 		emit(f, t + 3 * MS, true, PA, cs + 1, ss + 1, d);
 		uint32_t sn = ss + 1, cn = cs + 1 + d;
 		uint64_t at = t + 4 * MS;
@@ -469,8 +469,8 @@ static int generate(const struct flowspec *f, int lineno)
 		emit(f, at + 3 * MS, true, ACK, cn + 1, sn + 1, 0);
 	} else if (!strcmp(o, "ok") || !strcmp(o, "ok-rst")) {
 		emit(f, t, true, SYN, cs, 0, 0);
-		emit(f, t + MS, false, SA, ss, cs + 1, 0);
-		emit(f, t + 2 * MS, true, ACK, cs + 1, ss + 1, 0);
+		emit(f, t + MS / 4, false, SA, ss, cs + 1, 0);
+		emit(f, t + MS / 2, true, ACK, cs + 1, ss + 1, 0);
 		emit(f, t + 3 * MS, true, PA, cs + 1, ss + 1, d);
 		emit(f, t + 4 * MS, false, PA, ss + 1, cs + 1 + d, d);
 		if (o[2] == '-') {

@@ -28,6 +28,23 @@ enum cls_reason {
 #define CLS_APP_FAILED 0x04
 #define CLS_APP_CUT 0x08
 #define CLS_APP_EV 0x10         /* edge rows: cls.ev[row] holds the flow shown as evidence */
+#define CLS_HAS_LAT 0x20        /* rows of a partner path: cls.lat[row] holds handshake times and hops */
+/* The seed's placement of an agent and its partner storage (same subnet, sub-millisecond): the handshakes
+ * of a row of a partner path, timed (SYN to the ACK of the SYN-ACK), and the hops each side's packets
+ * crossed (from their TTL: 64, 128 or 255 less what arrived). */
+#define CLS_LAT_BUCKETS 45 /* 50 us wide below 2 ms, then 2-4, 4-8, 8-16, 16-32 ms and 32 ms or more */
+struct cls_lat {
+	uint32_t n;             /* handshakes timed */
+	uint32_t max_us;
+	uint32_t bucket[CLS_LAT_BUCKETS];
+	uint8_t hops[2];        /* the most hops seen: the client's packets, the server's */
+	uint8_t hops_seen;      /* bit per side */
+};
+/* The q-th quantile (0..1) of the handshake times, in microseconds: the upper bound of its bucket, never
+ * more than the largest time seen. */
+uint32_t cls_lat_quantile(const struct cls_lat *l, double q);
+void cls_lat_merge(struct cls_lat *to, const struct cls_lat *from);
+
 struct cls_app {
 	uint8_t proto;          /* enum app_proto of the last of them */
 	uint8_t seen;           /* CLS_APP_ bits */
@@ -102,8 +119,10 @@ struct cls {
 	struct oat ix;
 	struct cls_row *rows;
 	size_t nrows, cap_rows;
-	struct app_state *ev;   /* beside rows: the evidence flow's recogniser state, where app.has_ev */
+	struct app_state *ev;   /* beside rows: the evidence flow's recogniser state, where CLS_APP_EV */
 	size_t cap_ev;
+	struct cls_lat *lat;    /* beside rows: placement, where CLS_HAS_LAT */
+	size_t cap_lat;
 	struct cls_unexpected *unexp;
 	size_t nunexp, cap_unexp;
 	struct cls_other *others;
@@ -130,6 +149,7 @@ struct cls {
 	 * themselves stay where they are); NULL otherwise. */
 	uint32_t *row_order, *unexp_order;
 	size_t incomplete;      /* cls_finish(): rows some of whose attempts were evicted */
+	size_t placement_findings; /* cls_finish(): host pairs of partner paths placed against the seed */
 };
 
 void cls_init(struct cls *c, const struct graph *g);
@@ -168,10 +188,23 @@ void cls_finish(struct cls *c, bool sort);
 int cls_row_cmp(const struct cls *c, const struct cls_row *a, const struct cls_row *b);
 int cls_unexp_cmp(const struct cls_unexpected *a, const struct cls_unexpected *b);
 bool cls_has_findings(const struct cls *c);
+
+/* The placement of each host pair of a partner path (agent and partner storage, either way round) with a
+ * timed handshake or a hop count, in the order the rows come. limit_us: the site's latency_ms (default
+ * 1 ms, the seed's "sub-millisecond"). Caller frees *out. */
+struct cls_place {
+	int a, b;               /* the two hosts */
+	struct cls_lat lat;     /* a's packets are lat.hops[0] when a is the client of its first row */
+	bool slow;              /* the 95th percentile over the limit */
+	bool routed;            /* a side's packets crossed a router: not the same subnet */
+};
+size_t cls_placement(const struct cls *c, struct cls_place **out, uint32_t *limit_us);
 /* Rows (expected and unexpected) some of whose attempts were evicted before settling (after cls_finish()). */
 size_t cls_incomplete_rows(const struct cls *c);
 const char *cls_status_name(enum cls_status s);
 const char *cls_reason_name(enum cls_reason r); /* NULL for CLS_R_NONE */
+/* The placement measures of a row of a partner path, or NULL. */
+const struct cls_lat *cls_row_lat(const struct cls *c, const struct cls_row *r);
 /* The evidence of an edge row's application (a flow's recogniser state), or NULL. */
 const struct app_state *cls_row_app(const struct cls *c, const struct cls_row *r);
 /* How the row's flows' handshakes went, all told: complete if any completed, else failed, incomplete, cut. */

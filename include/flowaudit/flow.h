@@ -46,6 +46,9 @@ struct flow_record {
 	uint16_t encaps;        /* encapsulations that carried it (dec_pkt.encaps, OR of its packets) */
 	uint16_t pkts[2];       /* packets client -> server, server -> client (saturating at 65535) */
 	uint64_t first_ns, last_ns;
+	uint32_t rtt_us;        /* the handshake, SYN to the client's ACK of the SYN-ACK, at least 1 (0: not
+				 * timed; 65534 and up: that long or longer) */
+	uint8_t ttl[2];         /* TTL or hop limit of the client's and the server's first packets (0: none) */
 	char history[16];       /* Zeek's letters: upper case client, lower case server */
 	struct app_state app;   /* what its first payload bytes said (app.h); proto APP_NONE: none seen, and
 				 * nothing else of app is set */

@@ -27,6 +27,10 @@ struct report {
  * nego_resp 0"), or NULL when no flow of it carried a payload they know. Caller frees. */
 char *rep_app_words(const struct cls *c, const struct cls_row *r);
 
+/* A host pair's placement in words: "agent1 <-> ontap1-n1: 23 handshakes, p50 0.10 ms, p95 0.15 ms, max
+ * 0.21 ms; 0 hops both ways: same subnet", with what goes against the seed said. Caller frees. */
+char *rep_place_words(const struct graph *g, const struct cls_place *p, uint32_t limit_us);
+
 /* rp->firewall's sentence for a blocked or degraded row; NULL for any other, or without --nft. */
 const char *rep_firewall(const struct report *rp, const struct cls_row *r);
 

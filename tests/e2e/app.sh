@@ -5,7 +5,9 @@
 #   TLS on 61617: openssl s_server and s_client (TLS 1.3 with SNI: complete; a TLS 1.2-only client
 #   against a TLS 1.3-only server: a protocol_version alert, the path degraded with tls-alert);
 #   FPolicy on 9883: a node speaking the public framing (tests/e2e/fpolicy.sh) to an engine that never
-#   answers NEGO_REQ (degraded, app-no-handshake), then to one that answers NEGO_RESP (complete).
+#   answers NEGO_REQ (degraded, app-no-handshake), then to one that answers NEGO_RESP (complete);
+#   partner placement: the node on the agent's subnet (0 hops, handshakes well under 1 ms on veth), and a
+#   second node behind a router namespace (its packets arrive with one hop less: routed, a finding).
 # Skipped, saying why, without root or network namespaces.
 # Usage: app.sh FLOWAUDIT
 set -u
@@ -21,10 +23,10 @@ ip netns add fa-probe-$$ 2>/dev/null || skip "cannot create a network namespace 
 ip netns del fa-probe-$$
 
 tag=$$
-A=fa-aa-$tag S=fa-as-$tag
+A=fa-aa-$tag S=fa-as-$tag R=fa-ar-$tag N=fa-an-$tag
 work=$(mktemp -d)
 cleanup() {
-	for ns in $A $S; do
+	for ns in $A $S $R $N; do
 		ip netns pids $ns 2>/dev/null | xargs -r kill -9 2>/dev/null
 		ip netns del $ns 2>/dev/null
 	done
@@ -35,19 +37,31 @@ fail() { echo "e2e app: FAIL: $*"; exit 1; }
 checks=0
 pass() { checks=$((checks + 1)); echo "e2e app: $*"; }
 
-for ns in $A $S; do ip netns add $ns || fail "netns add $ns"; ip -n $ns link set lo up; done
-ip -n $A link add a-s type veth peer name s-a netns $S
-ip -n $A link set a-s up
-ip -n $S link set s-a up
-ip -n $A addr add 192.0.2.20/24 dev a-s
-ip -n $S addr add 192.0.2.10/24 dev s-a
+for ns in $A $S $R $N; do ip netns add $ns || fail "netns add $ns"; ip -n $ns link set lo up; done
+# link NS1 DEV1 ADDR1 NS2 DEV2 ADDR2: a veth pair made in NS1, its ends up with an address each
+link() {
+	ip -n $1 link add $2 type veth peer name $5 netns $4 || fail "veth $2"
+	ip -n $1 link set $2 up
+	ip -n $4 link set $5 up
+	ip -n $1 addr add $3 dev $2
+	ip -n $4 addr add $6 dev $5
+}
+link $A a-s 192.0.2.20/24 $S s-a 192.0.2.10/24
 ip -n $S addr add 192.0.2.30/24 dev s-a
+# the second node, behind a router: agent a-r 203.0.113.1 -- 203.0.113.2 r-a [R] r-n 198.51.100.1 -- 198.51.100.40
+link $A a-r 203.0.113.1/24 $R r-a 203.0.113.2/24
+link $R r-n 198.51.100.1/24 $N n-r 198.51.100.40/24
+ip -n $A route add 198.51.100.0/24 via 203.0.113.2 src 192.0.2.20
+ip -n $R route add 192.0.2.20/32 via 203.0.113.1
+ip -n $N route add default via 198.51.100.1
+ip netns exec $R sysctl -qw net.ipv4.ip_forward=1
 
 cat >"$work/app.site" <<'EOF'
 set tls required
 host broker1   192.0.2.10 role=broker
 host agent1    192.0.2.20 role=agent brokers=broker1 partner=ontap1
 host ontap1-n1 192.0.2.30 role=ontap-node system=ontap1
+host ontap1-n2 198.51.100.40 role=ontap-node system=ontap1
 EOF
 site="$work/app.site"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=broker1 -days 1 \
@@ -55,7 +69,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj 
 
 # capture NAME: tcpdump in the agent's namespace until stop_capture
 capture() {
-	ip netns exec $A tcpdump -i a-s --immediate-mode -U -s 0 -w "$work/$1.pcap" >/dev/null 2>&1 &
+	ip netns exec $A tcpdump -i any --immediate-mode -U -s 0 -w "$work/$1.pcap" >/dev/null 2>&1 &
 	dump=$!
 	sleep 1
 }
@@ -135,4 +149,22 @@ echo "$r" | jq -e '.status == "ok" and .app.handshake == "complete" and .app.fac
 	jq -e '[.flows[] | select(.server_port == 9883)][0].app | .protocol == "fpolicy" and .handshake == "complete"' \
 		>/dev/null || fail "fpolicy answered: the flow does not carry its app"
 pass "fpolicy: NEGO_RESP completes the handshake; the flow of --flows carries it"
+
+# 5. Placement: ontap1-n1 on the agent's subnet; ontap1-n2 one router away.
+capture place
+for node in "$S 192.0.2.30" "$N 198.51.100.40"; do
+	set -- $node
+	ip netns exec $1 timeout 3 socat -t 1 SYSTEM:"sh $here/fpolicy.sh node" TCP:192.0.2.20:9883,bind=$2 >/dev/null 2>&1
+done
+stop_capture
+"$bin" audit -r "$work/place.pcap" -s "$site" --format json >"$work/place.json" 2>/dev/null
+jq -e '[.placement[] | select(.hosts | index("ontap1-n1"))][0] | .hops == [0, 0] and .rtt_p95_ms < 1 and
+	(has("routed") | not) and (has("slow") | not)' "$work/place.json" >/dev/null ||
+	fail "placement on one subnet: $(jq -c .placement "$work/place.json")"
+jq -e '[.placement[] | select(.hosts | index("ontap1-n2"))][0] | .hops[0] == 1 and .routed == true' "$work/place.json" \
+	>/dev/null || fail "placement across a router: $(jq -c .placement "$work/place.json")"
+jq -e '.summary.placement_findings == 1' "$work/place.json" >/dev/null || fail "placement: not one finding"
+"$bin" audit -r "$work/place.pcap" -s "$site" 2>/dev/null | grep -q "FINDING ontap1-n2 <-> agent1: 1 handshake.*hops 1 from ontap1-n2, 0 from agent1: routed" ||
+	fail "placement: the text report does not say it"
+pass "placement: same subnet and sub-millisecond on veth; one hop through a router is a finding"
 echo "e2e app: passed ($checks checks)"
