@@ -60,6 +60,7 @@ struct cls_why_entry {
 static const char *const status_names[CLS_NSTATUS] = {"ok", "degraded", "blocked", "missing", "unverified"};
 static const char *const reason_names[CLS_NREASONS] = {
 	NULL, "no-reply", "reset", "icmp-prohibited", "icmp-unreachable", "app-no-handshake", "app-failed", "tls-alert",
+	"wrong-protocol", "smb1",
 };
 
 const char *cls_status_name(enum cls_status s)
@@ -381,6 +382,8 @@ static void count_app(struct cls *c, struct cls_counts *n, size_t i, const struc
 				      [APP_HS_COMPLETE] = CLS_APP_COMPLETE, [APP_HS_FAILED] = CLS_APP_FAILED,
 				      [APP_HS_CUT] = CLS_APP_CUT};
 	n->app.seen |= bit[app_handshake(a)];
+	if (a->proto == APP_SMB && (a->u.smb.smb1[0] || a->u.smb.smb1[1]) && !a->u.smb.smb2[0] && !a->u.smb.smb2[1])
+		n->app.seen |= CLS_APP_SMB1;
 	bump16(&n->app.flows);
 	n->app.proto = a->proto;
 	offer_ev(c, i, a);
@@ -897,18 +900,32 @@ static void judge(const struct cls_counts *n, uint8_t *st, uint8_t *why)
 		*st = failed ? CLS_DEGRADED : CLS_OK;
 	else
 		*st = failed ? CLS_BLOCKED : CLS_UNVERIFIED;
-	/* The port answered; did the application? Not once, on a path whose connections all opened: degraded.
-	 * One unfinished handshake alone may be the capture's end, and is only shown. */
-	const struct cls_app *a = &n->app;
-	if (*st == CLS_OK && !(a->seen & CLS_APP_COMPLETE)) {
-		if (a->seen & CLS_APP_FAILED) {
-			*st = CLS_DEGRADED;
-			*why = a->proto == APP_TLS ? CLS_R_TLS_ALERT : CLS_R_APP_FAILED;
-		} else if ((a->seen & CLS_APP_INCOMPLETE) && a->flows >= 2) {
-			*st = CLS_DEGRADED;
-			*why = CLS_R_APP_NO_HANDSHAKE;
-		}
-	}
+}
+
+/* The port answered; did the application, and the one the port is for? On a path whose connections all
+ * opened: a protocol the pack does not say the port speaks, SMB 1 where the site wants SMB 2 or later,
+ * or an application that never once completed its handshake (one unfinished alone may be the capture's
+ * end, and is only shown) make it degraded. */
+static void judge_app(const struct cls *c, struct cls_row *r, bool smb2_only)
+{
+	const struct cls_app *a = &r->n.app;
+	if (r->status != CLS_OK || a->proto < APP_TLS)
+		return;
+	const struct graph_edge *e = &c->g->edges[r->edge];
+	uint32_t speaks = rules_speaks_on(c->g->rules, e->proto, e->port);
+	if (speaks && !(speaks >> a->proto & 1))
+		r->reason = CLS_R_WRONG_PROTOCOL;
+	else if (smb2_only && (a->seen & CLS_APP_SMB1))
+		r->reason = CLS_R_SMB1;
+	else if (a->seen & CLS_APP_COMPLETE)
+		return;
+	else if (a->seen & CLS_APP_FAILED)
+		r->reason = a->proto == APP_TLS ? CLS_R_TLS_ALERT : CLS_R_APP_FAILED;
+	else if ((a->seen & CLS_APP_INCOMPLETE) && a->flows >= 2)
+		r->reason = CLS_R_APP_NO_HANDSHAKE;
+	else
+		return;
+	r->status = CLS_DEGRADED;
 }
 
 /* Order of the text report: findings first (blocked, degraded, missing, unverified), then ok. */
@@ -1127,10 +1144,13 @@ void cls_finish(struct cls *c, bool sort)
 	bool *seen = xcalloc(g->nedges + 1, sizeof(bool));
 	/* One pass over the rows seen (a million rows are 100 MB: each pass costs), then the missing ones. */
 	c->incomplete = 0;
+	const char *smb_min = g->site ? site_setting(g->site, "smb_min") : NULL;
+	bool smb2_only = smb_min && atoi(smb_min) >= 2;
 	for (size_t i = 0; i < c->nrows; i++) {
 		struct cls_row *r = &c->rows[i];
 		seen[r->edge] = true;
 		judge(&r->n, &r->status, &r->reason);
+		judge_app(c, r, smb2_only);
 		if (g->edges[r->edge].level == LEVEL_REQUIRED)
 			c->summary[r->status]++;
 		else

@@ -61,6 +61,14 @@ static void open_rules(FILE *out, const char *requirement, const char *ca, const
 static void advice(FILE *out, enum cls_status st, enum cls_reason why, const char *requirement, const char *ca,
 		   const char *sa, uint8_t proto, uint16_t port, bool v4)
 {
+	if (why == CLS_R_WRONG_PROTOCOL || why == CLS_R_SMB1) {
+		fputs(why == CLS_R_SMB1 ? "The connections open and negotiate SMB 1, where the site asks for SMB 2 or later: "
+					  "enable SMB 2/3 on the storage and the agent, and disable SMB 1."
+					: "The connections open and carry an application this port is not for (plain text on a "
+					  "TLS port, TLS on a plain one): check which port the client is configured to use.",
+		      out);
+		return;
+	}
 	if (why == CLS_R_APP_NO_HANDSHAKE || why == CLS_R_APP_FAILED || why == CLS_R_TLS_ALERT) {
 		fputs(why == CLS_R_TLS_ALERT ? "The connections open, and their TLS handshake ends in an alert: check the "
 					       "certificates and the TLS versions both ends accept (the alert names the cause)."

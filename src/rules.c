@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "flowaudit/app.h"
 #include "flowaudit/lex.h"
 #include "flowaudit/util.h"
 
@@ -198,6 +199,9 @@ void rules_free(struct rules *r)
 	}
 	for (size_t i = 0; i < r->nignores; i++)
 		free(r->ignores[i].why);
+	for (size_t i = 0; i < r->nspeaks; i++)
+		free(r->speaks[i].why);
+	free(r->speaks);
 	for (size_t i = 0; i < r->nattrs; i++)
 		attr_free(&r->attrs[i]);
 	free(r->attrs);
@@ -247,6 +251,15 @@ bool rules_cond_holds(const struct rules_cond *c, const char *value)
 		if (rules_value_has(value, c->values[i]))
 			any = true;
 	return c->negate ? !any : any;
+}
+
+uint32_t rules_speaks_on(const struct rules *r, uint8_t proto, uint16_t port)
+{
+	uint32_t apps = 0;
+	for (size_t i = 0; i < r->nspeaks; i++)
+		if (r->speaks[i].proto == proto && port >= r->speaks[i].lo && port <= r->speaks[i].hi)
+			apps |= r->speaks[i].apps;
+	return apps;
 }
 
 const char *rules_ignored(const struct rules *r, uint8_t proto, uint16_t port)
@@ -971,29 +984,78 @@ fail:
 }
 
 /* ignore PORTSPEC {, PORTSPEC} "WHY" */
-static void parse_ignore(struct parser *p)
+/* PORTSPEC {, PORTSPEC} "WHY" (of ignore and speaks): the ports into specs (at most 32), the reason.
+ * Returns how many, or -1 after an error. */
+static int parse_port_list(struct parser *p, const char *what, struct portspec specs[32], const struct lex_tok **why)
 {
-	struct portspec specs[32];
 	int n = 0;
 	for (;;) {
 		const struct lex_tok *t = expect(p, LEX_WORD, "PROTO/PORT or PROTO/LO-HI");
 		if (!t)
-			return;
+			return -1;
 		if (n == 32) {
-			err_tok(p, t, "too many ports in one ignore (at most 32)");
-			return;
+			err_tok(p, t, "too many ports in one %s (at most 32)", what);
+			return -1;
 		}
 		if (!parse_portspec(p, t, true, &specs[n]))
-			return;
+			return -1;
 		n++;
 		const struct lex_tok *nx = peek(p);
 		if (!nx || nx->type != LEX_COMMA)
 			break;
 		p->pos++;
 	}
-	const struct lex_tok *why = expect(p, LEX_STRING, "a quoted reason");
-	if (!why || !end_of_statement(p))
-		return;
+	*why = expect(p, LEX_STRING, "a quoted reason");
+	if (!*why || !end_of_statement(p))
+		return -1;
+	return n;
+}
+
+/* speaks APP {| APP} PORTSPEC {, PORTSPEC} "WHY" */
+static void parse_speaks(struct parser *p)
+{
+	uint32_t apps = 0;
+	for (;;) {
+		const struct lex_tok *t = expect(p, LEX_WORD, "an application (tls, fpolicy, smb, onc-rpc ...)");
+		if (!t)
+			return;
+		int a = APP_TLS;
+		while (a < APP_NPROTO && strcmp(app_proto_name((enum app_proto)a), t->s))
+			a++;
+		if (a == APP_NPROTO) {
+			const char *names[APP_NPROTO];
+			size_t nn = 0;
+			for (int k = APP_TLS; k < APP_NPROTO; k++)
+				names[nn++] = app_proto_name((enum app_proto)k);
+			suggest_from(p, t, "application", t->s, names, nn);
+			return;
+		}
+		apps |= 1u << a;
+		const struct lex_tok *nx = peek(p);
+		if (!nx || nx->type != LEX_PIPE)
+			break;
+		p->pos++;
+	}
+	struct portspec specs[32];
+	const struct lex_tok *why;
+	int n = parse_port_list(p, "speaks", specs, &why);
+	for (int i = 0; i < n; i++)
+		for (int k = 0; k < specs[i].nprotos; k++) {
+			GROW(p->r->speaks, p->r->cap_speaks, p->r->nspeaks);
+			struct rules_speaks *sp = &p->r->speaks[p->r->nspeaks++];
+			sp->apps = apps;
+			sp->proto = specs[i].protos[k];
+			sp->lo = specs[i].lo;
+			sp->hi = specs[i].hi;
+			sp->why = xstrdup(why->s);
+		}
+}
+
+static void parse_ignore(struct parser *p)
+{
+	struct portspec specs[32];
+	const struct lex_tok *why;
+	int n = parse_port_list(p, "ignore", specs, &why);
 	for (int i = 0; i < n; i++)
 		for (int k = 0; k < specs[i].nprotos; k++) {
 			GROW(p->r->ignores, p->r->cap_ignores, p->r->nignores);
@@ -1030,7 +1092,8 @@ static void parse_include(struct parser *p)
 	free(path);
 }
 
-static const char *const keywords[] = {"include", "role", "attr", "param", "service", "edge", "forbid", "ignore"};
+static const char *const keywords[] = {"include", "role", "attr", "param", "service", "edge", "forbid", "ignore",
+				       "speaks"};
 
 /* 0; -1 with an error at the include line (from) or the path; -2 with errors inside the file. */
 static int parse_file(struct parser *p, const char *path, const struct lex_tok *from, struct lex_file *from_lf)
@@ -1098,6 +1161,8 @@ static int parse_file(struct parser *p, const char *path, const struct lex_tok *
 			parse_edge(&sub, true);
 		} else if (strcmp(kw->s, "ignore") == 0) {
 			parse_ignore(&sub);
+		} else if (strcmp(kw->s, "speaks") == 0) {
+			parse_speaks(&sub);
 		} else {
 			suggest_from(&sub, kw, "keyword", kw->s, keywords, sizeof(keywords) / sizeof(keywords[0]));
 		}

@@ -18,6 +18,8 @@ enum cls_reason {
 	CLS_R_APP_NO_HANDSHAKE, /* its handshake never completed (an FPolicy NEGO_REQ never answered) */
 	CLS_R_APP_FAILED,       /* it refused (an RPC denied) */
 	CLS_R_TLS_ALERT,        /* a TLS handshake ended in a fatal alert */
+	CLS_R_WRONG_PROTOCOL,   /* an application the pack does not say the port speaks (plain on a TLS port) */
+	CLS_R_SMB1,             /* SMB 1 only, where the site sets smb_min 2 */
 	CLS_NREASONS
 };
 
@@ -29,6 +31,7 @@ enum cls_reason {
 #define CLS_APP_CUT 0x08
 #define CLS_APP_EV 0x10         /* edge rows: cls.ev[row] holds the flow shown as evidence */
 #define CLS_HAS_LAT 0x20        /* rows of a partner path: cls.lat[row] holds handshake times and hops */
+#define CLS_APP_SMB1 0x40       /* an SMB flow that negotiated SMB 1 only */
 /* The seed's placement of an agent and its partner storage (same subnet, sub-millisecond): the handshakes
  * of a row of a partner path, timed (SYN to the ACK of the SYN-ACK), and the hops each side's packets
  * crossed (from their TTL: 64, 128 or 255 less what arrived). */

@@ -69,6 +69,15 @@ struct rules_service {
 	char *desc;
 };
 
+/* speaks APP {| APP} PORTSPEC {, PORTSPEC} "WHY": the applications a port carries (app.h's names); a
+ * recognised application other than these on the port is a finding (wrong-protocol). */
+struct rules_speaks {
+	uint32_t apps;          /* bit (1 << enum app_proto) per application allowed */
+	uint8_t proto;
+	uint16_t lo, hi;
+	char *why;
+};
+
 struct rules_ignore {
 	uint8_t proto;
 	uint16_t lo, hi;
@@ -86,6 +95,8 @@ struct rules {
 	size_t nedges, cap_edges;
 	struct rules_ignore *ignores;
 	size_t nignores, cap_ignores;
+	struct rules_speaks *speaks;
+	size_t nspeaks, cap_speaks;
 	struct rules_attr *attrs;
 	size_t nattrs, cap_attrs;
 	char **groups;          /* role display groups, in the order the pack names them ("group" on a role) */
@@ -143,6 +154,8 @@ int rules_param_find(const struct rules *r, const char *name);
 bool rules_cond_holds(const struct rules_cond *c, const char *value);
 const char *rules_proto_name(uint8_t proto);
 const char *rules_level_name(enum rules_level l);
+/* The applications proto/port may carry (bits of enum app_proto), or 0 when the pack does not say. */
+uint32_t rules_speaks_on(const struct rules *r, uint8_t proto, uint16_t port);
 /* Is proto/port covered by an ignore declaration? Returns its reason, or NULL. */
 const char *rules_ignored(const struct rules *r, uint8_t proto, uint16_t port);
 
