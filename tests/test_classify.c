@@ -457,10 +457,46 @@ static void test_partner_placement_time_and_hops(void)
 	free(site);
 }
 
+/* What the port is for: plain OpenWire on the broker's TLS port, SMB 1 where the site sets smb_min 2. */
+static void test_the_wrong_application_on_a_port(void)
+{
+	struct world w;
+	setup(&w, NULL);
+	tcp(&w, "198.51.100.11", "192.0.2.10", 61617, true, T0); /* agent-ontap to pmc1 */
+	struct app_state *a = &w.rec[w.nrec - 1].app;
+	a->proto = APP_OPENWIRE;
+	a->u.openwire.magic[0] = a->u.openwire.magic[1] = 1;
+	tcp(&w, "198.51.100.11", "203.0.113.23", 445, true, T0); /* agent-ontap to ontap1-data */
+	a = &w.rec[w.nrec - 1].app;
+	a->proto = APP_SMB;
+	a->u.smb.smb1[0] = a->u.smb.smb1[1] = 1;
+	done(&w);
+	const struct cls_row *r = row(&w, "agent-ontap", "pmc1", 61617);
+	CU_ASSERT_FATAL(r != NULL);
+	CU_ASSERT(r->status == CLS_DEGRADED && r->reason == CLS_R_WRONG_PROTOCOL);
+	r = row(&w, "agent-ontap", "ontap1-data", 445);
+	CU_ASSERT_FATAL(r != NULL);
+	CU_ASSERT(r->status == CLS_OK); /* the site does not ask for SMB 2 */
+	teardown(&w);
+
+	setup(&w, "set smb_min 2\nhost agent1 198.51.100.11 role=agent partner=ontap1\n"
+		  "host ontap1-data 203.0.113.23 role=ontap-data system=ontap1\n");
+	tcp(&w, "198.51.100.11", "203.0.113.23", 445, true, T0);
+	a = &w.rec[w.nrec - 1].app;
+	a->proto = APP_SMB;
+	a->u.smb.smb1[0] = a->u.smb.smb1[1] = 1;
+	done(&w);
+	r = row(&w, "agent1", "ontap1-data", 445);
+	CU_ASSERT_FATAL(r != NULL);
+	CU_ASSERT(r->status == CLS_DEGRADED && r->reason == CLS_R_SMB1);
+	teardown(&w);
+}
+
 void suite_classify(void)
 {
 	CU_pSuite s = CU_add_suite("classify", NULL, NULL);
 	TU_ADD(s, test_partner_placement_time_and_hops);
+	TU_ADD(s, test_the_wrong_application_on_a_port);
 	TU_ADD(s, test_plain_61616_under_tls_required_is_unexpected_with_the_forbid_reason);
 	TU_ADD(s, test_remembered_pairs_land_where_they_first_did_after_the_cache_grows);
 	TU_ADD(s, test_reverse_direction_is_named_as_such);

@@ -6,6 +6,8 @@
 #   against a TLS 1.3-only server: a protocol_version alert, the path degraded with tls-alert);
 #   FPolicy on 9883: a node speaking the public framing (tests/e2e/fpolicy.sh) to an engine that never
 #   answers NEGO_REQ (degraded, app-no-handshake), then to one that answers NEGO_RESP (complete);
+#   the wrong application on a port: openssl's TLS on the broker's plain OpenWire port, and logger's plain
+#   syslog on 6514 where PowerScale must speak syslog over TLS (both degraded, wrong-protocol);
 #   partner placement: the node on the agent's subnet (0 hops, handshakes well under 1 ms on veth), and a
 #   second node behind a router namespace (its packets arrive with one hop less: routed, a finding).
 # Skipped, saying why, without root or network namespaces.
@@ -167,4 +169,26 @@ jq -e '.summary.placement_findings == 1' "$work/place.json" >/dev/null || fail "
 "$bin" audit -r "$work/place.pcap" -s "$site" 2>/dev/null | grep -q "FINDING ontap1-n2 <-> agent1: 1 handshake.*hops 1 from ontap1-n2, 0 from agent1: routed" ||
 	fail "placement: the text report does not say it"
 pass "placement: same subnet and sub-millisecond on veth; one hop through a router is a finding"
+# 6. The wrong application on a port: TLS to 61616 (plain OpenWire), plain syslog to 6514 (syslog over TLS).
+cat >"$work/ports.site" <<'EOF'
+host broker1 192.0.2.30 role=broker
+host agent1  192.0.2.20 role=agent brokers=broker1 partner=ps1
+host ps1-n1  192.0.2.10 role=powerscale system=ps1 notify=syslog
+EOF
+ip netns exec $S setsid socat TCP-LISTEN:61616,reuseaddr,fork SYSTEM:"cat >/dev/null" >/dev/null 2>&1 </dev/null &
+ip netns exec $A setsid socat TCP-LISTEN:6514,reuseaddr,fork SYSTEM:"cat >/dev/null" >/dev/null 2>&1 </dev/null &
+sleep 0.5
+capture ports
+echo Q | ip netns exec $A timeout 2 openssl s_client -connect 192.0.2.30:61616 -quiet >/dev/null 2>&1
+# logger cannot choose its source address: it sends from the namespace's first, ps1-n1's
+ip netns exec $S timeout 3 logger -n 192.0.2.20 -P 6514 -T -t isi_audit "plain audit event" 2>/dev/null
+stop_capture
+site="$work/ports.site"
+r=$(row ports 61616)
+echo "$r" | jq -e '.status == "degraded" and .reason == "wrong-protocol" and .app.protocol == "tls"' >/dev/null ||
+	fail "tls on the plain port: $r"
+r=$(row ports 6514)
+echo "$r" | jq -e '.status == "degraded" and .reason == "wrong-protocol" and .app.protocol == "syslog"' >/dev/null ||
+	fail "plain syslog on 6514: $r"
+pass "wrong-protocol: openssl TLS on 61616, logger's plain syslog on 6514"
 echo "e2e app: passed ($checks checks)"
