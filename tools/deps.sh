@@ -28,6 +28,9 @@ if [ "${1:-}" = e2e ]; then
     have_cmd jq || need="$need jq"
     have_cmd tcpreplay || need="$need tcpreplay"
     have_cmd tcpdump || need="$need tcpdump"
+    have_cmd smbd || need="$need samba"
+    have_cmd smbclient || need="$need smbclient"
+    have_cmd logger || need="$need bsdutils"
 fi
 if [ "${1:-}" = bench ]; then
     have_cmd tcpdump || need="$need tcpdump"

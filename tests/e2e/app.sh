@@ -8,6 +8,8 @@
 #   answers NEGO_REQ (degraded, app-no-handshake), then to one that answers NEGO_RESP (complete);
 #   the wrong application on a port: openssl's TLS on the broker's plain OpenWire port, and logger's plain
 #   syslog on 6514 where PowerScale must speak syslog over TLS (both degraded, wrong-protocol);
+#   SMB: Samba's smbd (its own configuration in a temporary folder) and smbclient: SMB 3.1.1, SMB 2.1
+#   (-m SMB2_10) and NT1, which is degraded (smb1) when the site sets smb_min 2;
 #   partner placement: the node on the agent's subnet (0 hops, handshakes well under 1 ms on veth), and a
 #   second node behind a router namespace (its packets arrive with one hop less: routed, a finding).
 # Skipped, saying why, without root or network namespaces.
@@ -191,4 +193,67 @@ r=$(row ports 6514)
 echo "$r" | jq -e '.status == "degraded" and .reason == "wrong-protocol" and .app.protocol == "syslog"' >/dev/null ||
 	fail "plain syslog on 6514: $r"
 pass "wrong-protocol: openssl TLS on 61616, logger's plain syslog on 6514"
+# 7. SMB with Samba: the dialect the server chose, and SMB 1 where the site asks for SMB 2 or later.
+mkdir -p "$work/smb/private" "$work/smb/lock" "$work/smb/state" "$work/smb/cache" "$work/smb/run" "$work/share"
+echo hello >"$work/share/file.txt"
+chmod 755 "$work" "$work/share" # the guest is nobody
+cat >"$work/smb.conf" <<EOF
+[global]
+	server role = standalone server
+	workgroup = WORKGROUP
+	netbios name = ONTAPDATA
+	map to guest = Bad User
+	smb ports = 445
+	interfaces = 192.0.2.30
+	bind interfaces only = yes
+	server min protocol = NT1
+	private dir = $work/smb/private
+	lock directory = $work/smb/lock
+	state directory = $work/smb/state
+	cache directory = $work/smb/cache
+	pid directory = $work/smb/run
+	ncalrpc dir = $work/smb/run/ncalrpc
+	log file = $work/smb/log
+	load printers = no
+	disable spoolss = yes
+[share]
+	path = $work/share
+	guest ok = yes
+	read only = yes
+EOF
+ip netns exec $S setsid smbd --foreground --no-process-group -s "$work/smb.conf" >"$work/smbd.out" 2>&1 </dev/null &
+for i in 1 2 3 4 5 6 7 8 9 10; do
+	ip netns exec $S ss -ltn 2>/dev/null | grep -q "192.0.2.30:445" && break
+	sleep 0.5
+done
+ip netns exec $S ss -ltn | grep -q "192.0.2.30:445" || fail "smbd did not listen: $(tail -5 "$work/smbd.out")"
+cat >"$work/smb.site" <<'EOF'
+host agent1      192.0.2.20 role=agent partner=ontap1
+host ontap1-data 192.0.2.30 role=ontap-data system=ontap1
+EOF
+site="$work/smb.site"
+smb() { # NAME smbclient-options...: one listing of the share, captured as NAME
+	name=$1
+	shift
+	capture $name
+	ip netns exec $A timeout 10 smbclient -N //192.0.2.30/share -c ls "$@" >"$work/$name.out" 2>&1 ||
+		fail "smbclient $*: $(tail -3 "$work/$name.out")"
+	stop_capture
+}
+smb smb3
+r=$(row smb3 445)
+echo "$r" | jq -e '.status == "ok" and .app.protocol == "smb" and .app.handshake == "complete" and
+	.app.facts.server == "smb2" and .app.facts.dialect == "0x0311"' >/dev/null || fail "smb3: $r"
+smb smb21 -m SMB2_10
+r=$(row smb21 445)
+echo "$r" | jq -e '.app.facts.dialect == "0x0210"' >/dev/null || fail "smb 2.1: $r"
+smb nt1 -m NT1 --option="client min protocol=NT1"
+r=$(row nt1 445)
+echo "$r" | jq -e '.status == "ok" and .app.facts.client == "smb1" and .app.facts.server == "smb1"' >/dev/null ||
+	fail "nt1: $r"
+printf 'set smb_min 2\n' | cat - "$work/smb.site" >"$work/smb2.site"
+site="$work/smb2.site"
+r=$(row nt1 445)
+echo "$r" | jq -e '.status == "degraded" and .reason == "smb1"' >/dev/null || fail "nt1 under smb_min 2: $r"
+pass "smb: Samba chose 3.1.1 and 2.1 as asked; NT1 is degraded (smb1) under smb_min 2"
 echo "e2e app: passed ($checks checks)"
