@@ -31,6 +31,7 @@ if [ "${1:-}" = e2e ]; then
     have_cmd smbd || need="$need samba"
     have_cmd smbclient || need="$need smbclient"
     have_cmd logger || need="$need bsdutils"
+    have_cmd rpcbind || need="$need rpcbind"
 fi
 if [ "${1:-}" = bench ]; then
     have_cmd tcpdump || need="$need tcpdump"

@@ -10,6 +10,7 @@
 #   syslog on 6514 where PowerScale must speak syslog over TLS (both degraded, wrong-protocol);
 #   SMB: Samba's smbd (its own configuration in a temporary folder) and smbclient: SMB 3.1.1, SMB 2.1
 #   (-m SMB2_10) and NT1, which is degraded (smb1) when the site sets smb_min 2;
+#   ONC RPC: rpcbind, and rpcinfo's DUMP over TCP and GETPORT over UDP (program 100000, accepted);
 #   partner placement: the node on the agent's subnet (0 hops, handshakes well under 1 ms on veth), and a
 #   second node behind a router namespace (its packets arrive with one hop less: routed, a finding).
 # Skipped, saying why, without root or network namespaces.
@@ -256,4 +257,23 @@ site="$work/smb2.site"
 r=$(row nt1 445)
 echo "$r" | jq -e '.status == "degraded" and .reason == "smb1"' >/dev/null || fail "nt1 under smb_min 2: $r"
 pass "smb: Samba chose 3.1.1 and 2.1 as asked; NT1 is degraded (smb1) under smb_min 2"
+# 8. ONC RPC with rpcbind: rpcinfo -p (a DUMP over TCP 111), rpcinfo -u (GETPORT, then a NULL call, over UDP).
+ip netns exec $S setsid rpcbind -f >"$work/rpcbind.out" 2>&1 </dev/null &
+sleep 1
+cat >"$work/nfs.site" <<'EOF'
+host agent1      192.0.2.20 role=agent partner=ontap1 data=nfs
+host ontap1-data 192.0.2.30 role=ontap-data system=ontap1
+EOF
+site="$work/nfs.site"
+capture rpc
+ip netns exec $A timeout 5 rpcinfo -p 192.0.2.30 >"$work/rpcinfo.out" 2>&1 || fail "rpcinfo -p: $(cat "$work/rpcinfo.out")"
+ip netns exec $A timeout 5 rpcinfo -u 192.0.2.30 100000 2 >>"$work/rpcinfo.out" 2>&1 || fail "rpcinfo -u: $(cat "$work/rpcinfo.out")"
+stop_capture
+"$bin" audit -r "$work/rpc.pcap" -s "$site" --format json >"$work/rpc.json" 2>/dev/null
+jq -e '[.edges[] | select(.port == 111 and .proto == "tcp")][0] | .status == "ok" and .app.protocol == "onc-rpc" and
+	.app.handshake == "complete" and .app.facts.program == 100000' "$work/rpc.json" >/dev/null ||
+	fail "rpc over tcp: $(jq -c '.edges[] | select(.port == 111)' "$work/rpc.json")"
+jq -e '[.edges[] | select(.port == 111 and .proto == "udp")][0] | .app.protocol == "onc-rpc" and .app.facts.reply == "accepted"' \
+	"$work/rpc.json" >/dev/null || fail "rpc over udp: $(jq -c '.edges[] | select(.port == 111)' "$work/rpc.json")"
+pass "onc-rpc: rpcbind's portmapper over TCP (record marking) and UDP, calls accepted"
 echo "e2e app: passed ($checks checks)"
