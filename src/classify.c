@@ -332,8 +332,8 @@ void cls_lat_merge(struct cls_lat *to, const struct cls_lat *from)
 	to->hops_seen |= from->hops_seen;
 }
 
-/* Row i's placement gains l (made if the row had none). */
-static void offer_lat(struct cls *c, size_t i, const struct cls_lat *l)
+/* Row i's placement, made empty if it had none. */
+static struct cls_lat *lat_of(struct cls *c, size_t i)
 {
 	struct cls_counts *n = &c->rows[i].n;
 	if (!(n->app.seen & CLS_HAS_LAT)) {
@@ -341,7 +341,12 @@ static void offer_lat(struct cls *c, size_t i, const struct cls_lat *l)
 		memset(&c->lat[i], 0, sizeof(c->lat[i]));
 		n->app.seen |= CLS_HAS_LAT;
 	}
-	cls_lat_merge(&c->lat[i], l);
+	return &c->lat[i];
+}
+
+static void offer_lat(struct cls *c, size_t i, const struct cls_lat *l)
+{
+	cls_lat_merge(lat_of(c, i), l);
 }
 
 static uint8_t hops_of(uint8_t ttl)
@@ -349,23 +354,22 @@ static uint8_t hops_of(uint8_t ttl)
 	return (uint8_t)((ttl <= 64 ? 64 : ttl <= 128 ? 128 : 255) - ttl);
 }
 
-/* A flow of a partner path: its handshake time and its sides' hops into row i. */
+/* A flow of a partner path: its handshake time and its sides' hops into row i (in place: once a flow). */
 static void count_lat(struct cls *c, size_t i, const struct flow_record *r)
 {
-	struct cls_lat l;
-	memset(&l, 0, sizeof(l));
+	if (!r->rtt_us && !r->ttl[0] && !r->ttl[1])
+		return;
+	struct cls_lat *l = lat_of(c, i);
 	if (r->rtt_us) {
-		l.n = 1;
-		l.max_us = r->rtt_us;
-		l.bucket[lat_bucket(r->rtt_us)] = 1;
+		bump(&l->n);
+		bump(&l->bucket[lat_bucket(r->rtt_us)]);
+		l->max_us = r->rtt_us > l->max_us ? r->rtt_us : l->max_us;
 	}
 	for (int d = 0; d < 2; d++)
-		if (r->ttl[d]) {
-			l.hops[d] = hops_of(r->ttl[d]);
-			l.hops_seen |= (uint8_t)(1u << d);
+		if (r->ttl[d] && (!(l->hops_seen >> d & 1) || hops_of(r->ttl[d]) > l->hops[d])) {
+			l->hops[d] = hops_of(r->ttl[d]);
+			l->hops_seen |= (uint8_t)(1u << d);
 		}
-	if (l.n || l.hops_seen)
-		offer_lat(c, i, &l);
 }
 
 const struct cls_lat *cls_row_lat(const struct cls *c, const struct cls_row *r)
@@ -402,7 +406,7 @@ static void land(struct cls *c, uint32_t p, const struct flow_record *r)
 		struct cls_row *row = &c->rows[INDEX(p)];
 		count(&row->n, r);
 		count_app(c, &row->n, INDEX(p), &r->app);
-		if (c->g->rules->edges[c->g->edges[row->edge].rule].scope == SCOPE_PARTNER)
+		if (row->partner)
 			count_lat(c, INDEX(p), r);
 		break;
 	}
@@ -526,6 +530,7 @@ static uint32_t add_row(struct cls *c, const struct cls_key *k, uint32_t hash, i
 	struct cls_row *r = &c->rows[c->nrows];
 	memset(r, 0, sizeof(*r));
 	r->edge = edge;
+	r->partner = c->g->edges[edge].partner;
 	r->port = key_port(k);
 	r->proto = key_proto(k);
 	memcpy(r->client.a, k->client, 16);
@@ -821,7 +826,7 @@ static void replace_counts(struct cls *c, const struct cls_key *pk, const struct
 		merge_counts(&c->rows[INDEX(p)].n, n);
 		if (ev)
 			offer_ev(c, INDEX(p), ev);
-		if (lat && c->g->rules->edges[c->g->edges[c->rows[INDEX(p)].edge].rule].scope == SCOPE_PARTNER)
+		if (lat && c->g->edges[c->rows[INDEX(p)].edge].partner)
 			offer_lat(c, INDEX(p), lat);
 		break;
 	case K_UNEXP:
@@ -1107,6 +1112,7 @@ static void add_missing(struct cls *c, int e)
 	struct cls_row *r = &c->rows[c->nrows++];
 	memset(r, 0, sizeof(*r));
 	r->edge = e;
+	r->partner = ge->partner;
 	r->port = ge->port;
 	r->proto = ge->proto;
 	const struct site_addr *ca = pick_addr(&g->site->hosts[ge->client], NULL);

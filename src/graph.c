@@ -65,6 +65,7 @@ static void add_edge(struct graph *g, int rule, int client, int server, uint8_t 
 		ge->port = port;
 		ge->group = group;
 		ge->level = level;
+		ge->partner = g->rules->edges[rule].scope == SCOPE_PARTNER;
 		oat_insert(&g->ix, hash, (uint32_t)g->nedges++);
 	}
 	if (level != LEVEL_FORBID)

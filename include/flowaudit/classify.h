@@ -74,6 +74,7 @@ struct cls_row {
 	uint8_t status;         /* enum cls_status, once cls_finish() ran */
 	uint8_t reason;         /* enum cls_reason */
 	bool folded;            /* the pairs past --max-rows of this path, on one row (the hosts' addresses) */
+	bool partner;           /* its edge's: placement is timed (kept here: a flow's row is in the cache, its edge not) */
 	struct cls_counts n;
 };
 

@@ -116,7 +116,10 @@ static inline __attribute__((always_inline)) bool dec_eth_ipv4_tcp(const uint8_t
 	out->tcp_flags = f[47];
 	out->win = be16_at(f + 48);
 	out->payload = (uint32_t)(total - 20 - hl);
-	dec_set_pay(out, 34 + hl, len > 34 + hl ? len - 34 - hl : 0);
+	/* what dec_set_pay() does, without its checks: the offset is at most 94, the payload under 2^16 */
+	size_t off = 34 + hl, kept = len > off ? len - off : 0;
+	out->pay_kept = (uint16_t)(kept < out->payload ? kept : out->payload);
+	out->pay_off = out->pay_kept ? (uint16_t)off : 0;
 	return true;
 }
 

@@ -21,6 +21,7 @@ struct graph_edge {
 	uint16_t port;
 	int group;              /* alternatives share (rule, client, server, group) */
 	enum rules_level level;
+	bool partner;           /* its rule's scope is partner: an agent and its storage (placement is timed) */
 };
 
 struct graph {
