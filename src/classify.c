@@ -332,21 +332,12 @@ void cls_lat_merge(struct cls_lat *to, const struct cls_lat *from)
 	to->hops_seen |= from->hops_seen;
 }
 
-/* Row i's placement, made empty if it had none. */
-static struct cls_lat *lat_of(struct cls *c, size_t i)
+/* Edge e's placement (the table made when first needed). */
+static struct cls_lat *lat_of(struct cls *c, int e)
 {
-	struct cls_counts *n = &c->rows[i].n;
-	if (!(n->app.seen & CLS_HAS_LAT)) {
-		GROW_RAW(c->lat, c->cap_lat, i);
-		memset(&c->lat[i], 0, sizeof(c->lat[i]));
-		n->app.seen |= CLS_HAS_LAT;
-	}
-	return &c->lat[i];
-}
-
-static void offer_lat(struct cls *c, size_t i, const struct cls_lat *l)
-{
-	cls_lat_merge(lat_of(c, i), l);
+	if (!c->lat)
+		c->lat = xcalloc(c->g->nedges + 1, sizeof(*c->lat));
+	return &c->lat[e];
 }
 
 static uint8_t hops_of(uint8_t ttl)
@@ -354,12 +345,12 @@ static uint8_t hops_of(uint8_t ttl)
 	return (uint8_t)((ttl <= 64 ? 64 : ttl <= 128 ? 128 : 255) - ttl);
 }
 
-/* A flow of a partner path: its handshake time and its sides' hops into row i (in place: once a flow). */
-static void count_lat(struct cls *c, size_t i, const struct flow_record *r)
+/* A flow of a partner path: its handshake time and its sides' hops into edge e's (in place: once a flow). */
+static void count_lat(struct cls *c, int e, const struct flow_record *r)
 {
 	if (!r->rtt_us && !r->ttl[0] && !r->ttl[1])
 		return;
-	struct cls_lat *l = lat_of(c, i);
+	struct cls_lat *l = lat_of(c, e);
 	if (r->rtt_us) {
 		bump(&l->n);
 		bump(&l->bucket[lat_bucket(r->rtt_us)]);
@@ -370,11 +361,6 @@ static void count_lat(struct cls *c, size_t i, const struct flow_record *r)
 			l->hops[d] = hops_of(r->ttl[d]);
 			l->hops_seen |= (uint8_t)(1u << d);
 		}
-}
-
-const struct cls_lat *cls_row_lat(const struct cls *c, const struct cls_row *r)
-{
-	return r->n.app.seen & CLS_HAS_LAT ? &c->lat[r - c->rows] : NULL;
 }
 
 /* A claimed application's outcome into edge row i's counts, and maybe as its evidence. */
@@ -407,7 +393,7 @@ static void land(struct cls *c, uint32_t p, const struct flow_record *r)
 		count(&row->n, r);
 		count_app(c, &row->n, INDEX(p), &r->app);
 		if (row->partner)
-			count_lat(c, INDEX(p), r);
+			count_lat(c, row->edge, r);
 		break;
 	}
 	case K_UNEXP:
@@ -722,8 +708,7 @@ void cls_clone(struct cls *dst, const struct cls *src)
 	dst->rows = copy_array(src->rows, src->nrows, src->cap_rows, sizeof(*src->rows));
 	dst->ev = src->ev ? copy_array(src->ev, src->cap_ev < src->nrows ? src->cap_ev : src->nrows, src->cap_ev,
 				       sizeof(*src->ev)) : NULL;
-	dst->lat = src->lat ? copy_array(src->lat, src->cap_lat < src->nrows ? src->cap_lat : src->nrows, src->cap_lat,
-					 sizeof(*src->lat)) : NULL;
+	dst->lat = src->lat ? copy_array(src->lat, src->g->nedges + 1, src->g->nedges, sizeof(*src->lat)) : NULL;
 	dst->unexp = copy_array(src->unexp, src->nunexp, src->cap_unexp, sizeof(*src->unexp));
 	dst->others = copy_array(src->others, src->nothers, src->cap_others, sizeof(*src->others));
 	dst->named = copy_array(src->named, src->nnamed, src->cap_named, sizeof(*src->named));
@@ -753,7 +738,7 @@ static void merge_counts(struct cls_counts *to, const struct cls_counts *from)
 	add32(&to->unverified, from->unverified);
 	add32(&to->evicted, from->evicted);
 	add16(&to->app.flows, from->app.flows);
-	to->app.seen |= from->app.seen & (uint8_t) ~(CLS_APP_EV | CLS_HAS_LAT); /* moved by the caller, if it can */
+	to->app.seen |= from->app.seen & (uint8_t)~CLS_APP_EV; /* the evidence is moved by the caller, if it can */
 	if (from->app.proto)
 		to->app.proto = from->app.proto;
 	if (!to->first_ns || (from->first_ns && from->first_ns < to->first_ns))
@@ -764,6 +749,9 @@ static void merge_counts(struct cls_counts *to, const struct cls_counts *from)
 
 void cls_merge(struct cls *c, const struct cls *from)
 {
+	for (size_t e = 0; from->lat && e < from->g->nedges; e++) /* one graph: the same edges */
+		if (from->lat[e].n || from->lat[e].hops_seen)
+			cls_lat_merge(lat_of(c, (int)e), &from->lat[e]);
 	struct cls_key k;
 	for (size_t i = 0; i < from->nrows; i++) {
 		const struct cls_row *r = &from->rows[i];
@@ -780,8 +768,7 @@ void cls_merge(struct cls *c, const struct cls *from)
 		merge_counts(&c->rows[INDEX(p)].n, &r->n);
 		if (r->n.app.seen & CLS_APP_EV)
 			offer_ev(c, INDEX(p), &from->ev[i]);
-		if (r->n.app.seen & CLS_HAS_LAT)
-			offer_lat(c, INDEX(p), &from->lat[i]);
+
 	}
 	for (size_t i = 0; i < from->nunexp; i++) {
 		const struct cls_unexpected *u = &from->unexp[i];
@@ -826,8 +813,8 @@ static void replace_counts(struct cls *c, const struct cls_key *pk, const struct
 		merge_counts(&c->rows[INDEX(p)].n, n);
 		if (ev)
 			offer_ev(c, INDEX(p), ev);
-		if (lat && c->g->edges[c->rows[INDEX(p)].edge].partner)
-			offer_lat(c, INDEX(p), lat);
+		if (lat && c->rows[INDEX(p)].partner) /* an old edge's placement, moved with its first row */
+			cls_lat_merge(lat_of(c, c->rows[INDEX(p)].edge), lat);
 		break;
 	case K_UNEXP:
 		merge_counts(&c->unexp[INDEX(p)].n, n);
@@ -846,6 +833,8 @@ void cls_rebase(struct cls *c, const struct graph *g)
 	struct cls_row *rows = c->rows;
 	struct app_state *ev = c->ev;
 	struct cls_lat *lat = c->lat;
+	const struct graph *old = c->g;
+	bool *moved = lat ? xcalloc(old->nedges + 1, sizeof(bool)) : NULL;
 	size_t nrows = c->nrows;
 	struct cls_unexpected *unexp = c->unexp;
 	size_t nunexp = c->nunexp;
@@ -855,7 +844,6 @@ void cls_rebase(struct cls *c, const struct graph *g)
 	c->ev = NULL;
 	c->cap_ev = 0;
 	c->lat = NULL;
-	c->cap_lat = 0;
 	c->unexp = NULL;
 	c->nunexp = c->cap_unexp = 0;
 	c->g = g;
@@ -865,8 +853,12 @@ void cls_rebase(struct cls *c, const struct graph *g)
 	struct cls_key pk;
 	for (size_t i = 0; i < nrows; i++) {
 		make_key(&pk, rows[i].client.a, rows[i].server.a, rows[i].proto, rows[i].port);
-		replace_counts(c, &pk, &rows[i].n, rows[i].n.app.seen & CLS_APP_EV ? &ev[i] : NULL,
-			       rows[i].n.app.seen & CLS_HAS_LAT ? &lat[i] : NULL);
+		const struct cls_lat *l = NULL;
+		if (lat && !moved[rows[i].edge] && (lat[rows[i].edge].n || lat[rows[i].edge].hops_seen)) {
+			l = &lat[rows[i].edge];
+			moved[rows[i].edge] = true;
+		}
+		replace_counts(c, &pk, &rows[i].n, rows[i].n.app.seen & CLS_APP_EV ? &ev[i] : NULL, l);
 	}
 	for (size_t i = 0; i < nunexp; i++) {
 		make_key(&pk, unexp[i].client, unexp[i].server, unexp[i].proto, unexp[i].port);
@@ -875,6 +867,7 @@ void cls_rebase(struct cls *c, const struct graph *g)
 	free(rows);
 	free(ev);
 	free(lat);
+	free(moved);
 	free(unexp);
 }
 
@@ -1241,12 +1234,11 @@ size_t cls_placement(const struct cls *c, struct cls_place **out, uint32_t *limi
 	*limit_us = (uint32_t)(ms > 0 && ms < 4e6 ? ms * 1000 : 1000);
 	struct cls_place *p = NULL;
 	size_t n = 0, cap = 0;
-	for (size_t i = 0; i < c->nrows; i++) {
-		const struct cls_row *r = cls_row_at(c, i);
-		const struct cls_lat *l = cls_row_lat(c, r);
-		if (!l)
+	for (size_t i = 0; c->lat && i < g->nedges; i++) {
+		const struct cls_lat *l = &c->lat[i];
+		if (!l->n && !l->hops_seen)
 			continue;
-		const struct graph_edge *e = &g->edges[r->edge];
+		const struct graph_edge *e = &g->edges[i];
 		size_t k = 0;
 		while (k < n && !((p[k].a == e->client && p[k].b == e->server) || (p[k].a == e->server && p[k].b == e->client)))
 			k++;

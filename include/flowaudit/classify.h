@@ -30,7 +30,6 @@ enum cls_reason {
 #define CLS_APP_FAILED 0x04
 #define CLS_APP_CUT 0x08
 #define CLS_APP_EV 0x10         /* edge rows: cls.ev[row] holds the flow shown as evidence */
-#define CLS_HAS_LAT 0x20        /* rows of a partner path: cls.lat[row] holds handshake times and hops */
 #define CLS_APP_SMB1 0x40       /* an SMB flow that negotiated SMB 1 only */
 /* The seed's placement of an agent and its partner storage (same subnet, sub-millisecond): the handshakes
  * of a row of a partner path, timed (SYN to the ACK of the SYN-ACK), and the hops each side's packets
@@ -125,8 +124,8 @@ struct cls {
 	size_t nrows, cap_rows;
 	struct app_state *ev;   /* beside rows: the evidence flow's recogniser state, where CLS_APP_EV */
 	size_t cap_ev;
-	struct cls_lat *lat;    /* beside rows: placement, where CLS_HAS_LAT */
-	size_t cap_lat;
+	struct cls_lat *lat;    /* per graph edge of a partner path (NULL until one is timed): placement is
+				 * the host pair's, not each address pair's, and a million rows would hold 200 MB of it */
 	struct cls_unexpected *unexp;
 	size_t nunexp, cap_unexp;
 	struct cls_other *others;
@@ -207,8 +206,6 @@ size_t cls_placement(const struct cls *c, struct cls_place **out, uint32_t *limi
 size_t cls_incomplete_rows(const struct cls *c);
 const char *cls_status_name(enum cls_status s);
 const char *cls_reason_name(enum cls_reason r); /* NULL for CLS_R_NONE */
-/* The placement measures of a row of a partner path, or NULL. */
-const struct cls_lat *cls_row_lat(const struct cls *c, const struct cls_row *r);
 /* The evidence of an edge row's application (a flow's recogniser state), or NULL. */
 const struct app_state *cls_row_app(const struct cls *c, const struct cls_row *r);
 /* How the row's flows' handshakes went, all told: complete if any completed, else failed, incomplete, cut. */
