@@ -14,7 +14,7 @@
 #   partner placement: the node on the agent's subnet (0 hops, handshakes well under 1 ms on veth), and a
 #   second node behind a router namespace (its packets arrive with one hop less: routed, a finding).
 # Skipped, saying why, without root or network namespaces.
-# Usage: app.sh FLOWAUDIT
+# Usage: app.sh FLOWAUDIT (KEEP=1: the work folder, captures and reports, is kept and named)
 set -u
 bin=$(realpath "$1")
 here=$(cd "$(dirname "$0")" && pwd)
