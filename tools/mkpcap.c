@@ -49,6 +49,7 @@ struct flowspec {
 	unsigned segments;      /* "ok": the server's answer in this many segments, the client acknowledging
 				 * every second one and the last (0: one segment, acknowledged by the FIN) */
 	char outcome[32];
+	char app[16];           /* "ok": what the first data segment each way carries ("fpolicy", "smb3"; "": zeros) */
 };
 
 /* "wrap KIND": every Ethernet frame is sent again inside a remote-mirroring encapsulation, from one
@@ -342,6 +343,53 @@ static void emit_frame(uint64_t ts, const uint8_t *ip, size_t iplen, const struc
 }
 
 /* One packet of a flow, and its SPAN copy when asked for. */
+/* The initial sequence numbers of a flow's client and server: fixed by their ports. */
+static uint32_t isn_client(const struct flowspec *f)
+{
+	return 1000 + (uint32_t)f->cport * 7919u;
+}
+
+static uint32_t isn_server(const struct flowspec *f)
+{
+	return 5000 + (uint32_t)f->sport * 104729u;
+}
+
+/* The first bytes of an application's first message each way, as the public framing has them, for "app":
+ * an FPolicy NEGO_REQ and NEGO_RESP; an SMB2 NEGOTIATE request and its response choosing SMB 3.1.1. */
+static size_t app_bytes(const char *app, bool from_client, uint8_t *out, size_t max)
+{
+	char xml[256];
+	int n;
+	if (!strcmp(app, "fpolicy")) {
+		n = snprintf(xml, sizeof(xml), "<?xml version=\"1.0\"?><Header><NotfType>%s</NotfType><ContentLen>0</ContentLen>"
+					       "<DataFormat>XML</DataFormat></Header>\n\n",
+			     from_client ? "NEGO_REQ" : "NEGO_RESP");
+		if (n < 0 || (size_t)n + 6 > max)
+			return 0;
+		out[0] = '"';
+		put32(out + 1, (uint32_t)n);
+		out[5] = '"';
+		memcpy(out + 6, xml, (size_t)n);
+		return 6 + (size_t)n;
+	}
+	if (!strcmp(app, "smb3") && max >= 4 + 64 + 8) {
+		memset(out, 0, 4 + 64 + 8);
+		out[3] = 64 + 8;
+		memcpy(out + 4, "\xfeSMB", 4);
+		out[4 + 4] = 64;                 /* header size */
+		if (!from_client) {
+			out[4 + 16] = 1;         /* a response */
+			out[4 + 64] = 65;        /* StructureSize */
+			out[4 + 64 + 4] = 0x11;  /* DialectRevision 0x0311 */
+			out[4 + 64 + 5] = 0x03;
+		} else {
+			out[4 + 64] = 36;
+		}
+		return 4 + 64 + 8;
+	}
+	return 0;
+}
+
 static void emit(const struct flowspec *f, uint64_t ts, bool from_client, uint8_t flags, uint32_t seq, uint32_t ack,
 		 uint32_t payload)
 {
@@ -353,6 +401,9 @@ static void emit(const struct flowspec *f, uint64_t ts, bool from_client, uint8_
 		payload = 1400;
 	if (f->proto == IPPROTO_TCP) {
 		memset(l4, 0, 20 + payload);
+		/* the first data segment each way of an "ok" flow with an app: its first message */
+		if (payload && f->app[0] && seq == (from_client ? isn_client(f) : isn_server(f)) + 1)
+			app_bytes(f->app, from_client, l4 + 20, payload);
 		put16(l4, sp);
 		put16(l4 + 2, dp);
 		put32(l4 + 4, seq);
@@ -429,7 +480,7 @@ static void emit_icmp(const struct flowspec *f, uint64_t ts, bool prohibited, ui
 static int generate(const struct flowspec *f, int lineno)
 {
 	uint64_t t = opt.start_ns + (uint64_t)(f->at * 1e9);
-	uint32_t cs = 1000 + (uint32_t)f->cport * 7919u, ss = 5000 + (uint32_t)f->sport * 104729u;
+	uint32_t cs = isn_client(f), ss = isn_server(f);
 	const char *o = f->outcome;
 	const uint8_t SYN = 0x02, ACK = 0x10, SA = 0x12, RST = 0x04, RA = 0x14, FA = 0x11, PA = 0x18;
 	uint32_t d = f->data ? f->data : 100;
@@ -841,6 +892,8 @@ static int read_scenario(const char *path, int depth)
 				f.cport = (uint16_t)atoi(tok[++i]);
 			} else if (!strcmp(tok[i], "data") && has_arg) {
 				f.data = (uint32_t)atoi(tok[++i]);
+			} else if (!strcmp(tok[i], "app") && has_arg) {
+				snprintf(f.app, sizeof(f.app), "%s", tok[++i]);
 			} else if (!strcmp(tok[i], "from") && has_arg) {
 				f.have_router = addr_parse(tok[++i], f.router);
 			} else if (!strcmp(tok[i], "vlan") && has_arg) {
