@@ -117,6 +117,14 @@ enum app_handshake app_handshake(const struct app_state *s)
 		break;
 	case APP_SYSLOG: /* one way by design */
 		return APP_HS_COMPLETE;
+	case APP_HTTP:
+		if (s->u.text.cee && s->u.text.cee_status == 0x16)
+			return APP_HS_FAILED; /* CEE has no consumer: the array's events go nowhere */
+		if (s->u.text.cee && !s->u.text.cee_answered)
+			return s->cut ? APP_HS_CUT : APP_HS_INCOMPLETE; /* wait for the XML answer */
+		if (s->u.text.opened[0] && s->u.text.opened[1])
+			return APP_HS_COMPLETE;
+		break;
 	default:
 		if (s->u.text.opened[0] && s->u.text.opened[1])
 			return APP_HS_COMPLETE;
@@ -216,6 +224,13 @@ size_t app_facts(const struct app_state *s, struct app_fact *out, size_t max)
 				    s->u.text.word, sizeof(s->u.text.word));
 		if (s->u.text.status)
 			n = put(out, n, max, "status", "%u", s->u.text.status);
+		if (s->u.text.cee) {
+			static const char *const cee_names[] = {"", "CheckFileRequest", "RegisterRequest", "HeartBeatRequest",
+								"CheckEventRequest"};
+			n = put_str(out, n, max, "cee", cee_names[s->u.text.cee], 24);
+			if (s->u.text.cee_answered)
+				n = put(out, n, max, "cee_status", "0x%02x", s->u.text.cee_status);
+		}
 		break;
 	default:
 		break;

@@ -1,6 +1,8 @@
 /* app_text.c: protocols whose first line says what they are: SSH banners ("SSH-2.0-software"), HTTP
  * request lines (a method token) and status lines ("HTTP/1.1 200"), syslog ("<PRI>", RFC 3164 and
- * 5424; one way by design). */
+ * 5424; one way by design). Over HTTP, Dell CEE: the request's XML root (CheckFileRequest from OneFS
+ * in UTF-8; RegisterRequest, HeartBeatRequest, CheckEventRequest in UTF-16LE) and the status its
+ * response gives (status="0x16": no consumer registered, so the array drops its events). */
 #include "flowaudit/app.h"
 
 #include <string.h>
@@ -59,6 +61,55 @@ enum app_proto app_text_claims(const uint8_t *p, size_t n)
 	return APP_NONE;
 }
 
+/* Is tag in p, in UTF-8 or in UTF-16LE (each character then a zero byte)? */
+static bool has_tag(const uint8_t *p, size_t n, const char *tag)
+{
+	size_t l = strlen(tag);
+	for (size_t i = 0; i + l <= n; i++)
+		if (p[i] == (uint8_t)tag[0] && !memcmp(p + i, tag, l))
+			return true;
+	for (size_t i = 0; i + 2 * l <= n; i++) {
+		size_t k = 0;
+		while (k < l && p[i + 2 * k] == (uint8_t)tag[k] && p[i + 2 * k + 1] == 0)
+			k++;
+		if (k == l)
+			return true;
+	}
+	return false;
+}
+
+static void cee(struct app_state *s, int dir, const uint8_t *p, size_t n)
+{
+	static const struct {
+		const char *tag;
+		enum app_cee kind;
+	} roots[] = {{"<CheckFileRequest", APP_CEE_CHECKFILE}, {"<RegisterRequest", APP_CEE_REGISTER},
+		     {"<HeartBeatRequest", APP_CEE_HEARTBEAT}, {"<CheckEventRequest", APP_CEE_CHECKEVENT}};
+	if (dir == APP_C2S) {
+		for (size_t i = 0; i < sizeof(roots) / sizeof(*roots) && !s->u.text.cee; i++)
+			if (has_tag(p, n, roots[i].tag))
+				s->u.text.cee = (uint8_t)roots[i].kind;
+		return;
+	}
+	static const char st[] = "status=\"0x";
+	for (size_t i = 0; i + sizeof(st) + 1 < n; i++)
+		if (!memcmp(p + i, st, sizeof(st) - 1)) {
+			unsigned v = 0;
+			for (size_t k = i + sizeof(st) - 1; k < n && k < i + sizeof(st) + 3; k++) {
+				int d = p[k] >= '0' && p[k] <= '9' ? p[k] - '0' : p[k] >= 'a' && p[k] <= 'f' ? p[k] - 'a' + 10
+					: p[k] >= 'A' && p[k] <= 'F' ? p[k] - 'A' + 10 : -1;
+				if (d < 0)
+					break;
+				v = v * 16 + (unsigned)d;
+			}
+			s->u.text.cee_status = (uint8_t)(v > 255 ? 255 : v);
+			s->u.text.cee_answered = true;
+			return;
+		}
+	if (has_tag(p, n, "<CheckFileResponse") || has_tag(p, n, "<CheckEventResponse") || has_tag(p, n, "<RegisterResponse"))
+		s->u.text.cee_answered = true;
+}
+
 static void word(struct app_state *s, const uint8_t *p, size_t n)
 {
 	size_t k = 0;
@@ -69,6 +120,8 @@ static void word(struct app_state *s, const uint8_t *p, size_t n)
 
 void app_text_feed(struct app_state *s, int dir, const uint8_t *p, size_t n)
 {
+	if (s->proto == APP_HTTP)
+		cee(s, dir, p, n); /* the body may come in a later segment than the request line */
 	if (s->u.text.opened[dir])
 		return;
 	if (s->proto == APP_SSH && n >= 4 && !memcmp(p, "SSH-", 4)) {

@@ -263,6 +263,44 @@ static void test_openwire_ssh_http_syslog_and_the_unclaimed(void)
 	CU_ASSERT(c.proto == APP_NONE && c.cut && !c.done);
 }
 
+/* Dell CEE over HTTP: OneFS's PUT with a UTF-8 CheckFileRequest answered status 0x16 (no consumer: the
+ * array drops its events) is a failed handshake; a UTF-16LE RegisterRequest answered 0x0 completes. */
+static void test_cee_requests_and_their_status(void)
+{
+	static const char put[] = "PUT /cee HTTP/1.1\r\nHost: cee\r\nContent-Type: text/xml\r\n\r\n"
+				  "<?xml version=\"1.0\"?><CheckFileRequest><Args action=\"9\"/></CheckFileRequest>";
+	static const char resp[] = "HTTP/1.1 200 OK\r\nServer: EMC CEE Server\r\n\r\n"
+				   "<CheckFileResponse status=\"0x16\" ceeVersion=\"8.7\"/>";
+	struct app_state s = {0};
+	feed(&s, APP_C2S, (const uint8_t *)put, sizeof(put) - 1);
+	CU_ASSERT(s.proto == APP_HTTP && s.u.text.cee == APP_CEE_CHECKFILE);
+	CU_ASSERT_EQUAL(app_handshake(&s), APP_HS_INCOMPLETE);
+	feed(&s, APP_S2C, (const uint8_t *)resp, sizeof(resp) - 1);
+	CU_ASSERT(s.u.text.cee_answered && s.u.text.cee_status == 0x16);
+	CU_ASSERT_EQUAL(app_handshake(&s), APP_HS_FAILED);
+
+	uint8_t post[160];
+	static const char line[] = "POST /vee HTTP/1.1\r\nUser-Agent: EMC Data Mover\r\n\r\n";
+	static const char root[] = "<RegisterRequest>";
+	size_t n = sizeof(line) - 1;
+	memcpy(post, line, n);
+	for (const char *c = root; *c; c++) {
+		post[n++] = (uint8_t)*c;
+		post[n++] = 0;
+	}
+	struct app_state u = {0};
+	feed(&u, APP_C2S, post, n);
+	CU_ASSERT(u.proto == APP_HTTP && u.u.text.cee == APP_CEE_REGISTER);
+	static const char ok[] = "HTTP/1.1 200 OK\r\n\r\n<RegisterResponse status=\"0x0\"/>";
+	feed(&u, APP_S2C, (const uint8_t *)ok, sizeof(ok) - 1);
+	CU_ASSERT_EQUAL(app_handshake(&u), APP_HS_COMPLETE);
+	struct app_fact f[8];
+	size_t nf = app_facts(&u, f, 8), i = 0;
+	while (i < nf && strcmp(f[i].key, "cee"))
+		i++;
+	CU_ASSERT(i < nf && !strcmp(f[i].value, "RegisterRequest"));
+}
+
 /* Never more than APP_SEGS segments or APP_WINDOW bytes a direction. */
 static void test_the_window_is_bounded(void)
 {
@@ -286,4 +324,5 @@ void suite_app(void)
 	TU_ADD(s, test_onc_rpc_calls_replies_and_a_getport_port);
 	TU_ADD(s, test_openwire_ssh_http_syslog_and_the_unclaimed);
 	TU_ADD(s, test_the_window_is_bounded);
+	TU_ADD(s, test_cee_requests_and_their_status);
 }

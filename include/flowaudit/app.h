@@ -31,6 +31,9 @@ enum app_proto {
 	APP_NPROTO
 };
 
+/* The XML roots Dell CEE exchanges over HTTP (OneFS in UTF-8, PowerStore and CEE itself in UTF-16LE). */
+enum app_cee { APP_CEE_NONE, APP_CEE_CHECKFILE, APP_CEE_REGISTER, APP_CEE_HEARTBEAT, APP_CEE_CHECKEVENT };
+
 enum app_handshake { APP_HS_NOT_SEEN, APP_HS_INCOMPLETE, APP_HS_COMPLETE, APP_HS_FAILED, APP_HS_CUT };
 
 enum { APP_C2S, APP_S2C };
@@ -79,6 +82,9 @@ struct app_state {
 			uint8_t opened[2];        /* an SSH banner, an HTTP request or status line, a syslog PRI */
 			uint16_t status;          /* HTTP */
 			char word[16];            /* SSH software version, HTTP method, syslog PRI */
+			uint8_t cee;              /* Dell CEE over HTTP: enum app_cee of the request's XML root */
+			uint8_t cee_status;       /* its response's status="0x.." (0x16: no consumer registered) */
+			bool cee_answered;        /* a CheckFileResponse or other CEE answer was seen */
 		} text;
 	} u;
 };

@@ -11,6 +11,8 @@
 #   SMB: Samba's smbd (its own configuration in a temporary folder) and smbclient: SMB 3.1.1, SMB 2.1
 #   (-m SMB2_10) and NT1, which is degraded (smb1) when the site sets smb_min 2;
 #   ONC RPC: rpcbind, and rpcinfo's DUMP over TCP and GETPORT over UDP (program 100000, accepted);
+#   Dell CEE on 12228: curl's PUT of a OneFS CheckFileRequest to a CEE answering status 0x16 (no consumer:
+#   degraded app-failed), then 0x0 (complete);
 #   partner placement: the node on the agent's subnet (0 hops, handshakes well under 1 ms on veth), and a
 #   second node behind a router namespace (its packets arrive with one hop less: routed, a finding).
 # Skipped, saying why, without root or network namespaces.
@@ -276,4 +278,32 @@ jq -e '[.edges[] | select(.port == 111 and .proto == "tcp")][0] | .status == "ok
 jq -e '[.edges[] | select(.port == 111 and .proto == "udp")][0] | .app.protocol == "onc-rpc" and .app.facts.reply == "accepted"' \
 	"$work/rpc.json" >/dev/null || fail "rpc over udp: $(jq -c '.edges[] | select(.port == 111)' "$work/rpc.json")"
 pass "onc-rpc: rpcbind's portmapper over TCP (record marking) and UDP, calls accepted"
+# 9. Dell CEE: a PowerScale node's PUT of a CheckFileRequest (curl), the CEE on the agent answering.
+cat >"$work/cee.site" <<'EOF'
+host agent1 192.0.2.20 role=agent partner=ps1
+host ps1-n1 192.0.2.10 role=powerscale system=ps1 notify=cee cee=agent1
+EOF
+site="$work/cee.site"
+printf '<?xml version="1.0" encoding="UTF-8"?><CheckFileRequest><Args action="9"/></CheckFileRequest>' >"$work/heartbeat.xml"
+for status in 0x16 0x0; do
+	ip netns pids $A | xargs -r kill 2>/dev/null
+	sleep 0.3
+	ip netns exec $A setsid socat TCP-LISTEN:12228,reuseaddr,fork SYSTEM:"sh $here/cee.sh $status" \
+		>/dev/null 2>&1 </dev/null &
+	sleep 0.5
+	capture cee$status
+	for i in 1 2; do
+		ip netns exec $S curl -s --max-time 3 --interface 192.0.2.10 -X PUT -H "Content-Type: text/xml" \
+			--data-binary @"$work/heartbeat.xml" http://192.0.2.20:12228/cee >/dev/null ||
+			fail "curl to the CEE"
+	done
+	stop_capture
+done
+r=$(row cee0x16 12228)
+echo "$r" | jq -e '.status == "degraded" and .reason == "app-failed" and .app.protocol == "http" and
+	.app.facts.cee == "CheckFileRequest" and .app.facts.cee_status == "0x16"' >/dev/null || fail "cee 0x16: $r"
+r=$(row cee0x0 12228)
+echo "$r" | jq -e '.status == "ok" and .app.handshake == "complete" and .app.facts.cee_status == "0x00"' >/dev/null ||
+	fail "cee 0x0: $r"
+pass "cee: curl's CheckFileRequest answered 0x16 (no consumer) is degraded, app-failed; 0x0 completes"
 echo "e2e app: passed ($checks checks)"
