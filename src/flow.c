@@ -749,11 +749,8 @@ static inline __attribute__((always_inline)) void prefetch_entry(const struct fl
 {
 	size_t pos = oat_home(&t->ix, s->lk.hash);
 	uint32_t i = oat_next(&t->ix, s->lk.hash, &pos);
-	if (i != OAT_NONE) {
+	if (i != OAT_NONE)
 		prefetch_lines(at(t, i));
-		if (s->npeek) /* its recogniser's state, unless done (which only the flow's line says) */
-			__builtin_prefetch(&t->app[i]);
-	}
 }
 
 static void packet(struct flow_table *t, const struct dec_pkt *p, uint64_t ts, const struct lookup *lk,

@@ -636,12 +636,8 @@ static enum walk_end walk_chain(struct walk *w, const struct nft_rs_chain *base,
 			i = 0;
 			continue;
 		}
-		if (v == NFT_RETURN) {
-			if (depth == 0)
-				break;
-			depth--;
-			c = stack[depth].c;
-			i = stack[depth].next;
+		if (v == NFT_RETURN) { /* as the chain's end: back to the jump, or the base chain's policy */
+			i = c->nrules;
 			continue;
 		}
 		snprintf(w->why, sizeof(w->why), "verdict %d: not accept, drop, jump, goto or return", v);

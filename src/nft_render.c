@@ -21,6 +21,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "flowaudit/nft_build.h"
 #include "flowaudit/util.h"
 
 enum { CH_INPUT, CH_OUTPUT, CH_FORWARD, NCHAINS };
@@ -167,65 +168,18 @@ int nft_render_text(FILE *out, const struct graph *g, int host, const struct nft
 
 /* --- as libnftnl objects --- */
 
-static struct nftnl_expr *expr(const char *name)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc(name);
-	if (!e)
-		oom();
-	return e;
-}
-
-static void x_meta(struct nftnl_rule *r, uint32_t key)
-{
-	struct nftnl_expr *e = expr("meta");
-	nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG_1);
-	nftnl_rule_add_expr(r, e);
-}
-
-static void x_payload(struct nftnl_rule *r, uint32_t base, uint32_t off, uint32_t len)
-{
-	struct nftnl_expr *e = expr("payload");
-	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, off);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
-	nftnl_rule_add_expr(r, e);
-}
-
-static void x_cmp(struct nftnl_rule *r, uint32_t op, const void *data, uint32_t len)
-{
-	struct nftnl_expr *e = expr("cmp");
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
-	nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
-	nftnl_rule_add_expr(r, e);
-}
-
-static void x_mask(struct nftnl_rule *r, const void *mask, uint32_t len)
-{
-	static const uint8_t zero[16];
-	struct nftnl_expr *e = expr("bitwise");
-	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, len);
-	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, mask, len);
-	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, zero, len);
-	nftnl_rule_add_expr(r, e);
-}
-
 static void x_u8(struct nftnl_rule *r, uint32_t meta_key, uint8_t v)
 {
-	x_meta(r, meta_key);
-	x_cmp(r, NFT_CMP_EQ, &v, 1);
+	nft_x_meta(r, meta_key, NFT_REG_1);
+	nft_x_cmp(r, NFT_CMP_EQ, &v, 1);
 }
 
 static void x_addr(struct nftnl_rule *r, int family, uint32_t off, const uint8_t *a, int bits)
 {
 	uint32_t len = family == AF_INET ? 4 : 16;
-	x_payload(r, NFT_PAYLOAD_NETWORK_HEADER, off, len);
+	nft_x_payload(r, NFT_PAYLOAD_NETWORK_HEADER, off, len, NFT_REG_1);
 	if (bits == (int)len * 8) {
-		x_cmp(r, NFT_CMP_EQ, a, len);
+		nft_x_cmp(r, NFT_CMP_EQ, a, len);
 		return;
 	}
 	uint8_t mask[16] = {0}, net[16] = {0};
@@ -233,16 +187,8 @@ static void x_addr(struct nftnl_rule *r, int family, uint32_t off, const uint8_t
 		mask[b / 8] |= (uint8_t)(0x80 >> (b % 8));
 	for (uint32_t i = 0; i < len; i++)
 		net[i] = a[i] & mask[i];
-	x_mask(r, mask, len);
-	x_cmp(r, NFT_CMP_EQ, net, len);
-}
-
-static void x_verdict(struct nftnl_rule *r, int verdict)
-{
-	struct nftnl_expr *e = expr("immediate");
-	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, (uint32_t)verdict);
-	nftnl_rule_add_expr(r, e);
+	nft_x_mask(r, mask, len);
+	nft_x_cmp(r, NFT_CMP_EQ, net, len);
 }
 
 /* The same expressions nft generates for each rule's text above, dependencies included, so that the
@@ -258,19 +204,16 @@ static struct nftnl_rule *rule_obj(const struct rrule *x, const struct nft_rende
 	bool inet = family == NFPROTO_INET;
 	switch (x->kind) {
 	case R_ESTABLISHED: {
-		struct nftnl_expr *e = expr("ct");
-		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_STATE);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
-		nftnl_rule_add_expr(r, e);
+		nft_x_ct(r, NFT_CT_STATE, NFT_REG_1);
 		uint32_t mask = NF_CT_STATE_BIT(IP_CT_ESTABLISHED) | NF_CT_STATE_BIT(IP_CT_RELATED), zero = 0;
-		x_mask(r, &mask, 4);
-		x_cmp(r, NFT_CMP_NEQ, &zero, 4);
+		nft_x_mask(r, &mask, 4);
+		nft_x_cmp(r, NFT_CMP_NEQ, &zero, 4);
 		break;
 	}
 	case R_LOOPBACK: {
 		char name[IFNAMSIZ] = "lo";
-		x_meta(r, x->chain == CH_INPUT ? NFT_META_IIFNAME : NFT_META_OIFNAME);
-		x_cmp(r, NFT_CMP_EQ, name, sizeof(name));
+		nft_x_meta(r, x->chain == CH_INPUT ? NFT_META_IIFNAME : NFT_META_OIFNAME, NFT_REG_1);
+		nft_x_cmp(r, NFT_CMP_EQ, name, sizeof(name));
 		break;
 	}
 	case R_ND: {
@@ -278,8 +221,8 @@ static struct nftnl_rule *rule_obj(const struct rrule *x, const struct nft_rende
 		if (inet)
 			x_u8(r, NFT_META_NFPROTO, NFPROTO_IPV6);
 		x_u8(r, NFT_META_L4PROTO, IPPROTO_ICMPV6);
-		x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1);
-		struct nftnl_expr *e = expr("range");
+		nft_x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1, NFT_REG_1);
+		struct nftnl_expr *e = nft_x_new("range");
 		nftnl_expr_set_u32(e, NFTNL_EXPR_RANGE_SREG, NFT_REG_1);
 		nftnl_expr_set_u32(e, NFTNL_EXPR_RANGE_OP, NFT_RANGE_EQ);
 		nftnl_expr_set(e, NFTNL_EXPR_RANGE_FROM_DATA, &lo, 1);
@@ -295,9 +238,9 @@ static struct nftnl_rule *rule_obj(const struct rrule *x, const struct nft_rende
 		x_addr(r, x->family, v4 ? 16 : 24, x->daddr, x->dbits);
 		x_u8(r, NFT_META_L4PROTO, x->proto);
 		uint16_t port = htons(x->port);
-		x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2);
-		x_cmp(r, NFT_CMP_EQ, &port, 2);
-		nftnl_rule_add_expr(r, expr("counter"));
+		nft_x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, NFT_REG_1);
+		nft_x_cmp(r, NFT_CMP_EQ, &port, 2);
+		nftnl_rule_add_expr(r, nft_x_new("counter"));
 		struct nftnl_udata_buf *u = nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN);
 		if (!u)
 			oom();
@@ -315,7 +258,7 @@ static struct nftnl_rule *rule_obj(const struct rrule *x, const struct nft_rende
 		break;
 	}
 	}
-	x_verdict(r, NF_ACCEPT);
+	nft_x_verdict(r, NF_ACCEPT, NULL);
 	return r;
 }
 

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "flowaudit/nft.h"
+#include "flowaudit/nft_build.h"
 #include "testutil.h"
 
 static uint64_t next_handle = 1;
@@ -53,60 +54,11 @@ static struct nftnl_rule *rule(int family, const char *tab, const char *ch)
 	return r;
 }
 
-static void payload(struct nftnl_rule *r, uint32_t base, uint32_t off, uint32_t len)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc("payload");
-	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, off);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
-	nftnl_rule_add_expr(r, e);
-}
-
-static void meta(struct nftnl_rule *r, uint32_t key, uint32_t reg)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc("meta");
-	nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, reg);
-	nftnl_rule_add_expr(r, e);
-}
-
-static void cmp(struct nftnl_rule *r, uint32_t op, const void *data, uint32_t len)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc("cmp");
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
-	nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
-	nftnl_rule_add_expr(r, e);
-}
-
-static void bitwise(struct nftnl_rule *r, const void *mask, uint32_t len)
-{
-	static const uint8_t zero[16];
-	struct nftnl_expr *e = nftnl_expr_alloc("bitwise");
-	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, len);
-	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, mask, len);
-	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, zero, len);
-	nftnl_rule_add_expr(r, e);
-}
-
-static void verdict(struct nftnl_rule *r, int v, const char *target)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc("immediate");
-	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, (uint32_t)v);
-	if (target)
-		nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, target);
-	nftnl_rule_add_expr(r, e);
-}
-
 static void dport(struct nftnl_rule *r, uint16_t port)
 {
 	uint16_t be = htons(port);
-	payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2);
-	cmp(r, NFT_CMP_EQ, &be, 2);
+	nft_x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, NFT_REG_1);
+	nft_x_cmp(r, NFT_CMP_EQ, &be, 2);
 }
 
 static void lookup(struct nftnl_rule *r, const char *set, uint32_t sreg, int dreg)
@@ -161,10 +113,10 @@ static void test_the_rule_that_matches_decides_else_the_policy(void)
 	chain(rs, NFPROTO_INET, "filter", "forward", FWD, 0, NF_ACCEPT);
 	struct nftnl_rule *r = rule(NFPROTO_INET, "filter", "forward");
 	uint8_t tcp = IPPROTO_TCP;
-	meta(r, NFT_META_L4PROTO, NFT_REG_1);
-	cmp(r, NFT_CMP_EQ, &tcp, 1);
+	nft_x_meta(r, NFT_META_L4PROTO, NFT_REG_1);
+	nft_x_cmp(r, NFT_CMP_EQ, &tcp, 1);
 	dport(r, 9883);
-	verdict(r, NF_DROP, NULL);
+	nft_x_verdict(r, NF_DROP, NULL);
 	uint64_t h = nftnl_rule_get_u64(r, NFTNL_RULE_HANDLE);
 	nft_rs_add_rule(rs, r);
 	struct nft_result res;
@@ -193,23 +145,23 @@ static void test_jump_goto_return_and_reject(void)
 	chain(rs, NFPROTO_IPV4, "t", "rest", -1, 0, 0);
 	struct nftnl_rule *r = rule(NFPROTO_IPV4, "t", "fwd");
 	uint8_t net[4] = {198, 51, 100, 0}, mask[4] = {255, 255, 255, 0};
-	payload(r, NFT_PAYLOAD_NETWORK_HEADER, 12, 4);
-	bitwise(r, mask, 4);
-	cmp(r, NFT_CMP_EQ, net, 4);
-	verdict(r, NFT_JUMP, "agents");
+	nft_x_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 12, 4, NFT_REG_1);
+	nft_x_mask(r, mask, 4);
+	nft_x_cmp(r, NFT_CMP_EQ, net, 4);
+	nft_x_verdict(r, NFT_JUMP, "agents");
 	nft_rs_add_rule(rs, r);
 	r = rule(NFPROTO_IPV4, "t", "agents");
 	dport(r, 443);
-	verdict(r, NFT_GOTO, "rest");
+	nft_x_verdict(r, NFT_GOTO, "rest");
 	nft_rs_add_rule(rs, r);
 	r = rule(NFPROTO_IPV4, "t", "agents");
-	verdict(r, NFT_RETURN, NULL);
+	nft_x_verdict(r, NFT_RETURN, NULL);
 	nft_rs_add_rule(rs, r);
 	r = rule(NFPROTO_IPV4, "t", "rest");
 	uint8_t mgmt[4] = {192, 0, 2, 21};
-	payload(r, NFT_PAYLOAD_NETWORK_HEADER, 16, 4);
-	cmp(r, NFT_CMP_EQ, mgmt, 4);
-	verdict(r, NF_ACCEPT, NULL);
+	nft_x_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 16, 4, NFT_REG_1);
+	nft_x_cmp(r, NFT_CMP_EQ, mgmt, 4);
+	nft_x_verdict(r, NF_ACCEPT, NULL);
 	uint64_t accept_h = nftnl_rule_get_u64(r, NFTNL_RULE_HANDLE);
 	nft_rs_add_rule(rs, r);
 	r = rule(NFPROTO_IPV4, "t", "rest");
@@ -244,25 +196,19 @@ static void test_a_first_packet_is_new_to_conntrack(void)
 	table(rs, NFPROTO_INET, "f");
 	chain(rs, NFPROTO_INET, "f", "input", IN, 0, NF_DROP);
 	struct nftnl_rule *r = rule(NFPROTO_INET, "f", "input");
-	struct nftnl_expr *e = nftnl_expr_alloc("ct");
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_STATE);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
-	nftnl_rule_add_expr(r, e);
+	nft_x_ct(r, NFT_CT_STATE, NFT_REG_1);
 	uint32_t mask = NF_CT_STATE_BIT(IP_CT_ESTABLISHED) | NF_CT_STATE_BIT(IP_CT_RELATED), zero = 0;
-	bitwise(r, &mask, 4);
-	cmp(r, NFT_CMP_NEQ, &zero, 4);
-	verdict(r, NF_ACCEPT, NULL);
+	nft_x_mask(r, &mask, 4);
+	nft_x_cmp(r, NFT_CMP_NEQ, &zero, 4);
+	nft_x_verdict(r, NF_ACCEPT, NULL);
 	nft_rs_add_rule(rs, r);
 	r = rule(NFPROTO_INET, "f", "input");
-	e = nftnl_expr_alloc("ct");
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_STATE);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
-	nftnl_rule_add_expr(r, e);
+	nft_x_ct(r, NFT_CT_STATE, NFT_REG_1);
 	uint32_t new = NF_CT_STATE_BIT(IP_CT_NEW);
-	bitwise(r, &new, 4);
-	cmp(r, NFT_CMP_NEQ, &zero, 4);
+	nft_x_mask(r, &new, 4);
+	nft_x_cmp(r, NFT_CMP_NEQ, &zero, 4);
 	nftnl_rule_add_expr(r, nftnl_expr_alloc("counter"));
-	verdict(r, NF_ACCEPT, NULL);
+	nft_x_verdict(r, NF_ACCEPT, NULL);
 	uint64_t h = nftnl_rule_get_u64(r, NFTNL_RULE_HANDLE);
 	nft_rs_add_rule(rs, r);
 	struct nft_result res;
@@ -308,36 +254,26 @@ static void test_interval_sets_concatenations_and_verdict_maps(void)
 	nft_rs_add_set(rs, m);
 
 	struct nftnl_rule *r = rule(NFPROTO_INET, "f", "forward"); /* ip daddr @storage tcp dport 443 accept */
-	payload(r, NFT_PAYLOAD_NETWORK_HEADER, 16, 4);
+	nft_x_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 16, 4, NFT_REG_1);
 	lookup(r, "storage", NFT_REG_1, -1);
 	dport(r, 443);
-	verdict(r, NF_ACCEPT, NULL);
+	nft_x_verdict(r, NF_ACCEPT, NULL);
 	uint64_t h_storage = nftnl_rule_get_u64(r, NFTNL_RULE_HANDLE);
 	nft_rs_add_rule(rs, r);
 	r = rule(NFPROTO_INET, "f", "forward"); /* ip saddr . tcp dport @pairs drop */
-	struct nftnl_expr *e = nftnl_expr_alloc("payload");
-	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, NFT_PAYLOAD_NETWORK_HEADER);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, 12);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, 4);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG32_00);
-	nftnl_rule_add_expr(r, e);
-	e = nftnl_expr_alloc("payload");
-	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, NFT_PAYLOAD_TRANSPORT_HEADER);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, 2);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, 2);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG32_01);
-	nftnl_rule_add_expr(r, e);
+	nft_x_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 12, 4, NFT_REG32_00);
+	nft_x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, NFT_REG32_01);
 	lookup(r, "pairs", NFT_REG32_00, -1);
-	verdict(r, NF_DROP, NULL);
+	nft_x_verdict(r, NF_DROP, NULL);
 	uint64_t h_pairs = nftnl_rule_get_u64(r, NFTNL_RULE_HANDLE);
 	nft_rs_add_rule(rs, r);
 	r = rule(NFPROTO_INET, "f", "forward"); /* udp dport vmap @ports */
-	payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2);
+	nft_x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, NFT_REG_1);
 	lookup(r, "ports", NFT_REG_1, NFT_REG_VERDICT);
 	uint64_t h_vmap = nftnl_rule_get_u64(r, NFTNL_RULE_HANDLE);
 	nft_rs_add_rule(rs, r);
 	r = rule(NFPROTO_INET, "f", "deny");
-	e = nftnl_expr_alloc("reject");
+	struct nftnl_expr *e = nftnl_expr_alloc("reject");
 	nftnl_expr_set_u32(e, NFTNL_EXPR_REJECT_TYPE, NFT_REJECT_ICMPX_UNREACH);
 	nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE, NFT_REJECT_ICMPX_ADMIN_PROHIBITED);
 	nftnl_rule_add_expr(r, e);
@@ -380,19 +316,19 @@ static void test_priorities_and_the_undecidable(void)
 	struct nftnl_rule *r = rule(NFPROTO_INET, "late", "fwd");
 	dport(r, 9883);
 	nftnl_rule_add_expr(r, nftnl_expr_alloc("fib"));
-	verdict(r, NF_DROP, NULL);
+	nft_x_verdict(r, NF_DROP, NULL);
 	uint64_t h_fib = nftnl_rule_get_u64(r, NFTNL_RULE_HANDLE);
 	nft_rs_add_rule(rs, r);
 	r = rule(NFPROTO_IPV4, "early", "fwd");
 	dport(r, 445);
-	verdict(r, NF_DROP, NULL);
+	nft_x_verdict(r, NF_DROP, NULL);
 	uint64_t h_early = nftnl_rule_get_u64(r, NFTNL_RULE_HANDLE);
 	nft_rs_add_rule(rs, r);
 	r = rule(NFPROTO_INET, "late", "pre"); /* meta oifname: no output device before routing, the rule ends */
 	char eth1[IFNAMSIZ] = "eth1";
-	meta(r, NFT_META_OIFNAME, NFT_REG_1);
-	cmp(r, NFT_CMP_EQ, eth1, IFNAMSIZ);
-	verdict(r, NF_DROP, NULL);
+	nft_x_meta(r, NFT_META_OIFNAME, NFT_REG_1);
+	nft_x_cmp(r, NFT_CMP_EQ, eth1, IFNAMSIZ);
+	nft_x_verdict(r, NF_DROP, NULL);
 	nft_rs_add_rule(rs, r);
 
 	struct nft_result res;
