@@ -77,7 +77,10 @@ void app_feed(struct app_state *s, int dir, const uint8_t *p, size_t n, size_t l
 	case APP_OPENWIRE: app_openwire_feed(s, dir, p, n); break;
 	default: app_text_feed(s, dir, p, n); break;
 	}
-	if (app_handshake(s) == APP_HS_COMPLETE || app_handshake(s) == APP_HS_FAILED)
+	enum app_handshake h = app_handshake(s);
+	/* A portmapper flow may answer several queries, each naming a port: it is read to its window's end. */
+	bool portmap = s->proto == APP_RPC && s->u.rpc.prog == APP_RPC_PORTMAP;
+	if ((h == APP_HS_COMPLETE && !portmap) || h == APP_HS_FAILED)
 		s->done = 1;
 }
 
@@ -209,8 +212,14 @@ size_t app_facts(const struct app_state *s, struct app_fact *out, size_t max)
 		n = put(out, n, max, "program", "%u", s->u.rpc.prog);
 		n = put(out, n, max, "version", "%u", s->u.rpc.vers);
 		n = put_str(out, n, max, "reply", s->u.rpc.accepted ? "accepted" : s->u.rpc.denied ? "denied" : "none", 8);
-		if (s->u.rpc.port)
-			n = put(out, n, max, "port", "%u", s->u.rpc.port);
+		if (s->u.rpc.nlearnt) {
+			char v[48];
+			int at = 0;
+			for (unsigned k = 0; k < s->u.rpc.nlearnt; k++)
+				at += snprintf(v + at, sizeof(v) - (size_t)at, "%s%u/%s:%u", k ? " " : "", s->u.rpc.learnt_prog[k],
+					       s->u.rpc.learnt_udp >> k & 1 ? "udp" : "tcp", s->u.rpc.learnt_port[k]);
+			n = put_str(out, n, max, "ports_learnt", v, sizeof(v));
+		}
 		break;
 	case APP_OPENWIRE:
 		n = put_str(out, n, max, "client_magic", s->u.openwire.magic[APP_C2S] ? "yes" : "no", 3);

@@ -81,6 +81,7 @@ void cls_init(struct cls *c, const struct graph *g)
 	oat_init(&c->named_ix, 0, 0);
 	oat_init(&c->why_ix, 0, 0);
 	oat_init(&c->fold_ix, 0, 0);
+	oat_init(&c->learnt_ix, 0, 0);
 }
 
 void cls_set_max_rows(struct cls *c, size_t n)
@@ -116,6 +117,8 @@ void cls_free(struct cls *c)
 	free(c->ev);
 	free(c->lat);
 	free(c->unexp);
+	free(c->learnt);
+	oat_free(&c->learnt_ix);
 	free(c->row_order);
 	free(c->unexp_order);
 	memset(c, 0, sizeof(*c));
@@ -384,6 +387,130 @@ const struct app_state *cls_row_app(const struct cls *c, const struct cls_row *r
 	return r->n.app.seen & CLS_APP_EV ? &c->ev[r - c->rows] : NULL;
 }
 
+static uint32_t learnt_find(const struct cls *c, const struct cls_key *k)
+{
+	if (!c->nlearnt)
+		return OAT_NONE;
+	uint32_t hash = fa_hash(c->learnt_ix.seed, k, sizeof(*k));
+	size_t pos = oat_home(&c->learnt_ix, hash);
+	for (uint32_t i; (i = oat_next(&c->learnt_ix, hash, &pos)) != OAT_NONE;) {
+		const struct cls_learnt *l = &c->learnt[i];
+		if (key_w0(l->proto, l->port) == k->w0 && eq16(l->client, k->client) && eq16(l->server, k->server))
+			return i;
+	}
+	return OAT_NONE;
+}
+
+/* The edge a learnt port is a path of between these hosts: the portmapper's, unless the graph has its own
+ * say on the port (an edge, or a forbid); -1 when there is none. */
+static int learnt_edge(const struct cls *c, const struct cls_learnt *l, int ch, int sh)
+{
+	if (ch < 0 || sh < 0 || graph_find(c->g, ch, sh, l->proto, l->port) >= 0)
+		return -1;
+	int e = graph_find(c->g, ch, sh, l->pm_proto, l->pm_port);
+	return e >= 0 && c->g->edges[e].level != LEVEL_FORBID ? e : -1;
+}
+
+static uint32_t add_row(struct cls *c, const struct cls_key *k, uint32_t hash, int edge, bool indexed);
+
+/* A new row for key k when a portmapper taught its port to these hosts; OAT_NONE otherwise. */
+static uint32_t learnt_row(struct cls *c, const struct cls_key *k, uint32_t hash, int ch, int sh)
+{
+	uint32_t li = learnt_find(c, k);
+	int e = li != OAT_NONE ? learnt_edge(c, &c->learnt[li], ch, sh) : -1;
+	if (e < 0)
+		return OAT_NONE;
+	uint32_t p = add_row(c, k, hash, e, true);
+	c->rows[INDEX(p)].learnt = true;
+	return p;
+}
+
+/* Unexpected row i leaves the table; the last one takes its place, and its index slot (or fold) follows. */
+static void unexp_remove(struct cls *c, size_t i)
+{
+	size_t last = --c->nunexp;
+	if (i != last) {
+		c->unexp[i] = c->unexp[last];
+		uint32_t from = PAYLOAD(K_UNEXP, last), to = PAYLOAD(K_UNEXP, i);
+		const struct cls_unexpected *u = &c->unexp[i];
+		if (u->folded) {
+			for (size_t k = 0; k < c->nfolds; k++)
+				if (c->folds[k].payload == from)
+					c->folds[k].payload = to;
+		} else {
+			struct cls_key k;
+			make_key(&k, u->client, u->server, u->proto, u->port);
+			uint32_t h = key_hash(c, &k);
+			oat_remove(&c->ix, h, from);
+			oat_insert(&c->ix, h, to);
+		}
+	}
+	/* A look-ahead of cls_flows() may still name the place: no key matches it now. */
+	memset(&c->unexp[last], 0, sizeof(c->unexp[last]));
+}
+
+/* A port learnt: the flows counted on it so far as unexpected (they may settle before the portmapper's
+ * flow does) move to the path's row. */
+static void learn_one(struct cls *c, const struct cls_learnt *l)
+{
+	struct cls_key k;
+	make_key(&k, l->client, l->server, l->proto, l->port);
+	if (learnt_find(c, &k) != OAT_NONE)
+		return;
+	GROW(c->learnt, c->cap_learnt, c->nlearnt);
+	c->learnt[c->nlearnt] = *l;
+	oat_insert(&c->learnt_ix, fa_hash(c->learnt_ix.seed, &k, sizeof(k)), (uint32_t)c->nlearnt++);
+	uint32_t hash = key_hash(c, &k), p = find(c, &k, hash);
+	if (p == OAT_NONE || KIND(p) != K_UNEXP)
+		return;
+	const struct cls_unexpected *u = &c->unexp[INDEX(p)];
+	int e = u->folded || u->apart || u->client_any ? -1 : learnt_edge(c, l, u->client_host, u->server_host);
+	if (e < 0)
+		return;
+	uint32_t rp = add_row(c, &k, 0, e, false);
+	c->rows[INDEX(rp)].learnt = true;
+	c->rows[INDEX(rp)].n = u->n;
+	oat_remove(&c->ix, hash, p);
+	oat_insert(&c->ix, hash, rp);
+	unexp_remove(c, INDEX(p));
+}
+
+/* A portmapper flow on an expected path: the ports its replies named for programs the pack learns. */
+static void learn(struct cls *c, const struct flow_record *r)
+{
+	const struct app_state *a = &r->app;
+	for (unsigned k = 0; k < a->u.rpc.nlearnt && k < APP_RPC_LEARN; k++) {
+		if (!rules_learn_of(c->g->rules, a->u.rpc.learnt_prog[k]))
+			continue;
+		struct cls_learnt l = {
+			.proto = a->u.rpc.learnt_udp >> k & 1 ? IPPROTO_UDP : IPPROTO_TCP,
+			.port = a->u.rpc.learnt_port[k],
+			.pm_proto = r->proto,
+			.pm_port = r->server_port,
+			.program = a->u.rpc.learnt_prog[k],
+			.at_ns = r->first_ns,
+		};
+		memcpy(l.client, r->client, 16);
+		memcpy(l.server, r->server, 16);
+		learn_one(c, &l);
+	}
+}
+
+const struct cls_learnt *cls_row_learnt(const struct cls *c, const struct cls_row *r)
+{
+	if (!r->learnt)
+		return NULL;
+	struct cls_key k;
+	make_key(&k, r->client.a, r->server.a, r->proto, r->port);
+	uint32_t i = learnt_find(c, &k);
+	return i != OAT_NONE ? &c->learnt[i] : NULL;
+}
+
+enum rules_level cls_row_level(const struct cls *c, const struct cls_row *r)
+{
+	return r->learnt ? LEVEL_REQUIRED : c->g->edges[r->edge].level;
+}
+
 /* A flow lands where its key does. */
 static void land(struct cls *c, uint32_t p, const struct flow_record *r)
 {
@@ -394,6 +521,8 @@ static void land(struct cls *c, uint32_t p, const struct flow_record *r)
 		count_app(c, &row->n, INDEX(p), &r->app);
 		if (row->partner)
 			count_lat(c, row->edge, r);
+		if (r->app.proto == APP_RPC && r->app.u.rpc.nlearnt)
+			learn(c, r); /* last: it may move rows */
 		break;
 	}
 	case K_UNEXP:
@@ -617,6 +746,11 @@ static uint32_t locate(struct cls *c, const struct cls_key *pk, uint32_t hash)
 	if (ch < 0 && sh < 0)
 		return PAYLOAD(K_OUTSIDE, 0);
 	int e = ch >= 0 ? graph_find(g, ch, sh < 0 ? GRAPH_INTERNET : sh, proto, port) : -1;
+	if (e < 0 && c->nlearnt) {
+		uint32_t p = learnt_row(c, pk, hash, ch, sh);
+		if (p != OAT_NONE)
+			return p;
+	}
 	bool full = c->max_rows && c->nrows + c->nunexp >= c->max_rows;
 	if (e >= 0 && g->edges[e].level != LEVEL_FORBID)
 		return full ? fold(c, ch, sh, pk, e, false, -1) : add_row(c, pk, hash, e, true);
@@ -720,6 +854,8 @@ void cls_clone(struct cls *dst, const struct cls *src)
 	oat_copy(&dst->ix, &src->ix);
 	oat_copy(&dst->named_ix, &src->named_ix);
 	oat_copy(&dst->why_ix, &src->why_ix);
+	dst->learnt = copy_array(src->learnt, src->nlearnt, src->cap_learnt, sizeof(*src->learnt));
+	oat_copy(&dst->learnt_ix, &src->learnt_ix);
 }
 
 static void add16(uint16_t *x, uint16_t y)
@@ -752,6 +888,8 @@ void cls_merge(struct cls *c, const struct cls *from)
 	for (size_t e = 0; from->lat && e < from->g->nedges; e++) /* one graph: the same edges */
 		if (from->lat[e].n || from->lat[e].hops_seen)
 			cls_lat_merge(lat_of(c, (int)e), &from->lat[e]);
+	for (size_t i = 0; i < from->nlearnt; i++)
+		learn_one(c, &from->learnt[i]);
 	struct cls_key k;
 	for (size_t i = 0; i < from->nrows; i++) {
 		const struct cls_row *r = &from->rows[i];
@@ -759,6 +897,7 @@ void cls_merge(struct cls *c, const struct cls *from)
 		uint32_t hash = key_hash(c, &k), p = find(c, &k, hash);
 		if (p == OAT_NONE) {
 			p = add_row(c, &k, hash, r->edge, true);
+			c->rows[INDEX(p)].learnt = r->learnt;
 			if (r->folded) {
 				c->rows[INDEX(p)].client = r->client;
 				c->rows[INDEX(p)].server = r->server;
@@ -774,6 +913,12 @@ void cls_merge(struct cls *c, const struct cls *from)
 		const struct cls_unexpected *u = &from->unexp[i];
 		make_key(&k, u->client, u->server, u->proto, u->port);
 		uint32_t hash = key_hash(c, &k), p = find(c, &k, hash);
+		if (p == OAT_NONE && !u->folded && !u->client_any && !u->apart)
+			p = learnt_row(c, &k, hash, u->client_host, u->server_host);
+		if (p != OAT_NONE && KIND(p) == K_ROW) {
+			merge_counts(&c->rows[INDEX(p)].n, &u->n); /* a port one worker learnt */
+			continue;
+		}
 		if (p == OAT_NONE) {
 			if (c->nunexp >= ROWS_MAX)
 				oom();
@@ -974,8 +1119,8 @@ static uint32_t *order_of(const struct sort_key *k, size_t n)
 static void row_key(const struct cls *c, const struct cls_row *r, struct sort_key *k)
 {
 	const struct graph_edge *e = &c->g->edges[r->edge];
-	k->w[0] = (uint64_t)(e->level != LEVEL_REQUIRED) << 63 | (uint64_t)severity(r->status) << 60 |
-		  (uint64_t)(uint32_t)e->rule << 32 | (uint32_t)r->edge;
+	k->w[0] = (uint64_t)(cls_row_level(c, r) != LEVEL_REQUIRED) << 63 | (uint64_t)severity(r->status) << 60 |
+		  (uint64_t)(uint32_t)e->rule << 32 | (uint64_t)r->learnt << 31 | (uint32_t)r->edge;
 	addr_words(r->client.a, &k->w[1]);
 	addr_words(r->server.a, &k->w[3]);
 }
@@ -1150,7 +1295,7 @@ void cls_finish(struct cls *c, bool sort)
 		seen[r->edge] = true;
 		judge(&r->n, &r->status, &r->reason);
 		judge_app(c, r, smb2_only);
-		if (g->edges[r->edge].level == LEVEL_REQUIRED)
+		if (cls_row_level(c, r) == LEVEL_REQUIRED)
 			c->summary[r->status]++;
 		else
 			c->optional[r->status]++;

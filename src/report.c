@@ -2,8 +2,10 @@
 #include "flowaudit/report.h"
 
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "flowaudit/hash.h"
 #include "flowaudit/oatable.h"
@@ -222,10 +224,20 @@ char *rep_place_words(const struct graph *g, const struct cls_place *p, uint32_t
 char *rep_app_words(const struct cls *c, const struct cls_row *r)
 {
 	const struct cls_app *a = &r->n.app;
-	if (!a->flows)
+	const struct cls_learnt *lt = cls_row_learnt(c, r);
+	if (!a->flows && !lt)
 		return NULL;
 	char *s = NULL;
 	size_t len = 0;
+	if (lt) {
+		const struct rules_learn *rl = rules_learn_of(c->g->rules, lt->program);
+		char when[40];
+		str_append(&s, &len, "%s (RPC %u): port learnt from the portmapper (%s/%u) at %s", rl ? rl->name : "program",
+			   lt->program, rules_proto_name(lt->pm_proto), lt->pm_port, rep_clock(lt->at_ns, when));
+		if (!a->flows)
+			return s;
+		str_append(&s, &len, "; ");
+	}
 	str_append(&s, &len, "%s %s", app_proto_name(a->proto), app_handshake_name(cls_app_handshake(a)));
 	if (a->flows > 1)
 		str_append(&s, &len, " over %u flows", a->flows);
@@ -242,6 +254,15 @@ const char *rep_firewall(const struct report *rp, const struct cls_row *r)
 	if (!rp->firewall || (r->status != CLS_BLOCKED && r->status != CLS_DEGRADED))
 		return NULL;
 	return rp->firewall(rp->firewall_ctx, r);
+}
+
+const char *rep_clock(uint64_t ns, char buf[40])
+{
+	time_t t = (time_t)(ns / 1000000000u);
+	struct tm tm;
+	if (!gmtime_r(&t, &tm) || !strftime(buf, 40, "%Y-%m-%d %H:%M:%S UTC", &tm))
+		snprintf(buf, 40, "%llu s", (unsigned long long)t);
+	return buf;
 }
 
 const char *rep_count(uint64_t n, char buf[32])
@@ -336,7 +357,8 @@ static struct rep_item *items(const struct order *o, size_t nrows, const struct 
 		size_t i = order ? order[k] : k;
 		uint32_t gi = group_of ? group_of[i] : (uint32_t)o->c->rows[i].edge; /* rows: a path is an edge */
 		const struct rep_group *gp = &groups[gi];
-		if (by_address || gp->nrows <= REP_GROUP_AFTER)
+		bool alone = !group_of && o->c->rows[i].learnt; /* a learnt port is not its path's port */
+		if (by_address || alone || gp->nrows <= REP_GROUP_AFTER)
 			it[n++] = (struct rep_item){.row = i, .group = REP_NO_GROUP};
 		else if (gp->first == i)
 			it[n++] = (struct rep_item){.row = i, .group = gi};
@@ -398,7 +420,8 @@ void rep_groups_build(struct rep_groups *gr, const struct graph *g, const struct
 	gr->path = xcalloc(g->nedges + 1, sizeof(*gr->path));
 	for (size_t i = 0; i < c->nrows; i++) {
 		const struct cls_row *r = &c->rows[i];
-		join(&gr->path[r->edge], i, r->status, r->reason, &r->n, false, &po);
+		if (!r->learnt)
+			join(&gr->path[r->edge], i, r->status, r->reason, &r->n, false, &po);
 	}
 	gr->path_items = items(&po, c->nrows, gr->path, NULL, by_address, &gr->npath_items);
 	/* Unexpected rows: one group per (client host, server host, proto, reason), whatever the port when the

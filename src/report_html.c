@@ -285,12 +285,12 @@ static void row_cells(FILE *out, const struct report *rp, const struct cls_row *
 	esc(out, graph_end_name(g, e->client));
 	fprintf(out, " <small>%s</small> &rarr; ", ca);
 	esc(out, graph_end_name(g, e->server));
-	fprintf(out, " <small>%s</small></td><td>%s/%u</td><td>%llu/%llu</td>", sa, rules_proto_name(e->proto), e->port,
+	fprintf(out, " <small>%s</small></td><td>%s/%u</td><td>%llu/%llu</td>", sa, rules_proto_name(r->proto), r->port,
 		(unsigned long long)r->n.established, (unsigned long long)r->n.attempts);
 	if (with_advice) {
 		fputs("<td>", out);
 		if (!indent) /* a pair under its path's row: the path's advice covers it */
-			advice(out, r->status, r->reason, g->rules->edges[e->rule].requirement, ca, sa, e->proto, e->port,
+			advice(out, r->status, r->reason, g->rules->edges[e->rule].requirement, ca, sa, r->proto, r->port,
 			       addr_is_v4(r->client.a));
 		char *app = rep_app_words(&rp->res->cls, r);
 		if (app) {
@@ -352,7 +352,7 @@ static void path_rows(FILE *out, const struct report *rp, const struct rep_group
 	for (size_t i = 0; i < gr->npath_items; i++) {
 		const struct rep_item *it = &gr->path_items[i];
 		const struct cls_row *r = &c->rows[it->row];
-		bool required = rp->g->edges[r->edge].level == LEVEL_REQUIRED;
+		bool required = cls_row_level(c, r) == LEVEL_REQUIRED;
 		if (it->group != REP_NO_GROUP) {
 			if ((required && gr->path[it->group].worst_status != CLS_OK) == findings)
 				group_cells(out, rp, r->edge, &gr->path[it->group], findings);

@@ -804,7 +804,14 @@ static int audit_json(FILE *out, const struct report *rp)
 		char ca[50], sa[50];
 		doc_elem(&w);
 		jw_open(&w, '{');
-		if (uses[r->edge] < 2) {
+		if (r->learnt) {
+			/* the portmapper's path, on the port its reply named, required of the client that asked */
+			struct graph_edge le = g->edges[r->edge];
+			le.proto = r->proto;
+			le.port = r->port;
+			le.level = LEVEL_REQUIRED;
+			edge_fields(&w, g, &le, site_addr_str(&r->client, ca), site_addr_str(&r->server, sa));
+		} else if (uses[r->edge] < 2) {
 			edge_fields(&w, g, &g->edges[r->edge], site_addr_str(&r->client, ca), site_addr_str(&r->server, sa));
 		} else {
 			const struct edge_text *x = edge_text(texts, scratch, g, r->edge);
@@ -819,6 +826,19 @@ static int audit_json(FILE *out, const struct report *rp)
 		status_reason(&w, r->status, r->reason);
 		if (r->folded)
 			kv_true(&w, "folded");
+		const struct cls_learnt *lt = cls_row_learnt(c, r);
+		if (lt) {
+			const struct rules_learn *rl = rules_learn_of(g->rules, lt->program);
+			jw_key(&w, "learnt");
+			jw_open(&w, '{');
+			kv_u64(&w, "program", lt->program);
+			if (rl)
+				kv_str(&w, "name", rl->name);
+			kv_str(&w, "from", "portmapper");
+			kv_str(&w, "portmapper", lt->pm_proto == IPPROTO_UDP ? "udp" : "tcp");
+			kv_ts(&w, "at", lt->at_ns);
+			jw_close(&w, '}');
+		}
 		const char *fw = rep_firewall(rp, r);
 		if (fw)
 			kv_str(&w, "firewall", fw);

@@ -148,7 +148,7 @@ static void edge_row(struct table *t, const struct report *rp, const struct cls_
 	site_addr_str(&r->client, ca);
 	site_addr_str(&r->server, sa);
 	char *ends = fmt_ends(g, e->client, ca, e->server, sa);
-	char *port = xasprintf("%s/%u", rules_proto_name(e->proto), e->port);
+	char *port = xasprintf("%s/%u", rules_proto_name(r->proto), r->port); /* a learnt port is not its edge's */
 	char *tries = fmt_tries(&r->n);
 	const char *why = cls_reason_name(r->reason);
 	char *status = xasprintf("%s%s", indent ? "  " : "", cls_status_name(r->status));
@@ -205,13 +205,12 @@ static void edge_group(struct table *t, const struct report *rp, int edge, const
 static size_t edge_rows(struct table *t, const struct report *rp, const struct rep_groups *gr, bool findings,
 			bool required)
 {
-	const struct graph *g = rp->g;
 	const struct cls *c = &rp->res->cls;
 	size_t groups = 0;
 	for (size_t i = 0; i < gr->npath_items; i++) {
 		const struct rep_item *it = &gr->path_items[i];
 		const struct cls_row *r = &c->rows[it->row];
-		if ((g->edges[r->edge].level == LEVEL_REQUIRED) != required)
+		if ((cls_row_level(c, r) == LEVEL_REQUIRED) != required)
 			continue;
 		if (it->group != REP_NO_GROUP) {
 			const struct rep_group *gp = &gr->path[it->group];

@@ -202,6 +202,11 @@ void rules_free(struct rules *r)
 	for (size_t i = 0; i < r->nspeaks; i++)
 		free(r->speaks[i].why);
 	free(r->speaks);
+	for (size_t i = 0; i < r->nlearns; i++) {
+		free(r->learns[i].name);
+		free(r->learns[i].desc);
+	}
+	free(r->learns);
 	for (size_t i = 0; i < r->nattrs; i++)
 		attr_free(&r->attrs[i]);
 	free(r->attrs);
@@ -251,6 +256,14 @@ bool rules_cond_holds(const struct rules_cond *c, const char *value)
 		if (rules_value_has(value, c->values[i]))
 			any = true;
 	return c->negate ? !any : any;
+}
+
+const struct rules_learn *rules_learn_of(const struct rules *r, uint32_t program)
+{
+	for (size_t i = 0; i < r->nlearns; i++)
+		if (r->learns[i].program == program)
+			return &r->learns[i];
+	return NULL;
 }
 
 uint32_t rules_speaks_on(const struct rules *r, uint8_t proto, uint16_t port)
@@ -1051,6 +1064,44 @@ static void parse_speaks(struct parser *p)
 		}
 }
 
+/* learn onc-rpc PROGRAM NAME "DESCRIPTION" */
+static void parse_learn(struct parser *p)
+{
+	const struct lex_tok *kind = expect(p, LEX_WORD, "what is learnt (onc-rpc)");
+	if (!kind)
+		return;
+	if (strcmp(kind->s, "onc-rpc")) {
+		err_tok(p, kind, "only onc-rpc programs are learnt (their ports, from the portmapper), not '%s'", kind->s);
+		return;
+	}
+	const struct lex_tok *num = expect(p, LEX_WORD, "an RPC program number (100005)");
+	if (!num)
+		return;
+	char *end;
+	errno = 0;
+	unsigned long prog = strtoul(num->s, &end, 10);
+	if (*end || end == num->s || num->s[0] == '-' || errno || prog == 0 || prog > UINT32_MAX) {
+		err_tok(p, num, "bad RPC program number '%s'", num->s);
+		return;
+	}
+	if (prog == APP_RPC_PORTMAP) {
+		err_tok(p, num, "%lu is the portmapper itself: its port is fixed (a service of an edge)", prog);
+		return;
+	}
+	if (rules_learn_of(p->r, (uint32_t)prog)) {
+		err_tok(p, num, "program %lu is learnt already", prog);
+		return;
+	}
+	const struct lex_tok *name = expect_ident(p, "the program's name (mountd)");
+	if (!name)
+		return;
+	const struct lex_tok *desc = expect(p, LEX_STRING, "a quoted description");
+	if (!desc || !end_of_statement(p))
+		return;
+	GROW(p->r->learns, p->r->cap_learns, p->r->nlearns);
+	p->r->learns[p->r->nlearns++] = (struct rules_learn){(uint32_t)prog, xstrdup(name->s), xstrdup(desc->s)};
+}
+
 static void parse_ignore(struct parser *p)
 {
 	struct portspec specs[32];
@@ -1093,7 +1144,7 @@ static void parse_include(struct parser *p)
 }
 
 static const char *const keywords[] = {"include", "role", "attr", "param", "service", "edge", "forbid", "ignore",
-				       "speaks"};
+				       "speaks", "learn"};
 
 /* 0; -1 with an error at the include line (from) or the path; -2 with errors inside the file. */
 static int parse_file(struct parser *p, const char *path, const struct lex_tok *from, struct lex_file *from_lf)
@@ -1163,6 +1214,8 @@ static int parse_file(struct parser *p, const char *path, const struct lex_tok *
 			parse_ignore(&sub);
 		} else if (strcmp(kw->s, "speaks") == 0) {
 			parse_speaks(&sub);
+		} else if (strcmp(kw->s, "learn") == 0) {
+			parse_learn(&sub);
 		} else {
 			suggest_from(&sub, kw, "keyword", kw->s, keywords, sizeof(keywords) / sizeof(keywords[0]));
 		}

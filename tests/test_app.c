@@ -216,13 +216,82 @@ static void test_onc_rpc_calls_replies_and_a_getport_port(void)
 	put32(gp + 16, 2);
 	put32(gp + 20, 3);
 	put32(gp + 40, 100005);
+	put32(gp + 44, 3);
+	put32(gp + 48, 17);
 	put32(gr + 0, 7);
 	put32(gr + 4, 1);
 	put32(gr + 24, 20048);
 	struct app_state u = {0};
 	app_feed(&u, APP_C2S, gp, sizeof(gp), 0, false, false);
 	app_feed(&u, APP_S2C, gr, sizeof(gr), 0, false, false);
-	CU_ASSERT(u.proto == APP_RPC && u.u.rpc.accepted && u.u.rpc.port == 20048);
+	CU_ASSERT(u.proto == APP_RPC && u.u.rpc.accepted && u.u.rpc.nlearnt == 1);
+	CU_ASSERT(u.u.rpc.learnt_prog[0] == 100005 && u.u.rpc.learnt_port[0] == 20048 && u.u.rpc.learnt_udp == 1);
+	CU_ASSERT(!u.done); /* a portmapper flow may answer more queries */
+	/* A reply to another call (its xid) teaches nothing. */
+	struct app_state x = {0};
+	put32(gr + 0, 8);
+	app_feed(&x, APP_C2S, gp, sizeof(gp), 0, false, false);
+	app_feed(&x, APP_S2C, gr, sizeof(gr), 0, false, false);
+	CU_ASSERT(x.u.rpc.accepted && x.u.rpc.nlearnt == 0);
+}
+
+/* rpcbind version 4 over TCP, as showmount asks it: GETADDR of mountd on "tcp" with an AUTH_UNIX
+ * credential, answered with a universal address; then a second query on the same connection. */
+static void test_onc_rpc_getaddr_universal_address(void)
+{
+	uint8_t c[128] = {0};
+	size_t o = 4;
+	put32(c + o + 0, 0x11);   /* xid */
+	put32(c + o + 8, 2);      /* RPC version */
+	put32(c + o + 12, 100000);
+	put32(c + o + 16, 4);
+	put32(c + o + 20, 3);     /* GETADDR */
+	put32(c + o + 24, 1);     /* AUTH_UNIX, 20 bytes */
+	put32(c + o + 28, 20);
+	size_t a = o + 24 + 28 + 8; /* past the credential and a null verifier */
+	put32(c + a, 100005);
+	put32(c + a + 4, 3);
+	put32(c + a + 8, 3);
+	memcpy(c + a + 12, "tcp\0", 4);
+	size_t clen = a + 16 + 8 - o;
+	put32(c, 0x80000000u | (uint32_t)clen);
+	uint8_t r[64] = {0};
+	static const char ua[] = "192.0.2.30.148.183"; /* 148 * 256 + 183 = 38071 */
+	put32(r + o + 0, 0x11);
+	put32(r + o + 4, 1);
+	put32(r + o + 24, sizeof(ua) - 1);
+	memcpy(r + o + 28, ua, sizeof(ua) - 1);
+	put32(r, 0x80000000u | (uint32_t)(24 + 4 + 20));
+	struct app_state s = {0};
+	app_feed(&s, APP_C2S, c, o + clen, 0, false, true);
+	app_feed(&s, APP_S2C, r, o + 48, 0, false, true);
+	CU_ASSERT(s.proto == APP_RPC && s.u.rpc.nlearnt == 1 && s.u.rpc.learnt_prog[0] == 100005);
+	CU_ASSERT(s.u.rpc.learnt_port[0] == 38071 && s.u.rpc.learnt_udp == 0);
+	/* the same connection asks for nlockmgr on udp; an empty address (not registered) teaches nothing */
+	put32(c + o, 0x12);
+	put32(c + a, 100021);
+	memcpy(c + a + 12, "udp\0", 4);
+	put32(r + o, 0x12);
+	static const char ua2[] = "::1.234.201";
+	put32(r + o + 24, sizeof(ua2) - 1);
+	memset(r + o + 28, 0, 20);
+	memcpy(r + o + 28, ua2, sizeof(ua2) - 1);
+	app_feed(&s, APP_C2S, c, o + clen, 0, false, true);
+	app_feed(&s, APP_S2C, r, o + 48, 0, false, true);
+	CU_ASSERT(s.u.rpc.nlearnt == 2 && s.u.rpc.learnt_prog[1] == 100021 && s.u.rpc.learnt_port[1] == 234 * 256 + 201);
+	CU_ASSERT(s.u.rpc.learnt_udp == 2);
+	struct app_fact f[8];
+	size_t nf = app_facts(&s, f, 8);
+	bool said = false;
+	for (size_t i = 0; i < nf && i < 8; i++)
+		said |= !strcmp(f[i].key, "ports_learnt") && !strcmp(f[i].value, "100005/tcp:38071 100021/udp:60105");
+	CU_ASSERT(said);
+	put32(c + o, 0x13);
+	put32(r + o, 0x13);
+	put32(r + o + 24, 0);
+	app_feed(&s, APP_C2S, c, o + clen, 0, false, true);
+	app_feed(&s, APP_S2C, r, o + 48, 0, false, true);
+	CU_ASSERT(s.u.rpc.nlearnt == 2);
 }
 
 static void test_openwire_ssh_http_syslog_and_the_unclaimed(void)
@@ -322,6 +391,7 @@ void suite_app(void)
 	TU_ADD(s, test_fpolicy_negotiation_answered_or_not);
 	TU_ADD(s, test_smb1_offering_smb2_and_the_dialect_chosen);
 	TU_ADD(s, test_onc_rpc_calls_replies_and_a_getport_port);
+	TU_ADD(s, test_onc_rpc_getaddr_universal_address);
 	TU_ADD(s, test_openwire_ssh_http_syslog_and_the_unclaimed);
 	TU_ADD(s, test_the_window_is_bounded);
 	TU_ADD(s, test_cee_requests_and_their_status);

@@ -492,11 +492,95 @@ static void test_the_wrong_application_on_a_port(void)
 	teardown(&w);
 }
 
+/* A portmapper flow from c to s on proto/111 whose reply named port for program. */
+static void portmap(struct world *w, const char *c, const char *s, uint8_t proto, uint32_t program, uint16_t port,
+		    bool udp, uint64_t at)
+{
+	tcp(w, c, s, 111, true, at);
+	struct flow_record *r = &w->rec[w->nrec - 1];
+	r->proto = proto;
+	r->app.proto = APP_RPC;
+	r->app.u.rpc.prog = APP_RPC_PORTMAP;
+	r->app.u.rpc.accepted = 1;
+	r->app.u.rpc.nlearnt = 1;
+	r->app.u.rpc.learnt_prog[0] = program;
+	r->app.u.rpc.learnt_port[0] = port;
+	r->app.u.rpc.learnt_udp = udp;
+}
+
+static const struct cls_row *port_row(const struct cls *c, uint16_t port)
+{
+	for (size_t i = 0; i < c->nrows; i++)
+		if (c->rows[i].port == port)
+			return &c->rows[i];
+	return NULL;
+}
+
+/* NFS v3's mountd: its port comes from the portmapper. A flow to it that settles before the portmapper's
+ * flow is unexpected only until the reply is seen; one after lands on the learnt row at once; a port the
+ * reply did not name, a program the pack does not learn, and another client stay unexpected. Across two
+ * workers' shares, a port one of them learnt takes the other's flows. */
+static void test_a_port_the_portmapper_names_is_an_expected_path(void)
+{
+	static const char site[] = "host agent1 192.0.2.20 role=agent partner=ontap1 data=nfs\n"
+				   "host agent2 192.0.2.21 role=agent partner=ontap1\n"
+				   "host ontap1-data 192.0.2.30 role=ontap-data system=ontap1\n";
+	struct world w;
+	setup(&w, site);
+	tcp(&w, "192.0.2.20", "192.0.2.30", 635, false, T0);          /* mountd, settled first: blocked */
+	tcp(&w, "192.0.2.20", "192.0.2.30", 4045, true, T0);          /* nlockmgr: never named */
+	tcp(&w, "192.0.2.21", "192.0.2.30", 635, true, T0);           /* another agent, no portmapper path */
+	settle(&w);
+	CU_ASSERT_EQUAL(w.c.nunexp, 3);
+	portmap(&w, "192.0.2.20", "192.0.2.30", IPPROTO_UDP, 100005, 635, false, T0 + S);
+	portmap(&w, "192.0.2.20", "192.0.2.30", IPPROTO_UDP, 100011, 875, false, T0 + S); /* rquota: not learnt */
+	tcp(&w, "192.0.2.20", "192.0.2.30", 635, false, T0 + 3 * S);
+	tcp(&w, "192.0.2.20", "192.0.2.30", 875, true, T0 + 3 * S);
+	done(&w);
+	const struct cls_row *r = port_row(&w.c, 635);
+	CU_ASSERT_FATAL(r != NULL);
+	CU_ASSERT(r->learnt && r->n.attempts == 2 && r->status == CLS_BLOCKED && r->reason == CLS_R_NO_REPLY);
+	CU_ASSERT_EQUAL(cls_row_level(&w.c, r), LEVEL_REQUIRED);
+	CU_ASSERT_STRING_EQUAL(w.r.edges[w.g.edges[r->edge].rule].requirement, "ONTAP NFS v3");
+	const struct cls_learnt *l = cls_row_learnt(&w.c, r);
+	CU_ASSERT(l && l->program == 100005 && l->pm_proto == IPPROTO_UDP && l->pm_port == 111 && l->at_ns == T0 + S);
+	CU_ASSERT_EQUAL(w.c.summary[CLS_BLOCKED], 1);
+	CU_ASSERT_EQUAL(w.c.nunexp, 3); /* 4045, 875, and agent2's 635 */
+	size_t agent2 = 0;
+	for (size_t i = 0; i < w.c.nunexp; i++)
+		agent2 += w.c.unexp[i].port == 635;
+	CU_ASSERT_EQUAL(agent2, 1);
+	char *words = rep_app_words(&w.c, r);
+	CU_ASSERT_PTR_NOT_NULL(strstr(words, "mountd (RPC 100005): port learnt from the portmapper (udp/111)"));
+	free(words);
+	teardown(&w);
+
+	struct world a, b;
+	setup(&a, site);
+	setup(&b, site);
+	portmap(&a, "192.0.2.20", "192.0.2.30", IPPROTO_TCP, 100005, 635, true, T0);
+	tcp(&b, "192.0.2.20", "192.0.2.30", 635, true, T0 + S);
+	b.rec[b.nrec - 1].proto = IPPROTO_UDP;
+	settle(&a);
+	settle(&b);
+	struct cls m;
+	cls_init(&m, &a.g);
+	cls_merge(&m, &b.c);
+	cls_merge(&m, &a.c);
+	cls_finish(&m, true);
+	r = port_row(&m, 635);
+	CU_ASSERT(r && r->learnt && r->proto == IPPROTO_UDP && r->status == CLS_OK && m.nunexp == 0);
+	cls_free(&m);
+	teardown(&a);
+	teardown(&b);
+}
+
 void suite_classify(void)
 {
 	CU_pSuite s = CU_add_suite("classify", NULL, NULL);
 	TU_ADD(s, test_partner_placement_time_and_hops);
 	TU_ADD(s, test_the_wrong_application_on_a_port);
+	TU_ADD(s, test_a_port_the_portmapper_names_is_an_expected_path);
 	TU_ADD(s, test_plain_61616_under_tls_required_is_unexpected_with_the_forbid_reason);
 	TU_ADD(s, test_remembered_pairs_land_where_they_first_did_after_the_cache_grows);
 	TU_ADD(s, test_reverse_direction_is_named_as_such);

@@ -32,6 +32,8 @@ if [ "${1:-}" = e2e ]; then
     have_cmd smbclient || need="$need smbclient"
     have_cmd logger || need="$need bsdutils"
     have_cmd rpcbind || need="$need rpcbind"
+    have_cmd ganesha.nfsd || need="$need nfs-ganesha nfs-ganesha-vfs"
+    [ -x /sbin/showmount ] || need="$need nfs-common"
 fi
 if [ "${1:-}" = bench ]; then
     have_cmd tcpdump || need="$need tcpdump"

@@ -15,6 +15,8 @@
 #define APP_WINDOW (APP_SEGS * APP_PEEK) /* bytes looked at per direction, at most */
 #define APP_SNI 24     /* bytes of a TLS server name kept */
 #define APP_CLAIM 16   /* bytes enough for every recogniser to claim its protocol, or not */
+#define APP_RPC_LEARN 2 /* ports a portmapper flow's replies teach, kept */
+#define APP_RPC_PORTMAP 100000 /* the portmapper's (rpcbind's) RPC program */
 
 enum app_proto {
 	APP_NONE,       /* no payload seen */
@@ -72,7 +74,13 @@ struct app_state {
 		struct {
 			uint32_t prog, vers, proc;
 			uint8_t calls, replies, accepted, denied;
-			uint16_t port;            /* a portmapper GETPORT reply's port */
+			uint32_t xid;             /* of the last call */
+			uint32_t ask_prog;        /* a portmapper query's program (GETPORT, GETADDR) */
+			uint8_t ask_udp;          /* and transport: 1 udp, 0 tcp */
+			uint8_t nlearnt;
+			uint8_t learnt_udp;       /* bit per learnt port */
+			uint32_t learnt_prog[APP_RPC_LEARN];
+			uint16_t learnt_port[APP_RPC_LEARN]; /* the ports the portmapper's replies named */
 		} rpc;
 		struct {
 			uint8_t magic[2];

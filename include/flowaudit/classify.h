@@ -66,6 +66,7 @@ struct cls_counts {
 /* One report row of an expected edge: the edge and the address pair it was seen on. */
 struct cls_row {
 	struct site_addr client, server; /* a missing row carries the hosts' first addresses */
+	bool learnt;            /* its port was named by a portmapper reply (cls_row_learnt()): a required path */
 	int edge;               /* graph edge index */
 	uint16_t port;          /* the edge's, so that a row is found by its flows' (client, server, proto, port) */
 	uint8_t proto;
@@ -75,6 +76,18 @@ struct cls_row {
 	bool folded;            /* the pairs past --max-rows of this path, on one row (the hosts' addresses) */
 	bool partner;           /* its edge's: placement is timed (kept here: a flow's row is in the cache, its edge not) */
 	struct cls_counts n;
+};
+
+/* A port a portmapper reply named for a program the pack learns (rules' learn): from then on expected
+ * between the client that asked and the server, as a path of the edge the portmapper was reached on. */
+struct cls_learnt {
+	uint8_t client[16], server[16];
+	uint8_t proto;          /* of the port named */
+	uint16_t port;
+	uint8_t pm_proto;       /* the portmapper flow's proto and port: its edge is the path's */
+	uint16_t pm_port;
+	uint32_t program;
+	uint64_t at_ns;         /* the portmapper flow's first packet */
 };
 
 /* Why an unexpected flow is unexpected, decided once per (client host, server host, proto, port); the
@@ -142,6 +155,9 @@ struct cls {
 	struct cls_memo *memo;  /* address -> site host, remembered (allocated when first needed) */
 	struct cls_why_entry *whys;
 	size_t nwhys, cap_whys;
+	struct cls_learnt *learnt; /* ports learnt from portmapper replies, kept through cls_finish() */
+	size_t nlearnt, cap_learnt;
+	struct oat learnt_ix;   /* (client, server, proto, port) -> learnt[] */
 	uint64_t outside;       /* flows not touching the site (or not on graph ports, one end outside) */
 	uint64_t ignored;       /* flows matching an ignore declaration */
 	size_t optional_unseen; /* optional edges with no traffic (not listed as rows) */
@@ -208,6 +224,10 @@ const char *cls_status_name(enum cls_status s);
 const char *cls_reason_name(enum cls_reason r); /* NULL for CLS_R_NONE */
 /* The evidence of an edge row's application (a flow's recogniser state), or NULL. */
 const struct app_state *cls_row_app(const struct cls *c, const struct cls_row *r);
+/* What taught a learnt row its port (NULL for other rows). */
+const struct cls_learnt *cls_row_learnt(const struct cls *c, const struct cls_row *r);
+/* A row's level: its edge's, or required for a learnt port (the client uses the service it asked for). */
+enum rules_level cls_row_level(const struct cls *c, const struct cls_row *r);
 /* How the row's flows' handshakes went, all told: complete if any completed, else failed, incomplete, cut. */
 enum app_handshake cls_app_handshake(const struct cls_app *a);
 

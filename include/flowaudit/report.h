@@ -68,6 +68,8 @@ char *rep_why_ports(const struct graph *g, const struct cls_unexpected *u, const
 
 /* "41,220" (buf is returned). */
 const char *rep_count(uint64_t n, char buf[32]);
+/* A capture time as "2026-12-07 11:26:34 UTC". */
+const char *rep_clock(uint64_t ns, char buf[40]);
 
 /* Rows shown together past a few address pairs: every row of one host-level path (a graph edge), or the
  * unexpected rows of one (client host, server host, proto, reason). The text and HTML reports show a

@@ -84,6 +84,14 @@ struct rules_ignore {
 	char *why;
 };
 
+/* learn onc-rpc PROGRAM NAME "DESCRIPTION": a service without a fixed port, whose port a portmapper
+ * (rpcbind) reply names; that port is then expected between the client that asked and the server, as a
+ * path of the edge the portmapper's flow was on. */
+struct rules_learn {
+	uint32_t program;
+	char *name, *desc;
+};
+
 struct rules {
 	struct rules_role *roles;
 	size_t nroles, cap_roles;
@@ -97,6 +105,8 @@ struct rules {
 	size_t nignores, cap_ignores;
 	struct rules_speaks *speaks;
 	size_t nspeaks, cap_speaks;
+	struct rules_learn *learns;
+	size_t nlearns, cap_learns;
 	struct rules_attr *attrs;
 	size_t nattrs, cap_attrs;
 	char **groups;          /* role display groups, in the order the pack names them ("group" on a role) */
@@ -156,6 +166,8 @@ const char *rules_proto_name(uint8_t proto);
 const char *rules_level_name(enum rules_level l);
 /* The applications proto/port may carry (bits of enum app_proto), or 0 when the pack does not say. */
 uint32_t rules_speaks_on(const struct rules *r, uint8_t proto, uint16_t port);
+/* The learn statement of an RPC program, or NULL when the pack learns none of its ports. */
+const struct rules_learn *rules_learn_of(const struct rules *r, uint32_t program);
 /* Is proto/port covered by an ignore declaration? Returns its reason, or NULL. */
 const char *rules_ignored(const struct rules *r, uint8_t proto, uint16_t port);
 

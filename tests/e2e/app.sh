@@ -11,6 +11,8 @@
 #   SMB: Samba's smbd (its own configuration in a temporary folder) and smbclient: SMB 3.1.1, SMB 2.1
 #   (-m SMB2_10) and NT1, which is degraded (smb1) when the site sets smb_min 2;
 #   ONC RPC: rpcbind, and rpcinfo's DUMP over TCP and GETPORT over UDP (program 100000, accepted);
+#   NFS v3: nfs-ganesha's mountd, its port learnt from rpcbind's reply to showmount (a required path, ok;
+#   blocked once the server's nftables drops it);
 #   Dell CEE on 12228: curl's PUT of a OneFS CheckFileRequest to a CEE answering status 0x16 (no consumer:
 #   degraded app-failed), then 0x0 (complete);
 #   partner placement: the node on the agent's subnet (0 hops, handshakes well under 1 ms on veth), and a
@@ -306,4 +308,46 @@ r=$(row cee0x0 12228)
 echo "$r" | jq -e '.status == "ok" and .app.handshake == "complete" and .app.facts.cee_status == "0x00"' >/dev/null ||
 	fail "cee 0x0: $r"
 pass "cee: curl's CheckFileRequest answered 0x16 (no consumer) is degraded, app-failed; 0x0 completes"
+# 10. NFS v3 with nfs-ganesha (registered with the rpcbind of 8): showmount asks rpcbind where mountd
+# listens (GETADDR), then asks mountd for the exports. The port learnt is a required path of ONTAP NFS v3;
+# with that port dropped by the server's nftables, the path is blocked.
+mkdir -p "$work/export" "$work/recovery"
+cat >"$work/ganesha.conf" <<EOF
+NFS_CORE_PARAM { Protocols = 3; Enable_NLM = true; Enable_RQUOTA = false; }
+NFSV4 { RecoveryRoot = $work/recovery; }
+EXPORT { Export_Id = 1; Path = $work/export; Pseudo = /export; Access_Type = RO; Protocols = 3;
+	Transports = TCP, UDP; SecType = sys; FSAL { Name = VFS; } }
+EOF
+ip netns exec $S setsid ganesha.nfsd -F -f "$work/ganesha.conf" -L "$work/ganesha.log" -p "$work/ganesha.pid" \
+	>"$work/ganesha.out" 2>&1 </dev/null &
+mountd=""
+for _ in $(seq 50); do
+	mountd=$(ip netns exec $A rpcinfo -p 192.0.2.30 2>/dev/null | awk '$1 == 100005 && $3 == "tcp" { print $4; exit }')
+	[ -n "$mountd" ] && break
+	sleep 0.2
+done
+[ -n "$mountd" ] || fail "ganesha registered no mountd: $(tail -3 "$work/ganesha.log" 2>/dev/null)"
+site="$work/nfs.site"
+capture nfs
+ip netns exec $A timeout 10 showmount -e 192.0.2.30 >"$work/showmount.out" 2>&1 || fail "showmount: $(cat "$work/showmount.out")"
+stop_capture
+"$bin" audit -r "$work/nfs.pcap" -s "$site" --format json >"$work/nfs.json" 2>/dev/null
+r=$(jq -c '[.edges[] | select(.learnt.program == 100005)][0]' "$work/nfs.json")
+echo "$r" | jq -e --argjson p "$mountd" '.port == $p and .proto == "tcp" and .status == "ok" and .level == "required" and
+	.requirement == "ONTAP NFS v3" and .learnt.name == "mountd" and .app.facts.program == 100005' >/dev/null ||
+	fail "mountd learnt: $r"
+[ "$(jq '.unexpected | length' "$work/nfs.json")" = 0 ] || fail "nfs: unexpected $(jq -c .unexpected "$work/nfs.json")"
+ip netns exec $S nft -f - <<EOF || fail "nft"
+table inet fa_nfs {
+	chain input { type filter hook input priority 0; tcp dport $mountd drop; }
+}
+EOF
+capture nfsblocked
+ip netns exec $A timeout 6 showmount -e 192.0.2.30 >/dev/null 2>&1 && fail "showmount through a dropped mountd"
+stop_capture
+"$bin" audit -r "$work/nfsblocked.pcap" -s "$site" >"$work/nfsblocked.txt" 2>/dev/null
+[ $? -eq 1 ] || fail "nfs blocked: exit status"
+grep -q "blocked .*ONTAP NFS v3 .*tcp/$mountd .*mountd (RPC 100005): port learnt from the portmapper (tcp/111)" \
+	"$work/nfsblocked.txt" || fail "nfs blocked: $(cat "$work/nfsblocked.txt")"
+pass "nfs v3: ganesha's mountd port, learnt from rpcbind's GETADDR reply to showmount: ok, then blocked when dropped"
 echo "e2e app: passed ($checks checks)"
