@@ -65,6 +65,10 @@ void app_feed(struct app_state *s, int dir, const uint8_t *p, size_t n, size_t l
 		}
 		s->proto = (uint8_t)pr;
 		s->first = (uint8_t)dir;
+	} else if (s->segs[dir] == 1 && dir != s->first && !s->other) {
+		enum app_proto pr = app_claim(p, n, tcp);
+		if (pr >= APP_TLS && pr != s->proto)
+			s->other = (uint8_t)pr;
 	}
 	if (cut)
 		s->cut |= (uint8_t)(1u << dir);
@@ -87,6 +91,8 @@ void app_feed(struct app_state *s, int dir, const uint8_t *p, size_t n, size_t l
 enum app_handshake app_handshake(const struct app_state *s)
 {
 	enum app_handshake h = APP_HS_INCOMPLETE;
+	if (s->other)
+		return APP_HS_FAILED; /* the two ends speak different protocols: neither can finish */
 	switch (s->proto) {
 	case APP_NONE: return s->cut ? APP_HS_CUT : APP_HS_NOT_SEEN;
 	case APP_UNKNOWN: return s->cut ? APP_HS_CUT : APP_HS_NOT_SEEN;
@@ -243,6 +249,10 @@ size_t app_facts(const struct app_state *s, struct app_fact *out, size_t max)
 		break;
 	default:
 		break;
+	}
+	if (s->other) {
+		const char *name = app_proto_name((enum app_proto)s->other);
+		n = put_str(out, n, max, s->first == APP_C2S ? "server_speaks" : "client_speaks", name, strlen(name));
 	}
 	return n < max ? n : max;
 }

@@ -375,6 +375,8 @@ static void count_app(struct cls *c, struct cls_counts *n, size_t i, const struc
 				      [APP_HS_COMPLETE] = CLS_APP_COMPLETE, [APP_HS_FAILED] = CLS_APP_FAILED,
 				      [APP_HS_CUT] = CLS_APP_CUT};
 	n->app.seen |= bit[app_handshake(a)];
+	if (a->other)
+		n->app.seen |= CLS_APP_MIXED;
 	if (a->proto == APP_SMB && (a->u.smb.smb1[0] || a->u.smb.smb1[1]) && !a->u.smb.smb2[0] && !a->u.smb.smb2[1])
 		n->app.seen |= CLS_APP_SMB1;
 	bump16(&n->app.flows);
@@ -1054,9 +1056,8 @@ static void judge_app(const struct cls *c, struct cls_row *r, bool smb2_only)
 	const struct cls_app *a = &r->n.app;
 	if (r->status != CLS_OK || a->proto < APP_TLS)
 		return;
-	const struct graph_edge *e = &c->g->edges[r->edge];
-	uint32_t speaks = rules_speaks_on(c->g->rules, e->proto, e->port);
-	if (speaks && !(speaks >> a->proto & 1))
+	uint32_t speaks = rules_speaks_on(c->g->rules, r->proto, r->port); /* a learnt port is not its edge's */
+	if ((speaks && !(speaks >> a->proto & 1)) || (a->seen & CLS_APP_MIXED))
 		r->reason = CLS_R_WRONG_PROTOCOL;
 	else if (smb2_only && (a->seen & CLS_APP_SMB1))
 		r->reason = CLS_R_SMB1;

@@ -810,6 +810,7 @@ static int audit_json(FILE *out, const struct report *rp)
 			le.proto = r->proto;
 			le.port = r->port;
 			le.level = LEVEL_REQUIRED;
+			le.group = -1; /* the portmapper's alternatives are not this port's */
 			edge_fields(&w, g, &le, site_addr_str(&r->client, ca), site_addr_str(&r->server, sa));
 		} else if (uses[r->edge] < 2) {
 			edge_fields(&w, g, &g->edges[r->edge], site_addr_str(&r->client, ca), site_addr_str(&r->server, sa));

@@ -304,6 +304,17 @@ static void test_openwire_ssh_http_syslog_and_the_unclaimed(void)
 	feed(&s, APP_C2S, wf, sizeof(wf));
 	CU_ASSERT(app_handshake(&s) == APP_HS_COMPLETE && s.u.openwire.version[APP_C2S] == 12);
 
+	/* A TLS client at a plain connector, which sends its WireFormatInfo first: the ends disagree. */
+	struct app_state mix = {0};
+	uint8_t hello[600];
+	size_t hn = tls_hello(hello, 1, "broker1", 0);
+	feed(&mix, APP_S2C, wf, sizeof(wf));
+	feed(&mix, APP_C2S, hello, hn);
+	CU_ASSERT(mix.proto == APP_OPENWIRE && mix.other == APP_TLS && app_handshake(&mix) == APP_HS_FAILED && mix.done);
+	struct app_fact f[8];
+	size_t nf = app_facts(&mix, f, 8);
+	CU_ASSERT(nf == 3 && !strcmp(f[2].key, "client_speaks") && !strcmp(f[2].value, "tls"));
+
 	struct app_state h = {0};
 	feed(&h, APP_C2S, (const uint8_t *)"PUT /cee HTTP/1.1\r\n", 19);
 	feed(&h, APP_S2C, (const uint8_t *)"HTTP/1.1 200 OK\r\n", 17);

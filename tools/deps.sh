@@ -34,6 +34,10 @@ if [ "${1:-}" = e2e ]; then
     have_cmd rpcbind || need="$need rpcbind"
     have_cmd ganesha.nfsd || need="$need nfs-ganesha nfs-ganesha-vfs"
     [ -x /sbin/showmount ] || need="$need nfs-common"
+    [ -f /usr/share/activemq/bin/activemq.jar ] || need="$need activemq"
+    have_cmd keytool || need="$need default-jre-headless"
+    have_cmd rsyslogd || need="$need rsyslog"
+    [ -n "$(ls /usr/lib/*/rsyslog/lmnsd_gtls.so 2>/dev/null)" ] || need="$need rsyslog-gnutls"
 fi
 if [ "${1:-}" = bench ]; then
     have_cmd tcpdump || need="$need tcpdump"

@@ -54,6 +54,8 @@ struct app_state {
 	uint8_t cut;            /* bit per direction: a segment cut by the snaplen before it was understood */
 	uint8_t first;          /* the direction whose bytes were claimed first */
 	uint8_t unclaimed;      /* bit per direction: its first bytes claimed by no recogniser */
+	uint8_t other;          /* the protocol the other direction's first bytes are of, when not proto
+				 * (TLS to a plain OpenWire connector that sends its own hello): a failed handshake */
 	uint16_t seen[2];       /* bytes looked at per direction */
 	union {
 		struct {

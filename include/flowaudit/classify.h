@@ -30,6 +30,7 @@ enum cls_reason {
 #define CLS_APP_FAILED 0x04
 #define CLS_APP_CUT 0x08
 #define CLS_APP_EV 0x10         /* edge rows: cls.ev[row] holds the flow shown as evidence */
+#define CLS_APP_MIXED 0x20      /* a flow whose two ends spoke different protocols (app_state.other) */
 #define CLS_APP_SMB1 0x40       /* an SMB flow that negotiated SMB 1 only */
 /* The seed's placement of an agent and its partner storage (same subnet, sub-millisecond): the handshakes
  * of a row of a partner path, timed (SYN to the ACK of the SYN-ACK), and the hops each side's packets

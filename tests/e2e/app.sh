@@ -11,6 +11,8 @@
 #   SMB: Samba's smbd (its own configuration in a temporary folder) and smbclient: SMB 3.1.1, SMB 2.1
 #   (-m SMB2_10) and NT1, which is degraded (smb1) when the site sets smb_min 2;
 #   ONC RPC: rpcbind, and rpcinfo's DUMP over TCP and GETPORT over UDP (program 100000, accepted);
+#   ActiveMQ: its console producer over OpenWire (61616) and SSL (61617), and crossed (wrong-protocol);
+#   syslog over TLS: rsyslog forwarding through gtls to rsyslog on 6514 (complete);
 #   NFS v3: nfs-ganesha's mountd, its port learnt from rpcbind's reply to showmount (a required path, ok;
 #   blocked once the server's nftables drops it);
 #   Dell CEE on 12228: curl's PUT of a OneFS CheckFileRequest to a CEE answering status 0x16 (no consumer:
@@ -93,6 +95,11 @@ row() {
 	[ $? -le 1 ] || fail "$1: audit failed"
 	jq -c "[.edges[] | select(.port == $2 and .attempts > 0)][0]" "$work/$1.json"
 }
+# expect NAME PORT JQ WHAT: that row satisfies the jq expression, or the test fails saying WHAT and showing it
+expect() {
+	r=$(row "$1" "$2")
+	echo "$r" | jq -e "$3" >/dev/null || fail "$4: $r"
+}
 
 # 1. TLS 1.3 with SNI, completed.
 ip netns exec $S setsid openssl s_server -accept 61617 -cert "$work/cert.pem" -key "$work/key.pem" -quiet \
@@ -101,9 +108,8 @@ sleep 0.5
 capture tls
 echo Q | ip netns exec $A timeout 3 openssl s_client -connect 192.0.2.10:61617 -servername broker1 -quiet >"$work/client.log" 2>&1
 stop_capture
-r=$(row tls 61617)
-echo "$r" | jq -e '.status == "ok" and .app.protocol == "tls" and .app.handshake == "complete" and
-	.app.facts.sni == "broker1" and .app.facts.server_version == "TLS 1.3"' >/dev/null || fail "tls: $r"
+expect tls 61617 '.status == "ok" and .app.protocol == "tls" and .app.handshake == "complete" and
+	.app.facts.sni == "broker1" and .app.facts.server_version == "TLS 1.3"' "tls"
 pass "tls: openssl 1.3 handshake complete, SNI broker1"
 ip netns pids $S | xargs -r kill 2>/dev/null
 sleep 0.3
@@ -117,9 +123,8 @@ for i in 1 2; do
 	echo Q | ip netns exec $A timeout 3 openssl s_client -connect 192.0.2.10:61617 -tls1_2 -quiet >/dev/null 2>&1
 done
 stop_capture
-r=$(row alert 61617)
-echo "$r" | jq -e '.status == "degraded" and .reason == "tls-alert" and .app.handshake == "failed" and
-	.app.facts.alert == 70 and .app.flows == 2' >/dev/null || fail "alert: $r"
+expect alert 61617 '.status == "degraded" and .reason == "tls-alert" and .app.handshake == "failed" and
+	.app.facts.alert == 70 and .app.flows == 2' "alert"
 pass "tls: a protocol_version alert degrades the path (tls-alert)"
 ip netns pids $S | xargs -r kill 2>/dev/null
 
@@ -133,9 +138,8 @@ for i in 1 2; do
 		>/dev/null 2>&1
 done
 stop_capture
-r=$(row fpolicy 9883)
-echo "$r" | jq -e '.status == "degraded" and .reason == "app-no-handshake" and .app.protocol == "fpolicy" and
-	.app.facts.nego_req == 1 and .app.facts.nego_resp == 0' >/dev/null || fail "fpolicy silent: $r"
+expect fpolicy 9883 '.status == "degraded" and .reason == "app-no-handshake" and .app.protocol == "fpolicy" and
+	.app.facts.nego_req == 1 and .app.facts.nego_resp == 0' "fpolicy silent"
 grep -q "fpolicy incomplete over 2 flows: nego_req 1, nego_resp 0" <<EOF || fail "fpolicy silent: the text report does not say it"
 $("$bin" audit -r "$work/fpolicy.pcap" -s "$site" 2>/dev/null)
 EOF
@@ -151,9 +155,7 @@ capture nego
 ip netns exec $S timeout 3 socat -t 1 SYSTEM:"sh $here/fpolicy.sh node" TCP:192.0.2.20:9883,bind=192.0.2.30 \
 	>/dev/null 2>&1
 stop_capture
-r=$(row nego 9883)
-echo "$r" | jq -e '.status == "ok" and .app.handshake == "complete" and .app.facts.nego_resp == 1' >/dev/null ||
-	fail "fpolicy answered: $r"
+expect nego 9883 '.status == "ok" and .app.handshake == "complete" and .app.facts.nego_resp == 1' "fpolicy answered"
 "$bin" audit -r "$work/nego.pcap" -s "$site" --format json --flows 2>/dev/null |
 	jq -e '[.flows[] | select(.server_port == 9883)][0].app | .protocol == "fpolicy" and .handshake == "complete"' \
 		>/dev/null || fail "fpolicy answered: the flow does not carry its app"
@@ -191,12 +193,8 @@ echo Q | ip netns exec $A timeout 2 openssl s_client -connect 192.0.2.30:61616 -
 ip netns exec $S timeout 3 logger -n 192.0.2.20 -P 6514 -T -t isi_audit "plain audit event" 2>/dev/null
 stop_capture
 site="$work/ports.site"
-r=$(row ports 61616)
-echo "$r" | jq -e '.status == "degraded" and .reason == "wrong-protocol" and .app.protocol == "tls"' >/dev/null ||
-	fail "tls on the plain port: $r"
-r=$(row ports 6514)
-echo "$r" | jq -e '.status == "degraded" and .reason == "wrong-protocol" and .app.protocol == "syslog"' >/dev/null ||
-	fail "plain syslog on 6514: $r"
+expect ports 61616 '.status == "degraded" and .reason == "wrong-protocol" and .app.protocol == "tls"' "tls on the plain port"
+expect ports 6514 '.status == "degraded" and .reason == "wrong-protocol" and .app.protocol == "syslog"' "plain syslog on 6514"
 pass "wrong-protocol: openssl TLS on 61616, logger's plain syslog on 6514"
 # 7. SMB with Samba: the dialect the server chose, and SMB 1 where the site asks for SMB 2 or later.
 mkdir -p "$work/smb/private" "$work/smb/lock" "$work/smb/state" "$work/smb/cache" "$work/smb/run" "$work/share"
@@ -246,20 +244,15 @@ smb() { # NAME smbclient-options...: one listing of the share, captured as NAME
 	stop_capture
 }
 smb smb3
-r=$(row smb3 445)
-echo "$r" | jq -e '.status == "ok" and .app.protocol == "smb" and .app.handshake == "complete" and
-	.app.facts.server == "smb2" and .app.facts.dialect == "0x0311"' >/dev/null || fail "smb3: $r"
+expect smb3 445 '.status == "ok" and .app.protocol == "smb" and .app.handshake == "complete" and
+	.app.facts.server == "smb2" and .app.facts.dialect == "0x0311"' "smb3"
 smb smb21 -m SMB2_10
-r=$(row smb21 445)
-echo "$r" | jq -e '.app.facts.dialect == "0x0210"' >/dev/null || fail "smb 2.1: $r"
+expect smb21 445 '.app.facts.dialect == "0x0210"' "smb 2.1"
 smb nt1 -m NT1 --option="client min protocol=NT1"
-r=$(row nt1 445)
-echo "$r" | jq -e '.status == "ok" and .app.facts.client == "smb1" and .app.facts.server == "smb1"' >/dev/null ||
-	fail "nt1: $r"
+expect nt1 445 '.status == "ok" and .app.facts.client == "smb1" and .app.facts.server == "smb1"' "nt1"
 printf 'set smb_min 2\n' | cat - "$work/smb.site" >"$work/smb2.site"
 site="$work/smb2.site"
-r=$(row nt1 445)
-echo "$r" | jq -e '.status == "degraded" and .reason == "smb1"' >/dev/null || fail "nt1 under smb_min 2: $r"
+expect nt1 445 '.status == "degraded" and .reason == "smb1"' "nt1 under smb_min 2"
 pass "smb: Samba chose 3.1.1 and 2.1 as asked; NT1 is degraded (smb1) under smb_min 2"
 # 8. ONC RPC with rpcbind: rpcinfo -p (a DUMP over TCP 111), rpcinfo -u (GETPORT, then a NULL call, over UDP).
 ip netns exec $S setsid rpcbind -f >"$work/rpcbind.out" 2>&1 </dev/null &
@@ -301,12 +294,9 @@ for status in 0x16 0x0; do
 	done
 	stop_capture
 done
-r=$(row cee0x16 12228)
-echo "$r" | jq -e '.status == "degraded" and .reason == "app-failed" and .app.protocol == "http" and
-	.app.facts.cee == "CheckFileRequest" and .app.facts.cee_status == "0x16"' >/dev/null || fail "cee 0x16: $r"
-r=$(row cee0x0 12228)
-echo "$r" | jq -e '.status == "ok" and .app.handshake == "complete" and .app.facts.cee_status == "0x00"' >/dev/null ||
-	fail "cee 0x0: $r"
+expect cee0x16 12228 '.status == "degraded" and .reason == "app-failed" and .app.protocol == "http" and
+	.app.facts.cee == "CheckFileRequest" and .app.facts.cee_status == "0x16"' "cee 0x16"
+expect cee0x0 12228 '.status == "ok" and .app.handshake == "complete" and .app.facts.cee_status == "0x00"' "cee 0x0"
 pass "cee: curl's CheckFileRequest answered 0x16 (no consumer) is degraded, app-failed; 0x0 completes"
 # 10. NFS v3 with nfs-ganesha (registered with the rpcbind of 8): showmount asks rpcbind where mountd
 # listens (GETADDR), then asks mountd for the exports. The port learnt is a required path of ONTAP NFS v3;
@@ -334,7 +324,7 @@ stop_capture
 "$bin" audit -r "$work/nfs.pcap" -s "$site" --format json >"$work/nfs.json" 2>/dev/null
 r=$(jq -c '[.edges[] | select(.learnt.program == 100005)][0]' "$work/nfs.json")
 echo "$r" | jq -e --argjson p "$mountd" '.port == $p and .proto == "tcp" and .status == "ok" and .level == "required" and
-	.requirement == "ONTAP NFS v3" and .learnt.name == "mountd" and .app.facts.program == 100005' >/dev/null ||
+	.requirement == "ONTAP NFS v3" and .learnt.name == "mountd" and .app.protocol == "onc-rpc"' >/dev/null ||
 	fail "mountd learnt: $r"
 [ "$(jq '.unexpected | length' "$work/nfs.json")" = 0 ] || fail "nfs: unexpected $(jq -c .unexpected "$work/nfs.json")"
 ip netns exec $S nft -f - <<EOF || fail "nft"
@@ -343,11 +333,107 @@ table inet fa_nfs {
 }
 EOF
 capture nfsblocked
-ip netns exec $A timeout 6 showmount -e 192.0.2.30 >/dev/null 2>&1 && fail "showmount through a dropped mountd"
+ip netns exec $A timeout -s KILL 6 showmount -e 192.0.2.30 >/dev/null 2>&1 && fail "showmount through a dropped mountd"
 stop_capture
 "$bin" audit -r "$work/nfsblocked.pcap" -s "$site" >"$work/nfsblocked.txt" 2>/dev/null
 [ $? -eq 1 ] || fail "nfs blocked: exit status"
 grep -q "blocked .*ONTAP NFS v3 .*tcp/$mountd .*mountd (RPC 100005): port learnt from the portmapper (tcp/111)" \
 	"$work/nfsblocked.txt" || fail "nfs blocked: $(cat "$work/nfsblocked.txt")"
 pass "nfs v3: ganesha's mountd port, learnt from rpcbind's GETADDR reply to showmount: ok, then blocked when dropped"
+# 11. ActiveMQ (the broker of the Debian package, its own configuration here; OpenJDK): the producer of
+# activemq's console over OpenWire on 61616 and over SSL on 61617, then the two crossed: plain OpenWire
+# to the SSL connector, TLS to the plain one.
+amq="$work/amq"
+mkdir -p "$amq"
+keytool -genkeypair -alias broker -keyalg RSA -keysize 2048 -dname CN=broker1 -validity 2 -keystore "$amq/broker.ks" \
+	-storepass password -keypass password -noprompt >/dev/null 2>&1 || fail "keytool"
+keytool -exportcert -alias broker -keystore "$amq/broker.ks" -storepass password -file "$amq/broker.cer" >/dev/null 2>&1
+keytool -importcert -alias broker -file "$amq/broker.cer" -keystore "$amq/client.ts" -storepass password -noprompt \
+	>/dev/null 2>&1 || fail "keytool import"
+cat >"$amq/activemq.xml" <<EOF
+<beans xmlns="http://www.springframework.org/schema/beans"
+  xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
+  xsi:schemaLocation="http://www.springframework.org/schema/beans http://www.springframework.org/schema/beans/spring-beans-2.0.xsd
+  http://activemq.apache.org/schema/core http://activemq.apache.org/schema/core/activemq-core.xsd">
+  <broker xmlns="http://activemq.apache.org/schema/core" useJmx="false" brokerName="broker1" persistent="false"
+          dataDirectory="$amq/data">
+    <sslContext><sslContext keyStore="file:$amq/broker.ks" keyStorePassword="password"/></sslContext>
+    <transportConnectors>
+      <transportConnector name="openwire" uri="tcp://192.0.2.10:61616"/>
+      <transportConnector name="ssl" uri="ssl://192.0.2.10:61617"/>
+    </transportConnectors>
+  </broker>
+</beans>
+EOF
+ip netns pids $S | xargs -r kill 2>/dev/null # the listeners of the cases before (61616 among them)
+sleep 0.5
+jvm="-Xmx128m -Dactivemq.home=/usr/share/activemq -Dactivemq.base=$amq -Dactivemq.conf=$amq -Dactivemq.data=$amq/data"
+# shellcheck disable=SC2086
+ip netns exec $S setsid java $jvm -jar /usr/share/activemq/bin/activemq.jar start "xbean:file:$amq/activemq.xml" \
+	>"$amq/broker.log" 2>&1 </dev/null &
+up=""
+for _ in $(seq 120); do
+	ip netns exec $S ss -ltn | grep -q ':61617 ' && up=1 && break
+	sleep 0.5
+done
+[ -n "$up" ] || fail "activemq did not listen: $(tail -5 "$amq/broker.log")"
+cat >"$work/amq.site" <<'EOF'
+host broker1 192.0.2.10 role=broker
+host agent1  192.0.2.20 role=agent brokers=broker1
+EOF
+site="$work/amq.site"
+# produce NAME URL: one message from the agent's namespace, the capture named NAME
+produce() {
+	capture "$1"
+	# shellcheck disable=SC2086
+	ip netns exec $A timeout 30 java $jvm -Djavax.net.ssl.trustStore="$amq/client.ts" \
+		-Djavax.net.ssl.trustStorePassword=password -jar /usr/share/activemq/bin/activemq.jar producer \
+		--brokerUrl "$2" --messageCount 1 --destination queue://flowaudit >"$amq/$1.out" 2>&1
+	echo $? >"$amq/$1.rc"
+	stop_capture
+}
+produce amqplain tcp://192.0.2.10:61616
+produce amqssl "ssl://192.0.2.10:61617?socket.verifyHostName=false"
+produce amqcross1 tcp://192.0.2.10:61617
+produce amqcross2 "ssl://192.0.2.10:61616?socket.verifyHostName=false"
+[ "$(cat "$amq/amqplain.rc")$(cat "$amq/amqssl.rc")" = 00 ] || fail "activemq producer: $(grep -m3 -i exception "$amq"/amq*.out)"
+expect amqplain 61616 '.status == "ok" and .app.protocol == "openwire" and .app.handshake == "complete"' "openwire on 61616"
+expect amqssl 61617 '.status == "ok" and .app.protocol == "tls" and .app.handshake == "complete"' "ssl on 61617"
+expect amqcross1 61617 '.status == "degraded" and .reason == "wrong-protocol" and .app.protocol == "openwire"' "plain on 61617"
+expect amqcross2 61616 '.status == "degraded" and .reason == "wrong-protocol"' "tls on 61616"
+pass "activemq: OpenWire on 61616 and SSL on 61617 complete; plain on the SSL port and TLS on the plain one are wrong-protocol"
+# 12. Syslog over TLS (RFC 5425) with rsyslog: the PowerScale node's rsyslogd forwards through gtls to the
+# agent's rsyslogd listening on 6514 (each with its own configuration and state here).
+ip netns pids $A | xargs -r kill 2>/dev/null
+ip netns pids $S | xargs -r kill 2>/dev/null
+sleep 0.3
+rs="$work/rsyslog"
+mkdir -p "$rs/agent" "$rs/node"
+cat >"$rs/agent.conf" <<EOF
+global(workDirectory="$rs/agent" defaultNetstreamDriver="gtls" defaultNetstreamDriverCAFile="$work/cert.pem"
+	defaultNetstreamDriverCertFile="$work/cert.pem" defaultNetstreamDriverKeyFile="$work/key.pem")
+module(load="imtcp" streamDriver.name="gtls" streamDriver.mode="1" streamDriver.authMode="anon")
+input(type="imtcp" port="6514" address="192.0.2.20")
+action(type="omfile" file="$rs/agent/received.log")
+EOF
+cat >"$rs/node.conf" <<EOF
+global(workDirectory="$rs/node" defaultNetstreamDriverCAFile="$work/cert.pem")
+module(load="imuxsock" sysSock.use="off")
+input(type="imuxsock" socket="$rs/node/log.sock")
+action(type="omfwd" target="192.0.2.20" port="6514" protocol="tcp" streamDriver="gtls" streamDriverMode="1"
+	streamDriverAuthMode="anon")
+EOF
+ip netns exec $A setsid rsyslogd -n -f "$rs/agent.conf" -i "$rs/agent.pid" >"$rs/agent.out" 2>&1 </dev/null &
+for _ in $(seq 50); do ip netns exec $A ss -ltn | grep -q ':6514 ' && break; sleep 0.1; done
+capture rsyslog
+ip netns exec $S setsid rsyslogd -n -f "$rs/node.conf" -i "$rs/node.pid" >"$rs/node.out" 2>&1 </dev/null &
+for _ in $(seq 50); do [ -S "$rs/node/log.sock" ] && break; sleep 0.1; done
+logger -u "$rs/node/log.sock" -t isi_audit "audit event over tls"
+for _ in $(seq 50); do grep -q "audit event over tls" "$rs/agent/received.log" 2>/dev/null && break; sleep 0.1; done
+grep -q "audit event over tls" "$rs/agent/received.log" 2>/dev/null ||
+	fail "rsyslog: nothing arrived: $(cat "$rs/agent.out" "$rs/node.out")"
+stop_capture
+site="$work/ports.site"
+expect rsyslog 6514 '.status == "ok" and .app.protocol == "tls" and .app.handshake == "complete"' "syslog over tls"
+pass "syslog over tls: rsyslog's gtls forwarding from the node to the agent's rsyslog on 6514 completes"
 echo "e2e app: passed ($checks checks)"
