@@ -498,6 +498,15 @@ static void learn(struct cls *c, const struct flow_record *r)
 	}
 }
 
+const struct cls_learnt *cls_learnt_find(const struct cls *c, const uint8_t client[16], const uint8_t server[16],
+					 uint8_t proto, uint16_t port)
+{
+	struct cls_key k;
+	make_key(&k, client, server, proto, port);
+	uint32_t i = learnt_find(c, &k);
+	return i != OAT_NONE ? &c->learnt[i] : NULL;
+}
+
 const struct cls_learnt *cls_row_learnt(const struct cls *c, const struct cls_row *r)
 {
 	if (!r->learnt)

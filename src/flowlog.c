@@ -102,8 +102,14 @@ size_t flowlog_count(const struct flowlog *l)
 int flowlog_each(const struct flowlog *l, size_t upto, int (*fn)(void *ctx, const struct flow_record *r, size_t n),
 		 void *ctx)
 {
+	return flowlog_each_from(l, 0, upto, fn, ctx);
+}
+
+int flowlog_each_from(const struct flowlog *l, size_t from, size_t upto,
+		      int (*fn)(void *ctx, const struct flow_record *r, size_t n), void *ctx)
+{
 	struct flow_record *batch = xmalloc(FLOWLOG_BUF * sizeof(*batch));
-	size_t done = 0;
+	size_t done = from;
 	int rc = 0;
 	while (done < upto && !rc) {
 		size_t k = upto - done < FLOWLOG_BUF ? upto - done : FLOWLOG_BUF;

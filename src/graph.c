@@ -77,6 +77,14 @@ int graph_find(const struct graph *g, int client, int server, uint8_t proto, uin
 	return find(g, tuple_hash(client, server, proto, port), client, server, proto, port);
 }
 
+int graph_path(const struct graph *g, const uint8_t client[16], const uint8_t server[16], uint8_t proto, uint16_t port,
+	       int *ch, int *sh)
+{
+	*ch = g->site ? site_lookup(g->site, client) : -1;
+	*sh = g->site ? site_lookup(g->site, server) : -1;
+	return *ch >= 0 ? graph_find(g, *ch, *sh < 0 ? GRAPH_INTERNET : *sh, proto, port) : -1;
+}
+
 void graph_free(struct graph *g)
 {
 	oat_free(&g->ix);

@@ -17,6 +17,7 @@
 #include "flowaudit/audit.h"
 #include "flowaudit/decode.h"
 #include "flowaudit/diag.h"
+#include "flowaudit/events.h"
 #include "flowaudit/graph.h"
 #include "flowaudit/hash.h"
 #include "flowaudit/nft_check.h"
@@ -68,6 +69,9 @@ static const char usage_text[] =
 	"  -Z USER            live: become USER once the capture is open (as root, default nobody)\n"
 	"  BPF...             a filter expression, as tcpdump takes it\n"
 	"  --nft              live: each blocked or degraded path says what this host's nftables ruleset does to it\n"
+	"  --events FILE      also the audit as NDJSON events (flow, finding, stats) at every report; - for stdout\n"
+	"  --events-rotate SIZE  move the events file to FILE.1 past SIZE bytes (10M, 1G)\n"
+	"  --sensor NAME      this sensor's name, in the JSON report and every event\n"
 	"nft options:\n"
 	"  --host NAME        only the paths of this site host (check); the host whose rules are made (render)\n"
 	"  --table NAME       render: the table (default flowaudit, family inet), replaced whole\n"
@@ -177,7 +181,7 @@ static int write_output(const char *out, out_fn fn, const void *arg)
 }
 
 enum { OPT_FORMAT = 256, OPT_FLOWS, OPT_BY_ADDRESS, OPT_MAX_ROWS, OPT_MAX_FLOWS, OPT_VXLAN_PORT, OPT_SNAPLEN, OPT_INTERVAL, OPT_WORKERS, OPT_HELP,
-       OPT_STRICT, OPT_HOST, OPT_TABLE, OPT_ROUTER, OPT_APPLY, OPT_NFT };
+       OPT_STRICT, OPT_HOST, OPT_TABLE, OPT_ROUTER, OPT_APPLY, OPT_NFT, OPT_EVENTS, OPT_EVENTS_ROTATE, OPT_SENSOR };
 
 static const struct option long_opts[] = {
 	{"format", required_argument, NULL, OPT_FORMAT},
@@ -196,6 +200,9 @@ static const struct option long_opts[] = {
 	{"router", no_argument, NULL, OPT_ROUTER},
 	{"apply", no_argument, NULL, OPT_APPLY},
 	{"nft", no_argument, NULL, OPT_NFT},
+	{"events", required_argument, NULL, OPT_EVENTS},
+	{"events-rotate", required_argument, NULL, OPT_EVENTS_ROTATE},
+	{"sensor", required_argument, NULL, OPT_SENSOR},
 	{NULL, 0, NULL, 0},
 };
 
@@ -581,6 +588,8 @@ struct live_ctx {
 	bool flows;
 	bool by_address;
 	struct nft_check *nft;  /* --nft: this machine's ruleset, read before privileges are dropped */
+	struct events *events;  /* --events, opened before privileges are dropped */
+	const char *sensor;     /* --sensor */
 	/* The graph in use, and the one before it: the workers move off the old one while the reload that
 	 * replaced it is answered, so it is freed at the next reload (or at exit), never while in use. */
 	struct generation *cur, *prev;
@@ -592,13 +601,29 @@ static const char *row_firewall(void *ctx, const struct cls_row *r)
 	return nft_check_one(lc->nft, r->client.a, r->server.a, r->proto, r->port);
 }
 
+/* The events of a report (--events); a write error is said, and the next report tries again. */
+static int report_events(struct live_ctx *lc, const struct audit_result *res)
+{
+	if (!lc->events)
+		return 0;
+	struct diag d;
+	diag_init(&d);
+	int rc = events_report(lc->events, &lc->cur->graph, res, &d);
+	if (rc < 0)
+		diag_print(&d, stderr);
+	diag_free(&d);
+	return rc;
+}
+
 static int live_report(void *ctx, const struct audit_result *res)
 {
 	struct live_ctx *lc = ctx;
 	struct report rp = {.g = &lc->cur->graph, .res = res, .site_path = lc->c->site, .flows = lc->flows,
-			     .by_address = lc->by_address, .firewall = lc->nft ? row_firewall : NULL, .firewall_ctx = lc};
+			     .by_address = lc->by_address, .firewall = lc->nft ? row_firewall : NULL, .firewall_ctx = lc,
+			     .sensor = lc->sensor};
 	struct audit_arg a = {lc->fmt, &rp};
-	return write_output(lc->c->out, write_audit, &a);
+	int rc = write_output(lc->c->out, write_audit, &a);
+	return report_events(lc, res) < 0 ? -1 : rc;
 }
 
 /* Load rules and site as the current generation; NULL (with the reason in d) when they do not parse. */
@@ -671,6 +696,8 @@ static int cmd_audit(int argc, char **argv)
 	int opt, rc = 0;
 	struct live_ctx lc = {.c = &c};
 	bool want_nft = false;
+	const char *events_path = NULL;
+	uint64_t events_rotate = 0;
 	bool max_rows_set = false;
 	char *bpf = NULL;
 	while ((opt = getopt_long(argc, argv, "r:i:s:R:o:w:B:pZ:", long_opts, NULL)) != -1) {
@@ -718,6 +745,14 @@ static int cmd_audit(int argc, char **argv)
 		case OPT_FLOWS: o.want_flows = true; break;
 		case OPT_BY_ADDRESS: lc.by_address = true; break;
 		case OPT_NFT: want_nft = true; break;
+		case OPT_EVENTS: events_path = optarg; break;
+		case OPT_EVENTS_ROTATE:
+			if (!events_size_parse(optarg, &events_rotate)) {
+				rc = usage_error("audit: --events-rotate needs a size (65536, 512K, 10M, 1G), not '%s'", optarg);
+				goto out;
+			}
+			break;
+		case OPT_SENSOR: lc.sensor = optarg; break;
 		case OPT_MAX_FLOWS:
 			if (!number_arg("--max-flows", optarg, 1ull << 40, &v)) {
 				rc = EXIT_BAD;
@@ -774,6 +809,18 @@ static int cmd_audit(int argc, char **argv)
 	}
 	if (refuse_input_as_output("-o", c.out, &c, files, nfiles) || refuse_input_as_output("-w", o.write_path, &c, files, nfiles)) {
 		rc = EXIT_BAD;
+		goto out;
+	}
+	if (events_rotate && (!events_path || !strcmp(events_path, "-"))) {
+		rc = usage_error("audit: --events-rotate rotates the file of --events FILE");
+		goto out;
+	}
+	if (refuse_input_as_output("--events", events_path, &c, files, nfiles)) {
+		rc = EXIT_BAD;
+		goto out;
+	}
+	if (events_path && ((c.out && out_same_file(c.out, events_path)) || (o.write_path && out_same_file(o.write_path, events_path)))) {
+		rc = usage_error("audit: --events names the file of -o or -w");
 		goto out;
 	}
 	if (c.out && o.write_path && out_same_file(c.out, o.write_path)) {
@@ -842,10 +889,15 @@ static int cmd_audit(int argc, char **argv)
 		rc = report_diag(&d);
 		goto out;
 	}
+	if (events_path && !(lc.events = events_open(events_path, events_rotate, lc.sensor, &d))) {
+		rc = report_diag(&d);
+		goto out;
+	}
+	o.want_flows = lc.flows || lc.events; /* the events read the settled flows from the workers' logs */
 	struct audit_result res;
 	if (audit_run(&o, g, &res, &d) < 0) {
 		rc = report_diag(&d);
-	} else if (!c.site && !o.want_flows) {
+	} else if (!c.site && !lc.flows) {
 		/* Nothing to verify against: a clean-looking report would hide a forgotten -s in a script. The
 		 * capture was read first, so that a bad capture is named before this. */
 		rc = usage_error("audit: no site (-s SITE): no host is known, so no path can be verified "
@@ -859,9 +911,9 @@ static int cmd_audit(int argc, char **argv)
 		const char *nc = getenv("NO_COLOR");
 		struct report rp = {.g = &lc.cur->graph, .res = &res, .site_path = c.site, .flows = o.want_flows,
 				    .by_address = lc.by_address, .color = !c.out && isatty(STDOUT_FILENO) && !(nc && *nc),
-				    .firewall = lc.nft ? row_firewall : NULL, .firewall_ctx = &lc};
+				    .firewall = lc.nft ? row_firewall : NULL, .firewall_ctx = &lc, .sensor = lc.sensor};
 		struct audit_arg a = {lc.fmt, &rp};
-		if (write_output(c.out, write_audit, &a) < 0 || res.capture_failed)
+		if (write_output(c.out, write_audit, &a) < 0 || report_events(&lc, &res) < 0 || res.capture_failed)
 			rc = EXIT_BAD; /* a capture that failed is reported, and the run still failed */
 		else
 			rc = cls_has_findings(&res.cls) ? EXIT_FINDINGS : 0;
@@ -869,6 +921,7 @@ static int cmd_audit(int argc, char **argv)
 	audit_result_free(&res);
 out:
 	nft_check_free(lc.nft);
+	events_close(lc.events);
 	generation_free(lc.prev);
 	generation_free(lc.cur);
 	free(bpf);

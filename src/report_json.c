@@ -767,6 +767,10 @@ static int audit_json(FILE *out, const struct report *rp)
 	jw_str(&w, "flowaudit");
 	doc_key(&w, "version");
 	jw_str(&w, FLOWAUDIT_VERSION);
+	if (rp->sensor) {
+		doc_key(&w, "sensor");
+		jw_str(&w, rp->sensor);
+	}
 	if (res->interim) {
 		doc_key(&w, "interim");
 		jw_lit(&w, "true");

@@ -225,6 +225,9 @@ const char *cls_status_name(enum cls_status s);
 const char *cls_reason_name(enum cls_reason r); /* NULL for CLS_R_NONE */
 /* The evidence of an edge row's application (a flow's recogniser state), or NULL. */
 const struct app_state *cls_row_app(const struct cls *c, const struct cls_row *r);
+/* The port learnt for this pair, proto and port, or NULL. */
+const struct cls_learnt *cls_learnt_find(const struct cls *c, const uint8_t client[16], const uint8_t server[16],
+					 uint8_t proto, uint16_t port);
 /* What taught a learnt row its port (NULL for other rows). */
 const struct cls_learnt *cls_row_learnt(const struct cls *c, const struct cls_row *r);
 /* A row's level: its edge's, or required for a learnt port (the client uses the service it asked for). */

@@ -25,6 +25,9 @@ void flowlog_flush(struct flowlog *l);
  * which it returns; -1 on a read error. */
 int flowlog_each(const struct flowlog *l, size_t upto, int (*fn)(void *ctx, const struct flow_record *r, size_t n),
 		 void *ctx);
+/* The same, records from (counted from 0) up to upto. */
+int flowlog_each_from(const struct flowlog *l, size_t from, size_t upto,
+		      int (*fn)(void *ctx, const struct flow_record *r, size_t n), void *ctx);
 /* NULL, or why records were lost ("/tmp: No space left on device"). */
 const char *flowlog_error(const struct flowlog *l);
 

@@ -47,6 +47,10 @@ static inline bool graph_has_port(const struct graph *g, uint8_t proto, uint16_t
 {
 	return g->ports[proto == 17] [port >> 3] >> (port & 7) & 1;
 }
+/* The edge of a flow between these addresses (site hosts *ch and *sh, -1 outside the site; the server
+ * outside is the internet), or -1. Allowed edges win over forbidden ones, as in graph_find(). */
+int graph_path(const struct graph *g, const uint8_t client[16], const uint8_t server[16], uint8_t proto, uint16_t port,
+	       int *ch, int *sh);
 /* Name of an edge end: host name, role name, or "internet". */
 const char *graph_end_name(const struct graph *g, int end);
 

@@ -21,6 +21,7 @@ struct report {
 	/* audit --nft: what this machine's firewall does to a row's path, in a sentence, or NULL. */
 	const char *(*firewall)(void *ctx, const struct cls_row *r);
 	void *firewall_ctx;
+	const char *sensor;     /* audit --sensor: the sensor's name, or NULL */
 };
 
 /* What the recognisers learnt of a row, in words ("fpolicy incomplete over 14 flows: nego_req 3,
