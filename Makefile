@@ -21,7 +21,7 @@ B := build/$(FLAVOUR)
 PKGS := libpcap libnftnl libmnl libnftables jansson cunit
 # Recursively expanded on purpose: evaluated when a recipe runs, after `deps` has installed them.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS = $(shell pkg-config --libs libpcap libnftnl libmnl libnftables)
+PKG_LIBS = $(shell pkg-config --libs libpcap libnftnl libmnl libnftables jansson)
 CUNIT_LIBS = $(shell pkg-config --libs cunit jansson) # the tests read the JSON reports
 
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wformat=2 -Wno-format-nonliteral
@@ -71,6 +71,7 @@ test: $(B)/flowaudit $(B)/test_flowaudit $(B)/mkpcap $(B)/replay_packet $(B)/rep
 	tests/e2e/nft.sh $(B)/flowaudit
 	tests/e2e/app.sh $(B)/flowaudit
 	tests/e2e/events.sh $(B)/flowaudit
+	tests/e2e/merge.sh $(B)/flowaudit
 	@for t in packet rules site; do \
 	  set -- tests/fuzz/regress/$$t/*; [ -e "$$1" ] || continue; \
 	  printf 'fuzz regressions (%s): ' $$t; $(B)/replay_$$t "$$@" || exit 1; done

@@ -1027,7 +1027,7 @@ void cls_rebase(struct cls *c, const struct graph *g)
 	free(unexp);
 }
 
-static void judge(const struct cls_counts *n, uint8_t *st, uint8_t *why)
+void cls_judge(const struct cls_counts *n, uint8_t *st, uint8_t *why)
 {
 	uint64_t failed = (uint64_t)n->resets + n->icmp_prohibited + n->icmp_unreachable + n->no_reply;
 	*why = CLS_R_NONE;
@@ -1303,7 +1303,7 @@ void cls_finish(struct cls *c, bool sort)
 	for (size_t i = 0; i < c->nrows; i++) {
 		struct cls_row *r = &c->rows[i];
 		seen[r->edge] = true;
-		judge(&r->n, &r->status, &r->reason);
+		cls_judge(&r->n, &r->status, &r->reason);
 		judge_app(c, r, smb2_only);
 		if (cls_row_level(c, r) == LEVEL_REQUIRED)
 			c->summary[r->status]++;
@@ -1348,7 +1348,7 @@ void cls_finish(struct cls *c, bool sort)
 	free(seen);
 	for (size_t i = nseen; i < c->nrows; i++) {
 		struct cls_row *r = &c->rows[i];
-		judge(&r->n, &r->status, &r->reason);
+		cls_judge(&r->n, &r->status, &r->reason);
 		if (g->edges[r->edge].level == LEVEL_REQUIRED)
 			c->summary[r->status]++;
 		else
@@ -1357,7 +1357,7 @@ void cls_finish(struct cls *c, bool sort)
 	c->nknown = 0;
 	for (size_t i = 0; i < c->nunexp; i++) {
 		struct cls_unexpected *u = &c->unexp[i];
-		judge(&u->n, &u->status, &u->reason);
+		cls_judge(&u->n, &u->status, &u->reason);
 		c->nknown += u->apart;
 		c->incomplete += u->n.evicted != 0;
 	}

@@ -20,6 +20,7 @@
 #include "flowaudit/events.h"
 #include "flowaudit/graph.h"
 #include "flowaudit/hash.h"
+#include "flowaudit/merge.h"
 #include "flowaudit/nft_check.h"
 #include "flowaudit/output.h"
 #include "flowaudit/report.h"
@@ -45,6 +46,8 @@ static const char usage_text[] =
 	"                          nftables ruleset does to each expected path, and the rule that decides it\n"
 	"       flowaudit nft render -s SITE --host NAME [--table NAME] [--router] [--apply]  the rules that\n"
 	"                          open exactly the host's paths (text for nft -f, or applied in one batch)\n"
+	"       flowaudit merge [--format text|json] [-o OUT] [--force] REPORT.json...  the reports of several\n"
+	"                          sensors as one verdict: counts added per row, each sensor's status kept\n"
 	"       flowaudit --version\n"
 	"\n"
 	"audit options:\n"
@@ -180,7 +183,7 @@ static int write_output(const char *out, out_fn fn, const void *arg)
 	return rc;
 }
 
-enum { OPT_FORMAT = 256, OPT_FLOWS, OPT_BY_ADDRESS, OPT_MAX_ROWS, OPT_MAX_FLOWS, OPT_VXLAN_PORT, OPT_SNAPLEN, OPT_INTERVAL, OPT_WORKERS, OPT_HELP,
+enum { OPT_FORCE = 255, OPT_FORMAT = 256, OPT_FLOWS, OPT_BY_ADDRESS, OPT_MAX_ROWS, OPT_MAX_FLOWS, OPT_VXLAN_PORT, OPT_SNAPLEN, OPT_INTERVAL, OPT_WORKERS, OPT_HELP,
        OPT_STRICT, OPT_HOST, OPT_TABLE, OPT_ROUTER, OPT_APPLY, OPT_NFT, OPT_EVENTS, OPT_EVENTS_ROTATE, OPT_SENSOR };
 
 static const struct option long_opts[] = {
@@ -203,6 +206,7 @@ static const struct option long_opts[] = {
 	{"events", required_argument, NULL, OPT_EVENTS},
 	{"events-rotate", required_argument, NULL, OPT_EVENTS_ROTATE},
 	{"sensor", required_argument, NULL, OPT_SENSOR},
+	{"force", no_argument, NULL, OPT_FORCE},
 	{NULL, 0, NULL, 0},
 };
 
@@ -569,7 +573,27 @@ struct generation {
 	struct rules rules;
 	struct site site;
 	struct graph graph;
+	char digest_rules[17], digest_site[17]; /* of the files' bytes: merge tells reports of other ones */
 };
+
+/* FNV-1a over the bytes of files, as 16 hex digits ("" when one cannot be read). */
+static void digest_files(char *const *paths, size_t n, char out[17])
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (size_t i = 0; i < n; i++) {
+		FILE *f = fopen(paths[i], "rb");
+		if (!f) {
+			out[0] = '\0';
+			return;
+		}
+		int ch;
+		while ((ch = getc(f)) != EOF)
+			h = (h ^ (uint64_t)ch) * 0x100000001b3ull;
+		fclose(f);
+		h = (h ^ 0xff) * 0x100000001b3ull; /* a file's end */
+	}
+	snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
 
 static void generation_free(struct generation *gen)
 {
@@ -620,7 +644,7 @@ static int live_report(void *ctx, const struct audit_result *res)
 	struct live_ctx *lc = ctx;
 	struct report rp = {.g = &lc->cur->graph, .res = res, .site_path = lc->c->site, .flows = lc->flows,
 			     .by_address = lc->by_address, .firewall = lc->nft ? row_firewall : NULL, .firewall_ctx = lc,
-			     .sensor = lc->sensor};
+			     .sensor = lc->sensor, .digest_rules = lc->cur->digest_rules, .digest_site = lc->cur->digest_site};
 	struct audit_arg a = {lc->fmt, &rp};
 	int rc = write_output(lc->c->out, write_audit, &a);
 	return report_events(lc, res) < 0 ? -1 : rc;
@@ -640,6 +664,11 @@ static const struct graph *load_generation(struct live_ctx *lc, struct diag *d)
 		return NULL;
 	}
 	graph_build(&gen->graph, &gen->rules, &gen->site);
+	digest_files(gen->rules.loaded, gen->rules.nloaded, gen->digest_rules);
+	if (lc->c->site) {
+		char *site = (char *)lc->c->site;
+		digest_files(&site, 1, gen->digest_site);
+	}
 	generation_free(lc->prev);
 	lc->prev = lc->cur;
 	lc->cur = gen;
@@ -911,7 +940,8 @@ static int cmd_audit(int argc, char **argv)
 		const char *nc = getenv("NO_COLOR");
 		struct report rp = {.g = &lc.cur->graph, .res = &res, .site_path = c.site, .flows = o.want_flows,
 				    .by_address = lc.by_address, .color = !c.out && isatty(STDOUT_FILENO) && !(nc && *nc),
-				    .firewall = lc.nft ? row_firewall : NULL, .firewall_ctx = &lc, .sensor = lc.sensor};
+				    .firewall = lc.nft ? row_firewall : NULL, .firewall_ctx = &lc, .sensor = lc.sensor,
+				    .digest_rules = lc.cur->digest_rules, .digest_site = lc.cur->digest_site};
 		struct audit_arg a = {lc.fmt, &rp};
 		if (write_output(c.out, write_audit, &a) < 0 || report_events(&lc, &res) < 0 || res.capture_failed)
 			rc = EXIT_BAD; /* a capture that failed is reported, and the run still failed */
@@ -926,6 +956,43 @@ out:
 	generation_free(lc.cur);
 	free(bpf);
 	free(files);
+	free_common(&c);
+	return rc;
+}
+
+static int cmd_merge(int argc, char **argv)
+{
+	struct common c = {.format = "text"};
+	bool force = false;
+	int opt;
+	while ((opt = getopt_long(argc, argv, "+o:", long_opts, NULL)) != -1) {
+		switch (opt) {
+		case 'o': c.out = optarg; break;
+		case OPT_FORMAT: c.format = optarg; break;
+		case OPT_FORCE: force = true; break;
+		case OPT_HELP: fputs(usage_text, stdout); free_common(&c); return 0;
+		default: free_common(&c); return usage_error("merge: bad option");
+		}
+	}
+	int rc;
+	out_fn fn = !strcmp(c.format, "text") ? merge_write_text : !strcmp(c.format, "json") ? merge_write_json : NULL;
+	if (!fn) {
+		rc = usage_error("merge: unknown format '%s' (text or json)", c.format);
+	} else if (optind >= argc) {
+		rc = usage_error("merge: give the JSON reports to merge (flowaudit audit --format json)");
+	} else if (refuse_input_as_output("-o", c.out, &c, argv + optind, (size_t)(argc - optind))) {
+		rc = EXIT_BAD;
+	} else {
+		struct diag d;
+		diag_init(&d);
+		struct merge *m = merge_reports(argv + optind, (size_t)(argc - optind), force, &d);
+		if (!m)
+			rc = report_diag(&d);
+		else
+			rc = write_output(c.out, fn, m) < 0 ? EXIT_BAD : merge_has_findings(m) ? EXIT_FINDINGS : 0;
+		diag_free(&d);
+		merge_free(m);
+	}
 	free_common(&c);
 	return rc;
 }
@@ -957,6 +1024,8 @@ int main(int argc, char **argv)
 		rc = cmd_roles(argc, argv);
 	} else if (strcmp(cmd, "nft") == 0) {
 		rc = cmd_nft(argc, argv);
+	} else if (strcmp(cmd, "merge") == 0) {
+		rc = cmd_merge(argc, argv);
 	} else {
 		return usage_error("unknown command '%s'", cmd);
 	}

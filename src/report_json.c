@@ -771,6 +771,15 @@ static int audit_json(FILE *out, const struct report *rp)
 		doc_key(&w, "sensor");
 		jw_str(&w, rp->sensor);
 	}
+	if (rp->digest_rules && *rp->digest_rules) {
+		/* what merge compares: reports of other rules or another site are not summed */
+		doc_key(&w, "config");
+		jw_open(&w, '{');
+		kv_str(&w, "rules", rp->digest_rules);
+		if (rp->digest_site && *rp->digest_site)
+			kv_str(&w, "site", rp->digest_site);
+		jw_close(&w, '}');
+	}
 	if (res->interim) {
 		doc_key(&w, "interim");
 		jw_lit(&w, "true");

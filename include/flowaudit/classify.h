@@ -208,6 +208,8 @@ void cls_finish(struct cls *c, bool sort);
 int cls_row_cmp(const struct cls *c, const struct cls_row *a, const struct cls_row *b);
 int cls_unexp_cmp(const struct cls_unexpected *a, const struct cls_unexpected *b);
 bool cls_has_findings(const struct cls *c);
+/* A row's status and transport reason from its counts (CONTRACT.md): missing, unverified, blocked, degraded, ok. */
+void cls_judge(const struct cls_counts *n, uint8_t *status, uint8_t *reason);
 
 /* The placement of each host pair of a partner path (agent and partner storage, either way round) with a
  * timed handshake or a hop count, in the order the rows come. limit_us: the site's latency_ms (default

@@ -22,6 +22,7 @@ struct report {
 	const char *(*firewall)(void *ctx, const struct cls_row *r);
 	void *firewall_ctx;
 	const char *sensor;     /* audit --sensor: the sensor's name, or NULL */
+	const char *digest_rules, *digest_site; /* of the rules' and the site's bytes ("" or NULL: none) */
 };
 
 /* What the recognisers learnt of a row, in words ("fpolicy incomplete over 14 flows: nego_req 3,
