@@ -75,6 +75,8 @@ static int open_file(struct events *ev, struct diag *d)
 struct events *events_open(const char *path, uint64_t rotate, const char *sensor, struct diag *d)
 {
 	struct events *ev = xcalloc(1, sizeof(*ev));
+	ev->cap = 2 * EV_CHUNK;
+	ev->buf = xmalloc(ev->cap);
 	ev->rotate = rotate;
 	ev->sensor = sensor ? xstrdup(sensor) : NULL;
 	if (!path || !strcmp(path, "-")) {
@@ -169,12 +171,13 @@ static void put(struct events *ev, const char *fmt, ...)
 		va_start(ap, fmt);
 		int n = vsnprintf(ev->buf + ev->len, ev->cap - ev->len, fmt, ap);
 		va_end(ap);
-		if (n >= 0 && (size_t)n < ev->cap - ev->len) {
+		if (n < 0)
+			return; /* not printable: nothing is written */
+		if ((size_t)n < ev->cap - ev->len) {
 			ev->len += (size_t)n;
 			return;
 		}
-		ev->cap = ev->cap ? ev->cap * 2 : 2 * EV_CHUNK;
-		while (n >= 0 && ev->cap - ev->len <= (size_t)n)
+		while (ev->cap - ev->len <= (size_t)n)
 			ev->cap *= 2;
 		ev->buf = xrealloc(ev->buf, ev->cap);
 	}
@@ -452,7 +455,8 @@ int events_report(struct events *ev, const struct graph *g, const struct audit_r
 	for (size_t i = 0; i < res->nflow_logs; i++) {
 		struct log_pos *p = pos_of(ev, res->flow_logs[i].log);
 		if (res->flow_logs[i].n > p->done) {
-			flowlog_each_from(res->flow_logs[i].log, p->done, res->flow_logs[i].n, flows_of, &fc);
+			if (flowlog_each_from(res->flow_logs[i].log, p->done, res->flow_logs[i].n, flows_of, &fc) < 0 && !ev->error)
+				ev->error = errno ? errno : EIO; /* the flows could not be read back */
 			p->done = res->flow_logs[i].n;
 		}
 	}
