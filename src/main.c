@@ -46,7 +46,7 @@ static const char usage_text[] =
 	"                          nftables ruleset does to each expected path, and the rule that decides it\n"
 	"       flowaudit nft render -s SITE --host NAME [--table NAME] [--router] [--apply]  the rules that\n"
 	"                          open exactly the host's paths (text for nft -f, or applied in one batch)\n"
-	"       flowaudit merge [--format text|json] [-o OUT] [--force] REPORT.json...  the reports of several\n"
+	"       flowaudit merge [--format text|json|html] [-o OUT] [--force] REPORT.json...  the reports of several\n"
 	"                          sensors as one verdict: counts added per row, each sensor's status kept\n"
 	"       flowaudit --version\n"
 	"\n"
@@ -975,9 +975,10 @@ static int cmd_merge(int argc, char **argv)
 		}
 	}
 	int rc;
-	out_fn fn = !strcmp(c.format, "text") ? merge_write_text : !strcmp(c.format, "json") ? merge_write_json : NULL;
+	out_fn fn = !strcmp(c.format, "text") ? merge_write_text : !strcmp(c.format, "json") ? merge_write_json
+		  : !strcmp(c.format, "html") ? merge_write_html : NULL;
 	if (!fn) {
-		rc = usage_error("merge: unknown format '%s' (text or json)", c.format);
+		rc = usage_error("merge: unknown format '%s' (text, json or html)", c.format);
 	} else if (optind >= argc) {
 		rc = usage_error("merge: give the JSON reports to merge (flowaudit audit --format json)");
 	} else if (refuse_input_as_output("-o", c.out, &c, argv + optind, (size_t)(argc - optind))) {

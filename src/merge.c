@@ -363,10 +363,23 @@ int merge_write_json(FILE *out, const void *arg)
 	return ferror(out) ? -1 : 0;
 }
 
+/* A report's capture time (seconds) in words. */
+static const char *clock_of(json_t *cap, const char *key, char buf[40])
+{
+	double t = json_number_value(json_object_get(cap, key));
+	return t > 0 ? rep_clock((uint64_t)(t * 1e9), buf) : "-";
+}
+
+/* The status word of a merged row: an unexpected flow that got through is "open", not "ok". */
+static const char *status_word(const struct mrow *r)
+{
+	return r->unexpected && r->status == CLS_OK ? "open" : cls_status_name((enum cls_status)r->status);
+}
+
 static void text_row(FILE *out, const struct mrow *r)
 {
 	const char *what = r->unexpected ? str_of(r->row, "why") : str_of(r->row, "requirement");
-	fprintf(out, "  %-9s %-16s %s  %s %s -> %s %s  %s/%lld  %llu/%llu ok  [", cls_status_name((enum cls_status)r->status),
+	fprintf(out, "  %-9s %-16s %s  %s %s -> %s %s  %s/%lld  %llu/%llu ok  [", status_word(r),
 		r->reason ? r->reason : "", what, str_of(r->row, "client"), str_of(r->row, "client_addr"),
 		str_of(r->row, "server"), str_of(r->row, "server_addr"), str_of(r->row, "proto"),
 		(long long)num_of(r->row, "port"), (unsigned long long)r->n.established, (unsigned long long)r->n.attempts);
@@ -387,9 +400,10 @@ int merge_write_text(FILE *out, const void *arg)
 	fprintf(out, "flowaudit %s: %zu reports merged\n", FLOWAUDIT_VERSION, m->ns);
 	for (size_t i = 0; i < m->ns; i++) {
 		json_t *cap = json_object_get(m->s[i].doc, "capture");
-		fprintf(out, "  %s (%s): %llu packets, %llu dropped, capture %.6f to %.6f%s\n", m->s[i].name, m->s[i].path,
+		char a[40], b[40];
+		fprintf(out, "  %s (%s): %llu packets, %llu dropped, captured %s to %s%s\n", m->s[i].name, m->s[i].path,
 			(unsigned long long)num_of(cap, "packets"), (unsigned long long)num_of(cap, "dropped"),
-			json_number_value(json_object_get(cap, "first_ts")), json_number_value(json_object_get(cap, "last_ts")),
+			clock_of(cap, "first_ts", a), clock_of(cap, "last_ts", b),
 			json_is_true(json_object_get(m->s[i].doc, "interim")) ? " (interim)" : "");
 	}
 	size_t nfind = m->summary[CLS_BLOCKED] + m->summary[CLS_DEGRADED] + m->summary[CLS_MISSING] + m->summary[CLS_UNVERIFIED];
@@ -419,5 +433,98 @@ int merge_write_text(FILE *out, const void *arg)
 	if (m->placement_findings)
 		fprintf(out, ", %zu placement findings", m->placement_findings);
 	fputs("\n", out);
+	return ferror(out) ? -1 : 0;
+}
+
+static void esc(FILE *out, const char *t)
+{
+	for (; *t; t++)
+		switch (*t) {
+		case '<': fputs("&lt;", out); break;
+		case '>': fputs("&gt;", out); break;
+		case '&': fputs("&amp;", out); break;
+		case '"': fputs("&quot;", out); break;
+		default: fputc(*t, out);
+		}
+}
+
+static void html_row(FILE *out, const struct mrow *r)
+{
+	static const char *const color[CLS_NSTATUS] = {"#1a7f37", "#9a6700", "#cf222e", "#cf222e", "#6e7781"};
+	fprintf(out, "<tr><td style=\"color:%s;font-weight:bold\">%s</td><td>", r->unexpected ? "#cf222e" : color[r->status],
+		status_word(r));
+	esc(out, r->reason ? r->reason : "");
+	fputs("</td><td>", out);
+	esc(out, r->unexpected ? str_of(r->row, "why") : str_of(r->row, "requirement"));
+	fputs("</td><td>", out);
+	esc(out, str_of(r->row, "client"));
+	fputs(" <small>", out);
+	esc(out, str_of(r->row, "client_addr"));
+	fputs("</small> &rarr; ", out);
+	esc(out, str_of(r->row, "server"));
+	fputs(" <small>", out);
+	esc(out, str_of(r->row, "server_addr"));
+	fprintf(out, "</small></td><td>%s/%lld</td><td>%llu/%llu</td><td>", str_of(r->row, "proto"),
+		(long long)num_of(r->row, "port"), (unsigned long long)r->n.established, (unsigned long long)r->n.attempts);
+	size_t i;
+	json_t *e;
+	json_array_foreach(r->evidence, i, e) {
+		const char *reason = json_string_value(json_object_get(e, "reason"));
+		fputs(i ? "<br>" : "", out);
+		esc(out, str_of(e, "sensor"));
+		fputs(": ", out);
+		esc(out, str_of(e, "status"));
+		if (reason) {
+			fputs(" ", out);
+			esc(out, reason);
+		}
+		fprintf(out, " %lld/%lld", (long long)num_of(e, "established"), (long long)num_of(e, "attempts"));
+	}
+	fputs("</td></tr>\n", out);
+}
+
+int merge_write_html(FILE *out, const void *arg)
+{
+	const struct merge *m = arg;
+	fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>flowaudit: merged report</title>\n"
+	      "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0}"
+	      "td,th{border:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:top}</style></head><body>\n", out);
+	fprintf(out, "<h1>flowaudit: %zu reports merged</h1>\n<table><tr><th>sensor</th><th>report</th><th>packets</th>"
+		     "<th>dropped</th><th>capture</th></tr>\n", m->ns);
+	for (size_t i = 0; i < m->ns; i++) {
+		json_t *cap = json_object_get(m->s[i].doc, "capture");
+		fputs("<tr><td>", out);
+		esc(out, m->s[i].name);
+		fputs("</td><td>", out);
+		esc(out, m->s[i].path);
+		char a[40], b[40];
+		fprintf(out, "</td><td>%llu</td><td>%llu</td><td>%s to %s%s</td></tr>\n",
+			(unsigned long long)num_of(cap, "packets"), (unsigned long long)num_of(cap, "dropped"),
+			clock_of(cap, "first_ts", a), clock_of(cap, "last_ts", b),
+			json_is_true(json_object_get(m->s[i].doc, "interim")) ? " (interim)" : "");
+	}
+	fprintf(out, "</table>\n<p>Summary: %zu ok, %zu degraded, %zu blocked, %zu missing, %zu unverified, %zu unexpected"
+		     "%s</p>\n", m->summary[CLS_OK], m->summary[CLS_DEGRADED], m->summary[CLS_BLOCKED], m->summary[CLS_MISSING],
+		m->summary[CLS_UNVERIFIED], m->unexpected, m->placement_findings ? ", placement findings" : "");
+	static const char *const head = "<table><tr><th>status</th><th>reason</th><th>path</th><th>hosts</th><th>port</th>"
+					"<th>ok/attempts</th><th>each sensor</th></tr>\n";
+	for (int pass = 0; pass < 3; pass++) {
+		static const char *const titles[] = {"Required paths with findings", "Unexpected flows", "Required paths ok"};
+		bool any = false;
+		for (size_t i = 0; i < m->nrows; i++) {
+			const struct mrow *r = m->rows[i];
+			bool required = !r->unexpected && !strcmp(str_of(r->row, "level"), "required");
+			bool in = pass == 0 ? required && r->status != CLS_OK : pass == 1 ? r->unexpected : required && r->status == CLS_OK;
+			if (!in)
+				continue;
+			if (!any)
+				fprintf(out, "<h2>%s</h2>\n%s", titles[pass], head);
+			any = true;
+			html_row(out, r);
+		}
+		if (any)
+			fputs("</table>\n", out);
+	}
+	fputs("</body></html>\n", out);
 	return ferror(out) ? -1 : 0;
 }

@@ -18,9 +18,10 @@ struct merge;
  * does not match the first (force: merged anyway, with a warning). */
 struct merge *merge_reports(char *const *paths, size_t n, bool force, struct diag *d);
 void merge_free(struct merge *m);
-/* Write the merged report as text or JSON; 0, or -1 with errno. */
+/* Write the merged report as text, JSON or HTML; 0, or -1 with errno. */
 int merge_write_text(FILE *out, const void *m);
 int merge_write_json(FILE *out, const void *m);
+int merge_write_html(FILE *out, const void *m);
 /* Are there findings (a required path not ok, an unexpected flow, a placement against the vendor's)? */
 bool merge_has_findings(const struct merge *m);
 

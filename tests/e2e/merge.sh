@@ -40,7 +40,10 @@ jq -e --slurpfile w "$work/all.json" '.summary.ok == $w[0].summary.ok and .summa
 jq -e '[.edges[] | select(.attempts > 0) | .sensors | map(select(.attempts > 0)) | length] | all(. >= 1)' "$work/ab.json" >/dev/null ||
 	fail "a seen row names no sensor that saw it"
 "$bin" merge "$work/a.json" "$work/b.json" | grep -q "agents: .* [0-9]*/[0-9]*; rest: " || fail "text: no evidence per sensor"
-echo "e2e merge: two sensors seeing disjoint flows merge into the whole capture's rows, counts and statuses"
+"$bin" merge --format html -o "$work/ab.html" "$work/a.json" "$work/b.json"
+[ "$(grep -c '^<tr><td style' "$work/ab.html")" = "$(jq '[.edges[] | select(.level == "required")] + .unexpected | length' "$work/ab.json")" ] ||
+	fail "html: $(grep -c '^<tr><td style' "$work/ab.html") rows"
+echo "e2e merge: two sensors seeing disjoint flows merge into the whole capture's rows, counts and statuses (text, JSON, HTML)"
 
 "$bin" merge --format json -o "$work/aa.json" "$work/all.json" "$work/all.json"
 jq -e --slurpfile w "$work/all.json" '[.edges[] | .attempts] == [$w[0].edges[] | .attempts * 2] and
