@@ -1,6 +1,6 @@
 /* flow.c: the flow table. Flows live in one array that grows without copying (mremap), named by index;
- * an oatable.h index (hash and index per 8-byte slot) finds them. A flow is on one of three expiry
- * queues ordered by last packet, and leaves the table only through settle(): its record joins the batch
+ * an oatable.h index (hash and index per 8-byte slot) finds them. A flow lives on one of three expiry
+ * lists ordered by last packet, and leaves the table only through settle(): its record joins the batch
  * handed to the consumer, and the flow goes on the free list (no malloc per packet). Time is packet
  * time, never the wall clock. Not uthash: a packet here touches one slot and the flow's two lines, where
  * a uthash entry's handle and lists cost three more lines per packet on tables no cache holds. */
@@ -43,7 +43,7 @@ struct flow_key {
 
 /* Two cache lines, 128-byte aligned in the table's array: the key and what every packet touches, then
  * the rest. Flows are named by their index in that array (0 is no flow): the hash slots, the expiry
- * queues and the free list hold indexes, so the array may move as it grows. */
+ * lists and the free list hold indexes, so the array may move as it grows. */
 struct flow {
 	struct flow_key key;
 	uint64_t last_ns;
@@ -64,8 +64,7 @@ struct flow {
 	uint8_t syns;           /* the client's SYNs (saturating) */
 	uint8_t app;            /* enum flow_app_state: whether flow_table.app holds its recogniser's state */
 	uint32_t isn;           /* the client's initial sequence number */
-	uint32_t stamp;         /* of its entry in its expiry queue (0: on none); entries with another are stale */
-	uint32_t next;          /* the free list */
+	uint32_t prev, next;    /* expiry list, oldest first (indexes; next also links the free list) */
 	uint64_t first_ns, syn_ns;
 	char history[16];       /* Zeek's letters: upper case client, lower case server */
 };
@@ -133,30 +132,15 @@ enum flow_app_state {
 	FA_UNKNOWN,                     /* neither side's: no entry */
 };
 
-/* A sweep settles thousands of flows whose index slots are cold: their removal waits until GONE are
- * known, so that every slot is asked for before the first is needed. */
-#define GONE 64
-struct gone {
-	uint32_t hash, i;
-};
-
-/* Expiry queues, each oldest first: attempts nobody answered yet, flows with an answer (or midstream),
- * and closed flows lingering for stragglers. Each has its own idle timeout. A queue is a ring of (flow,
- * stamp) entries, not a list through the flows: a flow changes queue by a new entry at the tail (the
- * old one goes stale: its stamp is no longer the flow's), touching no other flow, and the sweep reads
- * the flows to come from an array, so it can ask for their lines long before it needs them. */
+/* Expiry lists, each oldest first: attempts nobody answered yet, flows with an answer (or midstream),
+ * and closed flows lingering for stragglers. Each has its own idle timeout. */
 enum { LIST_EMBRYONIC, LIST_OPEN, LIST_CLOSED, NLISTS };
 
 static_assert(sizeof(struct flow) == 128, "a flow is two cache lines");
 static_assert(offsetof(struct flow_key, b) == offsetof(struct flow_key, a) + 16, "client_addr: b follows a");
 
-struct qent {
-	uint32_t i, stamp;
-};
-
-struct flow_queue {
-	struct qent *e;         /* ring of cap entries (a power of two) */
-	size_t cap, head, tail; /* head: the oldest entry; tail: one past the newest (both modulo cap) */
+struct flow_list {
+	uint32_t head, tail;    /* flow indexes, 0: empty */
 };
 
 struct flow_table {
@@ -169,18 +153,15 @@ struct flow_table {
 	uint32_t used;                  /* indexes below this have been handed out at least once */
 	uint32_t free;                  /* free list through ->next, 0: empty */
 	struct oat ix;                  /* hash -> flow index */
-	struct flow_queue q[NLISTS];    /* see the enum above */
-	uint32_t stamp;                 /* the last stamp given */
+	struct flow_list lists[NLISTS]; /* see the enum above */
 	size_t count, max;
 	const uint8_t (*svc)[8192];
 	flow_records_fn records_fn;
 	void *ctx;
 	struct flow_record batch[FLOW_BATCH]; /* settled, not handed over yet */
 	size_t nbatch;
-	struct gone gone[GONE];         /* settled by a sweep, their index slots not yet removed */
-	size_t ngone;
 	uint64_t now_ns;                /* newest packet time seen */
-	uint64_t swept_ns;              /* when the queues were last swept */
+	uint64_t swept_ns;              /* when the lists were last swept */
 	struct flow_key recent[RECENT]; /* ring of recent attempt keys */
 	unsigned recent_pos;
 	struct flow_stats stats;
@@ -219,8 +200,6 @@ void flow_free(struct flow_table *t)
 		return;
 	munmap(t->flows, (size_t)t->cap * sizeof(struct flow));
 	munmap(t->app, (size_t)t->cap * sizeof(struct flow_app));
-	for (int l = 0; l < NLISTS; l++)
-		free(t->q[l].e);
 	oat_free(&t->ix);
 	free(t);
 }
@@ -261,53 +240,34 @@ static inline void touch(struct flow *f, uint64_t ts)
 	f->flags |= (uint16_t)(later * FLOW_TOUCHED);
 }
 
-/* The flow goes to the tail of queue `which` (from whichever it was on). */
-static void enqueue(struct flow_table *t, struct flow *f, int which)
+static void list_unlink(struct flow_table *t, struct flow *f)
 {
-	struct flow_queue *q = &t->q[which];
-	if (q->tail - q->head == q->cap) {
-		size_t cap = q->cap ? q->cap * 2 : 1024;
-		struct qent *e = xmalloc(cap * sizeof(*e));
-		for (size_t k = 0; k < q->tail - q->head; k++)
-			e[k] = q->e[(q->head + k) & (q->cap - 1)];
-		free(q->e);
-		q->e = e;
-		q->tail -= q->head;
-		q->head = 0;
-		q->cap = cap;
-	}
-	if (++t->stamp == 0)
-		t->stamp = 1;
+	struct flow_list *l = &t->lists[f->list];
+	if (f->prev)
+		at(t, f->prev)->next = f->next;
+	else
+		l->head = f->next;
+	if (f->next)
+		at(t, f->next)->prev = f->prev;
+	else
+		l->tail = f->prev;
+	f->prev = f->next = 0;
+}
+
+static void list_append(struct flow_table *t, struct flow *f, int which)
+{
+	struct flow_list *l = &t->lists[which];
+	uint32_t i = index_of(t, f);
 	f->list = (uint8_t)which;
 	f->flags &= (uint16_t)~FLOW_TOUCHED;
-	f->stamp = t->stamp;
-	q->e[q->tail++ & (q->cap - 1)] = (struct qent){index_of(t, f), t->stamp};
+	f->prev = l->tail;
+	f->next = 0;
+	if (l->tail)
+		at(t, l->tail)->next = i;
+	else
+		l->head = i;
+	l->tail = i;
 }
-
-static inline const struct qent *q_at(const struct flow_queue *q, size_t pos)
-{
-	return &q->e[pos & (q->cap - 1)];
-}
-
-/* The flow of the queue's entry at pos, or NULL when the entry is stale. */
-static inline struct flow *q_flow(const struct flow_table *t, const struct flow_queue *q, size_t pos)
-{
-	const struct qent *e = q_at(q, pos);
-	struct flow *f = at(t, e->i);
-	return f->stamp == e->stamp ? f : NULL;
-}
-
-/* The oldest flow of a queue, its stale entries dropped on the way; NULL when none. */
-static struct flow *q_head(struct flow_table *t, struct flow_queue *q)
-{
-	for (; q->head != q->tail; q->head++) {
-		struct flow *f = q_flow(t, q, q->head);
-		if (f)
-			return f;
-	}
-	return NULL;
-}
-
 
 static inline __attribute__((always_inline)) void prefetch_lines(const void *p)
 {
@@ -457,11 +417,8 @@ void flow_snapshot(const struct flow_table *t, uint64_t now_ns, flow_records_fn 
 	struct flow_record *r = xmalloc(FLOW_BATCH * sizeof(*r));
 	size_t n = 0;
 	for (int l = 0; l < NLISTS; l++)
-		for (size_t pos = t->q[l].head; pos != t->q[l].tail; pos++) {
-			const struct flow *f = q_flow(t, &t->q[l], pos);
-			if (!f)
-				continue;
-			record_of(t, f, now_ns, &r[n++]);
+		for (uint32_t i = t->lists[l].head; i; i = at(t, i)->next) {
+			record_of(t, at(t, i), now_ns, &r[n++]);
 			if (n == FLOW_BATCH) {
 				fn(ctx, r, n);
 				n = 0;
@@ -472,88 +429,58 @@ void flow_snapshot(const struct flow_table *t, uint64_t now_ns, flow_records_fn 
 	free(r);
 }
 
-/* The index slots of the flows settled by settle_later() are removed, and the flows freed. */
-static void gone_flush(struct flow_table *t)
-{
-	for (size_t k = 0; k < t->ngone; k++)
-		oat_prefetch(&t->ix, t->gone[k].hash);
-	for (size_t k = 0; k < t->ngone; k++) {
-		oat_remove(&t->ix, t->gone[k].hash, t->gone[k].i);
-		at(t, t->gone[k].i)->next = t->free;
-		t->free = t->gone[k].i;
-	}
-	t->ngone = 0;
-}
-
-/* The flow's record joins the batch and its queue entry goes stale; now (a packet will look for its key
- * again) or later (a sweep: gone_flush() before any packet), it leaves the index and is freed. */
-static void settle_later(struct flow_table *t, struct flow *f, uint64_t now_ns)
+static void settle(struct flow_table *t, struct flow *f, uint64_t now_ns)
 {
 	if (t->nbatch == FLOW_BATCH)
 		flow_flush(t);
 	record_of(t, f, now_ns, &t->batch[t->nbatch++]);
-	f->stamp = 0;
-	if (t->ngone == GONE)
-		gone_flush(t);
-	t->gone[t->ngone++] = (struct gone){f->hash, index_of(t, f)};
+	uint32_t i = index_of(t, f);
+	oat_remove(&t->ix, f->hash, i);
+	list_unlink(t, f);
+	f->next = t->free;
+	t->free = i;
 	t->count--;
 }
 
-static void settle(struct flow_table *t, struct flow *f, uint64_t now_ns)
+/* Settling the head of a list touches lines nothing else has touched for seconds: the flow's own and
+ * its index slot's. Walking a list oldest first, we know which flows come next: their lines are asked
+ * for PF_LINES flows ahead, their slots PF_SLOT ahead (by the hash the flow keeps, once its line is in). */
+enum { PF_LINES = 8, PF_SLOT = 6 };
+
+static void prefetch_ahead(const struct flow_table *t, const struct flow *h)
 {
-	settle_later(t, f, now_ns);
-	gone_flush(t);
+	const struct flow *n[PF_LINES + 1];
+	n[0] = h;
+	for (int i = 1; i <= PF_LINES; i++)
+		n[i] = n[i - 1] && n[i - 1]->next ? at(t, n[i - 1]->next) : NULL;
+	if (n[PF_LINES])
+		prefetch_lines(n[PF_LINES]);
+	if (n[PF_SLOT])
+		oat_prefetch(&t->ix, n[PF_SLOT]->hash);
 }
 
-/* Settling the head of a queue touches lines nothing else has touched for seconds: the flow's own (and
- * its index slot's: see GONE). The queue says which flows come next: their lines are asked for AHEAD
- * entries ahead. */
-#define AHEAD 16
-
-static inline void q_prefetch(const struct flow_table *t, const struct flow_queue *q, size_t pos)
-{
-	if (pos - q->head < q->tail - q->head)
-		prefetch_lines(at(t, q_at(q, pos)->i));
-}
-
-/* Before a walk from the head: the first AHEAD lines asked for. */
-static void q_warm(const struct flow_table *t, const struct flow_queue *q)
-{
-	for (size_t k = 0; k < AHEAD; k++)
-		q_prefetch(t, q, q->head + k);
-}
-
-/* The head's flow (NULL: the entry is stale), the line AHEAD entries on asked for. */
-static inline struct flow *q_step(const struct flow_table *t, const struct flow_queue *q)
-{
-	q_prefetch(t, q, q->head + AHEAD);
-	return q_flow(t, q, q->head);
-}
-
-/* The queues are ordered lazily: a packet does not requeue its flow; the sweep requeues a flow that was
- * touched since it was queued. Every entry after the head was queued no earlier, so an untouched,
- * unexpired head ends the sweep. */
+/* The lists are ordered lazily: a packet does not move its flow (that would touch two more flows' cache
+ * lines per packet); the sweep moves a flow that was touched since it was listed to the tail. Every flow
+ * listed after the head was listed no earlier, so an untouched, unexpired head ends the sweep. */
 /* noinline: once a second of capture time, kept out of the per-packet function's registers. */
 static __attribute__((noinline)) void sweep(struct flow_table *t, uint64_t now)
 {
 	static const uint64_t timeout[NLISTS] = {FLOW_EMBRYONIC_NS, FLOW_IDLE_NS, FLOW_CLOSED_NS};
 	for (int l = 0; l < NLISTS; l++) {
-		struct flow_queue *q = &t->q[l];
-		q_warm(t, q);
-		for (; q->head != q->tail; q->head++) {
-			struct flow *h = q_step(t, q);
-			if (!h)
-				continue;
-			if (h->last_ns + timeout[l] < now)
-				settle_later(t, h, now);
-			else if (h->flags & FLOW_TOUCHED)
-				enqueue(t, h, l);
-			else
+		while (t->lists[l].head) {
+			struct flow *h = at(t, t->lists[l].head);
+			if (h->last_ns + timeout[l] < now) {
+				prefetch_ahead(t, h);
+				settle(t, h, now);
+			} else if (h->flags & FLOW_TOUCHED) {
+				list_unlink(t, h);
+				list_append(t, h, l);
+			} else {
 				break;
+			}
 		}
 	}
 	t->swept_ns = now;
-	gone_flush(t);
 	flow_flush(t);
 }
 
@@ -639,16 +566,16 @@ static struct flow *create(struct flow_table *t, const struct flow_key *k, uint3
 {
 	if (t->max && t->count >= t->max) {
 		/* Oldest first, closed flows (already judged) before unanswered attempts before open ones. */
-		struct flow *victim = q_head(t, &t->q[LIST_CLOSED]);
+		uint32_t victim = t->lists[LIST_CLOSED].head;
 		if (!victim)
-			victim = q_head(t, &t->q[LIST_EMBRYONIC]);
+			victim = t->lists[LIST_EMBRYONIC].head;
 		if (!victim)
-			victim = q_head(t, &t->q[LIST_OPEN]);
+			victim = t->lists[LIST_OPEN].head;
 		if (victim) {
 			t->stats.evicted++;
-			if (victim->list != LIST_CLOSED)
-				victim->flags |= FLOW_EVICTED; /* a closed flow's verdict was already final */
-			settle(t, victim, t->now_ns);
+			if (victim != t->lists[LIST_CLOSED].head)
+				at(t, victim)->flags |= FLOW_EVICTED; /* a closed flow's verdict was already final */
+			settle(t, at(t, victim), t->now_ns);
 		}
 	}
 	struct flow *f = flow_alloc(t);
@@ -658,7 +585,7 @@ static struct flow *create(struct flow_table *t, const struct flow_key *k, uint3
 	f->first_ns = f->last_ns = ts;
 	f->flags = FLOW_ONLY_RST;
 	oat_insert(&t->ix, hash, index_of(t, f));
-	enqueue(t, f, LIST_EMBRYONIC);
+	list_append(t, f, LIST_EMBRYONIC);
 	t->count++;
 	t->stats.flows++;
 	if (t->count > t->stats.peak)
@@ -921,16 +848,19 @@ static void packet(struct flow_table *t, const struct dec_pkt *p, uint64_t ts, c
 			      (f->flags & (FLOW_FIN_C | FLOW_FIN_S)) == (FLOW_FIN_C | FLOW_FIN_S);
 		if (closed && !(f->flags & FLOW_CLOSED)) {
 			f->flags |= FLOW_CLOSED;
-			enqueue(t, f, LIST_CLOSED);
+			list_unlink(t, f);
+			list_append(t, f, LIST_CLOSED);
 			return;
 		}
 	} else {
 		f->flags &= (uint16_t)~FLOW_ONLY_RST;
 		hist(f, dir, H_DATA);
 	}
-	/* Change queues only when the flow's kind changes (answered: embryonic -> open). */
-	if (f->list == LIST_EMBRYONIC && f->pkts[1])
-		enqueue(t, f, LIST_OPEN);
+	/* Change lists only when the flow's kind changes (answered: embryonic -> open). */
+	if (f->list == LIST_EMBRYONIC && f->pkts[1]) {
+		list_unlink(t, f);
+		list_append(t, f, LIST_OPEN);
+	}
 }
 
 void flow_finish(struct flow_table *t, uint64_t end_ns)
@@ -939,15 +869,11 @@ void flow_finish(struct flow_table *t, uint64_t end_ns)
 	if (end_ns < t->now_ns)
 		end_ns = t->now_ns;
 	/* Oldest first, so the callback sees flows in the order they went quiet. */
-	for (int l = 0; l < NLISTS; l++) {
-		struct flow_queue *q = &t->q[l];
-		q_warm(t, q);
-		for (; q->head != q->tail; q->head++) {
-			struct flow *h = q_step(t, q);
-			if (h)
-				settle_later(t, h, end_ns);
+	for (int l = 0; l < NLISTS; l++)
+		while (t->lists[l].head) {
+			struct flow *h = at(t, t->lists[l].head);
+			prefetch_ahead(t, h);
+			settle(t, h, end_ns);
 		}
-	}
-	gone_flush(t);
 	flow_flush(t);
 }
