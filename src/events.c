@@ -190,16 +190,27 @@ static void put_str(struct events *ev, const char *s)
 		put(ev, "null");
 		return;
 	}
-	put(ev, "\"");
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			put(ev, "\\%c", *p);
-		else if (*p < 0x20 || *p == 0x7f)
-			put(ev, "\\u%04x", *p);
-		else
-			put(ev, "%c", *p);
+	/* Room for every byte as \u00XX, so that the escaping writes straight into the buffer. */
+	size_t need = 6 * strlen(s) + 3;
+	if (ev->cap - ev->len < need) {
+		while (ev->cap - ev->len < need)
+			ev->cap *= 2;
+		ev->buf = xrealloc(ev->buf, ev->cap);
 	}
-	put(ev, "\"");
+	char *o = ev->buf + ev->len;
+	*o++ = '"';
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\') {
+			*o++ = '\\';
+			*o++ = (char)*p;
+		} else if (*p < 0x20 || *p == 0x7f) {
+			o += sprintf(o, "\\u%04x", *p);
+		} else {
+			*o++ = (char)*p;
+		}
+	}
+	*o++ = '"';
+	ev->len = (size_t)(o - ev->buf);
 }
 
 /* RFC 3339, UTC, microseconds: 2026-12-07T11:26:34.123456Z */

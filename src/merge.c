@@ -436,34 +436,21 @@ int merge_write_text(FILE *out, const void *arg)
 	return ferror(out) ? -1 : 0;
 }
 
-static void esc(FILE *out, const char *t)
-{
-	for (; *t; t++)
-		switch (*t) {
-		case '<': fputs("&lt;", out); break;
-		case '>': fputs("&gt;", out); break;
-		case '&': fputs("&amp;", out); break;
-		case '"': fputs("&quot;", out); break;
-		default: fputc(*t, out);
-		}
-}
-
 static void html_row(FILE *out, const struct mrow *r)
 {
-	static const char *const color[CLS_NSTATUS] = {"#1a7f37", "#9a6700", "#cf222e", "#cf222e", "#6e7781"};
-	fprintf(out, "<tr><td style=\"color:%s;font-weight:bold\">%s</td><td>", r->unexpected ? "#cf222e" : color[r->status],
-		status_word(r));
-	esc(out, r->reason ? r->reason : "");
+	fprintf(out, "<tr><td style=\"color:%s;font-weight:bold\">%s</td><td>",
+		rep_status_color(r->unexpected ? CLS_BLOCKED : (enum cls_status)r->status), status_word(r));
+	rep_html_esc(out, r->reason ? r->reason : "");
 	fputs("</td><td>", out);
-	esc(out, r->unexpected ? str_of(r->row, "why") : str_of(r->row, "requirement"));
+	rep_html_esc(out, r->unexpected ? str_of(r->row, "why") : str_of(r->row, "requirement"));
 	fputs("</td><td>", out);
-	esc(out, str_of(r->row, "client"));
+	rep_html_esc(out, str_of(r->row, "client"));
 	fputs(" <small>", out);
-	esc(out, str_of(r->row, "client_addr"));
+	rep_html_esc(out, str_of(r->row, "client_addr"));
 	fputs("</small> &rarr; ", out);
-	esc(out, str_of(r->row, "server"));
+	rep_html_esc(out, str_of(r->row, "server"));
 	fputs(" <small>", out);
-	esc(out, str_of(r->row, "server_addr"));
+	rep_html_esc(out, str_of(r->row, "server_addr"));
 	fprintf(out, "</small></td><td>%s/%lld</td><td>%llu/%llu</td><td>", str_of(r->row, "proto"),
 		(long long)num_of(r->row, "port"), (unsigned long long)r->n.established, (unsigned long long)r->n.attempts);
 	size_t i;
@@ -471,12 +458,12 @@ static void html_row(FILE *out, const struct mrow *r)
 	json_array_foreach(r->evidence, i, e) {
 		const char *reason = json_string_value(json_object_get(e, "reason"));
 		fputs(i ? "<br>" : "", out);
-		esc(out, str_of(e, "sensor"));
+		rep_html_esc(out, str_of(e, "sensor"));
 		fputs(": ", out);
-		esc(out, str_of(e, "status"));
+		rep_html_esc(out, str_of(e, "status"));
 		if (reason) {
 			fputs(" ", out);
-			esc(out, reason);
+			rep_html_esc(out, reason);
 		}
 		fprintf(out, " %lld/%lld", (long long)num_of(e, "established"), (long long)num_of(e, "attempts"));
 	}
@@ -494,9 +481,9 @@ int merge_write_html(FILE *out, const void *arg)
 	for (size_t i = 0; i < m->ns; i++) {
 		json_t *cap = json_object_get(m->s[i].doc, "capture");
 		fputs("<tr><td>", out);
-		esc(out, m->s[i].name);
+		rep_html_esc(out, m->s[i].name);
 		fputs("</td><td>", out);
-		esc(out, m->s[i].path);
+		rep_html_esc(out, m->s[i].path);
 		char a[40], b[40];
 		fprintf(out, "</td><td>%llu</td><td>%llu</td><td>%s to %s%s</td></tr>\n",
 			(unsigned long long)num_of(cap, "packets"), (unsigned long long)num_of(cap, "dropped"),

@@ -11,7 +11,7 @@
 
 #define DRAW_MAX_HOSTS 120 /* beyond this a drawing is unreadable; the tables still list everything */
 
-static void esc(FILE *out, const char *s)
+void rep_html_esc(FILE *out, const char *s)
 {
 	for (; *s; s++) {
 		switch (*s) {
@@ -24,7 +24,7 @@ static void esc(FILE *out, const char *s)
 	}
 }
 
-static const char *status_color(enum cls_status s)
+const char *rep_status_color(enum cls_status s)
 {
 	static const char *const c[CLS_NSTATUS] = {"#2e7d32", "#ef6c00", "#c62828", "#8e24aa", "#757575"};
 	return c[s];
@@ -40,20 +40,20 @@ static void open_rules(FILE *out, const char *requirement, const char *ca, const
 	fprintf(out, "<br>nftables (replace <code>inet filter forward</code> with the family, table and chain of "
 		     "your ruleset: <code>nft list ruleset</code>; <code>input</code> on the server itself): "
 		     "<code>nft insert rule inet filter forward %s saddr ", v4 ? "ip" : "ip6");
-	esc(out, ca);
+	rep_html_esc(out, ca);
 	if (!any_server) {
 		fprintf(out, " %s daddr ", v4 ? "ip" : "ip6");
-		esc(out, sa);
+		rep_html_esc(out, sa);
 	}
 	fprintf(out, " %s dport %u ct state new accept</code>", rules_proto_name(proto), port);
 	if (any_server)
 		return;
 	fputs("<br>Windows Defender Firewall on the server (elevated PowerShell): <code>New-NetFirewallRule "
 	      "-DisplayName &quot;PeerGFS: ", out);
-	esc(out, requirement);
+	rep_html_esc(out, requirement);
 	fprintf(out, "&quot; -Direction Inbound -Protocol %s -LocalPort %u -RemoteAddress ", proto == 17 ? "UDP" : "TCP",
 		port);
-	esc(out, ca);
+	rep_html_esc(out, ca);
 	fputs(" -Action Allow</code>", out);
 }
 
@@ -181,7 +181,7 @@ static void draw(FILE *out, const struct report *rp)
 		fprintf(out, "<text x=\"%d\" y=\"18\" text-anchor=\"middle\" font-weight=\"bold\">", 110 + 260 * k);
 		for (size_t gi = (size_t)k; gi < g->rules->ngroups && (gi == (size_t)k || k == DRAW_COLUMNS - 1); gi++) {
 			fputs(gi > (size_t)k ? ", " : "", out);
-			esc(out, g->rules->groups[gi]);
+			rep_html_esc(out, g->rules->groups[gi]);
 		}
 		if (k == DRAW_COLUMNS - 1)
 			fputs((size_t)k < g->rules->ngroups ? ", internet" : "internet", out);
@@ -249,10 +249,10 @@ static void draw(FILE *out, const struct report *rp)
 		double dy = b->x < a->x || (a->column == b->column && b->y < a->y) ? 5 : -3;
 		fprintf(out, "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"%s\" stroke-width=\"1.6\" "
 			     "marker-end=\"url(#a)\"><title>",
-			x1, a->y + dy, x2, b->y + dy, status_color(worst));
-		esc(out, graph_end_name(g, e->client));
+			x1, a->y + dy, x2, b->y + dy, rep_status_color(worst));
+		rep_html_esc(out, graph_end_name(g, e->client));
 		fputs(" -&gt; ", out);
-		esc(out, graph_end_name(g, e->server));
+		rep_html_esc(out, graph_end_name(g, e->server));
 		fprintf(out, " %s: %s</title></line>\n", ports, cls_status_name(worst));
 	}
 	free(arrows);
@@ -261,7 +261,7 @@ static void draw(FILE *out, const struct report *rp)
 		fprintf(out, "<rect x=\"%.0f\" y=\"%.0f\" width=\"120\" height=\"22\" rx=\"4\" fill=\"#f5f5f5\" stroke=\"#999\"/>"
 			     "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">",
 			nodes[i].x - 60, nodes[i].y - 11, nodes[i].x, nodes[i].y + 4);
-		esc(out, name);
+		rep_html_esc(out, name);
 		fputs("</text>\n", out);
 	}
 	fputs("</svg>\n", out);
@@ -277,14 +277,14 @@ static void row_cells(FILE *out, const struct report *rp, const struct cls_row *
 	site_addr_str(&r->client, ca);
 	site_addr_str(&r->server, sa);
 	const char *why = cls_reason_name(r->reason);
-	fprintf(out, "<tr><td style=\"color:%s;font-weight:bold%s\">%s</td><td>%s</td><td>", status_color(r->status),
+	fprintf(out, "<tr><td style=\"color:%s;font-weight:bold%s\">%s</td><td>%s</td><td>", rep_status_color(r->status),
 		indent ? ";padding-left:2em" : "", cls_status_name(r->status), why ? why : "");
 	if (!indent)
-		esc(out, g->rules->edges[e->rule].requirement);
+		rep_html_esc(out, g->rules->edges[e->rule].requirement);
 	fputs("</td><td>", out);
-	esc(out, graph_end_name(g, e->client));
+	rep_html_esc(out, graph_end_name(g, e->client));
 	fprintf(out, " <small>%s</small> &rarr; ", ca);
-	esc(out, graph_end_name(g, e->server));
+	rep_html_esc(out, graph_end_name(g, e->server));
 	fprintf(out, " <small>%s</small></td><td>%s/%u</td><td>%llu/%llu</td>", sa, rules_proto_name(r->proto), r->port,
 		(unsigned long long)r->n.established, (unsigned long long)r->n.attempts);
 	if (with_advice) {
@@ -295,14 +295,14 @@ static void row_cells(FILE *out, const struct report *rp, const struct cls_row *
 		char *app = rep_app_words(&rp->res->cls, r);
 		if (app) {
 			fputs("<div><small>application: ", out);
-			esc(out, app);
+			rep_html_esc(out, app);
 			fputs("</small></div>", out);
 			free(app);
 		}
 		const char *fw = rep_firewall(rp, r);
 		if (fw) {
 			fputs("<div><small>this machine's nftables: ", out);
-			esc(out, fw);
+			rep_html_esc(out, fw);
 			fputs("</small></div>", out);
 		}
 		fputs("</td>", out);
@@ -324,12 +324,12 @@ static void group_cells(FILE *out, const struct report *rp, int edge, const stru
 	if (e->server != GRAPH_INTERNET && g->site->hosts[e->server].naddrs)
 		site_addr_str(&g->site->hosts[e->server].addrs[0], sa);
 	fprintf(out, "<tr><td style=\"color:%s;font-weight:bold\">%s</td><td>%s</td><td>",
-		status_color(gp->worst_status), cls_status_name(gp->worst_status), why ? cls_reason_name(why) : "");
-	esc(out, g->rules->edges[e->rule].requirement);
+		rep_status_color(gp->worst_status), cls_status_name(gp->worst_status), why ? cls_reason_name(why) : "");
+	rep_html_esc(out, g->rules->edges[e->rule].requirement);
 	fputs("</td><td>", out);
-	esc(out, graph_end_name(g, e->client));
+	rep_html_esc(out, graph_end_name(g, e->client));
 	fputs(" &rarr; ", out);
-	esc(out, graph_end_name(g, e->server));
+	rep_html_esc(out, graph_end_name(g, e->server));
 	char *counts = rep_group_counts(gp);
 	fprintf(out, " <small>(%s address pairs: %s)</small></td><td>%s/%u</td><td>%s/%s</td>", rep_count(gp->nrows, b),
 		counts, rules_proto_name(e->proto), e->port, rep_count(gp->established, b2), rep_count(gp->attempts, b));
@@ -368,14 +368,14 @@ static void unexpected_cells(FILE *out, const struct report *rp, const struct cl
 	rep_unexp_addr(rp->g, u, false, ca);
 	rep_unexp_addr(rp->g, u, true, sa);
 	fprintf(out, "<tr><td%s>%s</td><td>", indent ? " style=\"padding-left:2em\"" : "", cls_status_name(u->status));
-	esc(out, u->client_host >= 0 ? rp->g->site->hosts[u->client_host].name : "outside");
+	rep_html_esc(out, u->client_host >= 0 ? rp->g->site->hosts[u->client_host].name : "outside");
 	fprintf(out, " <small>%s</small> &rarr; ", ca);
-	esc(out, u->server_host >= 0 ? rp->g->site->hosts[u->server_host].name : "outside");
+	rep_html_esc(out, u->server_host >= 0 ? rp->g->site->hosts[u->server_host].name : "outside");
 	fprintf(out, " <small>%s</small></td><td>%s/%u</td><td>%llu</td><td>", sa, rules_proto_name(u->proto), u->port,
 		(unsigned long long)u->n.attempts);
 	if (!indent) {
 		char *why = rep_why(rp->g, u);
-		esc(out, why);
+		rep_html_esc(out, why);
 		free(why);
 	}
 	fputs("</td></tr>\n", out);
@@ -389,16 +389,16 @@ static void unexpected_group(FILE *out, const struct report *rp, const struct re
 	const char *ports = gr->unexp_ports[gr->unexp_group[i]];
 	char b[32];
 	fprintf(out, "<tr><td>%s</td><td>", cls_status_name(gp->worst_status));
-	esc(out, u->client_host >= 0 ? rp->g->site->hosts[u->client_host].name : "outside");
+	rep_html_esc(out, u->client_host >= 0 ? rp->g->site->hosts[u->client_host].name : "outside");
 	fputs(" &rarr; ", out);
-	esc(out, u->server_host >= 0 ? rp->g->site->hosts[u->server_host].name : "outside");
+	rep_html_esc(out, u->server_host >= 0 ? rp->g->site->hosts[u->server_host].name : "outside");
 	char *counts = rep_group_counts(gp);
 	fprintf(out, " <small>(%s address pairs: %s)</small></td><td>", rep_count(gp->nrows, b), counts);
 	free(counts);
-	esc(out, ports);
+	rep_html_esc(out, ports);
 	fprintf(out, "</td><td>%s</td><td>", rep_count(gp->attempts, b));
 	char *why = rep_why_ports(rp->g, u, ports, gp->nports);
-	esc(out, why);
+	rep_html_esc(out, why);
 	free(why);
 	fputs("</td></tr>\n", out);
 	for (size_t k = 0; k < gp->nworst; k++)
@@ -417,19 +417,19 @@ static int audit_html(FILE *out, const struct report *rp)
 	      "</style></head><body>\n<h1>flowaudit report</h1>\n<p>", out);
 	for (size_t i = 0; i < res->ninputs; i++) {
 		fputs(i ? ", " : "", out);
-		esc(out, res->inputs[i].source);
+		rep_html_esc(out, res->inputs[i].source);
 		fprintf(out, " (%s, %llu packets)", res->inputs[i].linktype, (unsigned long long)res->inputs[i].packets);
 	}
 	fputs(" against ", out);
-	esc(out, rp->site_path ? rp->site_path : "(no site)");
+	rep_html_esc(out, rp->site_path ? rp->site_path : "(no site)");
 	fputs("</p>\n<p>", out);
 	for (int s = 0; s < CLS_NSTATUS; s++)
-		fprintf(out, "<span class=\"badge\" style=\"background:%s\">%zu %s</span>", status_color((enum cls_status)s),
+		fprintf(out, "<span class=\"badge\" style=\"background:%s\">%zu %s</span>", rep_status_color((enum cls_status)s),
 			c->summary[s], cls_status_name((enum cls_status)s));
 	fprintf(out, "<span class=\"badge\" style=\"background:#37474f\">%zu unexpected</span></p>\n", c->nunexp - c->nknown);
 	for (size_t i = 0; i < res->nwarnings; i++) {
 		fputs("<p><b>Warning:</b> ", out);
-		esc(out, res->warnings[i]);
+		rep_html_esc(out, res->warnings[i]);
 		fputs("</p>\n", out);
 	}
 	fputs("<h2>Port graph</h2>\n", out);
@@ -460,7 +460,7 @@ static int audit_html(FILE *out, const struct report *rp)
 	for (size_t i = 0; i < npl; i++) {
 		char *w = rep_place_words(rp->g, &pl[i], limit);
 		fprintf(out, "<li%s>", pl[i].slow || pl[i].routed ? " style=\"color:#b00\"" : "");
-		esc(out, w);
+		rep_html_esc(out, w);
 		fputs("</li>\n", out);
 		free(w);
 	}

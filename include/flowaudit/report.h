@@ -70,6 +70,9 @@ char *rep_why_ports(const struct graph *g, const struct cls_unexpected *u, const
 
 /* "41,220" (buf is returned). */
 const char *rep_count(uint64_t n, char buf[32]);
+/* HTML: text with <, >, & and " escaped; the colour a status is drawn in. */
+void rep_html_esc(FILE *out, const char *s);
+const char *rep_status_color(enum cls_status s);
 /* A capture time as "2026-12-07 11:26:34 UTC". */
 const char *rep_clock(uint64_t ns, char buf[40]);
 
