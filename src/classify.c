@@ -1389,20 +1389,27 @@ size_t cls_placement(const struct cls *c, struct cls_place **out, uint32_t *limi
 	*limit_us = (uint32_t)(ms > 0 && ms < 4e6 ? ms * 1000 : 1000);
 	struct cls_place *p = NULL;
 	size_t n = 0, cap = 0;
+	struct oat pairs; /* the unordered host pair -> its entry of p: a site may have thousands of pairs */
+	oat_init(&pairs, 0, 0);
 	for (size_t i = 0; c->lat && i < g->nedges; i++) {
 		const struct cls_lat *l = &c->lat[i];
 		if (!l->n && !l->hops_seen)
 			continue;
 		const struct graph_edge *e = &g->edges[i];
-		size_t k = 0;
-		while (k < n && !((p[k].a == e->client && p[k].b == e->server) || (p[k].a == e->server && p[k].b == e->client)))
-			k++;
-		if (k == n) {
+		int lo = e->client < e->server ? e->client : e->server, hi = e->client ^ e->server ^ lo;
+		uint64_t key = (uint64_t)(uint32_t)lo << 32 | (uint32_t)hi;
+		uint32_t hash = fa_hash(pairs.seed, &key, sizeof(key)), k;
+		size_t pos = oat_home(&pairs, hash);
+		while ((k = oat_next(&pairs, hash, &pos)) != OAT_NONE &&
+		       !((p[k].a == lo && p[k].b == hi) || (p[k].a == hi && p[k].b == lo)))
+			;
+		if (k == OAT_NONE) {
 			GROW(p, cap, n);
 			memset(&p[n], 0, sizeof(p[n]));
 			p[n].a = e->client;
 			p[n].b = e->server;
-			n++;
+			k = (uint32_t)n++;
+			oat_insert(&pairs, hash, k);
 		}
 		struct cls_lat m = *l;
 		if (p[k].a != e->client) { /* the other way round: the sides swap */
@@ -1413,6 +1420,7 @@ size_t cls_placement(const struct cls *c, struct cls_place **out, uint32_t *limi
 		}
 		cls_lat_merge(&p[k].lat, &m);
 	}
+	oat_free(&pairs);
 	for (size_t k = 0; k < n; k++) {
 		p[k].slow = p[k].lat.n && cls_lat_quantile(&p[k].lat, 0.95) > *limit_us;
 		p[k].routed = ((p[k].lat.hops_seen & 1) && p[k].lat.hops[0]) || ((p[k].lat.hops_seen & 2) && p[k].lat.hops[1]);
