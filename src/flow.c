@@ -131,6 +131,10 @@ enum flow_app_state {
 	FA_UNCLAIMED_C, FA_UNCLAIMED_S, /* one side's first bytes claimed by no recogniser; no entry yet */
 	FA_UNKNOWN,                     /* neither side's: no entry */
 };
+/* flow.app's low bits are the state; a high bit per direction says an ONC RPC record mark came in a
+ * segment of its own (libtirpc sends one so), its record in the next segment of that direction. */
+#define FA_STATE 0x3f
+#define FA_MARK 0x40 /* << direction */
 
 /* Expiry lists, each oldest first: attempts nobody answered yet, flows with an answer (or midstream),
  * and closed flows lingering for stragglers. Each has its own idle timeout. */
@@ -389,10 +393,11 @@ static void record_of(const struct flow_table *t, const struct flow *f, uint64_t
 	r->open = (uint8_t)open_of(f, v);
 	r->evicted = (f->flags & FLOW_EVICTED) != 0;
 	r->encaps = f->encaps;
-	if (f->app == FA_FEEDING || f->app == FA_DONE) {
+	unsigned app = f->app & FA_STATE;
+	if (app == FA_FEEDING || app == FA_DONE) {
 		r->app = t->app[index_of(t, f)].st;
 	} else { /* the rest of r->app is read only when proto says a recogniser had it */
-		r->app.proto = f->app == FA_NONE ? APP_NONE : APP_UNKNOWN;
+		r->app.proto = app == FA_NONE ? APP_NONE : APP_UNKNOWN;
 		r->app.cut = 0;
 	}
 	r->pkts[0] = f->pkts[0];
@@ -593,6 +598,21 @@ static struct flow *create(struct flow_table *t, const struct flow_key *k, uint3
 	return f;
 }
 
+/* Does this TCP segment hold an ONC RPC record mark and nothing else (a last fragment of a plausible
+ * length)? */
+static bool rpc_mark_alone(const struct dec_pkt *p, const uint8_t *peek, uint32_t npeek)
+{
+	if (npeek != 4 || p->payload != 4 || !(peek[0] & 0x80))
+		return false;
+	uint32_t len = ((uint32_t)peek[0] & 0x7f) << 24 | (uint32_t)peek[1] << 16 | (uint32_t)peek[2] << 8 | peek[3];
+	return len >= 12 && len < (1u << 24);
+}
+
+static void set_state(struct flow *f, unsigned state)
+{
+	f->app = (uint8_t)((f->app & ~FA_STATE) | state);
+}
+
 /* A segment's first bytes to the flow's recogniser, in order only: a retransmission or a segment out of
  * order (TCP sequence numbers) is not looked at, so that nothing is counted twice. */
 static void app_packet(struct flow_table *t, struct flow *f, int dir, const struct dec_pkt *p, const uint8_t *peek,
@@ -600,21 +620,44 @@ static void app_packet(struct flow_table *t, struct flow *f, int dir, const stru
 {
 	bool tcp = p->proto == IPPROTO_TCP;
 	bool cut = p->pay_kept < p->payload && p->pay_kept < APP_PEEK;
+	unsigned state = f->app & FA_STATE, mark = FA_MARK << dir;
+	uint32_t len = p->payload;
+	uint8_t joined[APP_PEEK];
+	if (tcp && rpc_mark_alone(p, peek, npeek) &&
+	    (state != FA_FEEDING || t->app[index_of(t, f)].st.proto == APP_RPC)) {
+		/* held as a flag: the next segment of this direction is read with a mark before it */
+		if (state == FA_FEEDING)
+			t->app[index_of(t, f)].next_seq[dir] = p->seq + 4;
+		f->app |= (uint8_t)mark;
+		return;
+	}
+	if (f->app & mark) {
+		f->app &= (uint8_t)~mark;
+		uint32_t n = npeek > APP_PEEK - 4 ? APP_PEEK - 4 : npeek, rec = len | 0x80000000u;
+		joined[0] = (uint8_t)(rec >> 24);
+		joined[1] = (uint8_t)(rec >> 16);
+		joined[2] = (uint8_t)(rec >> 8);
+		joined[3] = (uint8_t)rec;
+		memcpy(joined + 4, peek, n);
+		peek = joined;
+		npeek = n + 4;
+		len += 4;
+	}
 	/* Most flows of most captures: decided without touching the side array. */
-	bool unclaimed = f->app == FA_UNCLAIMED_C || f->app == FA_UNCLAIMED_S;
-	if (unclaimed && dir == (f->app == FA_UNCLAIMED_S))
+	bool unclaimed = state == FA_UNCLAIMED_C || state == FA_UNCLAIMED_S;
+	if (unclaimed && dir == (state == FA_UNCLAIMED_S))
 		return; /* the side already found unclaimed: the other decides */
-	if ((f->app == FA_NONE || unclaimed) && (!cut || npeek >= APP_CLAIM) &&
+	if ((state == FA_NONE || unclaimed) && (!cut || npeek >= APP_CLAIM) &&
 	    app_claim(peek, npeek, tcp) == APP_UNKNOWN) {
-		f->app = unclaimed ? FA_UNKNOWN : dir ? FA_UNCLAIMED_S : FA_UNCLAIMED_C;
+		set_state(f, unclaimed ? FA_UNKNOWN : dir ? FA_UNCLAIMED_S : FA_UNCLAIMED_C);
 		return;
 	}
 	struct flow_app *a = &t->app[index_of(t, f)];
-	if (f->app != FA_FEEDING) {
+	if (state != FA_FEEDING) {
 		memset(a, 0, sizeof(*a));
 		if (unclaimed)
 			a->st.unclaimed = (uint8_t)(1u << (dir ^ 1));
-		f->app = FA_FEEDING;
+		set_state(f, FA_FEEDING);
 	}
 	if (!app_wants(&a->st, dir))
 		return;
@@ -623,9 +666,9 @@ static void app_packet(struct flow_table *t, struct flow *f, int dir, const stru
 			return;
 		a->next_seq[dir] = p->seq + p->payload;
 	}
-	app_feed(&a->st, dir, peek, npeek, p->payload, cut, tcp);
+	app_feed(&a->st, dir, peek, npeek, len, cut, tcp);
 	if (!app_wants(&a->st, APP_C2S) && !app_wants(&a->st, APP_S2C))
-		f->app = FA_DONE;
+		set_state(f, FA_DONE);
 }
 
 /* What tells a SPAN copy from the next packet: the same sequence and acknowledgement numbers, flags,
@@ -840,7 +883,7 @@ static void packet(struct flow_table *t, const struct dec_pkt *p, uint64_t ts, c
 	touch(f, ts);
 	if (ts < f->first_ns)
 		f->first_ns = ts; /* a SYN-ACK stamped before its SYN (two capture interfaces) */
-	if (npeek && f->app != FA_DONE && f->app != FA_UNKNOWN)
+	if (npeek && (f->app & FA_STATE) != FA_DONE && (f->app & FA_STATE) != FA_UNKNOWN)
 		app_packet(t, f, dir, p, peek, npeek);
 	if (p->proto == IPPROTO_TCP) {
 		tcp_update(f, dir, p, ts);

@@ -21,6 +21,7 @@ struct settled {
 	uint16_t client_port[16];
 	char history[16][18];
 	uint32_t pkts[16];
+	struct app_state app[16];
 	int n;
 };
 
@@ -34,6 +35,7 @@ static void on_settle(void *ctx, const struct flow_record *r, size_t n)
 			s->client_port[s->n] = f->client_port;
 			memcpy(s->history[s->n], f->history, sizeof(f->history));
 			s->pkts[s->n] = (uint32_t)f->pkts[0] + f->pkts[1];
+			s->app[s->n] = f->app;
 		}
 		s->n++;
 	}
@@ -413,6 +415,56 @@ static void test_packet_counts_saturate(void)
 	flow_free(r.t);
 }
 
+/* libtirpc may send an RPC record mark in a segment of its own, the record in the next: the portmapper's
+ * GETPORT call and reply are read whole all the same, and the port they name is learnt. */
+static void put32(uint8_t *b, uint32_t v)
+{
+	b[0] = (uint8_t)(v >> 24);
+	b[1] = (uint8_t)(v >> 16);
+	b[2] = (uint8_t)(v >> 8);
+	b[3] = (uint8_t)v;
+}
+
+static void segment(struct run *r, struct dec_pkt p, const uint8_t *bytes, uint64_t ts)
+{
+	p.pay_off = 0;
+	p.pay_kept = (uint16_t)p.payload;
+	flow_packet(r->t, &p, bytes, ts);
+}
+
+static void test_an_rpc_record_mark_in_a_segment_of_its_own(void)
+{
+	uint32_t call[] = {0x1234, 0, 2, 100000, 2, 3, 0, 0, 0, 0, 100005, 3, 6, 0}; /* GETPORT mountd v3 tcp */
+	uint32_t reply[] = {0x1234, 1, 0, 0, 0, 0, 20048};
+	uint8_t c[sizeof(call)], rp[sizeof(reply)], mark[4];
+	for (size_t i = 0; i < sizeof(call) / 4; i++)
+		put32(c + 4 * i, call[i]);
+	for (size_t i = 0; i < sizeof(reply) / 4; i++)
+		put32(rp + 4 * i, reply[i]);
+	struct run r;
+	start(&r, 0);
+	feed(&r, pkt(C, 800, SV, 111, SYN, 100, 0), T0);
+	feed(&r, pkt(SV, 111, C, 800, SA, 500, 0), T0 + 1 * MS);
+	feed(&r, pkt(C, 800, SV, 111, ACK, 101, 0), T0 + 2 * MS);
+	put32(mark, 0x80000000u | sizeof(c));
+	segment(&r, pkt(C, 800, SV, 111, ACK, 101, 4), mark, T0 + 3 * MS);
+	segment(&r, pkt(C, 800, SV, 111, ACK, 105, sizeof(c)), c, T0 + 4 * MS);
+	put32(mark, 0x80000000u | sizeof(rp));
+	segment(&r, pkt(SV, 111, C, 800, ACK, 501, 4), mark, T0 + 5 * MS);
+	segment(&r, pkt(SV, 111, C, 800, ACK, 505, sizeof(rp)), rp, T0 + 6 * MS);
+	finish(&r, T0 + 200 * S);
+	CU_ASSERT_EQUAL_FATAL(r.s.n, 1);
+	const struct app_state *a = &r.s.app[0];
+	CU_ASSERT_EQUAL(a->proto, APP_RPC);
+	CU_ASSERT_EQUAL(a->u.rpc.prog, 100000);
+	CU_ASSERT_EQUAL(a->u.rpc.calls, 1);
+	CU_ASSERT_EQUAL(a->u.rpc.replies, 1);
+	CU_ASSERT_EQUAL(a->u.rpc.nlearnt, 1);
+	CU_ASSERT_EQUAL(a->u.rpc.learnt_prog[0], 100005);
+	CU_ASSERT_EQUAL(a->u.rpc.learnt_port[0], 20048);
+	flow_free(r.t);
+}
+
 /* The table under churn: 60,000 attempts over 150 s, a third reset (settled 5 s later), a third
  * answered (kept, and found again 120 s later), a third never answered (settled after 65 s), so that
  * flows leave the hash slots in every order while others arrive and the slots grow. A flow lost by the
@@ -506,5 +558,6 @@ void suite_flow(void)
 	TU_ADD(s, test_history_letters_follow_zeek);
 	TU_ADD(s, test_unanswered_attempts_leave_the_table_sooner_than_open_flows);
 	TU_ADD(s, test_packet_counts_saturate);
+	TU_ADD(s, test_an_rpc_record_mark_in_a_segment_of_its_own);
 	TU_ADD(s, test_flows_are_found_until_settled_under_churn);
 }
