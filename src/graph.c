@@ -399,6 +399,16 @@ void graph_build(struct graph *g, const struct rules *r, const struct site *s)
 		build_roles(g);
 		return;
 	}
+	if (!s->nhosts) {
+		/* No site (an audit without -s): no path, but the pack's ports still tell a service from a
+		 * client port when a connection's start was not captured, as they would with a site. */
+		for (size_t ri = 0; ri < r->nedges; ri++)
+			for (size_t k = 0; r->edges[ri].level != LEVEL_FORBID && k < r->edges[ri].nports; k++) {
+				uint16_t port = r->edges[ri].ports[k].port;
+				g->ports[r->edges[ri].ports[k].proto == IPPROTO_UDP][port >> 3] |= (uint8_t)(1u << (port & 7));
+			}
+		return;
+	}
 	struct site_ix ix;
 	index_site(&ix, s, r->nroles);
 	for (size_t ri = 0; ri < r->nedges; ri++) {

@@ -120,13 +120,28 @@ static bool is_word_char(unsigned char c, int flags)
 	return true;
 }
 
+static int lex_buf(struct lex_file *lf, const char *path, int flags, struct diag *d);
+
 int lex_file(struct lex_file *lf, const char *path, int flags, struct diag *d)
 {
 	memset(lf, 0, sizeof(*lf));
 	lf->path = xstrdup(path);
 	if (read_all(path, &lf->buf, &lf->len, d) < 0)
 		return -1;
+	return lex_buf(lf, path, flags, d);
+}
 
+int lex_text(struct lex_file *lf, const char *name, const char *text, int flags, struct diag *d)
+{
+	memset(lf, 0, sizeof(*lf));
+	lf->path = xstrdup(name);
+	lf->buf = xstrdup(text);
+	lf->len = strlen(text);
+	return lex_buf(lf, name, flags, d);
+}
+
+static int lex_buf(struct lex_file *lf, const char *path, int flags, struct diag *d)
+{
 	int errors = 0;
 	const char *buf = lf->buf;
 	size_t pos = 0;

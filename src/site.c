@@ -726,6 +726,8 @@ int site_load(struct site *s, const char *path, const struct rules *r, struct di
 	return site_load_lint(s, path, r, d, NULL);
 }
 
+static int site_parse(struct site *s, struct lex_file *lf, const struct rules *r, struct diag *d, struct diag *w);
+
 int site_load_lint(struct site *s, const char *path, const struct rules *r, struct diag *d, struct diag *w)
 {
 	struct lex_file lf;
@@ -735,6 +737,25 @@ int site_load_lint(struct site *s, const char *path, const struct rules *r, stru
 		lex_free(&lf);
 		return -1;
 	}
+	return site_parse(s, &lf, r, d, w);
+}
+
+int site_load_text(struct site *s, const char *name, const char *text, const struct rules *r, struct diag *d)
+{
+	struct lex_file lf;
+	site_init(s);
+	s->path = xstrdup(name);
+	if (lex_text(&lf, name, text, 0, d) < 0) {
+		lex_free(&lf);
+		return -1;
+	}
+	return site_parse(s, &lf, r, d, NULL);
+}
+
+/* Takes lf (freed here). */
+static int site_parse(struct site *s, struct lex_file *lfp, const struct rules *r, struct diag *d, struct diag *w)
+{
+	struct lex_file lf = *lfp;
 	struct sp p = {.s = s, .r = r, .lf = &lf, .d = d};
 	size_t i = 0;
 	while (i < lf.ntoks) {
@@ -778,7 +799,7 @@ int site_load_lint(struct site *s, const char *path, const struct rules *r, stru
 	}
 	if (!p.errors && s->nhosts == 0) {
 		/* An empty site would audit nothing and call it verified (a truncated or overwritten file). */
-		struct diag_loc loc = {.file = path, .line = 1, .col = 1};
+		struct diag_loc loc = {.file = s->path, .line = 1, .col = 1};
 		diag_add(d, &loc, "no hosts: a site declares at least one 'host' (docs/site.md)");
 		p.errors++;
 	}

@@ -34,6 +34,8 @@ struct lex_file {
 /* Read and tokenize path. Returns 0, or -1 with diagnostics (unreadable, NUL byte, bad UTF-8,
  * unterminated string). */
 int lex_file(struct lex_file *lf, const char *path, int flags, struct diag *d);
+/* The same for text in memory, named name in diagnostics (a site flowaudit wrote itself). */
+int lex_text(struct lex_file *lf, const char *name, const char *text, int flags, struct diag *d);
 void lex_free(struct lex_file *lf);
 /* A diagnostic location pointing at a token. */
 struct diag_loc lex_loc(const struct lex_file *lf, const struct lex_tok *t);

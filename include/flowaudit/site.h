@@ -59,6 +59,8 @@ int site_load(struct site *s, const char *path, const struct rules *r, struct di
  * pack says a host needs (partner= on an agent, notify= on PowerScale, ...), a storage system no agent
  * partners with. */
 int site_load_lint(struct site *s, const char *path, const struct rules *r, struct diag *d, struct diag *w);
+/* site_load() of text in memory (a site inferred from a capture), named name in diagnostics. */
+int site_load_text(struct site *s, const char *name, const char *text, const struct rules *r, struct diag *d);
 int site_host_find(const struct site *s, const char *name);
 /* The host owning addr (exact address first, then the longest prefix), or -1. */
 int site_lookup(const struct site *s, const uint8_t addr[16]);
