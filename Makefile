@@ -72,6 +72,7 @@ test: $(B)/flowaudit $(B)/test_flowaudit $(B)/mkpcap $(B)/replay_packet $(B)/rep
 	tests/e2e/app.sh $(B)/flowaudit
 	tests/e2e/events.sh $(B)/flowaudit
 	tests/e2e/merge.sh $(B)/flowaudit
+	tests/e2e/infer.sh $(B)/flowaudit $(B)/mkpcap
 	@for t in packet rules site; do \
 	  set -- tests/fuzz/regress/$$t/*; [ -e "$$1" ] || continue; \
 	  printf 'fuzz regressions (%s): ' $$t; $(B)/replay_$$t "$$@" || exit 1; done

@@ -60,7 +60,7 @@ struct cls_why_entry {
 static const char *const status_names[CLS_NSTATUS] = {"ok", "degraded", "blocked", "missing", "unverified"};
 static const char *const reason_names[CLS_NREASONS] = {
 	NULL, "no-reply", "reset", "icmp-prohibited", "icmp-unreachable", "app-no-handshake", "app-failed", "tls-alert",
-	"wrong-protocol", "smb1",
+	"wrong-protocol", "smb1", "not-seen",
 };
 
 const char *cls_status_name(enum cls_status s)
@@ -87,6 +87,11 @@ void cls_init(struct cls *c, const struct graph *g)
 void cls_set_max_rows(struct cls *c, size_t n)
 {
 	c->max_rows = n;
+}
+
+void cls_set_inferred(struct cls *c)
+{
+	c->inferred = true;
 }
 
 /* The indexes and what only they need: gone once rows are sorted (cls_finish()) or placed again. */
@@ -1349,6 +1354,10 @@ void cls_finish(struct cls *c, bool sort)
 	for (size_t i = nseen; i < c->nrows; i++) {
 		struct cls_row *r = &c->rows[i];
 		cls_judge(&r->n, &r->status, &r->reason);
+		if (c->inferred && r->status == CLS_MISSING) {
+			r->status = CLS_UNVERIFIED;
+			r->reason = CLS_R_NOT_SEEN;
+		}
 		if (g->edges[r->edge].level == LEVEL_REQUIRED)
 			c->summary[r->status]++;
 		else

@@ -20,6 +20,7 @@
 #include "flowaudit/events.h"
 #include "flowaudit/graph.h"
 #include "flowaudit/hash.h"
+#include "flowaudit/infer.h"
 #include "flowaudit/merge.h"
 #include "flowaudit/nft_check.h"
 #include "flowaudit/output.h"
@@ -37,7 +38,8 @@
 #define EXIT_BAD 2
 
 static const char usage_text[] =
-	"usage: flowaudit audit -r FILE... -s SITE [options] [BPF...]   audit captures against a site\n"
+	"usage: flowaudit audit -r FILE... [-s SITE] [options] [BPF...] audit captures against a site (without\n"
+	"                                                               -s: one inferred from the capture)\n"
 	"       flowaudit audit -i IFACE -s SITE [options] [BPF...]     audit live on a SPAN port\n"
 	"       flowaudit graph [-s SITE] [-R RULES]... [--format text|json|dot] [-o OUT]\n"
 	"       flowaudit lint [--strict] [-R RULES]... FILE...         check rules and site files\n"
@@ -53,7 +55,9 @@ static const char usage_text[] =
 	"audit options:\n"
 	"  -r FILE            a capture file (pcap or pcapng; repeat for several; - is standard input)\n"
 	"  -i IFACE           capture live on IFACE (any: every interface) until SIGINT or SIGTERM\n"
-	"  -s SITE            the site file: hosts, roles and attributes (docs/site.md)\n"
+	"  -s SITE            the site file: hosts, roles and attributes (docs/site.md); without it, files are\n"
+	"                     audited against a site inferred from their flows by the rule pack's ports\n"
+	"  --write-site FILE  without -s: write the inferred site, each host with its evidence, to check and use\n"
 	"  -R RULES           a rule pack (repeatable; default: rules/peergfs.rules)\n"
 	"  --format FMT       text (default), json or html\n"
 	"  -o OUT             write the report to OUT (a file is replaced whole; devices and FIFOs written in place)\n"
@@ -184,7 +188,7 @@ static int write_output(const char *out, out_fn fn, const void *arg)
 }
 
 enum { OPT_FORCE = 255, OPT_FORMAT = 256, OPT_FLOWS, OPT_BY_ADDRESS, OPT_MAX_ROWS, OPT_MAX_FLOWS, OPT_VXLAN_PORT, OPT_SNAPLEN, OPT_INTERVAL, OPT_WORKERS, OPT_HELP,
-       OPT_STRICT, OPT_HOST, OPT_TABLE, OPT_ROUTER, OPT_APPLY, OPT_NFT, OPT_EVENTS, OPT_EVENTS_ROTATE, OPT_SENSOR };
+       OPT_STRICT, OPT_HOST, OPT_TABLE, OPT_ROUTER, OPT_APPLY, OPT_NFT, OPT_EVENTS, OPT_EVENTS_ROTATE, OPT_SENSOR, OPT_WRITE_SITE };
 
 static const struct option long_opts[] = {
 	{"format", required_argument, NULL, OPT_FORMAT},
@@ -207,6 +211,7 @@ static const struct option long_opts[] = {
 	{"events-rotate", required_argument, NULL, OPT_EVENTS_ROTATE},
 	{"sensor", required_argument, NULL, OPT_SENSOR},
 	{"force", no_argument, NULL, OPT_FORCE},
+	{"write-site", required_argument, NULL, OPT_WRITE_SITE},
 	{NULL, 0, NULL, 0},
 };
 
@@ -576,23 +581,41 @@ struct generation {
 	char digest_rules[17], digest_site[17]; /* of the files' bytes: merge tells reports of other ones */
 };
 
+static uint64_t fnv(uint64_t h, const unsigned char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 0x100000001b3ull;
+	return h;
+}
+
+#define FNV_START 0xcbf29ce484222325ull
+#define FNV_END(h) (((h) ^ 0xff) * 0x100000001b3ull) /* a file's end */
+
 /* FNV-1a over the bytes of files, as 16 hex digits ("" when one cannot be read). */
 static void digest_files(char *const *paths, size_t n, char out[17])
 {
-	uint64_t h = 0xcbf29ce484222325ull;
+	uint64_t h = FNV_START;
+	unsigned char buf[65536];
 	for (size_t i = 0; i < n; i++) {
 		FILE *f = fopen(paths[i], "rb");
 		if (!f) {
 			out[0] = '\0';
 			return;
 		}
-		int ch;
-		while ((ch = getc(f)) != EOF)
-			h = (h ^ (uint64_t)ch) * 0x100000001b3ull;
+		size_t got;
+		while ((got = fread(buf, 1, sizeof(buf), f)) > 0)
+			h = fnv(h, buf, got);
 		fclose(f);
-		h = (h ^ 0xff) * 0x100000001b3ull; /* a file's end */
+		h = FNV_END(h);
 	}
 	snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
+/* The same digest of a site held as text (an inferred one): equal to its file's once written. */
+static void digest_text(const char *text, char out[17])
+{
+	uint64_t h = fnv(FNV_START, (const unsigned char *)text, strlen(text));
+	snprintf(out, 17, "%016llx", (unsigned long long)FNV_END(h));
 }
 
 static void generation_free(struct generation *gen)
@@ -714,6 +737,84 @@ static void on_signal(int sig)
 	audit_signal(sig);
 }
 
+struct refeed {
+	flow_records_fn fn;
+	void *ctx;
+};
+
+static int refeed(void *ctx, const struct flow_record *r, size_t n)
+{
+	const struct refeed *f = ctx;
+	f->fn(f->ctx, r, n);
+	return 0;
+}
+
+/* Every settled flow of the audit, log by log, to fn. */
+static int each_flow(const struct audit_result *res, flow_records_fn fn, void *ctx, struct diag *d)
+{
+	struct refeed f = {fn, ctx};
+	for (size_t i = 0; i < res->nflow_logs; i++)
+		if (flowlog_each(res->flow_logs[i].log, res->flow_logs[i].n, refeed, &f) < 0) {
+			struct diag_loc loc = {.file = NULL};
+			diag_add(d, &loc, "the flow records cannot be read back: %s", flowlog_error(res->flow_logs[i].log));
+			return -1;
+		}
+	return 0;
+}
+
+static int write_text(FILE *out, const void *arg)
+{
+	return fputs(arg, out) < 0 ? -1 : 0;
+}
+
+static void feed_cls(void *ctx, const struct flow_record *r, size_t n)
+{
+	cls_flows(ctx, r, n);
+}
+
+/* Without -s: a site inferred from the capture's flows (infer.h) takes the place of the role-level graph,
+ * and every flow is judged again against it. 1: no host could be placed (sum says what was read). */
+static int audit_inferred(struct live_ctx *lc, struct audit_result *res, const struct audit_opts *o,
+			  const char *write_site, struct infer_summary *sum, struct diag *d)
+{
+	struct generation *gen = lc->cur;
+	struct infer *in = infer_new(&gen->rules);
+	if (each_flow(res, infer_flows, in, d) < 0) {
+		infer_free(in);
+		return -1;
+	}
+	char *source = NULL;
+	size_t slen = 0;
+	for (size_t i = 0; i < o->nfiles; i++)
+		str_append(&source, &slen, "%s%s", i ? ", " : "", o->files[i]);
+	char *text = infer_site_text(in, source);
+	free(source);
+	*sum = infer_summary(in);
+	infer_free(in);
+	if (!sum->hosts) {
+		free(text);
+		return 1;
+	}
+	site_free(&gen->site);
+	if (site_load_text(&gen->site, "(inferred site)", text, &gen->rules, d) < 0) {
+		free(text); /* a site that does not load is flowaudit's own mistake: said, never used */
+		return -1;
+	}
+	graph_free(&gen->graph);
+	graph_build(&gen->graph, &gen->rules, &gen->site);
+	digest_text(text, gen->digest_site);
+	cls_free(&res->cls);
+	cls_init(&res->cls, &gen->graph);
+	cls_set_max_rows(&res->cls, o->max_rows);
+	cls_set_inferred(&res->cls);
+	int rc = each_flow(res, feed_cls, &res->cls, d);
+	cls_finish(&res->cls, o->sorted_rows);
+	if (rc == 0 && write_site && write_output(write_site, write_text, text) < 0)
+		rc = -2;
+	free(text);
+	return rc;
+}
+
 static int cmd_audit(int argc, char **argv)
 {
 	struct common c = {.format = "text"};
@@ -725,7 +826,7 @@ static int cmd_audit(int argc, char **argv)
 	int opt, rc = 0;
 	struct live_ctx lc = {.c = &c};
 	bool want_nft = false;
-	const char *events_path = NULL;
+	const char *events_path = NULL, *write_site = NULL;
 	uint64_t events_rotate = 0;
 	bool max_rows_set = false;
 	char *bpf = NULL;
@@ -782,6 +883,7 @@ static int cmd_audit(int argc, char **argv)
 			}
 			break;
 		case OPT_SENSOR: lc.sensor = optarg; break;
+		case OPT_WRITE_SITE: write_site = optarg; break;
 		case OPT_MAX_FLOWS:
 			if (!number_arg("--max-flows", optarg, 1ull << 40, &v)) {
 				rc = EXIT_BAD;
@@ -840,6 +942,18 @@ static int cmd_audit(int argc, char **argv)
 		rc = EXIT_BAD;
 		goto out;
 	}
+	if (write_site && (c.site || o.iface)) {
+		rc = usage_error("audit: --write-site writes the site inferred from files read without -s");
+		goto out;
+	}
+	if (refuse_input_as_output("--write-site", write_site, &c, files, nfiles)) {
+		rc = EXIT_BAD;
+		goto out;
+	}
+	if (write_site && ((c.out && out_same_file(c.out, write_site)) || (events_path && out_same_file(events_path, write_site)))) {
+		rc = usage_error("audit: --write-site names the file of -o or --events");
+		goto out;
+	}
 	if (events_rotate && (!events_path || !strcmp(events_path, "-"))) {
 		rc = usage_error("audit: --events-rotate rotates the file of --events FILE");
 		goto out;
@@ -863,7 +977,8 @@ static int cmd_audit(int argc, char **argv)
 	{
 		struct diag od;
 		diag_init(&od);
-		if (out_check(c.out, "the report (-o)", &od) < 0 || out_check(o.write_path, "the packet copy (-w)", &od) < 0) {
+		if (out_check(c.out, "the report (-o)", &od) < 0 || out_check(o.write_path, "the packet copy (-w)", &od) < 0 ||
+		    out_check(write_site, "the inferred site (--write-site)", &od) < 0) {
 			rc = report_diag(&od);
 			goto out;
 		}
@@ -922,15 +1037,23 @@ static int cmd_audit(int argc, char **argv)
 		rc = report_diag(&d);
 		goto out;
 	}
-	o.want_flows = lc.flows || lc.events; /* the events read the settled flows from the workers' logs */
+	/* The events read the settled flows from the workers' logs; a site is inferred from them. */
+	bool infer = !c.site && !o.iface;
+	o.want_flows = lc.flows || lc.events || infer;
 	struct audit_result res;
-	if (audit_run(&o, g, &res, &d) < 0) {
-		rc = report_diag(&d);
-	} else if (!c.site && !lc.flows) {
+	struct infer_summary inferred = {0};
+	int irc = 0;
+	if (audit_run(&o, g, &res, &d) < 0 || (infer && (irc = audit_inferred(&lc, &res, &o, write_site, &inferred, &d)) < 0)) {
+		rc = irc == -2 ? EXIT_BAD : report_diag(&d);
+	} else if (!c.site && !lc.flows && (!infer || irc == 1)) {
 		/* Nothing to verify against: a clean-looking report would hide a forgotten -s in a script. The
 		 * capture was read first, so that a bad capture is named before this. */
-		rc = usage_error("audit: no site (-s SITE): no host is known, so no path can be verified "
-				 "(without a site, --flows --format json lists every connection attempt)");
+		if (infer)
+			rc = usage_error("audit: no site (-s SITE), and none could be inferred: of %zu flows on the rule "
+					 "pack's ports, none placed a host in a role", inferred.flows);
+		else
+			rc = usage_error("audit: no site (-s SITE): no host is known, so no path can be verified "
+					 "(without a site, --flows --format json lists every connection attempt)");
 	} else {
 		for (size_t i = 0; i < res.nwarnings; i++) {
 			char *w = str_printable(res.warnings[i]);
@@ -938,7 +1061,8 @@ static int cmd_audit(int argc, char **argv)
 			free(w);
 		}
 		const char *nc = getenv("NO_COLOR");
-		struct report rp = {.g = &lc.cur->graph, .res = &res, .site_path = c.site, .flows = o.want_flows,
+		struct report rp = {.g = &lc.cur->graph, .res = &res, .site_path = c.site, .flows = lc.flows || lc.events,
+				    .inferred = infer && irc == 0 ? &inferred : NULL,
 				    .by_address = lc.by_address, .color = !c.out && isatty(STDOUT_FILENO) && !(nc && *nc),
 				    .firewall = lc.nft ? row_firewall : NULL, .firewall_ctx = &lc, .sensor = lc.sensor,
 				    .digest_rules = lc.cur->digest_rules, .digest_site = lc.cur->digest_site};

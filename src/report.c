@@ -526,3 +526,12 @@ char *rep_group_counts(const struct rep_group *gp)
 	}
 	return s;
 }
+
+char *rep_site_words(const struct report *rp)
+{
+	if (rp->inferred)
+		return xasprintf("a site inferred from the capture (%zu hosts placed by %zu flows on the rule pack's ports, "
+				 "%zu addresses left out; --write-site FILE writes it for -s)",
+				 rp->inferred->hosts, rp->inferred->flows, rp->inferred->left_out);
+	return xstrdup(rp->site_path ? rp->site_path : "(no site)");
+}

@@ -421,7 +421,9 @@ static int audit_html(FILE *out, const struct report *rp)
 		fprintf(out, " (%s, %llu packets)", res->inputs[i].linktype, (unsigned long long)res->inputs[i].packets);
 	}
 	fputs(" against ", out);
-	rep_html_esc(out, rp->site_path ? rp->site_path : "(no site)");
+	char *site = rep_site_words(rp);
+	rep_html_esc(out, site);
+	free(site);
 	fputs("</p>\n<p>", out);
 	for (int s = 0; s < CLS_NSTATUS; s++)
 		fprintf(out, "<span class=\"badge\" style=\"background:%s\">%zu %s</span>", rep_status_color((enum cls_status)s),

@@ -533,7 +533,7 @@ static void status_reason(struct jw *w, enum cls_status st, enum cls_reason why)
 	kv_str(w, "reason", cls_reason_name(why));
 }
 
-static void hosts_json(struct jw *w, const struct graph *g)
+static void hosts_json(struct jw *w, const struct graph *g, bool inferred)
 {
 	doc_array(w, "hosts");
 	for (size_t i = 0; i < g->site->nhosts; i++) {
@@ -553,7 +553,7 @@ static void hosts_json(struct jw *w, const struct graph *g)
 			if (site_host_has_role(h, (int)r))
 				jw_str(w, g->rules->roles[r].name);
 		jw_close(w, ']');
-		kv_str(w, "source", "site");
+		kv_str(w, "source", inferred ? "inferred" : "site");
 		jw_close(w, '}');
 	}
 	doc_array_end(w);
@@ -780,6 +780,16 @@ static int audit_json(FILE *out, const struct report *rp)
 			kv_str(&w, "site", rp->digest_site);
 		jw_close(&w, '}');
 	}
+	if (rp->inferred) {
+		/* no -s: the site came from the capture (its hosts say "source": "inferred") */
+		doc_key(&w, "site_inferred");
+		jw_open(&w, '{');
+		kv_u64(&w, "flows", rp->inferred->flows);
+		kv_u64(&w, "addresses", rp->inferred->addrs);
+		kv_u64(&w, "hosts", rp->inferred->hosts);
+		kv_u64(&w, "left_out", rp->inferred->left_out);
+		jw_close(&w, '}');
+	}
 	if (res->interim) {
 		doc_key(&w, "interim");
 		jw_lit(&w, "true");
@@ -797,7 +807,7 @@ static int audit_json(FILE *out, const struct report *rp)
 	doc_array_end(&w);
 
 	capture_json(&w, res);
-	hosts_json(&w, g);
+	hosts_json(&w, g, rp->inferred != NULL);
 
 	doc_array(&w, "edges");
 	struct edge_text *texts = xcalloc(g->nedges + 1, sizeof(*texts));

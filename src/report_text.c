@@ -294,6 +294,36 @@ static void title(FILE *out, const char *name, size_t rows, size_t groups, const
 		fprintf(out, "\n%s (%zu):\n", name, rows);
 }
 
+#define INFERRED_SHOWN 40 /* hosts of an inferred site listed in the text report; --write-site has them all */
+
+/* The inferred site's hosts with their roles and attributes, as the report's reader needs them to read
+ * its rows (the evidence is the written site's). */
+static void inferred_hosts(FILE *out, const struct report *rp)
+{
+	const struct site *st = rp->g->site;
+	const struct rules *r = rp->g->rules;
+	fprintf(out, "\nInferred site (%zu hosts, %zu addresses left out; --write-site FILE writes it with each "
+		"host's evidence):\n", st->nhosts, rp->inferred->left_out);
+	struct table t = {0};
+	for (size_t i = 0; i < st->nhosts && i < INFERRED_SHOWN; i++) {
+		const struct site_host *h = &st->hosts[i];
+		char ab[50], *roles = NULL, *attrs = NULL;
+		size_t rl = 0, al = 0;
+		for (size_t k = 0; k < r->nroles; k++)
+			if (site_host_has_role(h, (int)k))
+				str_append(&roles, &rl, "%s%s", rl ? "," : "", r->roles[k].name);
+		for (size_t k = 0; k < h->nattrs; k++)
+			str_append(&attrs, &al, "%s%s=%s", al ? " " : "", h->attrs[k].key, h->attrs[k].value);
+		row(&t, 0, h->name, h->naddrs ? site_addr_str(&h->addrs[0], ab) : "", roles ? roles : "", attrs, NULL,
+		    NULL, NULL);
+		free(roles);
+		free(attrs);
+	}
+	print_table(out, &t, false);
+	if (st->nhosts > INFERRED_SHOWN)
+		fprintf(out, "  ... and %zu more\n", st->nhosts - INFERRED_SHOWN);
+}
+
 static int audit_text(FILE *out, const struct report *rp)
 {
 	const struct audit_result *res = rp->res;
@@ -306,7 +336,9 @@ static int audit_text(FILE *out, const struct report *rp)
 		fprintf(out, " (%s, %llu packets)", res->inputs[i].linktype, (unsigned long long)res->inputs[i].packets);
 	}
 	fputs(" against ", out);
-	print_safe(out, rp->site_path ? rp->site_path : "(no site)");
+	char *site = rep_site_words(rp);
+	print_safe(out, site);
+	free(site);
 	fputc('\n', out);
 	for (size_t i = 0; i < res->nwarnings; i++) {
 		fprintf(out, "%swarning:%s ", col ? "\033[33m" : "", col ? "\033[0m" : "");
@@ -369,6 +401,8 @@ static int audit_text(FILE *out, const struct report *rp)
 		free(w);
 	}
 	free(pl);
+	if (rp->inferred)
+		inferred_hosts(out, rp);
 	fprintf(out, "\nCapture: %llu packets, %llu decoded, %llu skipped; %llu flows, %llu SPAN duplicates, "
 		"%llu evicted; %llu flows ignored by rule, %llu outside the graph\n",
 		(unsigned long long)res->packets, (unsigned long long)res->decoded, (unsigned long long)res->skipped,

@@ -171,8 +171,10 @@ static void test_paths_that_are_not_files(void)
 	}
 	free(out);
 	free(cmd);
-	/* A forgotten -s is not a clean audit; --flows is for the JSON report only. */
-	run_expect("audit -r pcaps/demo.pcap", 2, "no site (-s SITE)");
+	/* Without -s a site is inferred; none from flows of no PeerGFS port is no clean audit. --flows is for
+	 * the JSON report only. */
+	run_expect("audit -r pcaps/demo.pcap tcp port 3389", 2, "no site (-s SITE), and none could be inferred");
+	run_expect("audit -r pcaps/demo.pcap -s rules/demo.site --write-site x.site", 2, "--write-site writes the site inferred");
 	run_expect("audit -r pcaps/demo.pcap -s rules/demo.site --flows", 2, "give --format json");
 	run_expect("audit -r pcaps/demo.pcap -s rules/demo.site --flows --format html", 2, "give --format json");
 }

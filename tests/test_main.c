@@ -14,6 +14,7 @@ int main(void)
 	suite_tunnel();
 	suite_flow();
 	suite_classify();
+	suite_infer();
 	suite_e2e();
 	suite_badinput();
 	suite_zeek();

@@ -41,6 +41,7 @@ void suite_graph(void);
 void suite_decode(void);
 void suite_flow(void);
 void suite_classify(void);
+void suite_infer(void);
 void suite_e2e(void);
 void suite_badinput(void);
 void suite_tunnel(void);

@@ -20,6 +20,7 @@ enum cls_reason {
 	CLS_R_TLS_ALERT,        /* a TLS handshake ended in a fatal alert */
 	CLS_R_WRONG_PROTOCOL,   /* an application the pack does not say the port speaks (plain on a TLS port) */
 	CLS_R_SMB1,             /* SMB 1 only, where the site sets smb_min 2 */
+	CLS_R_NOT_SEEN,         /* no attempt seen on a path of an inferred site: its absence proves nothing */
 	CLS_NREASONS
 };
 
@@ -148,6 +149,7 @@ struct cls {
 	struct cls_named *named;
 	size_t nnamed, cap_named;
 	size_t max_rows;        /* rows of address pairs at most (0: no bound); past it, new pairs are folded */
+	bool inferred;          /* the site was inferred (cls_set_inferred()) */
 	uint64_t folded;        /* flows counted on folded rows */
 	struct oat fold_ix;     /* (client host, server host, proto, port) -> folds[]: the folded rows */
 	struct cls_fold *folds;
@@ -185,6 +187,9 @@ static inline const struct cls_unexpected *cls_unexp_at(const struct cls *c, siz
 /* At most n rows of address pairs (0: no bound): the flows of a new pair past them land on one row per
  * (client host, server host, proto, port), counted in c->folded. */
 void cls_set_max_rows(struct cls *c, size_t n);
+/* The site was inferred from the capture: a required path never seen is unverified, not missing (the
+ * inference cannot tell a path the site lacks from one the capture missed). */
+void cls_set_inferred(struct cls *c);
 void cls_free(struct cls *c);
 /* Fold n records of settled flows (any n). */
 void cls_flows(struct cls *c, const struct flow_record *r, size_t n);

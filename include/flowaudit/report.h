@@ -8,6 +8,7 @@
 
 #include "flowaudit/audit.h"
 #include "flowaudit/graph.h"
+#include "flowaudit/infer.h"
 
 #define FLOWAUDIT_VERSION "0.1.0"
 
@@ -15,6 +16,7 @@ struct report {
 	const struct graph *g;
 	const struct audit_result *res;
 	const char *site_path;
+	const struct infer_summary *inferred; /* the site was inferred from the capture (infer.h), or NULL */
 	bool color;             /* ANSI colour (text on a terminal only) */
 	bool flows;             /* include the per-flow array */
 	bool by_address;        /* text and HTML: every address pair of a path on its own line, never grouped */
@@ -32,6 +34,9 @@ char *rep_app_words(const struct cls *c, const struct cls_row *r);
 /* A host pair's placement in words: "agent1 <-> ontap1-n1: 23 handshakes, p50 0.10 ms, p95 0.15 ms, max
  * 0.21 ms; 0 hops both ways: same subnet", with what goes against the seed said. Caller frees. */
 char *rep_place_words(const struct graph *g, const struct cls_place *p, uint32_t limit_us);
+
+/* What the audit was judged against: the site file's path, or the inferred site in words. Caller frees. */
+char *rep_site_words(const struct report *rp);
 
 /* rp->firewall's sentence for a blocked or degraded row; NULL for any other, or without --nft. */
 const char *rep_firewall(const struct report *rp, const struct cls_row *r);
