@@ -81,6 +81,7 @@ struct infer {
 	size_t flows;
 	bool tentative;         /* peers' proposals count as their roles (assign_roles()) */
 	struct infer_summary sum;
+	size_t cap_doubtful;
 };
 
 static void add_port(struct port_list *l, uint8_t proto, uint16_t port)
@@ -167,6 +168,7 @@ void infer_free(struct infer *in)
 		free(in->hosts[i].note);
 	}
 	free(in->hosts);
+	infer_summary_free(&in->sum);
 	free(in);
 }
 
@@ -824,6 +826,48 @@ static char *left_out(const struct infer *in, int x)
 	return w;
 }
 
+/* How sure: x's role is named by a flow when, of the port's uses whose other end the peer holds (a peer
+ * itself named so, or any peer when the port's uses all name one pair of roles: 9883 is an ONTAP node
+ * to an agent), every one puts the same role at x's side, and x holds it. Named hosts name their peers in
+ * turn (an agent named by FPolicy names its broker by 61617). The port goes to *port. */
+static bool names(const struct infer *in, int x, const bool *sure, char port[16])
+{
+	const struct ihost *h = &in->hosts[x];
+	for (size_t i = 0; i < h->nobs; i++) {
+		const struct obs *o = in->obs[h->obs[i]];
+		int mine = NO_ROLE, other, peer;
+		bool one_pair = true, one_role = true;
+		for (size_t k = 0; k < o->pu->n; k++) {
+			const struct use *u = &o->pu->u[k];
+			int r = role_at(o, x, u, &other, &peer);
+			one_pair &= u->client == o->pu->u[0].client && u->server == o->pu->u[0].server;
+			if (other == RULES_ROLE_INTERNET ? !internet_peer(in, peer) : !has(&in->hosts[peer], other))
+				continue;
+			one_role &= mine == NO_ROLE || mine == r;
+			mine = r;
+		}
+		peer = o->ch == x ? o->sh : o->ch;
+		if (mine != NO_ROLE && one_role && has(h, mine) && (one_pair || sure[peer] || internet_peer(in, peer))) {
+			port_str(o, port);
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool *named_hosts(const struct infer *in)
+{
+	bool *sure = xcalloc(in->nhosts + 1, sizeof(bool));
+	char port[16];
+	for (bool more = true; more;) {
+		more = false;
+		for (size_t x = 0; x < in->nhosts; x++)
+			if (!sure[x] && in->hosts[x].roles && names(in, (int)x, sure, port))
+				sure[x] = more = true;
+	}
+	return sure;
+}
+
 char *infer_site_text(struct infer *in, const char *source)
 {
 	const struct rules *r = in->r;
@@ -835,6 +879,7 @@ char *infer_site_text(struct infer *in, const char *source)
 				score(in, (int)x, role, false, in->hosts[x].vals);
 	assign_systems(in);
 	name_hosts(in);
+	infer_summary_free(&in->sum);
 	memset(&in->sum, 0, sizeof(in->sum));
 	in->sum.flows = in->flows;
 	in->sum.addrs = in->nhosts;
@@ -851,13 +896,22 @@ char *infer_site_text(struct infer *in, const char *source)
 		   "# Site settings are the pack's defaults (%s): set them as the site's policy says.\n",
 		   source, in->flows, in->nhosts, settings ? settings : "none");
 	free(settings);
+	bool *sure = named_hosts(in);
 	for (size_t x = 0; x < in->nhosts; x++) {
 		struct ihost *h = &in->hosts[x];
 		if (!h->roles)
 			continue;
 		in->sum.hosts++;
-		char ab[64];
-		str_append(&t, &len, "\n# %s %s:", h->name, addr_str(h->addr, ab));
+		char ab[64], port[16];
+		if (sure[x] && names(in, (int)x, sure, port)) {
+			str_append(&t, &len, "\n# %s %s (confidence high: %s names its role):", h->name, addr_str(h->addr, ab),
+				   port);
+		} else {
+			str_append(&t, &len, "\n# %s %s (confidence low: its ports fit other roles too):", h->name,
+				   addr_str(h->addr, ab));
+			GROW(in->sum.doubtful, in->cap_doubtful, in->sum.ndoubtful);
+			in->sum.doubtful[in->sum.ndoubtful++] = xstrdup(h->name);
+		}
 		evidence(in, (int)x, &t, &len);
 		str_append(&t, &len, "\nhost %s %s role=", h->name, ab);
 		for (int role = 0, n = 0; role < RULES_MAX_ROLES; role++)
@@ -866,6 +920,7 @@ char *infer_site_text(struct infer *in, const char *source)
 		host_attrs(in, (int)x, &t, &len);
 		str_append(&t, &len, "\n");
 	}
+	free(sure);
 	bool header = false;
 	for (size_t x = 0; x < in->nhosts; x++) {
 		struct ihost *h = &in->hosts[x];
@@ -884,7 +939,27 @@ char *infer_site_text(struct infer *in, const char *source)
 	return t;
 }
 
-struct infer_summary infer_summary(const struct infer *in)
+struct infer_summary infer_summary(struct infer *in)
 {
-	return in->sum;
+	struct infer_summary s = in->sum;
+	in->sum.doubtful = NULL; /* the caller's now */
+	in->sum.ndoubtful = 0;
+	return s;
+}
+
+void infer_summary_free(struct infer_summary *s)
+{
+	for (size_t i = 0; i < s->ndoubtful; i++)
+		free(s->doubtful[i]);
+	free(s->doubtful);
+	s->doubtful = NULL;
+	s->ndoubtful = 0;
+}
+
+bool infer_doubtful(const struct infer_summary *s, const char *name)
+{
+	for (size_t i = 0; i < s->ndoubtful; i++)
+		if (!strcmp(s->doubtful[i], name))
+			return true;
+	return false;
 }

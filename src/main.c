@@ -1073,6 +1073,7 @@ static int cmd_audit(int argc, char **argv)
 			rc = cls_has_findings(&res.cls) ? EXIT_FINDINGS : 0;
 	}
 	audit_result_free(&res);
+	infer_summary_free(&inferred);
 out:
 	nft_check_free(lc.nft);
 	events_close(lc.events);

@@ -533,7 +533,7 @@ static void status_reason(struct jw *w, enum cls_status st, enum cls_reason why)
 	kv_str(w, "reason", cls_reason_name(why));
 }
 
-static void hosts_json(struct jw *w, const struct graph *g, bool inferred)
+static void hosts_json(struct jw *w, const struct graph *g, const struct infer_summary *inferred)
 {
 	doc_array(w, "hosts");
 	for (size_t i = 0; i < g->site->nhosts; i++) {
@@ -554,6 +554,8 @@ static void hosts_json(struct jw *w, const struct graph *g, bool inferred)
 				jw_str(w, g->rules->roles[r].name);
 		jw_close(w, ']');
 		kv_str(w, "source", inferred ? "inferred" : "site");
+		if (inferred)
+			kv_str(w, "confidence", infer_doubtful(inferred, h->name) ? "low" : "high");
 		jw_close(w, '}');
 	}
 	doc_array_end(w);
@@ -807,7 +809,7 @@ static int audit_json(FILE *out, const struct report *rp)
 	doc_array_end(&w);
 
 	capture_json(&w, res);
-	hosts_json(&w, g, rp->inferred != NULL);
+	hosts_json(&w, g, rp->inferred);
 
 	doc_array(&w, "edges");
 	struct edge_text *texts = xcalloc(g->nedges + 1, sizeof(*texts));

@@ -314,8 +314,8 @@ static void inferred_hosts(FILE *out, const struct report *rp)
 				str_append(&roles, &rl, "%s%s", rl ? "," : "", r->roles[k].name);
 		for (size_t k = 0; k < h->nattrs; k++)
 			str_append(&attrs, &al, "%s%s=%s", al ? " " : "", h->attrs[k].key, h->attrs[k].value);
-		row(&t, 0, h->name, h->naddrs ? site_addr_str(&h->addrs[0], ab) : "", roles ? roles : "", attrs, NULL,
-		    NULL, NULL);
+		row(&t, 0, h->name, h->naddrs ? site_addr_str(&h->addrs[0], ab) : "", roles ? roles : "",
+		    infer_doubtful(rp->inferred, h->name) ? "confidence low" : "confidence high", attrs, NULL, NULL);
 		free(roles);
 		free(attrs);
 	}

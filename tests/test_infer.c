@@ -89,10 +89,16 @@ static void test_fpolicy_names_the_agent_and_the_ontap_nodes_even_unanswered(voi
 	CU_ASSERT_STRING_EQUAL(line_of(t, "203.0.113.21"), "host ontap-node-2 203.0.113.21 role=ontap-node system=system-1");
 	/* the agent's HTTPS peer in the same system: the ONTAP management LIF, not an outside web server */
 	CU_ASSERT_STRING_EQUAL(line_of(t, "203.0.113.22"), "host ontap-mgmt-1 203.0.113.22 role=ontap-mgmt system=system-1");
-	CU_ASSERT_PTR_NOT_NULL(strstr(t, "# ontap-node-1 203.0.113.20: uses tcp/9883 of 1 host (3 flows, 0 open)"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(t, "# ontap-node-1 203.0.113.20 (confidence high: tcp/9883 names its role): uses tcp/9883 "
+					 "of 1 host (3 flows, 0 open)"));
+	/* HTTPS served to the agent fits a Unity or PowerStore too: chosen (its system has ONTAP nodes), not sure */
+	CU_ASSERT_PTR_NOT_NULL(strstr(t, "# ontap-mgmt-1 203.0.113.22 (confidence low: its ports fit other roles too)"));
 	struct infer_summary s = infer_summary(w.in);
 	CU_ASSERT_EQUAL(s.hosts, 4);
 	CU_ASSERT_EQUAL(s.flows, 5);
+	CU_ASSERT_TRUE(infer_doubtful(&s, "ontap-mgmt-1"));
+	CU_ASSERT_FALSE(infer_doubtful(&s, "agent-1"));
+	infer_summary_free(&s);
 	/* and it loads as a site */
 	struct site st;
 	struct diag d;

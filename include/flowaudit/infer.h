@@ -7,6 +7,7 @@
 #ifndef FLOWAUDIT_INFER_H
 #define FLOWAUDIT_INFER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "flowaudit/flow.h"
@@ -20,11 +21,17 @@ void infer_free(struct infer *in);
 void infer_flows(void *in, const struct flow_record *r, size_t n);
 /* The inferred site as the text of a site file (caller frees); source names the capture in its header. */
 char *infer_site_text(struct infer *in, const char *source);
-/* After infer_site_text(): hosts placed, addresses left out (ambiguous or too little evidence), and the
- * flows on the pack's ports the inference read. */
+/* After infer_site_text(): hosts placed, addresses left out (ambiguous or too little evidence), the flows
+ * on the pack's ports the inference read; and the hosts whose roles no port names by itself (confidence
+ * low: only ports several pairs of roles share, or its own ports alone). */
 struct infer_summary {
 	size_t hosts, left_out, flows, addrs;
+	char **doubtful;
+	size_t ndoubtful;
 };
-struct infer_summary infer_summary(const struct infer *in);
+/* The summary, its list of hosts handed over (infer_summary_free()). */
+struct infer_summary infer_summary(struct infer *in);
+void infer_summary_free(struct infer_summary *s);
+bool infer_doubtful(const struct infer_summary *s, const char *name);
 
 #endif

@@ -3,7 +3,7 @@
 # - Every pcaps/*.pcap audited without -s judges each (client, server, proto, port) on the pack's ports
 #   as its audit with rules/demo.site does: the same status, row by row.
 # - On the demo: --write-site writes a file lint accepts; audited with -s, it gives the inferred audit's
-#   rows; hosts say "source": "inferred"; a path the inference expects and never saw is unverified
+#   rows; hosts say "source": "inferred" and a confidence; a path the inference expects and never saw is unverified
 #   (not-seen), never missing; Unity and PowerStore NAS servers (the same ports in the pack) are left
 #   out with both names said.
 # - Refusals: a capture of SMB alone places no host (exit 2, said); -s with --write-site, and
@@ -65,7 +65,11 @@ grep -q '^host powerscale-[0-9]* 203.0.113.50 role=powerscale system=system-[0-9
 grep -q '^host agent-[0-9]* 198.51.100.14 .*data=nfs' "$work/demo.site" || fail "the NFS agent: $(grep 198.51.100.14 "$work/demo.site")"
 grep -q '^#   203.0.113.70: could be unity or powerstore' "$work/demo.site" ||
 	fail "the PowerStore NAS server is not left out with both names"
-grep -q '^# .* 198.51.100.10: serves tcp/9898 to 1 host' "$work/demo.site" || fail "no evidence comment for the Nutanix agent"
+grep -Eq '^# agent-[0-9]+ 198.51.100.10 \(confidence high: tcp/9(898|440) names its role\): serves tcp/9898 to 1 host' "$work/demo.site" ||
+	fail "no evidence comment for the Nutanix agent: $(grep -B1 '198.51.100.10 role' "$work/demo.site" | head -1)"
+jq -e '[.hosts[] | select(.addrs == ["198.51.100.11"]) | .confidence] == ["high"] and
+	[.hosts[] | select(.addrs == ["203.0.113.23"]) | .confidence] == ["low"]' "$work/inferred.json" >/dev/null ||
+	fail "confidence: the FPolicy agent high, the SMB server (an ONTAP data LIF or another storage) low"
 "$bin" audit -r "$top/pcaps/demo.pcap" -o "$work/demo.txt" 2>/dev/null
 grep -q "against a site inferred from the capture" "$work/demo.txt" || fail "the text report does not say the site was inferred"
 
