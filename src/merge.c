@@ -41,6 +41,9 @@ struct merge {
 	size_t nrows, cap_rows;
 	json_t *placement;
 	size_t summary[CLS_NSTATUS], unexpected, placement_findings;
+	bool joined;            /* every report carried its flows: the counts are of connections joined across
+				 * sensors, not sums (join_flows()) */
+	size_t sensor_flows, connections;
 };
 
 static const char *str_of(json_t *o, const char *k)
@@ -226,6 +229,159 @@ static void drop_missing_seen_elsewhere(struct merge *m)
 	free(keys);
 }
 
+/* One connection attempt as a sensor's --flows gives it. */
+struct mflow {
+	char *key;              /* proto, client address and port, server address and port */
+	double first, last;
+	size_t sensor;
+	json_t *flow;
+};
+
+static int mflow_cmp(const void *a, const void *b)
+{
+	const struct mflow *x = a, *y = b;
+	int c = strcmp(x->key, y->key);
+	return c ? c : x->first < y->first ? -1 : x->first > y->first;
+}
+
+#define JOIN_SLACK 2.0 /* seconds two sensors' clocks and capture points may differ on one connection */
+
+/* What the sensors' views of one connection say together, as the flow table would judge all of its packets:
+ * an answer seen anywhere opens it (a SYN-ACK at the sensor of the way back), as do both ends talking (a
+ * connection open before the captures); else the client's SYN and the server's RST make a reset; then an
+ * ICMP error, no reply, nothing sure. */
+static void judge_joined(struct mflow *const *v, size_t n, struct cls_counts *c)
+{
+	bool open = false, syn = false, rst = false, prohibited = false, unreachable = false, reset = false, noreply = false;
+	bool any = false, talk_c = false, talk_s = false;
+	for (size_t i = 0; i < n; i++) {
+		const char *st = str_of(v[i]->flow, "state"), *h = str_of(v[i]->flow, "history");
+		any |= strcmp(st, "not-a-connection") != 0;
+		/* Zeek's letters: upper case the client's, lower case the server's; a RST is no answer */
+		for (const char *l = h; *l; l++) {
+			talk_c |= *l >= 'A' && *l <= 'Z' && *l != 'R';
+			talk_s |= *l >= 'a' && *l <= 'z' && *l != 'r';
+		}
+		open |= !strcmp(st, "established") || !strcmp(st, "midstream") || strchr(h, 'h') ||
+			(!strcmp(st, "one-sided") && strchr(h, 'S') && (strchr(h, 'A') || strchr(h, 'D')));
+		syn |= strchr(h, 'S') != NULL;
+		rst |= strchr(h, 'r') != NULL;
+		prohibited |= !strcmp(st, "icmp-prohibited");
+		unreachable |= !strcmp(st, "icmp-unreachable");
+		reset |= !strcmp(st, "reset");
+		noreply |= !strcmp(st, "no-reply");
+	}
+	if (!any)
+		return; /* resets alone: backscatter, no attempt at all */
+	c->attempts++;
+	if (open || (talk_c && talk_s)) /* both ends said something: whichever sensor saw which half */
+		c->established++;
+	else if (reset || (syn && rst))
+		c->resets++;
+	else if (prohibited)
+		c->icmp_prohibited++;
+	else if (unreachable)
+		c->icmp_unreachable++;
+	else if (noreply)
+		c->no_reply++;
+	else
+		c->unverified++;
+}
+
+struct pair_counts {
+	char *key;              /* client address, server address, proto, port: a row's */
+	struct cls_counts n;
+	UT_hash_handle hh;
+};
+
+static char *row_key(const char *client, const char *server, const char *proto, long long port)
+{
+	return xasprintf("%s|%s|%s|%lld", client, server, proto, port);
+}
+
+/* When every report carries its flows (audit --flows) and no row was folded: the flows of one connection
+ * seen by several sensors (each one way, or both) are joined, and each row counts connections again. */
+static void join_flows(struct merge *m)
+{
+	struct mflow *f = NULL;
+	size_t nf = 0, cap = 0;
+	for (size_t i = 0; i < m->ns; i++) {
+		json_t *flows = json_object_get(m->s[i].doc, "flows");
+		if (!json_is_array(flows))
+			return;
+		for (size_t k = 0; k < m->nrows; k++)
+			if (json_is_true(json_object_get(m->rows[k]->row, "folded")))
+				return;
+	}
+	for (size_t i = 0; i < m->ns; i++) {
+		size_t k;
+		json_t *fl;
+		json_array_foreach(json_object_get(m->s[i].doc, "flows"), k, fl) {
+			GROW(f, cap, nf);
+			f[nf].key = xasprintf("%s|%s|%lld|%s|%lld", str_of(fl, "proto"), str_of(fl, "client_addr"),
+					      (long long)num_of(fl, "client_port"), str_of(fl, "server_addr"),
+					      (long long)num_of(fl, "server_port"));
+			f[nf].first = json_number_value(json_object_get(fl, "first_ts"));
+			f[nf].last = json_number_value(json_object_get(fl, "last_ts"));
+			f[nf].sensor = i;
+			f[nf].flow = fl;
+			nf++;
+		}
+	}
+	qsort(f, nf, sizeof(*f), mflow_cmp);
+	struct pair_counts *pairs = NULL, *pc, *tmp;
+	struct mflow **group = xcalloc(m->ns + 1, sizeof(*group));
+	for (size_t i = 0; i < nf;) {
+		/* one connection: flows of one 5-tuple that overlap in time, at most one a sensor (a sensor's next
+		 * flow on the same ports is its next attempt) */
+		size_t n = 0, j = i;
+		double last = f[i].last;
+		for (; j < nf && !strcmp(f[j].key, f[i].key) && f[j].first <= last + JOIN_SLACK; j++) {
+			bool again = false;
+			for (size_t k = 0; k < n; k++)
+				again |= group[k]->sensor == f[j].sensor;
+			if (again)
+				break;
+			group[n++] = &f[j];
+			last = f[j].last > last ? f[j].last : last;
+		}
+		json_t *fl = f[i].flow;
+		char *key = row_key(str_of(fl, "client_addr"), str_of(fl, "server_addr"), str_of(fl, "proto"),
+				    (long long)num_of(fl, "server_port"));
+		HASH_FIND_STR(pairs, key, pc);
+		if (!pc) {
+			pc = xcalloc(1, sizeof(*pc));
+			pc->key = key;
+			HASH_ADD_KEYPTR(hh, pairs, pc->key, strlen(pc->key), pc);
+		} else {
+			free(key);
+		}
+		judge_joined(group, n, &pc->n);
+		m->connections++;
+		i = j;
+	}
+	m->sensor_flows = nf;
+	m->joined = true;
+	for (size_t k = 0; k < m->nrows; k++) {
+		struct mrow *r = m->rows[k];
+		char *key = row_key(str_of(r->row, "client_addr"), str_of(r->row, "server_addr"), str_of(r->row, "proto"),
+				    (long long)num_of(r->row, "port"));
+		HASH_FIND_STR(pairs, key, pc);
+		free(key);
+		if (pc && r->n.attempts)
+			r->n = pc->n;
+	}
+	HASH_ITER(hh, pairs, pc, tmp) {
+		HASH_DEL(pairs, pc);
+		free(pc->key);
+		free(pc);
+	}
+	for (size_t i = 0; i < nf; i++)
+		free(f[i].key);
+	free(f);
+	free(group);
+}
+
 struct merge *merge_reports(char *const *paths, size_t n, bool force, struct diag *d)
 {
 	struct merge *m = xcalloc(1, sizeof(*m));
@@ -236,6 +392,7 @@ struct merge *merge_reports(char *const *paths, size_t n, bool force, struct dia
 			return NULL;
 		}
 	drop_missing_seen_elsewhere(m);
+	join_flows(m);
 	for (size_t i = 0; i < m->nrows; i++) {
 		struct mrow *r = m->rows[i];
 		uint8_t reason;
@@ -345,6 +502,9 @@ int merge_write_json(FILE *out, const void *arg)
 	fprintf(out, "{\n  \"tool\": \"flowaudit\",\n  \"version\": \"%s\",\n  \"merged\": ", FLOWAUDIT_VERSION);
 	put_json(out, sensors);
 	json_decref(sensors);
+	/* how rows were counted: connections joined across sensors, or each sensor's counts summed */
+	fprintf(out, ",\n  \"counts\": {\"joined\": %s, \"sensor_flows\": %zu, \"connections\": %zu}",
+		m->joined ? "true" : "false", m->sensor_flows, m->connections);
 	json_t *config = json_object_get(m->s[0].doc, "config");
 	if (config) {
 		fputs(",\n  \"config\": ", out);
@@ -406,6 +566,8 @@ int merge_write_text(FILE *out, const void *arg)
 			clock_of(cap, "first_ts", a), clock_of(cap, "last_ts", b),
 			json_is_true(json_object_get(m->s[i].doc, "interim")) ? " (interim)" : "");
 	}
+	fputs(m->joined ? "Counts: connections, each sensor's flows of one joined (every report has its flows)\n"
+			: "Counts: each sensor's summed (audit --flows in every report joins a connection seen twice)\n", out);
 	size_t nfind = m->summary[CLS_BLOCKED] + m->summary[CLS_DEGRADED] + m->summary[CLS_MISSING] + m->summary[CLS_UNVERIFIED];
 	if (nfind) {
 		fprintf(out, "\nRequired paths with findings (%zu):\n", nfind);

@@ -2,7 +2,9 @@
  * intervals) as one verdict. Rows are matched by what they are (a path's requirement and address pair, an
  * unexpected flow's address pair, proto and port): their counts add up and the status is judged again from
  * the sums, as the audit judges one sensor's; each row keeps every sensor's own status as evidence. Reports
- * made with other rules or another site are refused unless forced. */
+ * made with other rules or another site are refused unless forced. When every report carries its flows
+ * (audit --flows), the flows of one connection seen by several sensors are joined and rows count
+ * connections: the two halves of a connection, seen by two sensors one direction each, are one attempt. */
 #ifndef FLOWAUDIT_MERGE_H
 #define FLOWAUDIT_MERGE_H
 

@@ -4,6 +4,8 @@
 #   BPF filter into the flows of the agents' network and the rest. A path one sensor never saw is missing
 #   in its report and seen in the other's: seen in the merge. Their merged report has the rows, counts
 #   and statuses of the whole capture's report, and each row lists the sensors that saw it.
+# - Two sensors that each see one direction of every connection, with --flows: their flows are joined, and
+#   the merge equals the whole capture's report row for row (a SYN at one, its SYN-ACK or RST at the other).
 # - A report merged with itself: every count doubles, every status stays.
 # - A report of another site is refused (exit 2, naming both files), merged with --force; a file that is
 #   not JSON is named with its line and column.
@@ -44,6 +46,29 @@ jq -e '[.edges[] | select(.attempts > 0) | .sensors | map(select(.attempts > 0))
 [ "$(grep -c '^<tr><td style' "$work/ab.html")" = "$(jq '[.edges[] | select(.level == "required")] + .unexpected | length' "$work/ab.json")" ] ||
 	fail "html: $(grep -c '^<tr><td style' "$work/ab.html") rows"
 echo "e2e merge: two sensors seeing disjoint flows merge into the whole capture's rows, counts and statuses (text, JSON, HTML)"
+
+# One direction each: a sensor of the clients' packets, one of the servers' (and the ICMP errors). The
+# demo's clients use ports 40000-49999; some of its flows are VLAN and QinQ tagged.
+c2s='src portrange 40000-49999'
+s2c='dst portrange 40000-49999 or icmp or icmp6'
+"$bin" audit -r "$pcap" -s "$site" --format json --flows --sensor c2s -o "$work/c2s.json" \
+	"$c2s or (vlan and ($c2s or (vlan and $c2s)))" 2>/dev/null
+"$bin" audit -r "$pcap" -s "$site" --format json --flows --sensor s2c -o "$work/s2c.json" \
+	"$s2c or (vlan and ($s2c or (vlan and ($s2c))))" 2>/dev/null
+"$bin" audit -r "$pcap" -s "$site" --format json --flows -o "$work/whole.json" 2>/dev/null
+[ "$(jq -c .summary "$work/c2s.json")" != "$(jq -c .summary "$work/whole.json")" ] || fail "one direction alone is judged as both"
+"$bin" merge --format json -o "$work/dir.json" "$work/c2s.json" "$work/s2c.json"
+counted='[.edges[], .unexpected[] | select(.attempts > 0) | "\(.requirement // .why) \(.client_addr) \(.server_addr) \(.proto)/\(.port) \(.status) \(.reason) \(.attempts) \(.established) \(.resets) \(.icmp) \(.no_reply)"] | sort | .[]'
+jq -r "$counted" "$work/whole.json" >"$work/whole.rows"
+jq -r "$counted" "$work/dir.json" >"$work/dir.rows"
+cmp -s "$work/whole.rows" "$work/dir.rows" ||
+	fail "two one-direction sensors merge otherwise than the whole capture: $(diff "$work/whole.rows" "$work/dir.rows" | head -5)"
+jq -e --slurpfile w "$work/whole.json" '.counts.joined and .counts.connections == ($w[0].flows | length) and
+	([.summary.ok, .summary.blocked, .summary.degraded, .summary.missing, .summary.unexpected] ==
+	 [$w[0].summary.ok, $w[0].summary.blocked, $w[0].summary.degraded, $w[0].summary.missing, $w[0].summary.unexpected])' \
+	"$work/dir.json" >/dev/null || fail "joined counts: $(jq -c '[.counts, .summary]' "$work/dir.json")"
+jq -e '.counts.joined == false' "$work/ab.json" >/dev/null || fail "reports without --flows are not said to be summed"
+echo "e2e merge: two sensors each seeing one direction (--flows) join into the whole capture's rows, counts and statuses"
 
 "$bin" merge --format json -o "$work/aa.json" "$work/all.json" "$work/all.json"
 jq -e --slurpfile w "$work/all.json" '[.edges[] | .attempts] == [$w[0].edges[] | .attempts * 2] and
