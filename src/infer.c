@@ -598,19 +598,19 @@ static void assign_roles(struct infer *in)
 		for (size_t x = 0; x < in->nhosts; x++)
 			in->hosts[x].proposal = keep[x];
 		free(keep);
-		bool changed = false;
+		/* taken once every host has been asked, so that the order of hosts decides nothing */
+		bool changed = false, *take = xcalloc(in->nhosts + 1, sizeof(bool));
 		for (size_t x = 0; x < in->nhosts; x++) {
-			struct ihost *h = &in->hosts[x];
-			if (h->proposal != NO_ROLE && (confirmed(in, (int)x, h->proposal) || ports_name(in, (int)x, h->proposal)))
-				h->proposal |= 1 << 30, changed = true; /* taken once every host has been asked */
+			int role = in->hosts[x].proposal;
+			take[x] = role != NO_ROLE && (confirmed(in, (int)x, role) || ports_name(in, (int)x, role));
+			changed |= take[x];
 		}
-		for (size_t x = 0; x < in->nhosts; x++) {
-			struct ihost *h = &in->hosts[x];
-			if (h->proposal != NO_ROLE && (h->proposal & 1 << 30)) {
-				h->roles |= 1ull << (h->proposal & ~(1 << 30));
+		for (size_t x = 0; x < in->nhosts; x++)
+			if (take[x]) {
+				in->hosts[x].roles |= 1ull << in->hosts[x].proposal;
 				touch(in, (int)x, dirty);
 			}
-		}
+		free(take);
 		for (size_t x = 0; x < in->nhosts; x++)
 			in->hosts[x].proposal = NO_ROLE;
 		if (!changed)
