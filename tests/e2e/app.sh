@@ -22,29 +22,11 @@
 # Skipped, saying why, without root or network namespaces.
 # Usage: app.sh FLOWAUDIT (KEEP=1: the work folder, captures and reports, is kept and named)
 set -u
-bin=$(realpath "$1")
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/../.." && pwd)
-
-skip() { echo "e2e app: skipped: $*"; exit 0; }
-[ "$(id -u)" -eq 0 ] || skip "needs root (network namespaces, packet capture)"
-ip netns list >/dev/null 2>&1 || skip "ip netns is not available"
-"$top/tools/deps.sh" e2e >/dev/null 2>&1 || skip "could not install iproute2, socat, openssl, jq, tcpdump"
-ip netns add fa-probe-$$ 2>/dev/null || skip "cannot create a network namespace here"
-ip netns del fa-probe-$$
+e2e_name=app; . "$(dirname "$0")/lib.sh"
 
 tag=$$
 A=fa-aa-$tag S=fa-as-$tag R=fa-ar-$tag N=fa-an-$tag
-work=$(mktemp -d)
-cleanup() {
-	for ns in $A $S $R $N; do
-		ip netns pids $ns 2>/dev/null | xargs -r kill -9 2>/dev/null
-		ip netns del $ns 2>/dev/null
-	done
-	[ -n "${KEEP:-}" ] && echo "kept $work" || rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
-fail() { echo "e2e app: FAIL: $*"; exit 1; }
+e2e_netns $A $S $R $N
 checks=0
 pass() { checks=$((checks + 1)); echo "e2e app: $*"; }
 

@@ -9,21 +9,10 @@
 # The live part is skipped, saying why, without root or network namespaces.
 # Usage: events.sh FLOWAUDIT
 set -u
-bin=$(realpath "$1")
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/../.." && pwd)
-work=$(mktemp -d)
+e2e_name=events; . "$(dirname "$0")/lib.sh"
 chmod 1777 "$work"
 C=fa-evc-$$ S=fa-evs-$$
-cleanup() {
-	for ns in $C $S; do
-		ip netns pids $ns 2>/dev/null | xargs -r kill -9 2>/dev/null
-		ip netns del $ns 2>/dev/null
-	done
-	rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
-fail() { echo "e2e events: FAIL: $*"; exit 1; }
+e2e_ns="$C $S" # the live part's, when it runs
 checks=0
 pass() { checks=$((checks + 1)); echo "e2e events: $*"; }
 "$top/tools/deps.sh" e2e >/dev/null 2>&1 || true

@@ -10,13 +10,8 @@
 #   --write-site naming the capture, are usage errors; the capture is never written.
 # Usage: infer.sh FLOWAUDIT MKPCAP
 set -u
-bin=$(realpath "$1")
+e2e_name=infer; . "$(dirname "$0")/lib.sh"
 mk=$(realpath "$2")
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/../.." && pwd)
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT INT TERM
-fail() { echo "e2e infer: FAIL: $*"; exit 1; }
 command -v jq >/dev/null || { echo "e2e infer: skipped: jq is not installed"; exit 0; }
 site="$top/rules/demo.site"
 

@@ -9,34 +9,17 @@
 # report must equal their own -w copy audited offline, no packet counted by both.
 # Usage: live.sh FLOWAUDIT MKPCAP
 set -u
-bin=$(realpath "$1") mkpcap=$(realpath "$2")
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/../.." && pwd)
-
-skip() { echo "e2e live: skipped: $*"; exit 0; }
-[ "$(id -u)" -eq 0 ] || skip "needs root (network namespaces, packet capture)"
-ip netns list >/dev/null 2>&1 || skip "ip netns is not available"
-"$top/tools/deps.sh" e2e >/dev/null 2>&1 || skip "could not install iproute2, nftables, socat, openssl, jq, tcpreplay"
-ip netns add fa-probe-$$ 2>/dev/null || skip "cannot create a network namespace here"
-ip netns del fa-probe-$$
+e2e_name=live; . "$(dirname "$0")/lib.sh"
+mkpcap=$(realpath "$2")
 
 tag=$$
 A=fa-agent-$tag B=fa-broker-$tag S=fa-storage-$tag R=fa-router-$tag
-work=$(mktemp -d)
+e2e_netns $A $B $S $R
 chmod 755 "$work"
 mkdir "$work/out" && chmod 777 "$work/out" # flowaudit writes here after dropping to nobody
 # ... and reads the rules and site again on SIGHUP: copies it can read, wherever the checkout lies (a
 # private 0700 folder included).
 cp "$top/rules/peergfs.rules" "$here/e2e.site" "$work/" && chmod 644 "$work/peergfs.rules" "$work/e2e.site"
-cleanup() {
-	for ns in $A $B $S $R; do
-		ip netns pids $ns 2>/dev/null | xargs -r kill -9 2>/dev/null
-		ip netns del $ns 2>/dev/null
-	done
-	rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
-fail() { echo "e2e live: FAIL: $*"; exit 1; }
 
 for ns in $A $B $S $R; do ip netns add $ns || fail "netns add $ns"; done
 # Every veth pair is created inside the namespaces; nothing touches the machine's own namespace.

@@ -11,12 +11,7 @@
 #   not JSON is named with its line and column.
 # Usage: merge.sh FLOWAUDIT
 set -u
-bin=$(realpath "$1")
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/../.." && pwd)
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT INT TERM
-fail() { echo "e2e merge: FAIL: $*"; exit 1; }
+e2e_name=merge; . "$(dirname "$0")/lib.sh"
 command -v jq >/dev/null || { echo "e2e merge: skipped: jq is not installed"; exit 0; }
 pcap="$top/pcaps/demo.pcap" site="$top/rules/demo.site"
 audit() { # OUT SENSOR [BPF...]

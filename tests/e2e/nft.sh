@@ -9,32 +9,14 @@
 # through it succeed. Skipped, saying why, without root or network namespaces.
 # Usage: nft.sh FLOWAUDIT
 set -u
-bin=$(realpath "$1")
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/../.." && pwd)
-
-skip() { echo "e2e nft: skipped: $*"; exit 0; }
-[ "$(id -u)" -eq 0 ] || skip "needs root (network namespaces, nftables)"
-ip netns list >/dev/null 2>&1 || skip "ip netns is not available"
-"$top/tools/deps.sh" e2e >/dev/null 2>&1 || skip "could not install iproute2, nftables, socat, jq"
-ip netns add fa-probe-$$ 2>/dev/null || skip "cannot create a network namespace here"
-ip netns del fa-probe-$$
+e2e_name=nft; . "$(dirname "$0")/lib.sh"
 
 tag=$$
 C=fa-nc-$tag R=fa-nr-$tag S=fa-ns-$tag X=fa-nx-$tag
-work=$(mktemp -d)
+e2e_netns $C $R $S $X
 chmod 755 "$work"
 mkdir "$work/out" && chmod 777 "$work/out" # the live sensor writes here after dropping to nobody
 cp "$top/rules/peergfs.rules" "$work/" && chmod 644 "$work/peergfs.rules"
-cleanup() {
-	for ns in $C $R $S $X; do
-		ip netns pids $ns 2>/dev/null | xargs -r kill -9 2>/dev/null
-		ip netns del $ns 2>/dev/null
-	done
-	rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
-fail() { echo "e2e nft: FAIL: $*"; exit 1; }
 checks=0
 pass() { checks=$((checks + 1)); echo "e2e nft: $*"; }
 

@@ -6,11 +6,7 @@
 # never touching the machine's own /dev.
 # Usage: outputs.sh FLOWAUDIT
 set -u
-bin=$(realpath "$1")
-top=$(cd "$(dirname "$0")/../.." && pwd)
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT INT TERM
-fail() { echo "e2e outputs: FAIL: $*"; exit 1; }
+e2e_name=outputs; . "$(dirname "$0")/lib.sh"
 n=0
 ok() { n=$((n + 1)); }
 cd "$work" || exit 1

@@ -14,34 +14,16 @@
 # Skipped, saying why, without root or network namespaces.
 # Usage: reload.sh FLOWAUDIT
 set -u
-bin=$(realpath "$1")
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/../.." && pwd)
-
-skip() { echo "e2e reload: skipped: $*"; exit 0; }
-[ "$(id -u)" -eq 0 ] || skip "needs root (network namespaces, packet capture)"
-ip netns list >/dev/null 2>&1 || skip "ip netns is not available"
-"$top/tools/deps.sh" e2e >/dev/null 2>&1 || skip "could not install the e2e tools"
-ip netns add fa-probe-$$ 2>/dev/null || skip "cannot create a network namespace here"
-ip netns del fa-probe-$$
+e2e_name=reload; . "$(dirname "$0")/lib.sh"
 
 C=fa-cli-$$ S=fa-srv-$$
-work=$(mktemp -d)
+e2e_netns $C $S
 # The sensor drops to nobody once the capture is open: it must read the files of a reload and write its
 # reports, wherever the checkout lies (a 0700 folder included).
 chmod 1777 "$work"
 rules="$work/peergfs.rules"
 cp "$top/rules/peergfs.rules" "$rules"
 chmod 644 "$rules"
-cleanup() {
-	for ns in $C $S; do
-		ip netns pids $ns 2>/dev/null | xargs -r kill -9 2>/dev/null
-		ip netns del $ns 2>/dev/null
-	done
-	rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
-fail() { echo "e2e reload: FAIL: $*"; exit 1; }
 
 setup_link() {
 	ip -n $S link add s-c type veth peer name c-s netns $C || fail "veth"
