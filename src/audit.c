@@ -147,7 +147,7 @@ static inline __attribute__((always_inline)) void ingest(struct worker *w, const
 	res->decoded++;
 	for (unsigned e = 0; p->encaps >> e; e++)
 		res->by_encap[e] += p->encaps >> e & 1;
-	flow_push(w->ft, ts, cp->data);
+	flow_push(w->ft, ts, cp->data, cp->kept);
 }
 
 /* Keep a copy of a packet whose stamp is not judged yet (its data is valid during the call only). */
@@ -157,6 +157,7 @@ static void hold(struct worker *w, const struct cap_pkt *cp)
 	if (!w->held_data[i])
 		w->held_data[i] = xmalloc(CAP_MAX_RECORD);
 	w->held[i] = *cp;
+	w->held[i].kept = false; /* the copy is reused by the next packet held */
 	w->held[i].caplen = cp->caplen < CAP_MAX_RECORD ? cp->caplen : CAP_MAX_RECORD;
 	memcpy(w->held_data[i], cp->data, w->held[i].caplen);
 	w->held[i].data = w->held_data[i];
@@ -206,6 +207,13 @@ static __attribute__((noinline, cold)) void take_held(struct worker *w, const st
 		}
 	}
 	hold(w, cp);
+}
+
+/* The reader is about to overwrite the packets it handed out: the pipeline must be done with them. */
+static void worker_reuse(void *ctx)
+{
+	struct worker *w = ctx;
+	flow_drain(w->ft);
 }
 
 /* One captured packet (of worker ctx): its stamp judged by the capture's clock, then decoded. */
@@ -329,7 +337,7 @@ int audit_run(const struct audit_opts *o, const struct graph *g, struct audit_re
 			g = live_run(o, crew, w, n, g, d);
 		} else {
 			/* Offline: the capture's reader (ours, or libpcap's) calls us for each packet. */
-			w[0].rc = cap_read_all(&w[0].cap, worker_take, &w[0]) < 0 ? -1 : 0;
+			w[0].rc = cap_read_all(&w[0].cap, worker_take, worker_reuse, &w[0]) < 0 ? -1 : 0;
 			worker_release(&w[0], false, 0);
 			flow_drain(w[0].ft);
 		}

@@ -243,6 +243,7 @@ int cap_next(struct cap *c, struct cap_pkt *out)
 	out->caplen = best->hdr->caplen;
 	out->len = best->hdr->len;
 	out->data = best->data;
+	out->kept = false;
 	c->last = bi + 1;
 	if (c->dump)
 		dump(c, best->hdr, best->data);
@@ -253,6 +254,8 @@ struct dispatch {
 	struct cap *c;
 	cap_fn fn;
 	void *ctx;
+	cap_reuse_fn reuse;
+	bool kept;              /* packets handed out stay valid until reuse */
 };
 
 /* One record of the only input, already stamped, to the caller's function. Inlined: it runs per packet. */
@@ -260,7 +263,8 @@ static inline __attribute__((always_inline)) void hand_out(const struct dispatch
 								const u_char *data, uint64_t ts_ns)
 {
 	const struct cap_input *in = &ds->c->in[0];
-	struct cap_pkt p = {.input = 0, .dlt = in->dlt, .ts_ns = ts_ns, .caplen = h->caplen, .len = h->len, .data = data};
+	struct cap_pkt p = {.input = 0, .dlt = in->dlt, .ts_ns = ts_ns, .caplen = h->caplen, .len = h->len, .data = data,
+			    .kept = ds->kept};
 	if (ds->c->dump)
 		dump(ds->c, h, data);
 	ds->fn(ds->ctx, &p);
@@ -327,6 +331,8 @@ static int read_records(const struct dispatch *ds)
 							    left < 16 ? (size_t)16 : 16 + (size_t)caplen);
 				break;
 			}
+			if (ds->reuse)
+				ds->reuse(ds->ctx); /* the records handed out are about to be overwritten */
 			memmove(buf, buf + pos, left);
 			pos = 0;
 			end = left;
@@ -362,6 +368,8 @@ static int read_records(const struct dispatch *ds)
 		in->packets++;
 		hand_out(ds, &h, rec + 16, ts_ns);
 	}
+	if (ds->reuse)
+		ds->reuse(ds->ctx);
 	free(buf);
 	return in->error ? -1 : 0;
 }
@@ -373,7 +381,7 @@ static bool own_reader(const struct cap_input *in)
 	return in->classic && !(env && !strcmp(env, "libpcap"));
 }
 
-int cap_read_all(struct cap *c, cap_fn fn, void *ctx)
+int cap_read_all(struct cap *c, cap_fn fn, cap_reuse_fn reuse, void *ctx)
 {
 	assert(!c->live);
 	if (c->n != 1) {
@@ -392,8 +400,11 @@ int cap_read_all(struct cap *c, cap_fn fn, void *ctx)
 	struct dispatch ds = {.c = c, .fn = fn, .ctx = ctx};
 	in->pending = false;
 	hand_out(&ds, in->hdr, in->data, in->ts_ns);
-	if (own_reader(in))
+	if (own_reader(in)) {
+		ds.reuse = reuse;
+		ds.kept = reuse != NULL;
 		return read_records(&ds);
+	}
 	int rc;
 	while ((rc = pcap_dispatch(in->pcap, 4096, dispatched, (u_char *)&ds)) > 0)
 		;

@@ -114,8 +114,9 @@ struct slot {
 	struct dec_pkt p;
 	uint64_t ts;
 	struct lookup lk;
-	uint32_t npeek;         /* payload bytes kept in peek (the frame is gone when the slot is processed) */
-	uint8_t peek[APP_PEEK];
+	uint32_t npeek;         /* payload bytes at pay */
+	const uint8_t *pay;     /* the payload in the frame, when it is kept until drained; else peek */
+	uint8_t peek[APP_PEEK]; /* a copy of the payload's first bytes (the frame is gone when the slot is processed) */
 };
 
 /* What the recognisers learnt of flow i: flow_table.app[i], beside the flows (a flow is two cache lines
@@ -812,19 +813,20 @@ struct dec_pkt *flow_slot(struct flow_table *t)
 	return &t->ring[t->pushed % RING].p;
 }
 
-void flow_push(struct flow_table *t, uint64_t ts, const uint8_t *frame)
+void flow_push(struct flow_table *t, uint64_t ts, const uint8_t *frame, bool kept)
 {
 	struct slot *s = &t->ring[t->pushed++ % RING];
 	s->ts = ts;
 	s->npeek = !frame ? 0 : s->p.pay_kept < APP_PEEK ? s->p.pay_kept : APP_PEEK;
-	if (s->npeek)
+	s->pay = kept && frame ? frame + s->p.pay_off : s->peek;
+	if (s->npeek && !kept)
 		copy_small(s->peek, frame + s->p.pay_off, s->npeek);
 	prepare(t, &s->p, &s->lk);
 	if (t->pushed - t->processed > ENTRY)
 		prefetch_entry(t, &t->ring[(t->pushed - 1 - ENTRY) % RING]);
 	if (t->pushed - t->processed > PROCESS) {
 		const struct slot *b = &t->ring[t->processed++ % RING];
-		packet(t, &b->p, b->ts, &b->lk, b->peek, b->npeek);
+		packet(t, &b->p, b->ts, &b->lk, b->pay, b->npeek);
 	}
 }
 
@@ -834,7 +836,7 @@ void flow_drain(struct flow_table *t)
 		prefetch_entry(t, &t->ring[i % RING]);
 	for (; t->processed < t->pushed; t->processed++) {
 		const struct slot *b = &t->ring[t->processed % RING];
-		packet(t, &b->p, b->ts, &b->lk, b->peek, b->npeek);
+		packet(t, &b->p, b->ts, &b->lk, b->pay, b->npeek);
 	}
 }
 

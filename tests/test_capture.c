@@ -79,7 +79,7 @@ static struct outcome read_with(const char *path, const char *bpf, bool libpcap)
 	o.open_rc = cap_open_files(&c, paths, 1, bpf, &d);
 	if (o.open_rc == 0) {
 		o.classic = c.in[0].classic;
-		o.read_rc = cap_read_all(&c, collect, &o.seen);
+		o.read_rc = cap_read_all(&c, collect, NULL, &o.seen);
 		o.cut = c.in[0].cut != NULL;
 		if (c.in[0].error)
 			snprintf(o.error, sizeof(o.error), "%s", c.in[0].error);

@@ -127,7 +127,7 @@ static void test_pipeline_judges_like_one_packet_at_a_time(void)
 				p = pkt(client[i], 40000, SV, 443, ACK, 101, 10); /* the answer not captured */
 			flow_packet(one.t, &p, NULL, ts);
 			*flow_slot(piped.t) = p;
-			flow_push(piped.t, ts, NULL);
+			flow_push(piped.t, ts, NULL, false);
 		}
 	flow_drain(piped.t);
 	flow_finish(one.t, T0 + 10 * S);

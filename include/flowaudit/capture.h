@@ -74,6 +74,7 @@ struct cap_pkt {
 	uint64_t ts_ns;
 	uint32_t caplen, len;
 	const uint8_t *data;    /* valid until the next cap_next() */
+	bool kept;              /* cap_read_all(): data stays valid until its reuse callback, not only during fn */
 };
 
 /* Open every file, check its link type, apply bpf (may be NULL). -1 with a diagnostic naming the file. */
@@ -90,12 +91,15 @@ int cap_write_to(struct cap *c, const char *path, struct diag *d);
 #define CAP_TIMEOUT 2
 int cap_next(struct cap *c, struct cap_pkt *out);
 /* Offline: hand every packet, in the order cap_next() would, to fn (the packet is valid during the call
- * only). One pcap file in this machine's byte order is read by our own record reader, straight from large
- * reads with no copy per packet; any other (pcapng, swapped, old versions, several files) through libpcap.
- * The environment variable FLOWAUDIT_READER=libpcap makes libpcap read every file (to compare the two).
- * 0 at the end, -1 as cap_next(). */
+ * only, unless its kept says it stays valid until reuse(ctx) is called). One pcap file in this machine's
+ * byte order is read by our own record reader, straight from large reads with no copy per packet (its
+ * packets are kept: reuse, when not NULL, is called before the reader overwrites them); any other
+ * (pcapng, swapped, old versions, several files) through libpcap. The environment variable
+ * FLOWAUDIT_READER=libpcap makes libpcap read every file (to compare the two). 0 at the end, -1 as
+ * cap_next(). */
 typedef void (*cap_fn)(void *ctx, const struct cap_pkt *p);
-int cap_read_all(struct cap *c, cap_fn fn, void *ctx);
+typedef void (*cap_reuse_fn)(void *ctx);
+int cap_read_all(struct cap *c, cap_fn fn, cap_reuse_fn reuse, void *ctx);
 /* Pass over packets stamped before ts_ns: with workers, those from before the fanout group was complete
  * may have reached several sockets. (Draining the socket would not do: a TPACKET_V3 block that has not
  * timed out yet is not readable.) */

@@ -82,7 +82,9 @@ void flow_packet(struct flow_table *t, const struct dec_pkt *p, const uint8_t *f
  * (before reading results, settling, or waiting for more). The slot is the table's: decoding into it
  * directly spares a copy. */
 struct dec_pkt *flow_slot(struct flow_table *t);
-void flow_push(struct flow_table *t, uint64_t ts_ns, const uint8_t *frame);
+/* kept: frame stays valid until the next flow_drain() (the caller drains before it is overwritten), so
+ * its payload is read where it lies rather than copied into the pipeline. */
+void flow_push(struct flow_table *t, uint64_t ts_ns, const uint8_t *frame, bool kept);
 void flow_drain(struct flow_table *t);
 /* Settle every flow still held (the pipeline drained first), judging by the end of the capture at end_ns,
  * and hand over every record. */

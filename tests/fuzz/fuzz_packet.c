@@ -64,7 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (dec_frame_general(&cfg, dlt, frame, (uint32_t)caplen, (uint32_t)len, &ref) != st || memcmp(slot, &ref, sizeof(ref)))
 		abort();
 	if (st == DEC_OK)
-		flow_push(table, clock_ns, frame);
+		flow_push(table, clock_ns, frame, false);
 	free(frame);
 	clock_ns += 1000000ull * (data[1] & 0x0f);
 	if (++inputs % 64 == 0) {
