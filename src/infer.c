@@ -14,7 +14,7 @@
 #include "flowaudit/hash.h"
 #include "flowaudit/util.h"
 
-#define MAX_ROUNDS 64
+#define MAX_ROUNDS 64 /* each round takes roles; chains of hosts naming their peers are a few long */
 #define MAX_COMBOS 64 /* attribute values tried per role */
 #define NO_ROLE -1
 
