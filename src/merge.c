@@ -398,6 +398,11 @@ struct merge *merge_reports(char *const *paths, size_t n, bool force, struct dia
 		uint8_t reason;
 		cls_judge(&r->n, &r->status, &reason);
 		r->reason = cls_reason_name((enum cls_reason)reason);
+		if (r->status == CLS_MISSING && !strcmp(str_of(r->row, "reason"), "not-seen")) {
+			/* a path of an inferred site: not seen proves nothing (cls_set_inferred()) */
+			r->status = CLS_UNVERIFIED;
+			r->reason = "not-seen";
+		}
 		if (!r->unexpected && r->status == CLS_OK && r->app_reason) {
 			r->status = CLS_DEGRADED;
 			r->reason = r->app_reason;

@@ -53,6 +53,9 @@ cmp -s "$work/a2" "$work/b" || fail "the written site audits otherwise: $(diff "
 jq -e '[.edges[] | select(.attempts == 0) | .status] | length > 0 and all(. == "unverified")' "$work/inferred.json" >/dev/null ||
 	fail "an inferred path never seen is not unverified"
 jq -e '[.edges[] | select(.reason == "not-seen")] | length > 0' "$work/inferred.json" >/dev/null || fail "no not-seen reason"
+"$bin" merge --format json -o "$work/merged.json" "$work/inferred.json" "$work/inferred.json"
+jq -e --slurpfile i "$work/inferred.json" '.summary.missing == 0 and .summary.unverified == $i[0].summary.unverified' \
+	"$work/merged.json" >/dev/null || fail "merged, an inferred path never seen became missing: $(jq -c .summary "$work/merged.json")"
 grep -q '^host agent-[0-9]* 198.51.100.11 role=agent,mds partner=system-[0-9]*' "$work/demo.site" ||
 	fail "the ONTAP agent (agent and MDS, with its partner): $(grep 198.51.100.11 "$work/demo.site")"
 grep -q '^host powerscale-[0-9]* 203.0.113.50 role=powerscale system=system-[0-9]* notify=syslog' "$work/demo.site" ||
