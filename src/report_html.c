@@ -107,8 +107,13 @@ static void advice(FILE *out, enum cls_status st, enum cls_reason why, const cha
 		open_rules(out, requirement, ca, sa, proto, port, v4);
 		break;
 	case CLS_UNVERIFIED:
-		fputs("The capture cannot tell the outcome (one direction only, or it ended right after the attempt). "
-		      "Capture both directions for longer.", out);
+		if (why == CLS_R_NOT_SEEN)
+			fputs("No attempt was seen, and the site was inferred from the capture: the path is expected "
+			      "because of the roles the traffic suggested. Check those roles (--write-site writes them "
+			      "with their evidence), and whether the sensor sees this path.", out);
+		else
+			fputs("The capture cannot tell the outcome (one direction only, or it ended right after the "
+			      "attempt). Capture both directions for longer.", out);
 		break;
 	case CLS_OK:
 	case CLS_NSTATUS:

@@ -70,6 +70,10 @@ jq -e '[.hosts[] | select(.addrs == ["198.51.100.11"]) | .confidence] == ["high"
 	fail "confidence: the FPolicy agent high, the SMB server (an ONTAP data LIF or another storage) low"
 "$bin" audit -r "$top/pcaps/demo.pcap" -o "$work/demo.txt" 2>/dev/null
 grep -q "against a site inferred from the capture" "$work/demo.txt" || fail "the text report does not say the site was inferred"
+"$bin" audit -r "$top/pcaps/demo.pcap" --format html -o "$work/demo.html" 2>/dev/null
+grep -q "against a site inferred from the capture" "$work/demo.html" &&
+	grep -q "No attempt was seen, and the site was inferred" "$work/demo.html" ||
+	fail "the HTML report does not say the site was inferred, or gives a not-seen path the advice of another"
 
 # Refusals
 cat >"$work/smb.scenario" <<EOF
