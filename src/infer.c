@@ -79,6 +79,7 @@ struct infer {
 	size_t nhosts, cap_hosts;
 	struct addr_ix *ix;
 	size_t flows;
+	size_t max_addrs, past_limit;
 	bool tentative;         /* peers' proposals count as their roles (assign_roles()) */
 	struct infer_summary sum;
 	size_t cap_doubtful;
@@ -110,10 +111,11 @@ static void add_use(struct infer *in, uint32_t key, int client, int server, size
 	pu->u[pu->n++] = (struct use){client, server, edge};
 }
 
-struct infer *infer_new(const struct rules *r)
+struct infer *infer_new(const struct rules *r, size_t max_addrs)
 {
 	struct infer *in = xcalloc(1, sizeof(*in));
 	in->r = r;
+	in->max_addrs = max_addrs;
 	in->eports = xcalloc(r->nedges + 1, sizeof(*in->eports));
 	for (size_t e = 0; e < r->nedges; e++) {
 		const struct rules_edge *ed = &r->edges[e];
@@ -198,6 +200,13 @@ static void host_obs(struct ihost *h, int o)
 	h->obs[h->nobs++] = o;
 }
 
+static bool known(const struct infer *in, const uint8_t a[16])
+{
+	struct addr_ix *x;
+	HASH_FIND(hh, in->ix, a, 16, x);
+	return x != NULL;
+}
+
 void infer_flows(void *ctx, const struct flow_record *r, size_t n)
 {
 	struct infer *in = ctx;
@@ -216,6 +225,11 @@ void infer_flows(void *ctx, const struct flow_record *r, size_t n)
 		k.proto = r[i].proto;
 		struct obs *o;
 		HASH_FIND(hh, in->obs_ix, &k, sizeof(k), o);
+		if (!o && in->max_addrs && in->nhosts + 2 > in->max_addrs &&
+		    in->nhosts + !known(in, k.c) + !known(in, k.s) > in->max_addrs) {
+			in->past_limit++;
+			continue;
+		}
 		if (!o) {
 			o = xcalloc(1, sizeof(*o));
 			o->k = k;
@@ -883,6 +897,7 @@ char *infer_site_text(struct infer *in, const char *source)
 	memset(&in->sum, 0, sizeof(in->sum));
 	in->sum.flows = in->flows;
 	in->sum.addrs = in->nhosts;
+	in->sum.past_limit = in->past_limit;
 
 	char *t = NULL, *settings = NULL;
 	size_t len = 0, slen = 0;
@@ -896,6 +911,9 @@ char *infer_site_text(struct infer *in, const char *source)
 		   "# Site settings are the pack's defaults (%s): set them as the site's policy says.\n",
 		   source, in->flows, in->nhosts, settings ? settings : "none");
 	free(settings);
+	if (in->past_limit)
+		str_append(&t, &len, "# %zu flows of addresses past the first %zu were not read (a site is not that big: a flood?).\n",
+			   in->past_limit, in->max_addrs);
 	bool *sure = named_hosts(in);
 	for (size_t x = 0; x < in->nhosts; x++) {
 		struct ihost *h = &in->hosts[x];

@@ -34,6 +34,7 @@
 #endif
 
 #define DEFAULT_MAX_ROWS 1000000 /* some 140 MB of rows */
+#define INFER_MAX_ADDRS 100000   /* addresses an inferred site is made of, at most (or --max-rows, if fewer) */
 #define EXIT_FINDINGS 1
 #define EXIT_BAD 2
 
@@ -778,7 +779,9 @@ static int audit_inferred(struct live_ctx *lc, struct audit_result *res, const s
 			  const char *write_site, struct infer_summary *sum, struct diag *d)
 {
 	struct generation *gen = lc->cur;
-	struct infer *in = infer_new(&gen->rules);
+	/* a site is thousands of hosts; a person reads what is written: past that, a flood's spoofed sources */
+	size_t max_addrs = o->max_rows && o->max_rows < INFER_MAX_ADDRS ? o->max_rows : INFER_MAX_ADDRS;
+	struct infer *in = infer_new(&gen->rules, max_addrs);
 	if (each_flow(res, infer_flows, in, d) < 0) {
 		infer_free(in);
 		return -1;

@@ -529,6 +529,11 @@ char *rep_group_counts(const struct rep_group *gp)
 
 char *rep_site_words(const struct report *rp)
 {
+	if (rp->inferred && rp->inferred->past_limit)
+		return xasprintf("a site inferred from the capture (%zu hosts placed by %zu flows on the rule pack's ports, "
+				 "%zu addresses left out, %zu flows of addresses past the limit not read; --write-site FILE "
+				 "writes it for -s)",
+				 rp->inferred->hosts, rp->inferred->flows, rp->inferred->left_out, rp->inferred->past_limit);
 	if (rp->inferred)
 		return xasprintf("a site inferred from the capture (%zu hosts placed by %zu flows on the rule pack's ports, "
 				 "%zu addresses left out; --write-site FILE writes it for -s)",

@@ -790,6 +790,7 @@ static int audit_json(FILE *out, const struct report *rp)
 		kv_u64(&w, "addresses", rp->inferred->addrs);
 		kv_u64(&w, "hosts", rp->inferred->hosts);
 		kv_u64(&w, "left_out", rp->inferred->left_out);
+		kv_u64(&w, "past_limit", rp->inferred->past_limit);
 		jw_close(&w, '}');
 	}
 	if (res->interim) {

@@ -21,7 +21,7 @@ static void setup(struct world *w)
 	diag_init(&d);
 	rules_init(&w->r);
 	CU_ASSERT_FATAL(rules_load(&w->r, "rules/peergfs.rules", &d) == 0);
-	w->in = infer_new(&w->r);
+	w->in = infer_new(&w->r, 0);
 	w->text = NULL;
 	diag_free(&d);
 }
@@ -183,6 +183,30 @@ static void test_it_refuses_to_guess(void)
 	teardown(&w);
 }
 
+static void test_addresses_past_the_bound_are_counted_not_read(void)
+{
+	struct world w;
+	rules_init(&w.r);
+	struct diag d;
+	diag_init(&d);
+	CU_ASSERT_FATAL(rules_load(&w.r, "rules/peergfs.rules", &d) == 0);
+	diag_free(&d);
+	w.in = infer_new(&w.r, 3);
+	w.text = NULL;
+	flows(&w, "203.0.113.20", "198.51.100.11", IPPROTO_TCP, 9883, true, 2);
+	flows(&w, "203.0.113.21", "198.51.100.11", IPPROTO_TCP, 9883, true, 1); /* the third address */
+	flows(&w, "203.0.113.22", "198.51.100.11", IPPROTO_TCP, 9883, true, 4); /* past the bound */
+	flows(&w, "203.0.113.20", "198.51.100.11", IPPROTO_TCP, 9883, true, 1); /* known addresses: read */
+	const char *t = site(&w);
+	struct infer_summary s = infer_summary(w.in);
+	CU_ASSERT_EQUAL(s.addrs, 3);
+	CU_ASSERT_EQUAL(s.past_limit, 4);
+	CU_ASSERT_PTR_NOT_NULL(strstr(t, "# 4 flows of addresses past the first 3 were not read"));
+	CU_ASSERT_STRING_EQUAL(line_of(t, "203.0.113.22"), "");
+	infer_summary_free(&s);
+	teardown(&w);
+}
+
 void suite_infer(void)
 {
 	CU_pSuite s = CU_add_suite("infer", NULL, NULL);
@@ -190,4 +214,5 @@ void suite_infer(void)
 	TU_ADD(s, test_a_notification_mode_is_chosen_by_the_paths_seen);
 	TU_ADD(s, test_brokers_and_management_from_the_agents_links);
 	TU_ADD(s, test_it_refuses_to_guess);
+	TU_ADD(s, test_addresses_past_the_bound_are_counted_not_read);
 }

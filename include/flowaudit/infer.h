@@ -15,7 +15,9 @@
 
 struct infer;
 
-struct infer *infer_new(const struct rules *r);
+/* max_addrs: addresses looked at, at most (0: no bound); the flows of addresses past it are counted, not
+ * read (a flood of spoofed sources must not take the machine's memory). */
+struct infer *infer_new(const struct rules *r, size_t max_addrs);
 void infer_free(struct infer *in);
 /* Records of settled flows, any number of calls (a flow_records_fn). */
 void infer_flows(void *in, const struct flow_record *r, size_t n);
@@ -26,6 +28,7 @@ char *infer_site_text(struct infer *in, const char *source);
  * low: only ports several pairs of roles share, or its own ports alone). */
 struct infer_summary {
 	size_t hosts, left_out, flows, addrs;
+	size_t past_limit;      /* flows not read: their addresses were past max_addrs */
 	char **doubtful;
 	size_t ndoubtful;
 };
