@@ -59,7 +59,6 @@ struct ihost {
 	int sys;                /* storage system number, or -1 */
 	char *name;
 	const char **vals;      /* per rules attr: the value chosen for an enumerable attribute, or NULL */
-	char *note;             /* why it was left out */
 	bool net_ports;         /* every port it was met on is one the pack opens to the internet */
 };
 
@@ -167,7 +166,6 @@ void infer_free(struct infer *in)
 		free(in->hosts[i].obs);
 		free(in->hosts[i].name);
 		free(in->hosts[i].vals);
-		free(in->hosts[i].note);
 	}
 	free(in->hosts);
 	infer_summary_free(&in->sum);
@@ -948,17 +946,24 @@ char *infer_site_text(struct infer *in, const char *source)
 			str_append(&t, &len, "\n# Addresses on the pack's ports left out (no role, so their flows are unexpected):\n");
 		header = true;
 		in->sum.left_out++;
-		h->note = left_out(in, (int)x);
-		char ab[64];
-		str_append(&t, &len, "#   %s: %s;", addr_str(h->addr, ab), h->note);
+		char ab[64], *why = left_out(in, (int)x);
+		str_append(&t, &len, "#   %s: %s;", addr_str(h->addr, ab), why);
+		free(why);
 		evidence(in, (int)x, &t, &len);
 		str_append(&t, &len, "\n");
 	}
 	return t;
 }
 
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 struct infer_summary infer_summary(struct infer *in)
 {
+	/* sorted: the JSON writer asks about every host, and a site may have 100,000 */
+	qsort(in->sum.doubtful, in->sum.ndoubtful, sizeof(char *), name_cmp);
 	struct infer_summary s = in->sum;
 	in->sum.doubtful = NULL; /* the caller's now */
 	in->sum.ndoubtful = 0;
@@ -976,8 +981,5 @@ void infer_summary_free(struct infer_summary *s)
 
 bool infer_doubtful(const struct infer_summary *s, const char *name)
 {
-	for (size_t i = 0; i < s->ndoubtful; i++)
-		if (!strcmp(s->doubtful[i], name))
-			return true;
-	return false;
+	return s->ndoubtful && bsearch(&name, s->doubtful, s->ndoubtful, sizeof(char *), name_cmp);
 }

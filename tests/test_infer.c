@@ -15,15 +15,20 @@ struct world {
 	char *text;
 };
 
-static void setup(struct world *w)
+static void setup_bounded(struct world *w, size_t max_addrs)
 {
 	struct diag d;
 	diag_init(&d);
 	rules_init(&w->r);
 	CU_ASSERT_FATAL(rules_load(&w->r, "rules/peergfs.rules", &d) == 0);
-	w->in = infer_new(&w->r, 0);
+	w->in = infer_new(&w->r, max_addrs);
 	w->text = NULL;
 	diag_free(&d);
+}
+
+static void setup(struct world *w)
+{
+	setup_bounded(w, 0);
 }
 
 static void teardown(struct world *w)
@@ -186,13 +191,7 @@ static void test_it_refuses_to_guess(void)
 static void test_addresses_past_the_bound_are_counted_not_read(void)
 {
 	struct world w;
-	rules_init(&w.r);
-	struct diag d;
-	diag_init(&d);
-	CU_ASSERT_FATAL(rules_load(&w.r, "rules/peergfs.rules", &d) == 0);
-	diag_free(&d);
-	w.in = infer_new(&w.r, 3);
-	w.text = NULL;
+	setup_bounded(&w, 3);
 	flows(&w, "203.0.113.20", "198.51.100.11", IPPROTO_TCP, 9883, true, 2);
 	flows(&w, "203.0.113.21", "198.51.100.11", IPPROTO_TCP, 9883, true, 1); /* the third address */
 	flows(&w, "203.0.113.22", "198.51.100.11", IPPROTO_TCP, 9883, true, 4); /* past the bound */
