@@ -963,7 +963,8 @@ static int name_cmp(const void *a, const void *b)
 struct infer_summary infer_summary(struct infer *in)
 {
 	/* sorted: the JSON writer asks about every host, and a site may have 100,000 */
-	qsort(in->sum.doubtful, in->sum.ndoubtful, sizeof(char *), name_cmp);
+	if (in->sum.ndoubtful)
+		qsort(in->sum.doubtful, in->sum.ndoubtful, sizeof(char *), name_cmp);
 	struct infer_summary s = in->sum;
 	in->sum.doubtful = NULL; /* the caller's now */
 	in->sum.ndoubtful = 0;
