@@ -60,16 +60,35 @@ site="$work/app.site"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=broker1 -days 1 \
 	-keyout "$work/key.pem" -out "$work/cert.pem" >/dev/null 2>&1 || fail "openssl could not make a certificate"
 
-# capture NAME: tcpdump in the agent's namespace until stop_capture
+# capture NAME: tcpdump in the agent's namespace until stop_capture. It is started once it says it listens,
+# with a ring large enough that a busy moment of the machine loses no packet (each packet takes a frame as
+# large as the snaplen: the default 2 MB held 8 of -s 0's).
 capture() {
-	ip netns exec $A tcpdump -i any --immediate-mode -U -s 0 -w "$work/$1.pcap" >/dev/null 2>&1 &
+	cap="$1"
+	ip netns exec $A tcpdump -i any --immediate-mode -U -B 131072 -s 65535 -w "$work/$cap.pcap" \
+		>/dev/null 2>"$work/$cap.tcpdump" &
 	dump=$!
-	sleep 1
+	for _ in $(seq 100); do
+		grep -q "listening on" "$work/$cap.tcpdump" && return
+		kill -0 $dump 2>/dev/null || break
+		sleep 0.1
+	done
+	fail "capture $cap: tcpdump did not start: $(cat "$work/$cap.tcpdump")"
 }
+# stop_capture: once the capture file stops growing (tcpdump writes each packet as it reads it), tcpdump is
+# stopped; a packet the kernel dropped would make the test's verdict about the capture, not the product.
 stop_capture() {
-	sleep 0.5
+	last=-1
+	for _ in $(seq 50); do
+		sleep 0.3
+		size=$(stat -c %s "$work/$cap.pcap")
+		[ "$size" = "$last" ] && break
+		last=$size
+	done
 	kill -INT $dump
 	wait $dump 2>/dev/null
+	grep -q "^0 packets dropped by kernel" "$work/$cap.tcpdump" ||
+		fail "capture $cap: tcpdump lost packets: $(tr '\n' ' ' <"$work/$cap.tcpdump")"
 }
 # row NAME PORT: the JSON row of the agent's path on PORT in the audit of capture NAME
 row() {
