@@ -64,7 +64,8 @@ struct flow {
 	uint8_t syns;           /* the client's SYNs (saturating) */
 	uint8_t app;            /* enum flow_app_state: whether flow_table.app holds its recogniser's state */
 	uint32_t isn;           /* the client's initial sequence number */
-	uint32_t prev, next;    /* expiry list, oldest first (indexes; next also links the free list) */
+	uint32_t qpos;          /* its place in its expiry list's queue (flow_list.q), modulo 2^32 */
+	uint32_t next;          /* the free list */
 	uint64_t first_ns, syn_ns;
 	char history[16];       /* Zeek's letters: upper case client, lower case server */
 };
@@ -139,13 +140,19 @@ enum flow_app_state {
 
 /* Expiry lists, each oldest first: attempts nobody answered yet, flows with an answer (or midstream),
  * and closed flows lingering for stragglers. Each has its own idle timeout. */
-enum { LIST_EMBRYONIC, LIST_OPEN, LIST_CLOSED, NLISTS };
+enum { LIST_EMBRYONIC, LIST_OPEN, LIST_CLOSED, NLISTS, LIST_NONE = 0xff };
 
 static_assert(sizeof(struct flow) == 128, "a flow is two cache lines");
 static_assert(offsetof(struct flow_key, b) == offsetof(struct flow_key, a) + 16, "client_addr: b follows a");
 
+/* A list is a queue of flow indexes, not links through the flows: the sweep knows the flows it will
+ * settle next from an array and asks for their lines ahead, where links would make it wait for each
+ * flow's line to find the next. Leaving a list only marks the flow (list, qpos), so its entry goes
+ * stale and is skipped when it reaches the head. */
 struct flow_list {
-	uint32_t head, tail;    /* flow indexes, 0: empty */
+	uint32_t *q;            /* flow indexes, by position modulo cap */
+	uint64_t head, tail;    /* positions: entries from head up to tail are in q */
+	size_t cap;             /* a power of two, or 0 */
 };
 
 struct flow_table {
@@ -206,6 +213,8 @@ void flow_free(struct flow_table *t)
 	munmap(t->flows, (size_t)t->cap * sizeof(struct flow));
 	munmap(t->app, (size_t)t->cap * sizeof(struct flow_app));
 	oat_free(&t->ix);
+	for (int l = 0; l < NLISTS; l++)
+		free(t->lists[l].q);
 	free(t);
 }
 
@@ -245,39 +254,79 @@ static inline void touch(struct flow *f, uint64_t ts)
 	f->flags |= (uint16_t)(later * FLOW_TOUCHED);
 }
 
-static void list_unlink(struct flow_table *t, struct flow *f)
+static inline __attribute__((always_inline)) void prefetch_lines(const void *p)
 {
-	struct flow_list *l = &t->lists[f->list];
-	if (f->prev)
-		at(t, f->prev)->next = f->next;
-	else
-		l->head = f->next;
-	if (f->next)
-		at(t, f->next)->prev = f->prev;
-	else
-		l->tail = f->prev;
-	f->prev = f->next = 0;
+	__builtin_prefetch(p);
+	__builtin_prefetch((const char *)p + 64);
+}
+
+/* Settling the head of a list touches lines nothing else has touched for seconds: the flow's own and
+ * its index slot's. The queue says which flows come next: their lines are asked for PF_LINES entries
+ * ahead, their slots PF_SLOT ahead (by the hash the flow keeps, once its line is in). */
+enum { PF_LINES = 8, PF_SLOT = 6 };
+
+/* Its queue entry goes stale. */
+static void list_unlink(struct flow *f)
+{
+	f->list = LIST_NONE;
+}
+
+static bool listed_at(const struct flow_table *t, int which, uint64_t pos)
+{
+	const struct flow *f = at(t, t->lists[which].q[pos & (t->lists[which].cap - 1)]);
+	return f->list == which && f->qpos == (uint32_t)pos;
+}
+
+/* The oldest flow of a list (its index), stale entries dropped on the way; 0: the list is empty. */
+static uint32_t list_head(struct flow_table *t, int which)
+{
+	struct flow_list *l = &t->lists[which];
+	for (; l->head < l->tail; l->head++) {
+		if (listed_at(t, which, l->head))
+			return l->q[l->head & (l->cap - 1)];
+		if (l->head + PF_LINES < l->tail) /* the sweep's look-ahead, kept as far ahead past a stale entry */
+			prefetch_lines(at(t, l->q[(l->head + PF_LINES) & (l->cap - 1)]));
+	}
+	return 0;
+}
+
+/* A full queue: its stale entries are dropped (the live ones renumbered in order) when they are half of
+ * it or more, else it doubles; so it holds at most four entries per listed flow, however long a flow at
+ * its head keeps the entries behind it. */
+static __attribute__((noinline)) void list_grow(struct flow_table *t, int which)
+{
+	struct flow_list *l = &t->lists[which];
+	size_t live = 0;
+	for (uint64_t p = l->head; p < l->tail; p++) {
+		if (p + PF_LINES < l->tail)
+			prefetch_lines(at(t, l->q[(p + PF_LINES) & (l->cap - 1)]));
+		live += listed_at(t, which, p);
+	}
+	size_t cap = !l->cap ? 1024 : live > l->cap / 2 ? l->cap * 2 : l->cap;
+	uint32_t *q = xmalloc(cap * sizeof(*q));
+	uint64_t n = l->head;
+	for (uint64_t p = l->head; p < l->tail; p++) {
+		uint32_t i = l->q[p & (l->cap - 1)];
+		if (live == l->tail - l->head || listed_at(t, which, p)) {
+			at(t, i)->qpos = (uint32_t)n;
+			q[n++ & (cap - 1)] = i;
+		}
+	}
+	free(l->q);
+	l->q = q;
+	l->cap = cap;
+	l->tail = n;
 }
 
 static void list_append(struct flow_table *t, struct flow *f, int which)
 {
 	struct flow_list *l = &t->lists[which];
-	uint32_t i = index_of(t, f);
+	if (l->tail - l->head == l->cap)
+		list_grow(t, which);
+	l->q[l->tail & (l->cap - 1)] = index_of(t, f);
 	f->list = (uint8_t)which;
+	f->qpos = (uint32_t)l->tail++;
 	f->flags &= (uint16_t)~FLOW_TOUCHED;
-	f->prev = l->tail;
-	f->next = 0;
-	if (l->tail)
-		at(t, l->tail)->next = i;
-	else
-		l->head = i;
-	l->tail = i;
-}
-
-static inline __attribute__((always_inline)) void prefetch_lines(const void *p)
-{
-	__builtin_prefetch(p);
-	__builtin_prefetch((const char *)p + 64);
 }
 
 static uint32_t key_hash(const struct flow_table *t, const struct flow_key *k)
@@ -423,8 +472,10 @@ void flow_snapshot(const struct flow_table *t, uint64_t now_ns, flow_records_fn 
 	struct flow_record *r = xmalloc(FLOW_BATCH * sizeof(*r));
 	size_t n = 0;
 	for (int l = 0; l < NLISTS; l++)
-		for (uint32_t i = t->lists[l].head; i; i = at(t, i)->next) {
-			record_of(t, at(t, i), now_ns, &r[n++]);
+		for (uint64_t p = t->lists[l].head; p < t->lists[l].tail; p++) {
+			if (!listed_at(t, l, p))
+				continue;
+			record_of(t, at(t, t->lists[l].q[p & (t->lists[l].cap - 1)]), now_ns, &r[n++]);
 			if (n == FLOW_BATCH) {
 				fn(ctx, r, n);
 				n = 0;
@@ -442,27 +493,21 @@ static void settle(struct flow_table *t, struct flow *f, uint64_t now_ns)
 	record_of(t, f, now_ns, &t->batch[t->nbatch++]);
 	uint32_t i = index_of(t, f);
 	oat_remove(&t->ix, f->hash, i);
-	list_unlink(t, f);
+	list_unlink(f);
 	f->next = t->free;
 	t->free = i;
 	t->count--;
 }
 
-/* Settling the head of a list touches lines nothing else has touched for seconds: the flow's own and
- * its index slot's. Walking a list oldest first, we know which flows come next: their lines are asked
- * for PF_LINES flows ahead, their slots PF_SLOT ahead (by the hash the flow keeps, once its line is in). */
-enum { PF_LINES = 8, PF_SLOT = 6 };
-
-static void prefetch_ahead(const struct flow_table *t, const struct flow *h)
+/* always_inline: GCC counts a prefetch as no side effect, so a function doing nothing else is "const" and
+ * its calls are dropped. */
+static inline __attribute__((always_inline)) void prefetch_ahead(const struct flow_table *t, int which)
 {
-	const struct flow *n[PF_LINES + 1];
-	n[0] = h;
-	for (int i = 1; i <= PF_LINES; i++)
-		n[i] = n[i - 1] && n[i - 1]->next ? at(t, n[i - 1]->next) : NULL;
-	if (n[PF_LINES])
-		prefetch_lines(n[PF_LINES]);
-	if (n[PF_SLOT])
-		oat_prefetch(&t->ix, n[PF_SLOT]->hash);
+	const struct flow_list *l = &t->lists[which];
+	if (l->head + PF_LINES < l->tail)
+		prefetch_lines(at(t, l->q[(l->head + PF_LINES) & (l->cap - 1)]));
+	if (l->head + PF_SLOT < l->tail)
+		oat_prefetch(&t->ix, at(t, l->q[(l->head + PF_SLOT) & (l->cap - 1)])->hash);
 }
 
 /* The lists are ordered lazily: a packet does not move its flow (that would touch two more flows' cache
@@ -473,13 +518,13 @@ static __attribute__((noinline)) void sweep(struct flow_table *t, uint64_t now)
 {
 	static const uint64_t timeout[NLISTS] = {FLOW_EMBRYONIC_NS, FLOW_IDLE_NS, FLOW_CLOSED_NS};
 	for (int l = 0; l < NLISTS; l++) {
-		while (t->lists[l].head) {
-			struct flow *h = at(t, t->lists[l].head);
+		for (uint32_t i; (i = list_head(t, l));) {
+			struct flow *h = at(t, i);
 			if (h->last_ns + timeout[l] < now) {
-				prefetch_ahead(t, h);
+				prefetch_ahead(t, l);
 				settle(t, h, now);
 			} else if (h->flags & FLOW_TOUCHED) {
-				list_unlink(t, h);
+				list_unlink(h);
 				list_append(t, h, l);
 			} else {
 				break;
@@ -572,14 +617,15 @@ static struct flow *create(struct flow_table *t, const struct flow_key *k, uint3
 {
 	if (t->max && t->count >= t->max) {
 		/* Oldest first, closed flows (already judged) before unanswered attempts before open ones. */
-		uint32_t victim = t->lists[LIST_CLOSED].head;
+		uint32_t victim = list_head(t, LIST_CLOSED);
+		bool closed = victim != 0;
 		if (!victim)
-			victim = t->lists[LIST_EMBRYONIC].head;
+			victim = list_head(t, LIST_EMBRYONIC);
 		if (!victim)
-			victim = t->lists[LIST_OPEN].head;
+			victim = list_head(t, LIST_OPEN);
 		if (victim) {
 			t->stats.evicted++;
-			if (victim != t->lists[LIST_CLOSED].head)
+			if (!closed)
 				at(t, victim)->flags |= FLOW_EVICTED; /* a closed flow's verdict was already final */
 			settle(t, at(t, victim), t->now_ns);
 		}
@@ -893,7 +939,7 @@ static void packet(struct flow_table *t, const struct dec_pkt *p, uint64_t ts, c
 			      (f->flags & (FLOW_FIN_C | FLOW_FIN_S)) == (FLOW_FIN_C | FLOW_FIN_S);
 		if (closed && !(f->flags & FLOW_CLOSED)) {
 			f->flags |= FLOW_CLOSED;
-			list_unlink(t, f);
+			list_unlink(f);
 			list_append(t, f, LIST_CLOSED);
 			return;
 		}
@@ -903,7 +949,7 @@ static void packet(struct flow_table *t, const struct dec_pkt *p, uint64_t ts, c
 	}
 	/* Change lists only when the flow's kind changes (answered: embryonic -> open). */
 	if (f->list == LIST_EMBRYONIC && f->pkts[1]) {
-		list_unlink(t, f);
+		list_unlink(f);
 		list_append(t, f, LIST_OPEN);
 	}
 }
@@ -915,10 +961,9 @@ void flow_finish(struct flow_table *t, uint64_t end_ns)
 		end_ns = t->now_ns;
 	/* Oldest first, so the callback sees flows in the order they went quiet. */
 	for (int l = 0; l < NLISTS; l++)
-		while (t->lists[l].head) {
-			struct flow *h = at(t, t->lists[l].head);
-			prefetch_ahead(t, h);
-			settle(t, h, end_ns);
+		for (uint32_t i; (i = list_head(t, l));) {
+			prefetch_ahead(t, l);
+			settle(t, at(t, i), end_ns);
 		}
 	flow_flush(t);
 }

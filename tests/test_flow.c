@@ -535,6 +535,59 @@ static void test_flows_are_found_until_settled_under_churn(void)
 	free(c);
 }
 
+/* Each port of the client's once: a flow settled twice, or reported twice by a snapshot, is counted twice. */
+struct ports {
+	uint8_t seen[65536];
+	size_t n, twice;
+};
+
+static void on_ports(void *ctx, const struct flow_record *r, size_t n)
+{
+	struct ports *p = ctx;
+	for (const struct flow_record *f = r; f < r + n; f++) {
+		p->twice += p->seen[f->client_port]++ != 0;
+		p->n++;
+	}
+}
+
+/* An open flow that stays quiet holds the head of its expiry list for 300 s, while tens of thousands of
+ * flows behind it open and close (each leaving its place in two lists): a snapshot then reports every
+ * flow held once, the closed ones go after their 5 s, and the end settles each flow once. */
+static void test_a_quiet_flow_at_a_list_head_loses_and_repeats_no_flow(void)
+{
+	enum { N = 50000 };
+	struct ports *settled = xcalloc(1, sizeof(*settled)), *held = xcalloc(1, sizeof(*held));
+	struct flow_table *t = flow_new(0, NULL, on_ports, settled);
+	struct dec_pkt p = pkt(C, 1000, SV, 443, SYN, 1, 0);
+	flow_packet(t, &p, NULL, T0);
+	p = pkt(SV, 443, C, 1000, SA, 1, 0);
+	flow_packet(t, &p, NULL, T0 + MS);
+	for (uint32_t i = 0; i < N; i++) {
+		uint64_t at = T0 + S + i * MS;
+		uint16_t port = (uint16_t)(2000 + i);
+		p = pkt(C, port, SV, 445, SYN, 1, 0);
+		flow_packet(t, &p, NULL, at);
+		p = pkt(SV, 445, C, port, SA, 1, 0);
+		flow_packet(t, &p, NULL, at + 100);
+		p = pkt(C, port, SV, 445, RA, 2, 0);
+		flow_packet(t, &p, NULL, at + 200);
+	}
+	flow_drain(t);
+	CU_ASSERT(settled->n > N / 2); /* closed 5 s before the last packet: settled by the sweeps */
+	flow_snapshot(t, T0 + S + N * MS, on_ports, held);
+	CU_ASSERT_EQUAL(held->n, flow_count(t));
+	CU_ASSERT_EQUAL(held->twice, 0);
+	CU_ASSERT_EQUAL(held->seen[1000], 1); /* the quiet one is still there */
+	CU_ASSERT_EQUAL(settled->seen[1000], 0);
+	flow_finish(t, T0 + S + N * MS);
+	CU_ASSERT_EQUAL(settled->n, N + 1);
+	CU_ASSERT_EQUAL(settled->twice, 0);
+	CU_ASSERT_EQUAL(flow_count(t), 0);
+	flow_free(t);
+	free(settled);
+	free(held);
+}
+
 void suite_flow(void)
 {
 	CU_pSuite s = CU_add_suite("flow", NULL, NULL);
@@ -558,6 +611,7 @@ void suite_flow(void)
 	TU_ADD(s, test_history_letters_follow_zeek);
 	TU_ADD(s, test_unanswered_attempts_leave_the_table_sooner_than_open_flows);
 	TU_ADD(s, test_packet_counts_saturate);
+	TU_ADD(s, test_a_quiet_flow_at_a_list_head_loses_and_repeats_no_flow);
 	TU_ADD(s, test_an_rpc_record_mark_in_a_segment_of_its_own);
 	TU_ADD(s, test_flows_are_found_until_settled_under_churn);
 }
