@@ -61,8 +61,9 @@ static inline uint32_t oat_next(const struct oat *t, uint32_t hash, size_t *pos)
 	}
 }
 
-/* Ask for the line a lookup of this hash starts on. */
-static inline void oat_prefetch(const struct oat *t, uint32_t hash)
+/* Ask for the line a lookup of this hash starts on. (Always inlined: GCC would drop the calls of a
+ * function that only prefetches.) */
+static inline __attribute__((always_inline)) void oat_prefetch(const struct oat *t, uint32_t hash)
 {
 	if (t->slots)
 		__builtin_prefetch(&t->slots[hash & t->mask]);
