@@ -290,32 +290,35 @@ static uint32_t list_head(struct flow_table *t, int which)
 	return 0;
 }
 
-/* A full queue: its stale entries are dropped (the live ones renumbered in order) when they are half of
- * it or more, else it doubles; so it holds at most four entries per listed flow, however long a flow at
- * its head keeps the entries behind it. */
+/* A full queue doubles, unless it would pass four entries per flow held: then its stale entries are
+ * dropped first (the live ones renumbered in order), since a quiet flow at its head keeps every entry
+ * behind it however stale. */
 static __attribute__((noinline)) void list_grow(struct flow_table *t, int which)
 {
 	struct flow_list *l = &t->lists[which];
-	size_t live = 0;
-	for (uint64_t p = l->head; p < l->tail; p++) {
-		if (p + PF_LINES < l->tail)
-			prefetch_lines(at(t, l->q[(p + PF_LINES) & (l->cap - 1)]));
-		live += listed_at(t, which, p);
-	}
-	size_t cap = !l->cap ? 1024 : live > l->cap / 2 ? l->cap * 2 : l->cap;
-	uint32_t *q = xmalloc(cap * sizeof(*q));
-	uint64_t n = l->head;
-	for (uint64_t p = l->head; p < l->tail; p++) {
-		uint32_t i = l->q[p & (l->cap - 1)];
-		if (live == l->tail - l->head || listed_at(t, which, p)) {
-			at(t, i)->qpos = (uint32_t)n;
-			q[n++ & (cap - 1)] = i;
+	size_t mask = l->cap - 1;
+	if (l->cap && 2 * l->cap > 4 * t->count + 1024) {
+		uint64_t n = l->head;
+		for (uint64_t p = l->head; p < l->tail; p++) {
+			if (p + PF_LINES < l->tail)
+				prefetch_lines(at(t, l->q[(p + PF_LINES) & mask]));
+			if (listed_at(t, which, p)) { /* n <= p: no entry is overwritten before it is read */
+				uint32_t i = l->q[p & mask];
+				at(t, i)->qpos = (uint32_t)n;
+				l->q[n++ & mask] = i;
+			}
 		}
+		l->tail = n;
+		if (l->tail - l->head <= l->cap / 2)
+			return;
 	}
+	size_t cap = l->cap ? l->cap * 2 : 1024;
+	uint32_t *q = xmalloc(cap * sizeof(*q));
+	for (uint64_t p = l->head; p < l->tail; p++)
+		q[p & (cap - 1)] = l->q[p & mask];
 	free(l->q);
 	l->q = q;
 	l->cap = cap;
-	l->tail = n;
 }
 
 static void list_append(struct flow_table *t, struct flow *f, int which)
