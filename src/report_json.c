@@ -203,18 +203,34 @@ static void jw_str(struct jw *w, const char *v)
 		out_s(w, "null");
 }
 
+/* "00" to "99": a report's numbers are written two digits a division. */
+static const char digit_pairs[201] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+			       "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+			       "8081828384858687888990919293949596979899";
+
 /* Decimal digits of v, written backwards into buf ending at end; returns the first. */
 static char *digits(char *end, unsigned long long v)
 {
-	do
-		*--end = (char)('0' + v % 10);
-	while (v /= 10);
+	for (; v >= 100; v /= 100) {
+		end -= 2;
+		memcpy(end, &digit_pairs[v % 100 * 2], 2);
+	}
+	if (v >= 10) {
+		end -= 2;
+		memcpy(end, &digit_pairs[v * 2], 2);
+	} else {
+		*--end = (char)('0' + v);
+	}
 	return end;
 }
 
 /* v in decimal, as it is (no separator): what printf's %llu would write. */
 static void out_u64(struct jw *w, uint64_t v)
 {
+	if (v < 10) { /* most counts of a row */
+		out_c(w, (char)('0' + v));
+		return;
+	}
 	char buf[24], *p = digits(buf + sizeof(buf), v);
 	out_n(w, p, (size_t)(buf + sizeof(buf) - p));
 }
@@ -250,48 +266,79 @@ static void jw_ts(struct jw *w, uint64_t ns)
 		return;
 	}
 	char buf[32], *end = buf + sizeof(buf);
-	unsigned places = w->nsec ? 9 : 6;
-	unsigned long long frac = ns % FLOW_NS_PER_SEC / (w->nsec ? 1 : 1000);
+	unsigned long long frac = ns % FLOW_NS_PER_SEC;
 	char *p = end;
-	for (unsigned i = 0; i < places; i++, frac /= 10)
-		*--p = (char)('0' + frac % 10);
+	int npairs = 3; /* 6 places */
+	if (w->nsec) {
+		*--p = (char)('0' + frac % 10); /* 9 places: one, then four pairs */
+		frac /= 10;
+		npairs = 4;
+	} else {
+		frac /= 1000;
+	}
+	for (int i = 0; i < npairs; i++, frac /= 100) {
+		p -= 2;
+		memcpy(p, &digit_pairs[frac % 100 * 2], 2);
+	}
 	*--p = '.';
 	p = digits(p, ns / FLOW_NS_PER_SEC);
 	out_n(w, p, (size_t)(end - p));
 }
 
+/* A string of flowaudit's own making that needs no escaping (an address, a status, a protocol's name),
+ * or null. */
+static void jw_plain(struct jw *w, const char *v)
+{
+	jw_sep(w);
+	if (!v) {
+		out_s(w, "null");
+		return;
+	}
+	out_c(w, '"');
+	out_s(w, v);
+	out_c(w, '"');
+}
+
 static void jw_addr(struct jw *w, const uint8_t a[16])
 {
 	char buf[50];
-	jw_str(w, addr_str(a, buf));
+	jw_plain(w, addr_str(a, buf));
 }
 
-/* key: value pairs, for the objects written below. */
-static void kv_str(struct jw *w, const char *k, const char *v)
+/* key: value pairs, for the objects written below; inlined, so that a key's length is known when
+ * compiling. */
+#define KV __attribute__((always_inline)) static inline
+KV void kv_str(struct jw *w, const char *k, const char *v)
 {
 	jw_key(w, k);
 	jw_str(w, v);
 }
 
-static void kv_true(struct jw *w, const char *k)
+KV void kv_plain(struct jw *w, const char *k, const char *v)
+{
+	jw_key(w, k);
+	jw_plain(w, v);
+}
+
+KV void kv_true(struct jw *w, const char *k)
 {
 	jw_key(w, k);
 	jw_lit(w, "true");
 }
 
-static void kv_int(struct jw *w, const char *k, long long v)
+KV void kv_int(struct jw *w, const char *k, long long v)
 {
 	jw_key(w, k);
 	jw_int(w, v);
 }
 
-static void kv_u64(struct jw *w, const char *k, uint64_t v)
+KV void kv_u64(struct jw *w, const char *k, uint64_t v)
 {
 	jw_key(w, k);
 	jw_u64(w, v);
 }
 
-static void kv_ts(struct jw *w, const char *k, uint64_t ns)
+KV void kv_ts(struct jw *w, const char *k, uint64_t ns)
 {
 	jw_key(w, k);
 	jw_ts(w, ns);
@@ -353,9 +400,9 @@ static void edge_head(struct jw *w, const struct graph *g, const struct graph_ed
 static void edge_tail(struct jw *w, const struct graph *g, const struct graph_edge *e)
 {
 	const struct rules_edge *re = &g->rules->edges[e->rule];
-	kv_str(w, "proto", rules_proto_name(e->proto));
+	kv_plain(w, "proto", rules_proto_name(e->proto));
 	kv_int(w, "port", e->port);
-	kv_str(w, "level", rules_level_name(e->level));
+	kv_plain(w, "level", rules_level_name(e->level));
 	jw_key(w, "rule");
 	jw_sep(w);
 	out_c(w, '"');
@@ -389,8 +436,8 @@ static void edge_fields(struct jw *w, const struct graph *g, const struct graph_
 {
 	edge_head(w, g, e);
 	if (g->site) {
-		kv_str(w, "client_addr", ca);
-		kv_str(w, "server_addr", sa);
+		kv_plain(w, "client_addr", ca);
+		kv_plain(w, "server_addr", sa);
 	}
 	edge_tail(w, g, e);
 }
@@ -517,7 +564,7 @@ static void unexpected_row(struct jw *w, const struct graph *g, const struct cls
 	}
 	host_name(w, "client", g, u->client_host);
 	host_name(w, "server", g, u->server_host);
-	kv_str(w, "proto", rules_proto_name(u->proto));
+	kv_plain(w, "proto", rules_proto_name(u->proto));
 	kv_int(w, "port", u->port);
 	kv_str(w, "why", rep_why_of(whys, g, u));
 	status_reason(w, u->status, u->reason);
@@ -529,8 +576,8 @@ static void unexpected_row(struct jw *w, const struct graph *g, const struct cls
 
 static void status_reason(struct jw *w, enum cls_status st, enum cls_reason why)
 {
-	kv_str(w, "status", cls_status_name(st));
-	kv_str(w, "reason", cls_reason_name(why));
+	kv_plain(w, "status", cls_status_name(st));
+	kv_plain(w, "reason", cls_reason_name(why));
 }
 
 static void hosts_json(struct jw *w, const struct graph *g, const struct infer_summary *inferred)
@@ -845,8 +892,8 @@ static int audit_json(FILE *out, const struct report *rp)
 			out_n(&w, x->head, x->nhead);
 			w.first[w.depth] = false;
 			if (g->site) {
-				kv_str(&w, "client_addr", site_addr_str(&r->client, ca));
-				kv_str(&w, "server_addr", site_addr_str(&r->server, sa));
+				kv_plain(&w, "client_addr", site_addr_str(&r->client, ca));
+				kv_plain(&w, "server_addr", site_addr_str(&r->server, sa));
 			}
 			out_n(&w, x->tail, x->ntail);
 		}
