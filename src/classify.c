@@ -797,6 +797,32 @@ static uint32_t locate(struct cls *c, const struct cls_key *pk, uint32_t hash)
 	return add_unexpected(c, pk, hash, ch, sh, false, apart, forbidden ? e : -1, true);
 }
 
+/* A flow whose start was not captured had its ends told apart by their ports (flow.c), which a
+ * portmapper's answer overrules: mountd, statd and lockd clients bind reserved ports, so a midstream
+ * flow to a learnt port came out reversed. True, with r turned round in *out, when the reversed flow is
+ * on a port the portmapper named to its client. */
+static bool learnt_reversed(const struct cls *c, const struct flow_record *r, struct flow_record *out)
+{
+	if (!c->nlearnt || (r->verdict != FV_MIDSTREAM && r->verdict != FV_ONE_SIDED))
+		return false;
+	struct cls_key k;
+	make_key(&k, r->server, r->client, r->proto, r->client_port);
+	if (learnt_find(c, &k) == OAT_NONE)
+		return false;
+	*out = *r;
+	memcpy(out->client, r->server, 16);
+	memcpy(out->server, r->client, 16);
+	out->client_port = r->server_port;
+	out->server_port = r->client_port;
+	for (int d = 0; d < 2; d++) {
+		out->pkts[d] = r->pkts[!d];
+		out->ttl[d] = r->ttl[!d];
+	}
+	for (char *h = out->history; *h && h < out->history + sizeof(out->history); h++)
+		*h = (char)(*h ^ 0x20); /* Zeek's letters: the client's upper case, the server's lower */
+	return true;
+}
+
 /* The look-ahead of cls_flows(): a record's index slot is asked for SLOT_AHEAD records before it lands,
  * the entry that slot names ENTRY_AHEAD before. */
 enum { CHUNK = 64, SLOT_AHEAD = 8, ENTRY_AHEAD = 4 };
@@ -833,6 +859,13 @@ void cls_flows(struct cls *c, const struct flow_record *r, size_t n)
 				continue;
 			/* The candidate found ahead is trusted only if it carries the key: an entry made since
 			 * (by the slow path of an earlier record) may be the one. */
+			struct flow_record turned;
+			if (learnt_reversed(c, &b[i], &turned)) {
+				struct cls_key tk;
+				uint32_t th = record_key(c, &turned, &tk), p = find(c, &tk, th);
+				land(c, p != OAT_NONE ? p : locate(c, &tk, th), &turned);
+				continue;
+			}
 			uint32_t p = cand[i];
 			if (p == OAT_NONE || !entry_is(c, p, &k[i]))
 				p = find(c, &k[i], h[i]);

@@ -575,12 +575,45 @@ static void test_a_port_the_portmapper_names_is_an_expected_path(void)
 	teardown(&b);
 }
 
+/* A mountd connection whose start the capture missed: its ends were told apart by their ports, and the
+ * client's reserved port made the client look like the server. The portmapper named the server's port to
+ * that client, so the flow is turned round and lands on the learnt path; without the portmapper's answer
+ * it stays as the ports said. */
+static void test_a_midstream_flow_to_a_learnt_port_is_turned_round(void)
+{
+	static const char site[] = "host agent1 192.0.2.20 role=agent partner=ontap1 data=nfs\n"
+				   "host ontap1-data 192.0.2.30 role=ontap-data system=ontap1\n";
+	for (int taught = 0; taught < 2; taught++) {
+		struct world w;
+		setup(&w, site);
+		if (taught)
+			portmap(&w, "192.0.2.20", "192.0.2.30", IPPROTO_TCP, 100005, 20048, false, T0);
+		tcp(&w, "192.0.2.30", "192.0.2.20", 714, true, T0 + MS); /* as flow.c oriented it */
+		struct flow_record *r = &w.rec[w.nrec - 1];
+		r->client_port = 20048;
+		r->verdict = FV_MIDSTREAM;
+		strcpy(r->history, "Dd");
+		done(&w);
+		const struct cls_row *row20048 = port_row(&w.c, 20048);
+		if (taught) {
+			CU_ASSERT_FATAL(row20048 != NULL);
+			CU_ASSERT(row20048->learnt && row20048->status == CLS_OK && row20048->n.attempts == 1);
+			CU_ASSERT_EQUAL(w.c.nunexp, 0);
+		} else {
+			CU_ASSERT_PTR_NULL(row20048);
+			CU_ASSERT(w.c.nunexp == 1 && w.c.unexp[0].port == 714);
+		}
+		teardown(&w);
+	}
+}
+
 void suite_classify(void)
 {
 	CU_pSuite s = CU_add_suite("classify", NULL, NULL);
 	TU_ADD(s, test_partner_placement_time_and_hops);
 	TU_ADD(s, test_the_wrong_application_on_a_port);
 	TU_ADD(s, test_a_port_the_portmapper_names_is_an_expected_path);
+	TU_ADD(s, test_a_midstream_flow_to_a_learnt_port_is_turned_round);
 	TU_ADD(s, test_plain_61616_under_tls_required_is_unexpected_with_the_forbid_reason);
 	TU_ADD(s, test_remembered_pairs_land_where_they_first_did_after_the_cache_grows);
 	TU_ADD(s, test_reverse_direction_is_named_as_such);

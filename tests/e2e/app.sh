@@ -328,6 +328,15 @@ echo "$r" | jq -e --argjson p "$mountd" '.port == $p and .proto == "tcp" and .st
 	.requirement == "ONTAP NFS v3" and .learnt.name == "mountd" and .app.protocol == "onc-rpc"' >/dev/null ||
 	fail "mountd learnt: $r"
 [ "$(jq '.unexpected | length' "$work/nfs.json")" = 0 ] || fail "nfs: unexpected $(jq -c .unexpected "$work/nfs.json")"
+# The same capture with the mountd connection's start cut away (a sensor that began midstream): showmount's
+# reserved port would make it the server, but the portmapper named mountd's port to the agent.
+tcpdump -r "$work/nfs.pcap" -w "$work/nfsmid.pcap" "not (tcp port $mountd and tcp[tcpflags] & tcp-syn != 0)" 2>/dev/null
+"$bin" audit -r "$work/nfsmid.pcap" -s "$site" --format json --flows >"$work/nfsmid.json" 2>/dev/null
+jq -e --argjson p "$mountd" '[.flows[] | select((.server_port == $p or .client_port == $p) and .state == "midstream")] | length == 1' \
+	"$work/nfsmid.json" >/dev/null || fail "nfs midstream: the cut capture has no midstream mountd flow"
+jq -e --argjson p "$mountd" '([.edges[] | select(.learnt.program == 100005)][0] | .port == $p and .status == "ok") and
+	(.unexpected | length == 0)' "$work/nfsmid.json" >/dev/null ||
+	fail "nfs midstream: $(jq -c '[.edges[] | select(.learnt)], .unexpected' "$work/nfsmid.json")"
 ip netns exec $S nft -f - <<EOF || fail "nft"
 table inet fa_nfs {
 	chain input { type filter hook input priority 0; tcp dport $mountd drop; }
@@ -340,7 +349,7 @@ stop_capture
 [ $? -eq 1 ] || fail "nfs blocked: exit status"
 grep -q "blocked .*ONTAP NFS v3 .*tcp/$mountd .*mountd (RPC 100005): port learnt from the portmapper (tcp/111)" \
 	"$work/nfsblocked.txt" || fail "nfs blocked: $(cat "$work/nfsblocked.txt")"
-pass "nfs v3: ganesha's mountd port, learnt from rpcbind's GETADDR reply to showmount: ok, then blocked when dropped"
+pass "nfs v3: ganesha's mountd port, learnt from rpcbind's GETADDR reply to showmount: ok (midstream too), then blocked when dropped"
 # 11. ActiveMQ (the broker of the Debian package, its own configuration here; OpenJDK): the producer of
 # activemq's console over OpenWire on 61616 and over SSL on 61617, then the two crossed: plain OpenWire
 # to the SSL connector, TLS to the plain one.
