@@ -818,7 +818,7 @@ static bool learnt_reversed(const struct cls *c, const struct flow_record *r, st
 		out->pkts[d] = r->pkts[!d];
 		out->ttl[d] = r->ttl[!d];
 	}
-	for (char *h = out->history; *h && h < out->history + sizeof(out->history); h++)
+	for (char *h = out->history; h < out->history + sizeof(out->history) && *h; h++)
 		*h = (char)(*h ^ 0x20); /* Zeek's letters: the client's upper case, the server's lower */
 	return true;
 }
@@ -857,8 +857,6 @@ void cls_flows(struct cls *c, const struct flow_record *r, size_t n)
 			}
 			if (b[i].verdict == FV_NOT_A_CONNECTION)
 				continue;
-			/* The candidate found ahead is trusted only if it carries the key: an entry made since
-			 * (by the slow path of an earlier record) may be the one. */
 			struct flow_record turned;
 			if (learnt_reversed(c, &b[i], &turned)) {
 				struct cls_key tk;
@@ -866,6 +864,8 @@ void cls_flows(struct cls *c, const struct flow_record *r, size_t n)
 				land(c, p != OAT_NONE ? p : locate(c, &tk, th), &turned);
 				continue;
 			}
+			/* The candidate found ahead is trusted only if it carries the key: an entry made since
+			 * (by the slow path of an earlier record) may be the one. */
 			uint32_t p = cand[i];
 			if (p == OAT_NONE || !entry_is(c, p, &k[i]))
 				p = find(c, &k[i], h[i]);

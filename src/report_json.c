@@ -208,19 +208,20 @@ static const char digit_pairs[201] = "000102030405060708091011121314151617181920
 			       "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
 			       "8081828384858687888990919293949596979899";
 
+/* The last two decimal digits of v, written just before end; returns where they start. */
+static inline char *two_digits(char *end, unsigned long long v)
+{
+	return memcpy(end - 2, &digit_pairs[v % 100 * 2], 2);
+}
+
 /* Decimal digits of v, written backwards into buf ending at end; returns the first. */
 static char *digits(char *end, unsigned long long v)
 {
-	for (; v >= 100; v /= 100) {
-		end -= 2;
-		memcpy(end, &digit_pairs[v % 100 * 2], 2);
-	}
-	if (v >= 10) {
-		end -= 2;
-		memcpy(end, &digit_pairs[v * 2], 2);
-	} else {
-		*--end = (char)('0' + v);
-	}
+	for (; v >= 100; v /= 100)
+		end = two_digits(end, v);
+	if (v >= 10)
+		return two_digits(end, v);
+	*--end = (char)('0' + v);
 	return end;
 }
 
@@ -276,10 +277,8 @@ static void jw_ts(struct jw *w, uint64_t ns)
 	} else {
 		frac /= 1000;
 	}
-	for (int i = 0; i < npairs; i++, frac /= 100) {
-		p -= 2;
-		memcpy(p, &digit_pairs[frac % 100 * 2], 2);
-	}
+	for (int i = 0; i < npairs; i++, frac /= 100)
+		p = two_digits(p, frac);
 	*--p = '.';
 	p = digits(p, ns / FLOW_NS_PER_SEC);
 	out_n(w, p, (size_t)(end - p));
