@@ -7,6 +7,11 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -84,6 +89,142 @@ static int write_fd(int fd, out_fn fn, const void *arg)
 	return rc;
 }
 
+/* The signals that end a run by default: held back while a named temporary file exists, so that it is
+ * never left behind (a live run's handlers only note them; they are delivered once it is gone). */
+static void hold_signals(sigset_t *old)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGQUIT);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
+	sigaddset(&set, SIGALRM);
+	pthread_sigmask(SIG_BLOCK, &set, old);
+}
+
+static void release_signals(const sigset_t *old)
+{
+	pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
+/* The replacement keeps the mode (and, where allowed, the owner) of what it replaces; a new report is as
+ * readable as any file this umask makes (the temporary file was made 0600). */
+static void take_mode(int fd, const struct stat *old)
+{
+	if (old) {
+		fchmod(fd, old->st_mode & 07777);
+		if (fchown(fd, old->st_uid, old->st_gid) < 0) {
+			/* not ours to give away: the report stays ours */
+		}
+	} else {
+		mode_t mask = umask(0);
+		umask(mask);
+		fchmod(fd, 0666 & ~mask);
+	}
+}
+
+/* An unnamed file in real's folder (O_TMPFILE), and the /proc name linkat() can give it a name through;
+ * -1 where the file system has no unnamed files or /proc does not show this process its descriptors
+ * (after -Z, a process that changed user may not read its own /proc entry). */
+static int open_unnamed(const char *real, char proc[static 32])
+{
+	char *copy = xstrdup(real);
+	int fd = open(dirname(copy), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	int e = errno;
+	free(copy);
+	if (fd < 0) {
+		errno = e;
+		return -1;
+	}
+	struct stat st;
+	snprintf(proc, 32, "/proc/self/fd/%d", fd);
+	if (stat(proc, &st) < 0) {
+		close(fd);
+		errno = EOPNOTSUPP;
+		return -1;
+	}
+	return fd;
+}
+
+/* Give the finished unnamed file real's name: linked under a fresh name beside it, then renamed over it
+ * (linkat never replaces a file). Signals wait for the moment the fresh name exists. */
+static int publish(const char *proc, const char *real)
+{
+	sigset_t old;
+	hold_signals(&old);
+	int rc = -1;
+	for (unsigned i = 0; i < 100; i++) {
+		uint32_t r;
+		if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+			r = (uint32_t)getpid() * 2654435761u + i;
+		char *name = xasprintf("%s.%08x", real, r);
+		rc = linkat(AT_FDCWD, proc, AT_FDCWD, name, AT_SYMLINK_FOLLOW);
+		if (rc == 0) {
+			rc = rename(name, real);
+			int e = errno;
+			if (rc < 0)
+				unlink(name);
+			errno = e;
+		}
+		free(name);
+		if (rc == 0 || errno != EEXIST)
+			break;
+	}
+	int e = errno;
+	release_signals(&old);
+	errno = e;
+	return rc;
+}
+
+/* Replace the regular file real (its stat in old; NULL: none yet) with fn's output, atomically: an
+ * unnamed file given real's name once complete, so that a run ended at any moment (a signal, a crash)
+ * leaves the old file and nothing else; a named temporary file where the file system has no unnamed
+ * ones. -1 with errno and *what failed, real untouched. */
+static int replace(const char *real, const struct stat *old, out_fn fn, const void *arg, const char **what)
+{
+	*what = "cannot create a temporary file beside it: %s";
+	char proc[32];
+	int fd = open_unnamed(real, proc);
+	if (fd >= 0) {
+		*what = "cannot write the report: %s";
+		take_mode(fd, old);
+		int w = dup(fd);
+		int rc = w < 0 ? -1 : write_fd(w, fn, arg);
+		if (rc == 0)
+			rc = publish(proc, real);
+		int e = errno;
+		close(fd);
+		errno = e;
+		return rc;
+	}
+	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+		return -1;
+	sigset_t held;
+	hold_signals(&held);
+	char *tmp = xasprintf("%s.XXXXXX", real);
+	int rc = -1;
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd >= 0) {
+		*what = "cannot write the report: %s";
+		take_mode(fd, old);
+		rc = write_fd(fd, fn, arg);
+		if (rc == 0)
+			rc = rename(tmp, real);
+		int e = errno;
+		if (rc < 0)
+			unlink(tmp);
+		errno = e;
+	}
+	int e = errno;
+	free(tmp);
+	release_signals(&held);
+	errno = e;
+	return rc;
+}
+
 int out_write(const char *path, out_fn fn, const void *arg, struct diag *d)
 {
 	if (is_stdout(path)) {
@@ -119,34 +260,10 @@ int out_write(const char *path, out_fn fn, const void *arg, struct diag *d)
 		free(real);
 		return rc;
 	}
-	char *tmp = xasprintf("%s.XXXXXX", real);
-	int fd = mkstemp(tmp);
-	if (fd < 0) {
-		rc = fail(d, path, "cannot create a temporary file beside it: %s", errno);
-		free(tmp);
-		free(real);
-		return rc;
-	}
-	/* The replacement keeps the mode (and, where allowed, the owner) of what it replaces; a new report is
-	 * as readable as any file this umask makes (mkstemp made it 0600). */
-	if (exists) {
-		fchmod(fd, st.st_mode & 07777);
-		if (fchown(fd, st.st_uid, st.st_gid) < 0) {
-			/* not ours to give away: the report stays ours */
-		}
-	} else {
-		mode_t mask = umask(0);
-		umask(mask);
-		fchmod(fd, 0666 & ~mask);
-	}
-	rc = write_fd(fd, fn, arg);
-	if (rc == 0 && rename(tmp, real) < 0)
-		rc = -1;
-	if (rc < 0) {
-		fail(d, path, "cannot write the report: %s", errno);
-		unlink(tmp);
-	}
-	free(tmp);
+	const char *what;
+	rc = replace(real, exists ? &st : NULL, fn, arg, &what);
+	if (rc < 0)
+		fail(d, path, what, errno);
 	free(real);
 	return rc;
 }

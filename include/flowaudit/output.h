@@ -1,7 +1,7 @@
-/* output.h: where reports and capture copies go. A regular file is replaced atomically (a temporary file
- * beside it, renamed over it, keeping its mode); a device, FIFO or socket is written in place; a symbolic
- * link is followed to what it names; an output that is one of the run's inputs is refused before anything
- * is opened for writing. */
+/* output.h: where reports and capture copies go. A regular file is replaced atomically, keeping its mode
+ * (an unnamed file in its folder, named once complete: a run killed while writing leaves nothing behind);
+ * a device, FIFO or socket is written in place; a symbolic link is followed to what it names; an output
+ * that is one of the run's inputs is refused before anything is opened for writing. */
 #ifndef FLOWAUDIT_OUTPUT_H
 #define FLOWAUDIT_OUTPUT_H
 

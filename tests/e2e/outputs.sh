@@ -136,4 +136,43 @@ fi
 TMPDIR=$work/nonexistent "$bin" audit -r cap.pcap -s site.site --flows --format json >/dev/null 2>err; rc=$?
 [ $rc -eq 2 ] && grep -q 'temporary file for --flows' err || fail "--flows, no TMPDIR: exit $rc: $(cat err)"
 ok
+# A run ended while it writes its report (SIGTERM, SIGKILL, a crash) leaves the report it was replacing,
+# whole, and nothing else beside it: the new report has no name until it is complete. Killed at points
+# from the middle of a run to its end, where the report of 200,000 address pairs is being written.
+mk="$(dirname "$bin")/mkpcap"
+"$mk" --spread 200000 1000 0 96 big.pcap big.site >/dev/null || fail "mkpcap"
+mkdir reports
+t0=$(date +%s%N)
+"$bin" audit -r big.pcap -s big.site -R pack.rules --format json -o reports/r.json >/dev/null 2>&1
+ms=$((($(date +%s%N) - t0) / 1000000))
+# killed HOW SIGNAL...: one run per signal and point of the run, started by HOW (exec, or hidden below:
+# $! is flowaudit's pid once it runs); fails on anything left beside the report, or a report not whole
+killed() {
+	how=$1
+	shift
+	for sig in "$@"; do
+		for pc in 55 65 75 85 95; do
+			echo old >reports/r.json
+			("$how" "$bin" audit -r big.pcap -s big.site -R pack.rules --format json -o reports/r.json >/dev/null 2>&1) &
+			pid=$!
+			sleep "$(awk "BEGIN {print $ms * $pc / 100000}")"
+			kill -"$sig" $pid 2>/dev/null
+			wait $pid 2>/dev/null
+			left=$(ls reports | grep -v '^r.json$')
+			[ -z "$left" ] || fail "$how: SIG$sig at $pc% of the run ($ms ms) left $left beside the report"
+			[ "$(cat reports/r.json)" = old ] || jq -e .summary reports/r.json >/dev/null ||
+				fail "$how: SIG$sig at $pc% of the run: the report is neither the old one nor whole"
+		done
+	done
+}
+killed exec TERM KILL TERM KILL
+ok
+# Without unnamed files (no /proc to name one through, as in some containers), a named one is made and
+# the signals that would end the run wait until it is renamed: SIGTERM still leaves nothing behind.
+if [ "$(id -u)" -eq 0 ] && command -v unshare >/dev/null; then
+	hidden() { exec unshare -m sh -c 'mount -t tmpfs none /proc && exec "$@"' sh "$@"; }
+	(hidden sh -c '[ ! -e /proc/self/fd ]') || fail "/proc could not be hidden"
+	killed hidden TERM
+	ok
+fi
 echo "e2e outputs: $n checks passed"
