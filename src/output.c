@@ -127,8 +127,7 @@ static void take_mode(int fd, const struct stat *old)
 }
 
 /* An unnamed file in real's folder (O_TMPFILE), and the /proc name linkat() can give it a name through;
- * -1 where the file system has no unnamed files or /proc does not show this process its descriptors
- * (after -Z, a process that changed user may not read its own /proc entry). */
+ * -1 (EOPNOTSUPP) where the file system has no unnamed files or /proc is not there to name one. */
 static int open_unnamed(const char *real, char proc[static 32])
 {
 	char *copy = xstrdup(real);
@@ -179,34 +178,15 @@ static int publish(const char *proc, const char *real)
 	return rc;
 }
 
-/* Replace the regular file real (its stat in old; NULL: none yet) with fn's output, atomically: an
- * unnamed file given real's name once complete, so that a run ended at any moment (a signal, a crash)
- * leaves the old file and nothing else; a named temporary file where the file system has no unnamed
- * ones. -1 with errno and *what failed, real untouched. */
-static int replace(const char *real, const struct stat *old, out_fn fn, const void *arg, const char **what)
+/* Replace real with fn's output through a named temporary file beside it, the signals that would end the
+ * run held until it is renamed or removed. */
+static int replace_named(const char *real, const struct stat *old, out_fn fn, const void *arg, const char **what)
 {
-	*what = "cannot create a temporary file beside it: %s";
-	char proc[32];
-	int fd = open_unnamed(real, proc);
-	if (fd >= 0) {
-		*what = "cannot write the report: %s";
-		take_mode(fd, old);
-		int w = dup(fd);
-		int rc = w < 0 ? -1 : write_fd(w, fn, arg);
-		if (rc == 0)
-			rc = publish(proc, real);
-		int e = errno;
-		close(fd);
-		errno = e;
-		return rc;
-	}
-	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
-		return -1;
 	sigset_t held;
 	hold_signals(&held);
 	char *tmp = xasprintf("%s.XXXXXX", real);
 	int rc = -1;
-	fd = mkostemp(tmp, O_CLOEXEC);
+	int fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd >= 0) {
 		*what = "cannot write the report: %s";
 		take_mode(fd, old);
@@ -221,6 +201,46 @@ static int replace(const char *real, const struct stat *old, out_fn fn, const vo
 	int e = errno;
 	free(tmp);
 	release_signals(&held);
+	errno = e;
+	return rc;
+}
+
+/* An out_fn copying the unnamed file *arg (a descriptor) from its start. */
+static int copy_unnamed(FILE *out, const void *arg)
+{
+	int fd = *(const int *)arg;
+	char buf[65536];
+	ssize_t n;
+	for (off_t at = 0; (n = pread(fd, buf, sizeof(buf), at)) != 0; at += n) {
+		if (n < 0 && errno == EINTR) {
+			n = 0;
+			continue;
+		}
+		if (n < 0 || fwrite(buf, 1, (size_t)n, out) != (size_t)n)
+			return -1;
+	}
+	return 0;
+}
+
+/* Replace the regular file real (its stat in old; NULL: none yet) with fn's output, atomically: an
+ * unnamed file given real's name once complete, so that a run ended at any moment (a signal, a crash)
+ * leaves the old file and nothing else; a named temporary file where the file system has no unnamed
+ * ones, or the complete unnamed file cannot be linked. -1 with errno and *what failed, real untouched. */
+static int replace(const char *real, const struct stat *old, out_fn fn, const void *arg, const char **what)
+{
+	*what = "cannot create a temporary file beside it: %s";
+	char proc[32];
+	int fd = open_unnamed(real, proc);
+	if (fd < 0)
+		return errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL ? replace_named(real, old, fn, arg, what) : -1;
+	*what = "cannot write the report: %s";
+	take_mode(fd, old);
+	int w = dup(fd);
+	int rc = w < 0 ? -1 : write_fd(w, fn, arg);
+	if (rc == 0 && publish(proc, real) < 0)
+		rc = replace_named(real, old, copy_unnamed, &fd, what);
+	int e = errno;
+	close(fd);
 	errno = e;
 	return rc;
 }
