@@ -731,8 +731,12 @@ static void parse_attr(struct parser *p)
 		} else if (strcmp(t->s, "default") == 0) {
 			const struct lex_tok *v = expect(p, LEX_WORD, "a default value");
 			ok = v != NULL;
-			if (v)
+			if (v && a.def) {
+				err_tok(p, t, "'%s' has a default already ('%s')", name->s, a.def);
+				ok = false;
+			} else if (v) {
 				a.def = xstrdup(v->s);
+			}
 		} else if (strcmp(t->s, "refs") == 0 || strcmp(t->s, "names") == 0) {
 			const struct lex_tok *v = expect(p, LEX_WORD, "system, host or a role");
 			ok = v != NULL;
