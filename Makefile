@@ -112,7 +112,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
 # Each harness runs FUZZ_SECONDS from seeds (pcaps/, rules/, the corpus) plus what earlier runs found
 # (build/fuzz/corpus-*); a crash leaves build/fuzz/crash-* and fails the target: copy it to
-# tests/fuzz/regress/TARGET/ with the fix.
+# tests/fuzz/regress/TARGET/ with the fix (a crash file of an earlier run fails no later one).
 fuzz:
 	tools/deps.sh check
 	$(MAKE) FLAVOUR=fuzz CC=clang CFLAGS='$(FUZZ_CFLAGS)' fuzz-run
@@ -126,12 +126,14 @@ fuzz-run: $(B)/fuzz_packet $(B)/fuzz_rules $(B)/fuzz_site $(B)/seeds
 	cp rules/*.site tests/lint/*.site $(B)/seed-site/
 	for t in packet rules site; do \
 	  regress=; [ -d tests/fuzz/regress/$$t ] && regress=tests/fuzz/regress/$$t; \
+	  : >$(B)/fuzz-$$t.start; \
 	  $(B)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=$(B)/crash-$$t- \
 	    $(B)/corpus-$$t $(B)/seed-$$t $$regress >$(B)/fuzz-$$t.log 2>&1; \
+	  crash=$$(find $(B) -maxdepth 1 -name "crash-$$t-*" -newer $(B)/fuzz-$$t.start); \
 	  grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|#[0-9]+ +DONE)|ERROR|SUMMARY' $(B)/fuzz-$$t.log; \
-	  grep -q 'DONE' $(B)/fuzz-$$t.log || test -n "$$(ls $(B)/crash-$$t-* 2>/dev/null)" || \
+	  grep -q 'DONE' $(B)/fuzz-$$t.log || test -n "$$crash" || \
 	    { echo "fuzz_$$t did not run: $$(tail -1 $(B)/fuzz-$$t.log)"; exit 1; }; \
-	  test -z "$$(ls $(B)/crash-$$t-* 2>/dev/null)" || { echo "fuzz_$$t found a crash: $$(ls $(B)/crash-$$t-*)"; exit 1; }; \
+	  test -z "$$crash" || { echo "fuzz_$$t found a crash: $$crash"; exit 1; }; \
 	done
 
 demo: $(B)/flowaudit
