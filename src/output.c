@@ -235,7 +235,7 @@ static int replace(const char *real, const struct stat *old, out_fn fn, const vo
 		return errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL ? replace_named(real, old, fn, arg, what) : -1;
 	*what = "cannot write the report: %s";
 	take_mode(fd, old);
-	int w = dup(fd);
+	int w = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	int rc = w < 0 ? -1 : write_fd(w, fn, arg);
 	if (rc == 0 && publish(proc, real) < 0)
 		rc = replace_named(real, old, copy_unnamed, &fd, what);
