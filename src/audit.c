@@ -15,14 +15,31 @@
 #include "flowaudit/capture.h"
 #include "flowaudit/util.h"
 
-/* A batch of settled flows: to the classifier, and appended to the flow log with --flows. */
+/* A batch of settled flows: to the classifier, and appended to the flow log with --flows, each record
+ * the way round the classifier took it. */
 static void on_records(void *ctx, const struct flow_record *r, size_t n)
 {
 	struct worker *w = ctx;
 	struct audit_result *res = &w->res;
-	cls_flows(&res->cls, r, n);
-	if (res->nflow_logs)
-		flowlog_add(res->flow_logs[0].log, r, n);
+	if (!res->nflow_logs) {
+		cls_flows(&res->cls, r, n, NULL);
+		return;
+	}
+	uint8_t turned[FLOW_BATCH];
+	for (size_t base = 0; base < n; base += FLOW_BATCH) {
+		size_t m = n - base < FLOW_BATCH ? n - base : FLOW_BATCH;
+		cls_flows(&res->cls, r + base, m, turned);
+		for (size_t i = 0, j; i < m; i = j + 1) {
+			for (j = i; j < m && !turned[j]; j++)
+				;
+			flowlog_add(res->flow_logs[0].log, r + base + i, j - i);
+			if (j < m) {
+				struct flow_record other = r[base + j];
+				flow_record_reverse(&other);
+				flowlog_add(res->flow_logs[0].log, &other, 1);
+			}
+		}
+	}
 }
 
 /* flow_snapshot()'s records, kept for the controller to classify. */

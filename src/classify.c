@@ -810,16 +810,7 @@ static bool learnt_reversed(const struct cls *c, const struct flow_record *r, st
 	if (learnt_find(c, &k) == OAT_NONE)
 		return false;
 	*out = *r;
-	memcpy(out->client, r->server, 16);
-	memcpy(out->server, r->client, 16);
-	out->client_port = r->server_port;
-	out->server_port = r->client_port;
-	for (int d = 0; d < 2; d++) {
-		out->pkts[d] = r->pkts[!d];
-		out->ttl[d] = r->ttl[!d];
-	}
-	for (char *h = out->history; h < out->history + sizeof(out->history) && *h; h++)
-		*h = (char)(*h ^ 0x20); /* Zeek's letters: the client's upper case, the server's lower */
+	flow_record_reverse(out);
 	return true;
 }
 
@@ -833,7 +824,7 @@ static inline uint32_t first_candidate(const struct cls *c, uint32_t hash)
 	return oat_next(&c->ix, hash, &pos);
 }
 
-void cls_flows(struct cls *c, const struct flow_record *r, size_t n)
+void cls_flows(struct cls *c, const struct flow_record *r, size_t n, uint8_t *turned)
 {
 	struct cls_key k[CHUNK];
 	uint32_t h[CHUNK], cand[CHUNK];
@@ -855,13 +846,16 @@ void cls_flows(struct cls *c, const struct flow_record *r, size_t n)
 				if (p != OAT_NONE)
 					__builtin_prefetch(entry_addr(c, p), 1);
 			}
+			struct flow_record other;
+			bool turn = b[i].verdict != FV_NOT_A_CONNECTION && learnt_reversed(c, &b[i], &other);
+			if (turned)
+				turned[base + i] = turn;
 			if (b[i].verdict == FV_NOT_A_CONNECTION)
 				continue;
-			struct flow_record turned;
-			if (learnt_reversed(c, &b[i], &turned)) {
+			if (turn) {
 				struct cls_key tk;
-				uint32_t th = record_key(c, &turned, &tk), p = find(c, &tk, th);
-				land(c, p != OAT_NONE ? p : locate(c, &tk, th), &turned);
+				uint32_t th = record_key(c, &other, &tk), p = find(c, &tk, th);
+				land(c, p != OAT_NONE ? p : locate(c, &tk, th), &other);
 				continue;
 			}
 			/* The candidate found ahead is trusted only if it carries the key: an entry made since

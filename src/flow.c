@@ -186,6 +186,24 @@ static const char *const verdict_names[FV_N] = {
 	"unverified", "not-a-connection",
 };
 
+void flow_record_reverse(struct flow_record *r)
+{
+	uint8_t a[16];
+	memcpy(a, r->client, 16);
+	memcpy(r->client, r->server, 16);
+	memcpy(r->server, a, 16);
+	uint16_t port = r->client_port, pkts = r->pkts[0];
+	r->client_port = r->server_port;
+	r->server_port = port;
+	r->pkts[0] = r->pkts[1];
+	r->pkts[1] = pkts;
+	uint8_t ttl = r->ttl[0];
+	r->ttl[0] = r->ttl[1];
+	r->ttl[1] = ttl;
+	for (char *h = r->history; h < r->history + sizeof(r->history) && *h; h++)
+		*h = (char)(*h ^ 0x20);
+}
+
 const char *flow_verdict_name(enum flow_verdict v)
 {
 	return v < FV_N ? verdict_names[v] : "?";

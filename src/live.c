@@ -173,7 +173,7 @@ static void interim(const struct audit_opts *o, struct crew *c, struct worker *w
 	cls_init(&view.cls, g);
 	for (size_t i = 0; i < n; i++)
 		if (w[i].acked == atomic_load(&c->seq) && w[i].snap.cls.g) {
-			cls_flows(&w[i].snap.cls, w[i].held_rec, w[i].nheld_rec);
+			cls_flows(&w[i].snap.cls, w[i].held_rec, w[i].nheld_rec, NULL);
 			audit_merge(&view, &w[i].snap);
 			audit_result_free(&w[i].snap);
 		}

@@ -770,7 +770,7 @@ static int write_text(FILE *out, const void *arg)
 
 static void feed_cls(void *ctx, const struct flow_record *r, size_t n)
 {
-	cls_flows(ctx, r, n);
+	cls_flows(ctx, r, n, NULL);
 }
 
 /* Without -s: a site inferred from the capture's flows (infer.h) takes the place of the role-level graph,

@@ -20,6 +20,7 @@ struct world {
 	struct cls c;
 	struct flow_record *rec; /* records not handed to the classifier yet */
 	size_t nrec, cap_rec;
+	uint8_t *turned;         /* the last batch's: each record taken from its other end */
 	char why[512];
 };
 
@@ -34,6 +35,7 @@ static void setup(struct world *w, const char *site_text)
 	graph_build(&w->g, &w->r, &w->s);
 	cls_init(&w->c, &w->g);
 	w->rec = NULL;
+	w->turned = NULL;
 	w->nrec = w->cap_rec = 0;
 	diag_free(&d);
 }
@@ -41,6 +43,7 @@ static void setup(struct world *w, const char *site_text)
 static void teardown(struct world *w)
 {
 	free(w->rec);
+	free(w->turned);
 	cls_free(&w->c);
 	graph_free(&w->g);
 	site_free(&w->s);
@@ -69,7 +72,9 @@ static void tcp(struct world *w, const char *c, const char *s, uint16_t port, bo
 /* Hand every record so far to the classifier, in one batch. */
 static void settle(struct world *w)
 {
-	cls_flows(&w->c, w->rec, w->nrec);
+	w->turned = xrealloc(w->turned, w->nrec + 1);
+	memset(w->turned, 0xff, w->nrec + 1); /* what the classifier leaves unsaid shows */
+	cls_flows(&w->c, w->rec, w->nrec, w->turned);
 	w->nrec = 0;
 }
 
@@ -593,7 +598,15 @@ static void test_a_midstream_flow_to_a_learnt_port_is_turned_round(void)
 		r->client_port = 20048;
 		r->verdict = FV_MIDSTREAM;
 		strcpy(r->history, "Dd");
+		size_t at = w.nrec - 1;
+		tcp(&w, "192.0.2.30", "192.0.2.20", 714, false, T0 + 2 * MS); /* a lone segment: not a connection */
+		w.rec[w.nrec - 1].client_port = 20048;
+		w.rec[w.nrec - 1].verdict = FV_NOT_A_CONNECTION;
+		size_t n = w.nrec;
 		done(&w);
+		CU_ASSERT_EQUAL(w.turned[at], taught); /* --flows logs it the way it was taken */
+		for (size_t i = 0; i < n; i++)
+			CU_ASSERT(w.turned[i] == (i == at && taught));
 		const struct cls_row *row20048 = port_row(&w.c, 20048);
 		if (taught) {
 			CU_ASSERT_FATAL(row20048 != NULL);

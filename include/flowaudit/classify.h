@@ -191,8 +191,9 @@ void cls_set_max_rows(struct cls *c, size_t n);
  * inference cannot tell a path the site lacks from one the capture missed). */
 void cls_set_inferred(struct cls *c);
 void cls_free(struct cls *c);
-/* Fold n records of settled flows (any n). */
-void cls_flows(struct cls *c, const struct flow_record *r, size_t n);
+/* Fold n records of settled flows (any n). turned: NULL, or n bytes, each set to whether its record was
+ * taken from its other end (flow_record_reverse(): a midstream flow to a port the portmapper named). */
+void cls_flows(struct cls *c, const struct flow_record *r, size_t n, uint8_t *turned);
 /* A deep copy of a running classification, for an interim report (finish the copy, not the original). */
 void cls_clone(struct cls *dst, const struct cls *src);
 /* Add another running classification of the same graph to this one (workers' shares of one capture). */

@@ -54,6 +54,10 @@ struct flow_record {
 				 * nothing else of app is set */
 };
 
+/* The same flow seen from its other end: addresses, ports, each direction's counts and TTLs swapped, and
+ * the history's case (Zeek's letters: the client's upper case). */
+void flow_record_reverse(struct flow_record *r);
+
 /* Records are handed over n at a time (n <= FLOW_BATCH); the array is the table's until the call returns. */
 typedef void (*flow_records_fn)(void *ctx, const struct flow_record *r, size_t n);
 #define FLOW_BATCH 256

@@ -334,6 +334,10 @@ tcpdump -r "$work/nfs.pcap" -w "$work/nfsmid.pcap" "not (tcp port $mountd and tc
 "$bin" audit -r "$work/nfsmid.pcap" -s "$site" --format json --flows >"$work/nfsmid.json" 2>/dev/null
 jq -e --argjson p "$mountd" '[.flows[] | select((.server_port == $p or .client_port == $p) and .state == "midstream")] | length == 1' \
 	"$work/nfsmid.json" >/dev/null || fail "nfs midstream: the cut capture has no midstream mountd flow"
+# --flows logs it the way the rows took it: mountd's port is the server's
+jq -e --argjson p "$mountd" '[.flows[] | select(.server_port == $p and .state == "midstream")] | length == 1' \
+	"$work/nfsmid.json" >/dev/null ||
+	fail "nfs midstream: --flows has mountd's flow the other way round: $(jq -c --argjson p "$mountd" '.flows[] | select(.client_port == $p)' "$work/nfsmid.json")"
 jq -e --argjson p "$mountd" '([.edges[] | select(.learnt.program == 100005)][0] | .port == $p and .status == "ok") and
 	(.unexpected | length == 0)' "$work/nfsmid.json" >/dev/null ||
 	fail "nfs midstream: $(jq -c '[.edges[] | select(.learnt)], .unexpected' "$work/nfsmid.json")"

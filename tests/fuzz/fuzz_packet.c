@@ -20,7 +20,7 @@ static unsigned inputs;
 
 static void on_records(void *ctx, const struct flow_record *r, size_t n)
 {
-	cls_flows(ctx, r, n);
+	cls_flows(ctx, r, n, NULL);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
