@@ -847,7 +847,7 @@ void cls_flows(struct cls *c, const struct flow_record *r, size_t n, uint8_t *tu
 					__builtin_prefetch(entry_addr(c, p), 1);
 			}
 			struct flow_record other;
-			bool turn = b[i].verdict != FV_NOT_A_CONNECTION && learnt_reversed(c, &b[i], &other);
+			bool turn = learnt_reversed(c, &b[i], &other); /* never a lone segment: only midstream, one-sided */
 			if (turned)
 				turned[base + i] = turn;
 			if (b[i].verdict == FV_NOT_A_CONNECTION)
