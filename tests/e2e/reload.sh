@@ -67,9 +67,20 @@ SITE
 
 tcp() { ip netns exec $C timeout 3 socat -u "TCP:$1,bind=$2${3:+,sourceport=$3}" /dev/null >/dev/null 2>&1; }
 udp() { echo q | ip netns exec $C timeout 1 socat -t 0.5 - "UDP:$1,bind=$2" >/dev/null 2>&1; }
-sensor_start() { # extra args
+sensor_start() { # extra args; returns once the sensor catches SIGINT, or has ended
 	ip netns exec $S "$bin" audit -i s-c -R "${pack:-$rules}" --format json "$@" 2>"$work/sensor.err" &
 	sensor=$!
+	# A background job of a script starts with SIGINT ignored, so one sent before the sensor's handler is
+	# in place (some milliseconds of loading, more under ASan) is lost: stops are timed from that moment,
+	# as a service manager's stop comes after the start. SigCgt's last hex digit holds SIGINT's bit (2).
+	i=0
+	while [ $i -lt 200 ] && kill -0 $sensor 2>/dev/null; do
+		case $(sed -n 's/^SigCgt:[[:space:]]*//p' /proc/$sensor/status 2>/dev/null) in
+		*[2367abef]) break ;;
+		esac
+		sleep 0.01
+		i=$((i + 1))
+	done
 }
 sensor_stop() { # wait for the sensor, at most 20 s; its exit status in $rc
 	kill -INT $sensor 2>/dev/null
