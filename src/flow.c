@@ -283,15 +283,21 @@ static inline __attribute__((always_inline)) void prefetch_lines(const void *p)
  * ahead, their slots PF_SLOT ahead (by the hash the flow keeps, once its line is in). */
 enum { PF_LINES = 8, PF_SLOT = 6 };
 
-/* Its queue entry goes stale. */
+/* Its queue entry goes stale (as it does when list_append() moves the flow). */
 static void list_unlink(struct flow *f)
 {
 	f->list = LIST_NONE;
 }
 
+/* The flow index at a position of a list's queue. */
+static inline uint32_t list_at(const struct flow_list *l, uint64_t pos)
+{
+	return l->q[pos & (l->cap - 1)];
+}
+
 static bool listed_at(const struct flow_table *t, int which, uint64_t pos)
 {
-	const struct flow *f = at(t, t->lists[which].q[pos & (t->lists[which].cap - 1)]);
+	const struct flow *f = at(t, list_at(&t->lists[which], pos));
 	return f->list == which && f->qpos == (uint32_t)pos;
 }
 
@@ -301,9 +307,9 @@ static uint32_t list_head(struct flow_table *t, int which)
 	struct flow_list *l = &t->lists[which];
 	for (; l->head < l->tail; l->head++) {
 		if (listed_at(t, which, l->head))
-			return l->q[l->head & (l->cap - 1)];
+			return list_at(l, l->head);
 		if (l->head + PF_LINES < l->tail) /* the sweep's look-ahead, kept as far ahead past a stale entry */
-			prefetch_lines(at(t, l->q[(l->head + PF_LINES) & (l->cap - 1)]));
+			prefetch_lines(at(t, list_at(l, l->head + PF_LINES)));
 	}
 	return 0;
 }
@@ -319,7 +325,7 @@ static __attribute__((noinline)) void list_grow(struct flow_table *t, int which)
 		uint64_t n = l->head;
 		for (uint64_t p = l->head; p < l->tail; p++) {
 			if (p + PF_LINES < l->tail)
-				prefetch_lines(at(t, l->q[(p + PF_LINES) & mask]));
+				prefetch_lines(at(t, list_at(l, p + PF_LINES)));
 			if (listed_at(t, which, p)) { /* n <= p: no entry is overwritten before it is read */
 				uint32_t i = l->q[p & mask];
 				at(t, i)->qpos = (uint32_t)n;
@@ -344,7 +350,7 @@ static void list_append(struct flow_table *t, struct flow *f, int which)
 	struct flow_list *l = &t->lists[which];
 	if (l->tail - l->head == l->cap)
 		list_grow(t, which);
-	l->q[l->tail & (l->cap - 1)] = index_of(t, f);
+	l->q[l->tail & (l->cap - 1)] = index_of(t, f); /* an entry it had elsewhere goes stale */
 	f->list = (uint8_t)which;
 	f->qpos = (uint32_t)l->tail++;
 	f->flags &= (uint16_t)~FLOW_TOUCHED;
@@ -496,7 +502,7 @@ void flow_snapshot(const struct flow_table *t, uint64_t now_ns, flow_records_fn 
 		for (uint64_t p = t->lists[l].head; p < t->lists[l].tail; p++) {
 			if (!listed_at(t, l, p))
 				continue;
-			record_of(t, at(t, t->lists[l].q[p & (t->lists[l].cap - 1)]), now_ns, &r[n++]);
+			record_of(t, at(t, list_at(&t->lists[l], p)), now_ns, &r[n++]);
 			if (n == FLOW_BATCH) {
 				fn(ctx, r, n);
 				n = 0;
@@ -526,9 +532,9 @@ static inline __attribute__((always_inline)) void prefetch_ahead(const struct fl
 {
 	const struct flow_list *l = &t->lists[which];
 	if (l->head + PF_LINES < l->tail)
-		prefetch_lines(at(t, l->q[(l->head + PF_LINES) & (l->cap - 1)]));
+		prefetch_lines(at(t, list_at(l, l->head + PF_LINES)));
 	if (l->head + PF_SLOT < l->tail)
-		oat_prefetch(&t->ix, at(t, l->q[(l->head + PF_SLOT) & (l->cap - 1)])->hash);
+		oat_prefetch(&t->ix, at(t, list_at(l, l->head + PF_SLOT))->hash);
 }
 
 /* The lists are ordered lazily: a packet does not move its flow (that would touch two more flows' cache
@@ -545,7 +551,6 @@ static __attribute__((noinline)) void sweep(struct flow_table *t, uint64_t now)
 				prefetch_ahead(t, l);
 				settle(t, h, now);
 			} else if (h->flags & FLOW_TOUCHED) {
-				list_unlink(h);
 				list_append(t, h, l);
 			} else {
 				break;
@@ -960,7 +965,6 @@ static void packet(struct flow_table *t, const struct dec_pkt *p, uint64_t ts, c
 			      (f->flags & (FLOW_FIN_C | FLOW_FIN_S)) == (FLOW_FIN_C | FLOW_FIN_S);
 		if (closed && !(f->flags & FLOW_CLOSED)) {
 			f->flags |= FLOW_CLOSED;
-			list_unlink(f);
 			list_append(t, f, LIST_CLOSED);
 			return;
 		}
@@ -969,10 +973,8 @@ static void packet(struct flow_table *t, const struct dec_pkt *p, uint64_t ts, c
 		hist(f, dir, H_DATA);
 	}
 	/* Change lists only when the flow's kind changes (answered: embryonic -> open). */
-	if (f->list == LIST_EMBRYONIC && f->pkts[1]) {
-		list_unlink(f);
+	if (f->list == LIST_EMBRYONIC && f->pkts[1])
 		list_append(t, f, LIST_OPEN);
-	}
 }
 
 void flow_finish(struct flow_table *t, uint64_t end_ns)
